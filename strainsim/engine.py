@@ -1,0 +1,405 @@
+"""The activation-mapping core: time-to-peak strain and the latest viable segment.
+
+For a batch of segmental strain curves, shape ``(N, S, T)`` with ``S`` = 17
+AHA segments, the engine
+
+1. smooths each curve with a centred moving average of ``2*h + 1`` frames
+   (NaN samples are skipped; windows shrink at the edges),
+2. finds the peak of the smoothed curve (the maximum for radial strain, the
+   minimum for longitudinal strain; the first frame on ties) and reports its
+   time after QRS onset (``ttp_ms``) and its signed value (``peak_strain``),
+3. calls a segment viable when its peak magnitude reaches the scar threshold
+   (default 10 %: trials called a segment scar below 10 % peak radial strain),
+4. picks the latest viable segment per patient: the largest TTP; on a tie the
+   larger peak magnitude; then the lower segment number. A patient with no
+   viable segment gets ``-1``,
+5. computes dyssynchrony indices: the SD of TTP over the 12 basal and mid
+   segments (sample SD, ``ddof=1``), their max-min TTP difference, and the
+   septal-to-lateral delay (mean TTP of the basal+mid anterolateral and
+   inferolateral segments minus that of the basal+mid anteroseptal and
+   inferoseptal segments). Segments without a TTP are left out.
+
+Steps 1-2 and 4-5 are two numba kernels (parallel over patients, cached);
+:func:`measure_numpy` runs their plain-numpy twins. The two give identical
+TTPs, viability and latest segments; floating-point indices agree to rounding.
+
+Examples
+--------
+>>> import numpy as np
+>>> from strainsim.engine import measure
+>>> time_ms = np.arange(50) * 20.0
+>>> strain = np.zeros((1, 17, 50))
+>>> strain[0, :, 10] = 20.0          # every segment peaks at 200 ms ...
+>>> strain[0, 4, 10], strain[0, 4, 30] = 0.0, 25.0   # ... but segment 5 at 600 ms
+>>> result = measure(strain, time_ms, smooth_ms=0)
+>>> int(result.latest_segment[0]), float(result.ttp_ms[0, 4])
+(5, 600.0)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .segments import N_SEGMENTS, SegmentModel, load_segments
+
+__all__ = [
+    "EngineResult",
+    "measure",
+    "measure_numpy",
+    "half_window_frames",
+    "peak_kernel_numpy",
+    "summary_kernel_numpy",
+    "DEFAULT_SCAR_THRESHOLD_PCT",
+    "DEFAULT_SMOOTH_MS",
+]
+
+DEFAULT_SCAR_THRESHOLD_PCT = 10.0
+DEFAULT_SMOOTH_MS = 50.0
+
+
+@dataclass(frozen=True)
+class EngineResult:
+    """What the engine measured.
+
+    Attributes
+    ----------
+    ttp_ms : ndarray, shape (N, S)
+        Time to peak strain after QRS onset (ms); NaN for an all-NaN curve.
+    peak_strain : ndarray, shape (N, S)
+        Signed peak of the smoothed curve (%).
+    viable : ndarray of bool, shape (N, S)
+        Peak magnitude at or above the scar threshold.
+    latest_segment : ndarray of int, shape (N,)
+        Latest viable segment (1-based), ``-1`` when no segment is viable.
+    sd_ttp_ms : ndarray, shape (N,)
+        SD of TTP over the 12 basal and mid segments (ms).
+    maxmin_ttp_ms : ndarray, shape (N,)
+        Max minus min TTP over the 12 basal and mid segments (ms).
+    septal_lateral_ms : ndarray, shape (N,)
+        Lateral minus septal mean TTP (ms); positive when the lateral wall is late.
+    kind : str
+        ``"radial"`` or ``"longitudinal"``.
+    scar_threshold_pct : float
+        Threshold used for viability (%).
+    smooth_frames : int
+        Moving-average window used (frames).
+    """
+
+    ttp_ms: np.ndarray
+    peak_strain: np.ndarray
+    viable: np.ndarray
+    latest_segment: np.ndarray
+    sd_ttp_ms: np.ndarray
+    maxmin_ttp_ms: np.ndarray
+    septal_lateral_ms: np.ndarray
+    kind: str
+    scar_threshold_pct: float
+    smooth_frames: int
+
+    def __len__(self) -> int:
+        return self.ttp_ms.shape[0]
+
+
+# ---------------------------------------------------------------------------------------
+# plain-numpy twins
+# ---------------------------------------------------------------------------------------
+def peak_kernel_numpy(strain: np.ndarray, half: int, sign: float):
+    """Twin of the peak kernel: smoothed peak frame and signed peak per curve.
+
+    Parameters
+    ----------
+    strain : ndarray, shape (N, S, T)
+    half : int
+        Half-width of the moving average (frames); the window is ``2*half + 1``.
+    sign : float
+        +1 to find maxima (radial), -1 to find minima (longitudinal).
+
+    Returns
+    -------
+    peak_frame : ndarray of int64, shape (N, S)
+        Frame index of the peak, -1 for an all-NaN curve.
+    peak_strain : ndarray, shape (N, S)
+        Smoothed strain at that frame (%), NaN for an all-NaN curve.
+    """
+    n, s, t = strain.shape
+    finite = ~np.isnan(strain)
+    values = np.where(finite, strain, 0.0)
+    total = np.zeros((n, s, t))
+    count = np.zeros((n, s, t))
+    for offset in range(-half, half + 1):  # same summation order as the kernel
+        lo, hi = max(0, -offset), min(t, t - offset)
+        total[:, :, lo:hi] += values[:, :, lo + offset:hi + offset]
+        count[:, :, lo:hi] += finite[:, :, lo + offset:hi + offset]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        smooth = sign * (total / count)
+    smooth[count == 0] = -np.inf
+    frame = np.argmax(smooth, axis=2)
+    best = np.take_along_axis(smooth, frame[:, :, None], axis=2)[:, :, 0]
+    empty = np.isneginf(best)
+    frame = np.where(empty, -1, frame).astype(np.int64)
+    peak = np.where(empty, np.nan, sign * best)
+    return frame, peak
+
+
+def summary_kernel_numpy(ttp_ms, amplitude, viable, candidate, basal_mid, septal, lateral):
+    """Twin of the summary kernel: latest viable segment and dyssynchrony indices.
+
+    Parameters
+    ----------
+    ttp_ms, amplitude : ndarray, shape (N, S)
+        TTP (ms, NaN if none) and peak magnitude (sign-corrected, %).
+    viable : ndarray of bool, shape (N, S)
+    candidate : ndarray of bool, shape (S,)
+        Segments allowed as the target.
+    basal_mid, septal, lateral : ndarray of int64
+        0-based segment indices for the indices.
+
+    Returns
+    -------
+    latest, sd, maxmin, septal_lateral : ndarray, shape (N,)
+    """
+    n, s = ttp_ms.shape
+    ok = viable & candidate[None, :] & ~np.isnan(ttp_ms)
+    key_ttp = np.where(ok, ttp_ms, -np.inf)
+    best_ttp = key_ttp.max(axis=1, initial=-np.inf)
+    tied = ok & (key_ttp == best_ttp[:, None])
+    key_amp = np.where(tied, amplitude, -np.inf)
+    best_amp = key_amp.max(axis=1, initial=-np.inf)
+    winner = tied & (key_amp == best_amp[:, None])
+    latest = np.where(ok.any(axis=1), np.argmax(winner, axis=1) + 1, -1).astype(np.int64)
+
+    sub = ttp_ms[:, basal_mid]
+    with np.errstate(invalid="ignore"), _quiet_nan_warnings():
+        sd = np.nanstd(sub, axis=1, ddof=1)
+        maxmin = np.nanmax(sub, axis=1) - np.nanmin(sub, axis=1)
+        sept_lat = np.nanmean(ttp_ms[:, lateral], axis=1) - np.nanmean(ttp_ms[:, septal], axis=1)
+    counts = (~np.isnan(sub)).sum(axis=1)
+    sd = np.where(counts >= 2, sd, np.nan)
+    return latest, sd, maxmin, sept_lat
+
+
+class _quiet_nan_warnings:
+    def __enter__(self):
+        import warnings
+        self._ctx = warnings.catch_warnings()
+        self._ctx.__enter__()
+        warnings.simplefilter("ignore", RuntimeWarning)
+
+    def __exit__(self, *exc):
+        return self._ctx.__exit__(*exc)
+
+
+# ---------------------------------------------------------------------------------------
+# numba kernels (built on first use so that importing strainsim stays fast)
+# ---------------------------------------------------------------------------------------
+_KERNELS: dict = {}
+
+
+def _kernels():
+    if _KERNELS:
+        return _KERNELS
+    import numba
+
+    @numba.njit(parallel=True, cache=True)
+    def peak_kernel(strain, half, sign, frame_out, peak_out):
+        n, n_seg, n_frames = strain.shape
+        for i in numba.prange(n):
+            for s in range(n_seg):
+                best = -np.inf
+                best_frame = -1
+                for k in range(n_frames):
+                    lo = max(0, k - half)
+                    hi = min(n_frames - 1, k + half)
+                    total = 0.0
+                    count = 0
+                    for j in range(lo, hi + 1):
+                        v = strain[i, s, j]
+                        if not np.isnan(v):
+                            total += v
+                            count += 1
+                    if count > 0:
+                        value = sign * (total / count)
+                        if value > best:
+                            best = value
+                            best_frame = k
+                frame_out[i, s] = best_frame
+                peak_out[i, s] = sign * best if best_frame >= 0 else np.nan
+
+    @numba.njit(parallel=True, cache=True)
+    def summary_kernel(ttp_ms, amplitude, viable, candidate, basal_mid, septal, lateral,
+                       latest_out, sd_out, maxmin_out, sept_lat_out):
+        n, n_seg = ttp_ms.shape
+        for i in numba.prange(n):
+            best = -1
+            for s in range(n_seg):
+                t = ttp_ms[i, s]
+                if not (viable[i, s] and candidate[s]) or np.isnan(t):
+                    continue
+                if best < 0 or t > ttp_ms[i, best] or (
+                        t == ttp_ms[i, best] and amplitude[i, s] > amplitude[i, best]):
+                    best = s
+            latest_out[i] = best + 1 if best >= 0 else -1
+
+            total = 0.0
+            count = 0
+            lo = np.inf
+            hi = -np.inf
+            for s in basal_mid:
+                t = ttp_ms[i, s]
+                if not np.isnan(t):
+                    total += t
+                    count += 1
+                    lo = min(lo, t)
+                    hi = max(hi, t)
+            if count >= 2:
+                mean = total / count
+                ss = 0.0
+                for s in basal_mid:
+                    t = ttp_ms[i, s]
+                    if not np.isnan(t):
+                        ss += (t - mean) * (t - mean)
+                sd_out[i] = np.sqrt(ss / (count - 1))
+            else:
+                sd_out[i] = np.nan
+            maxmin_out[i] = hi - lo if count >= 1 else np.nan
+
+            lat_total = 0.0
+            lat_count = 0
+            for s in lateral:
+                if not np.isnan(ttp_ms[i, s]):
+                    lat_total += ttp_ms[i, s]
+                    lat_count += 1
+            sep_total = 0.0
+            sep_count = 0
+            for s in septal:
+                if not np.isnan(ttp_ms[i, s]):
+                    sep_total += ttp_ms[i, s]
+                    sep_count += 1
+            if lat_count > 0 and sep_count > 0:
+                sept_lat_out[i] = lat_total / lat_count - sep_total / sep_count
+            else:
+                sept_lat_out[i] = np.nan
+
+    _KERNELS["peak"] = peak_kernel
+    _KERNELS["summary"] = summary_kernel
+    return _KERNELS
+
+
+# ---------------------------------------------------------------------------------------
+# public API
+# ---------------------------------------------------------------------------------------
+def half_window_frames(smooth_ms: float, time_ms: np.ndarray) -> int:
+    """Half-width (frames) of a moving average spanning about ``smooth_ms``.
+
+    The window ``2*h + 1`` frames is the largest odd window not longer than
+    ``smooth_ms`` plus one frame: ``h = floor(smooth_ms / 2 / dt)``, with ``dt``
+    the median frame interval. At 60 fps the default 50 ms gives 3 frames.
+    """
+    if smooth_ms < 0:
+        raise ValueError("smooth_ms must be >= 0")
+    if len(time_ms) < 2:
+        return 0
+    dt = float(np.median(np.diff(time_ms)))
+    return int(np.floor(smooth_ms / 2.0 / dt + 1e-9))
+
+
+def _prepare(strain, time_ms, kind, smooth_ms, model, candidates):
+    strain = np.asarray(strain)
+    if strain.ndim == 2:
+        strain = strain[None]
+    if strain.ndim != 3:
+        raise ValueError(f"strain must have shape (N, S, T) or (S, T), not {strain.shape}")
+    if strain.dtype not in (np.float32, np.float64):
+        strain = strain.astype(np.float64)
+    strain = np.ascontiguousarray(strain)
+    time_ms = np.asarray(time_ms, dtype=np.float64)
+    if time_ms.shape != (strain.shape[2],):
+        raise ValueError(f"time_ms has {time_ms.size} frames, strain has {strain.shape[2]}")
+    if time_ms.size >= 2 and not np.all(np.diff(time_ms) > 0):
+        raise ValueError("time_ms must be strictly increasing")
+    if kind not in ("radial", "longitudinal"):
+        raise ValueError(f"kind must be 'radial' or 'longitudinal', not {kind!r}")
+    sign = 1.0 if kind == "radial" else -1.0
+    half = half_window_frames(smooth_ms, time_ms)
+    model = model or load_segments()
+    n_seg = strain.shape[1]
+    if n_seg != N_SEGMENTS:
+        raise ValueError(f"strain must have {N_SEGMENTS} segments on axis 1, not {n_seg}")
+    candidate = np.ones(n_seg, dtype=bool)
+    if candidates is not None:
+        candidate[:] = False
+        candidate[np.asarray(candidates, dtype=np.int64) - 1] = True
+    groups = (model.numbers(ring=("basal", "mid")) - 1,
+              model.numbers(ring=("basal", "mid"), wall=("anteroseptal", "inferoseptal")) - 1,
+              model.numbers(ring=("basal", "mid"), wall=("anterolateral", "inferolateral")) - 1)
+    return strain, time_ms, sign, half, candidate, groups
+
+
+def _finish(frame, peak, time_ms, sign, threshold, candidate, groups, summary, kind, half):
+    ttp_ms = np.where(frame >= 0, time_ms[np.maximum(frame, 0)], np.nan)
+    amplitude = sign * peak
+    with np.errstate(invalid="ignore"):
+        viable = amplitude >= threshold
+    latest, sd, maxmin, sept_lat = summary(ttp_ms, amplitude, viable, candidate, *groups)
+    return EngineResult(ttp_ms=ttp_ms, peak_strain=peak, viable=viable, latest_segment=latest,
+                        sd_ttp_ms=sd, maxmin_ttp_ms=maxmin, septal_lateral_ms=sept_lat,
+                        kind=kind, scar_threshold_pct=float(threshold),
+                        smooth_frames=2 * half + 1)
+
+
+def measure(strain, time_ms, *, kind: str = "radial", smooth_ms: float = DEFAULT_SMOOTH_MS,
+            scar_threshold_pct: float = DEFAULT_SCAR_THRESHOLD_PCT,
+            candidates=None, model: SegmentModel | None = None) -> EngineResult:
+    """Measure TTP, peak strain, viability, the latest viable segment and dyssynchrony.
+
+    Parameters
+    ----------
+    strain : array_like, shape (N, 17, T) or (17, T)
+        Segmental strain (%); NaN marks missing samples (a whole-NaN row is a
+        segment with no curve, as the apex in a 16-segment export).
+    time_ms : array_like, shape (T,)
+        Frame times after QRS onset (ms), strictly increasing.
+    kind : {"radial", "longitudinal"}
+        Radial strain peaks positive, longitudinal negative.
+    smooth_ms : float
+        Width of the moving average (ms); 0 disables smoothing.
+    scar_threshold_pct : float
+        Peak magnitude (%) below which a segment is scar.
+    candidates : sequence of int, optional
+        Segment numbers allowed as the latest segment (default: all 17).
+    model : SegmentModel, optional
+        The segment model (default: the shipped AHA 17-segment model).
+
+    Returns
+    -------
+    EngineResult
+    """
+    strain, time_ms, sign, half, candidate, groups = _prepare(
+        strain, time_ms, kind, smooth_ms, model, candidates)
+    k = _kernels()
+    n, n_seg, _ = strain.shape
+    frame = np.empty((n, n_seg), dtype=np.int64)
+    peak = np.empty((n, n_seg), dtype=np.float64)
+    k["peak"](strain, half, sign, frame, peak)
+
+    def summary(ttp_ms, amplitude, viable, candidate, basal_mid, septal, lateral):
+        out = (np.empty(n, np.int64), np.empty(n), np.empty(n), np.empty(n))
+        k["summary"](ttp_ms, amplitude, viable, candidate, basal_mid, septal, lateral, *out)
+        return out
+
+    return _finish(frame, peak, time_ms, sign, scar_threshold_pct, candidate, groups,
+                   summary, kind, half)
+
+
+def measure_numpy(strain, time_ms, *, kind: str = "radial",
+                  smooth_ms: float = DEFAULT_SMOOTH_MS,
+                  scar_threshold_pct: float = DEFAULT_SCAR_THRESHOLD_PCT,
+                  candidates=None, model: SegmentModel | None = None) -> EngineResult:
+    """Plain-numpy twin of :func:`measure` (same arguments, same results)."""
+    strain, time_ms, sign, half, candidate, groups = _prepare(
+        strain, time_ms, kind, smooth_ms, model, candidates)
+    frame, peak = peak_kernel_numpy(strain.astype(np.float64, copy=False), half, sign)
+    return _finish(frame, peak, time_ms, sign, scar_threshold_pct, candidate, groups,
+                   summary_kernel_numpy, kind, half)

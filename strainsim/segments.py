@@ -1,0 +1,312 @@
+"""The AHA 17-segment model of the left ventricle, read from ``segments/aha17.toml``.
+
+The model is data: names, rings, walls, neighbours, coronary territory, the
+coronary-vein branches that reach each segment, and the bullseye geometry.
+Everything else in strainsim asks this module which segments are septal,
+lateral, basal or neighbours, so a user can edit the TOML file (or point at
+their own) without touching code.
+
+Examples
+--------
+>>> from strainsim.segments import load_segments
+>>> model = load_segments()
+>>> model.name_of(5)
+'basal inferolateral'
+>>> int(model.hops[5 - 1, 11 - 1]), int(model.hops[5 - 1, 2 - 1])
+(1, 3)
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+
+from .errors import InputError
+from .resources import data_path, read_toml
+
+__all__ = [
+    "Segment",
+    "Vein",
+    "SegmentModel",
+    "load_segments",
+    "N_SEGMENTS",
+]
+
+N_SEGMENTS = 17
+_RINGS = ("basal", "mid", "apical", "apex")
+_TERRITORIES = ("LAD", "LCx", "RCA")
+
+
+@dataclass(frozen=True)
+class Segment:
+    """One AHA segment.
+
+    Attributes
+    ----------
+    number : int
+        1-17.
+    name : str
+        For example ``"basal inferolateral"``.
+    ring, wall : str
+        Ring (basal, mid, apical, apex) and wall (anterior, inferolateral, ...).
+    angle_start, angle_end : float
+        Bullseye sector in degrees, counter-clockwise from 3 o'clock.
+    radius_inner, radius_outer : float
+        Bullseye annulus on the unit disc.
+    neighbours : tuple of int
+        Segments sharing an edge with this one.
+    territory : str
+        Coronary artery usually supplying it (LAD, LCx, RCA).
+    veins : tuple of str
+        Coronary-vein branches through which an LV lead can reach it.
+    """
+
+    number: int
+    name: str
+    ring: str
+    wall: str
+    angle_start: float
+    angle_end: float
+    radius_inner: float
+    radius_outer: float
+    neighbours: tuple[int, ...]
+    territory: str
+    veins: tuple[str, ...]
+
+    @property
+    def angle_span(self) -> float:
+        """Angular width of the sector in degrees."""
+        return (self.angle_end - self.angle_start) % 360 or 360.0
+
+    @property
+    def angle_centre(self) -> float:
+        """Angle of the sector's centre line in degrees, in [0, 360)."""
+        return (self.angle_start + self.angle_span / 2) % 360
+
+
+@dataclass(frozen=True)
+class Vein:
+    """A coronary-sinus branch an LV lead can be placed through.
+
+    Attributes
+    ----------
+    key, label : str
+        Identifier used in the segment table and a readable name.
+    prevalence : float
+        Probability (0-1) that a patient has a usable branch.
+    """
+
+    key: str
+    label: str
+    prevalence: float
+
+
+@dataclass(frozen=True)
+class SegmentModel:
+    """The 17-segment model with derived lookups.
+
+    Attributes
+    ----------
+    segments : tuple of Segment
+        Ordered by segment number.
+    veins : tuple of Vein
+    source : str
+        Where the model was read from.
+    adjacency : ndarray of bool, shape (17, 17)
+        ``adjacency[i, j]`` is True when segments ``i+1`` and ``j+1`` are neighbours.
+    hops : ndarray of int, shape (17, 17)
+        Graph distance between segments (0 on the diagonal, 1 for neighbours).
+    """
+
+    segments: tuple[Segment, ...]
+    veins: tuple[Vein, ...]
+    source: str
+    adjacency: np.ndarray = field(repr=False, compare=False)
+    hops: np.ndarray = field(repr=False, compare=False)
+
+    # -- lookups --------------------------------------------------------------------------
+    @property
+    def names(self) -> tuple[str, ...]:
+        """Segment names in number order."""
+        return tuple(s.name for s in self.segments)
+
+    def name_of(self, number: int) -> str:
+        """Name of segment ``number`` (1-17)."""
+        return self.segments[number - 1].name
+
+    def numbers(self, *, ring: str | tuple[str, ...] | None = None,
+                wall: str | tuple[str, ...] | None = None) -> np.ndarray:
+        """Segment numbers (1-based) matching a ring and/or a wall.
+
+        Examples
+        --------
+        >>> load_segments().numbers(ring=("basal", "mid"), wall="inferolateral")
+        array([ 5, 11])
+        """
+        rings = (ring,) if isinstance(ring, str) else ring
+        walls = (wall,) if isinstance(wall, str) else wall
+        out = [s.number for s in self.segments
+               if (rings is None or s.ring in rings) and (walls is None or s.wall in walls)]
+        return np.asarray(out, dtype=np.int64)
+
+    def number_of(self, label: str | int) -> int:
+        """Segment number from a number-like string (``"5"``) or a name (case-insensitive)."""
+        text = str(label).strip()
+        if text.isdigit() and 1 <= int(text) <= len(self.segments):
+            return int(text)
+        lowered = " ".join(text.lower().replace("_", " ").replace("-", " ").split())
+        for s in self.segments:
+            if s.name == lowered:
+                return s.number
+        raise KeyError(label)
+
+    def vein_access(self) -> np.ndarray:
+        """Boolean matrix (n_veins, 17): which branch reaches which segment."""
+        keys = [v.key for v in self.veins]
+        access = np.zeros((len(keys), len(self.segments)), dtype=bool)
+        for s in self.segments:
+            for v in s.veins:
+                access[keys.index(v), s.number - 1] = True
+        return access
+
+    # -- bullseye geometry ----------------------------------------------------------------
+    def label_grid(self, size: int) -> np.ndarray:
+        """Rasterize the bullseye: segment number per pixel of a ``size x size`` image.
+
+        Pixels outside the unit disc are 0. Row 0 is the top (anterior) of the image.
+        """
+        coords = (np.arange(size) + 0.5) / size * 2.0 - 1.0
+        x = coords[None, :]
+        y = -coords[:, None]
+        return self.segment_at(x, y)
+
+    def segment_at(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+        """Segment number at bullseye coordinates (unit disc), 0 outside it."""
+        x, y = np.broadcast_arrays(np.asarray(x, float), np.asarray(y, float))
+        radius = np.hypot(x, y)
+        angle = np.degrees(np.arctan2(y, x)) % 360.0
+        labels = np.zeros(radius.shape, dtype=np.int64)
+        for s in self.segments:
+            in_ring = (radius >= s.radius_inner) & (radius < s.radius_outer)
+            rel = (angle - s.angle_start) % 360.0
+            rel = np.where(rel >= 360.0 - 1e-9, 0.0, rel)  # float wrap-around at 360
+            in_sector = rel < s.angle_span
+            labels[in_ring & in_sector & (labels == 0)] = s.number
+        return labels
+
+
+def _fail(source: str, fieldname: str, expected: str, found=None):
+    raise InputError(source, fieldname, expected, None if found is None else repr(found))
+
+
+def _parse(raw: dict, source: str) -> SegmentModel:
+    rings = raw.get("rings")
+    if not isinstance(rings, dict):
+        _fail(source, "rings", "a [rings.<name>] table per ring")
+    veins_raw = raw.get("veins", {})
+    if not isinstance(veins_raw, dict):
+        _fail(source, "veins", "a [veins] table")
+    veins = []
+    for key, v in veins_raw.items():
+        prevalence = v.get("prevalence") if isinstance(v, dict) else None
+        if not isinstance(prevalence, int | float) or not 0.0 <= prevalence <= 1.0:
+            _fail(source, f"veins.{key}.prevalence", "a probability in [0, 1]", prevalence)
+        veins.append(Vein(key=key, label=str(v.get("label", key)), prevalence=float(prevalence)))
+    vein_keys = {v.key for v in veins}
+
+    rows = raw.get("segment")
+    if not isinstance(rows, list) or len(rows) != N_SEGMENTS:
+        _fail(source, "segment", f"{N_SEGMENTS} [[segment]] tables",
+              None if not isinstance(rows, list) else f"{len(rows)}")
+    segments = []
+    for i, row in enumerate(rows, start=1):
+        where = f"segment[{i}]"
+        if row.get("number") != i:
+            _fail(source, f"{where}.number", f"{i} (segments listed in order)", row.get("number"))
+        ring = row.get("ring")
+        if ring not in rings:
+            _fail(source, f"{where}.ring", f"one of {sorted(rings)}", ring)
+        ring_def = rings[ring]
+        territory = row.get("territory")
+        if territory not in _TERRITORIES:
+            _fail(source, f"{where}.territory", f"one of {_TERRITORIES}", territory)
+        nbrs = row.get("neighbours", [])
+        if not all(isinstance(n, int) and 1 <= n <= N_SEGMENTS and n != i for n in nbrs):
+            _fail(source, f"{where}.neighbours", "other segment numbers 1-17", nbrs)
+        seg_veins = row.get("veins", [])
+        for v in seg_veins:
+            if v not in vein_keys:
+                _fail(source, f"{where}.veins", f"branches declared in [veins] {sorted(vein_keys)}", v)
+        try:
+            segments.append(Segment(
+                number=i, name=str(row["name"]).lower(), ring=ring, wall=str(row["wall"]),
+                angle_start=float(row["angle_start"]) % 360.0,
+                angle_end=float(row["angle_end"]),
+                radius_inner=float(ring_def["radius_inner"]),
+                radius_outer=float(ring_def["radius_outer"]),
+                neighbours=tuple(sorted(nbrs)), territory=territory, veins=tuple(seg_veins)))
+        except KeyError as exc:
+            _fail(source, f"{where}.{exc.args[0]}", "a value")
+        except (TypeError, ValueError) as exc:
+            _fail(source, where, "numeric angles and radii", str(exc))
+
+    adjacency = np.zeros((N_SEGMENTS, N_SEGMENTS), dtype=bool)
+    for s in segments:
+        for n in s.neighbours:
+            adjacency[s.number - 1, n - 1] = True
+    if not np.array_equal(adjacency, adjacency.T):
+        i, j = np.argwhere(adjacency != adjacency.T)[0]
+        _fail(source, f"segment[{i + 1}].neighbours",
+              f"symmetric neighbours (segment {j + 1} lists {i + 1} or the reverse)")
+    hops = _hop_distances(adjacency)
+    adjacency.setflags(write=False)
+    hops.setflags(write=False)
+    return SegmentModel(segments=tuple(segments), veins=tuple(veins), source=source,
+                        adjacency=adjacency, hops=hops)
+
+
+def _hop_distances(adjacency: np.ndarray) -> np.ndarray:
+    """All-pairs graph distance by breadth-first search (-1 when unreachable)."""
+    n = adjacency.shape[0]
+    hops = np.full((n, n), -1, dtype=np.int64)
+    for start in range(n):
+        hops[start, start] = 0
+        queue = deque([start])
+        while queue:
+            cur = queue.popleft()
+            for nxt in np.flatnonzero(adjacency[cur]):
+                if hops[start, nxt] < 0:
+                    hops[start, nxt] = hops[start, cur] + 1
+                    queue.append(nxt)
+    return hops
+
+
+@lru_cache(maxsize=8)
+def _load_cached(path: str) -> SegmentModel:
+    return _parse(read_toml(path), path)
+
+
+def load_segments(path: str | Path | None = None) -> SegmentModel:
+    """Load the 17-segment model.
+
+    Parameters
+    ----------
+    path : str or Path, optional
+        A TOML file in the format of ``segments/aha17.toml``. Default: the shipped model.
+
+    Returns
+    -------
+    SegmentModel
+
+    Raises
+    ------
+    InputError
+        When the file is missing or malformed (naming the file and field).
+    """
+    if path is None:
+        path = data_path("segments", "aha17.toml")
+    return _load_cached(str(Path(path)))
