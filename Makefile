@@ -1,0 +1,39 @@
+# strainsim: `make demo` and `make test` set everything up themselves.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+OUT    ?= out
+
+.PHONY: demo test bench lint clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+
+# one stamp per install flavour; reinstalled when pyproject.toml changes
+$(VENV)/.stamp-run: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install -q -e .
+	touch $@
+
+$(VENV)/.stamp-test: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install -q -e '.[test]'
+	touch $@
+
+demo: $(VENV)/.stamp-run
+	@mkdir -p $(OUT)
+	$(BIN)/strainsim curves --seed 7 --csv $(OUT)/patient.csv --plot $(OUT)/patient_simulated.png
+	$(BIN)/strainsim ttp $(OUT)/patient.csv --plot $(OUT)/patient_measured.png
+	$(BIN)/strainsim ttp $(OUT)/patient.csv --json > $(OUT)/patient_ttp.json
+	@echo "demo outputs written to $(OUT)/"
+
+test: $(VENV)/.stamp-test
+	$(BIN)/python -m pytest -n 2 -q
+
+bench: $(VENV)/.stamp-test
+	$(BIN)/python benchmarks/bench_engine.py
+
+lint: $(VENV)/.stamp-test
+	$(BIN)/ruff check strainsim tests benchmarks
+
+clean:
+	rm -rf $(VENV) $(OUT) .pytest_cache .hypothesis

@@ -1,0 +1,216 @@
+"""The ``strainsim`` command line (thin: parse options, call the library, report).
+
+Heavy modules (numba, matplotlib, the engine) are imported inside the commands
+so that ``strainsim --help`` stays instant.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from enum import Enum
+from pathlib import Path
+
+import typer
+
+from .errors import InputError
+
+app = typer.Typer(
+    name="strainsim",
+    help="Speckle-tracking lead-targeting simulator for cardiac resynchronization therapy.",
+    add_completion=False,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+
+
+class StrainKind(str, Enum):
+    radial = "radial"
+    longitudinal = "longitudinal"
+
+
+class ActivationModel(str, Enum):
+    pattern = "pattern"
+    eikonal = "eikonal"
+
+
+def _echo_json(data: dict) -> None:
+    typer.echo(json.dumps(data, indent=2, allow_nan=False))
+
+
+def _print_table(table) -> None:
+    from rich.console import Console
+
+    Console().print(table)
+
+
+def _parse_segments(text: str | None, option: str) -> list[int]:
+    if not text:
+        return []
+    out = []
+    for part in text.split(","):
+        part = part.strip()
+        if not part.isdigit() or not 1 <= int(part) <= 17:
+            raise InputError(f"option {option}", None,
+                             "comma-separated segment numbers 1-17", repr(part))
+        out.append(int(part))
+    return out
+
+
+def _check_range(value: float, lo: float, hi: float, option: str) -> None:
+    if not lo <= value <= hi:
+        raise InputError(f"option {option}", None, f"a value in [{lo:g}, {hi:g}]", f"{value:g}")
+
+
+def _check_output(path: Path | None, option: str, suffixes: tuple[str, ...]) -> None:
+    if path is not None and path.suffix.lower() not in suffixes:
+        raise InputError(f"option {option}", None, "a file name ending in " + " or ".join(suffixes),
+                         repr(str(path)))
+
+
+@app.command()
+def ttp(
+    file: Path = typer.Argument(..., help="Strain export: CSV (time_ms + one column per "
+                                "segment) or NPZ batch (strain, time_ms)."),
+    strain: StrainKind = typer.Option(StrainKind.radial, help="Strain component in the file."),
+    smooth_ms: float = typer.Option(50.0, help="Moving-average width (ms); 0 = none."),
+    scar_threshold: float = typer.Option(10.0, help="Peak strain magnitude (%) below which a "
+                                         "segment is scar."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
+    plot: Path | None = typer.Option(None, help="Write curves + bullseye to this PNG/SVG/PDF "
+                                     "(first patient of a batch)."),
+    segments: Path | None = typer.Option(None, help="Segment model TOML (default: AHA 17)."),
+):
+    """Time-to-peak strain per segment and the latest-activated viable segment."""
+    from .engine import measure
+    from .io import read_strain
+    from .report import batch_table, result_dict, segment_table
+    from .segments import load_segments
+
+    _check_range(smooth_ms, 0.0, 1000.0, "--smooth-ms")
+    _check_range(scar_threshold, 0.0, 100.0, "--scar-threshold")
+    _check_output(plot, "--plot", (".png", ".svg", ".pdf"))
+    model = load_segments(segments)
+    rec = read_strain(file, model)
+    result = measure(rec.strain, rec.time_ms, kind=strain.value, smooth_ms=smooth_ms,
+                     scar_threshold_pct=scar_threshold, model=model)
+    info = result_dict(result, source=str(file), time_ms=rec.time_ms,
+                       patient_id=rec.patient_id, smooth_ms=smooth_ms, model=model)
+    if plot is not None:
+        from .plots import plot_patient, save_figure
+
+        save_figure(plot_patient(rec.time_ms, rec.strain, result, 0, model=model,
+                                 title=f"{file.name}: {strain.value} strain"), plot)
+    if as_json:
+        _echo_json(info)
+    elif len(result) == 1:
+        _print_table(segment_table(info, _title(info)))
+    else:
+        _print_table(batch_table(info, f"{file}: {len(result)} patients, {strain.value} strain"))
+
+
+def _title(info: dict) -> str:
+    latest = info["latest_segment"]
+    d = info["dyssynchrony"]
+    head = (f"latest viable segment: {latest} ({info['latest_name']})" if latest
+            else "no viable segment")
+    return (f"{info['source']} ({info['strain']}, {info['fps']:g} fps) - {head}; "
+            f"SD TTP {d['sd_ttp_ms']} ms, septal-lateral {d['septal_lateral_ms']} ms")
+
+
+@app.command()
+def curves(
+    seed: int = typer.Option(0, help="Random seed."),
+    strain: StrainKind = typer.Option(StrainKind.radial, help="Strain component."),
+    fps: float = typer.Option(60.0, help="Frame rate (frames per second)."),
+    cycle_ms: float = typer.Option(800.0, help="Cycle length covered (ms)."),
+    noise: float = typer.Option(1.5, help="Tracking noise SD (strain %)."),
+    scar: str | None = typer.Option(None, help="Scar segments, e.g. '4,10,15' (default: drawn "
+                                    "from the seed)."),
+    activation: ActivationModel = typer.Option(ActivationModel.pattern,
+                                               help="Activation model."),
+    smooth_ms: float = typer.Option(50.0, help="Engine moving-average width (ms)."),
+    scar_threshold: float = typer.Option(10.0, help="Engine scar threshold (%)."),
+    csv: Path | None = typer.Option(None, help="Write the curves as a CSV strain export."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
+    plot: Path | None = typer.Option(None, help="Write curves + bullseye to this PNG/SVG/PDF."),
+):
+    """Simulate one LBBB patient's strain curves and measure them like an export."""
+    import numpy as np
+
+    from .activation import ActivationParams, pattern_activation, simulate_activation
+    from .curves import CurveParams, simulate_curves
+    from .engine import measure
+    from .report import result_dict, segment_table
+    from .segments import load_segments
+
+    _check_range(fps, 10.0, 500.0, "--fps")
+    _check_range(cycle_ms, 300.0, 3000.0, "--cycle-ms")
+    _check_range(noise, 0.0, 50.0, "--noise")
+    _check_range(smooth_ms, 0.0, 1000.0, "--smooth-ms")
+    _check_range(scar_threshold, 0.0, 100.0, "--scar-threshold")
+    _check_output(plot, "--plot", (".png", ".svg", ".pdf"))
+    _check_output(csv, "--csv", (".csv",))
+    scar_segments = _parse_segments(scar, "--scar")
+    model = load_segments()
+    act_rng, curve_rng = (np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(2))
+    act = simulate_activation(1, act_rng, ActivationParams(model=activation.value), model)
+    activation_ms, scar_mask = act.activation_ms, act.scar.copy()
+    if scar is not None:
+        scar_mask[:] = False
+        scar_mask[0, np.asarray(scar_segments, int) - 1] = True
+        if activation.value == "pattern":  # redo the scar delay for the chosen scar
+            params = ActivationParams()
+            jitter = np.zeros((1, 17))
+            activation_ms = pattern_activation(act.late_angle_deg, act.delay_ms, scar_mask,
+                                               jitter, params, model)
+    params = CurveParams(kind=strain.value, fps=fps, cycle_ms=cycle_ms, noise_sd_pct=noise)
+    sim = simulate_curves(activation_ms, scar_mask, curve_rng, params)
+    result = measure(sim.strain, sim.time_ms, kind=strain.value, smooth_ms=smooth_ms,
+                     scar_threshold_pct=scar_threshold, model=model)
+    masked = np.where(scar_mask[0], -np.inf, activation_ms[0])
+    true_latest = int(np.argmax(masked)) + 1 if not scar_mask[0].all() else None
+    info = result_dict(result, source=f"simulated (seed {seed})", time_ms=sim.time_ms,
+                       smooth_ms=smooth_ms, model=model,
+                       extra={"seed": seed, "true_latest_segment": true_latest,
+                              "scar_segments": [int(k) + 1 for k in np.flatnonzero(scar_mask[0])]})
+    if csv is not None:
+        from .io import write_strain_csv
+
+        write_strain_csv(csv, sim.strain[0], sim.time_ms)
+    if plot is not None:
+        from .plots import plot_patient, save_figure
+
+        save_figure(plot_patient(sim.time_ms, sim.strain, result, 0, model=model,
+                                 title=f"simulated patient (seed {seed}), true latest "
+                                       f"segment {true_latest}"), plot)
+    if as_json:
+        _echo_json(info)
+    else:
+        _print_table(segment_table(info, _title(info) + f"; true latest: {true_latest}"))
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point: run the app, turning input errors into one line and exit code 2."""
+    import click
+
+    try:
+        app(args=argv, prog_name="strainsim", standalone_mode=False)
+    except InputError as exc:
+        typer.echo(f"strainsim: error: {exc}", err=True)
+        return 2
+    except click.UsageError as exc:
+        ctx = exc.ctx
+        command = f"strainsim {ctx.info_name}" if ctx and ctx.parent else "strainsim"
+        typer.echo(f"{command}: error: {exc.format_message()}", err=True)
+        return 2
+    except click.exceptions.Exit as exc:
+        return exc.exit_code
+    except click.Abort:
+        typer.echo("strainsim: aborted", err=True)
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,249 @@
+"""Reading strain exports and writing outputs atomically.
+
+Strain exports
+--------------
+CSV
+    One row per frame. A ``time_ms`` column (frame time after QRS onset, ms,
+    strictly increasing) and one column per segment, headed ``1``..``17`` or by
+    AHA name (``basal anterior``, ``basal_anterior``, any case). A 16-segment
+    export without the apex is accepted (the apex becomes a missing curve).
+    Empty cells and ``nan`` are missing samples.
+NPZ (batches)
+    ``strain`` with shape ``(N, 17, T)`` or ``(N, 16, T)`` (a single patient may
+    be ``(17, T)``), ``time_ms`` with shape ``(T,)``, and optionally
+    ``patient_id`` with shape ``(N,)``.
+
+Every problem raises :class:`~strainsim.errors.InputError` naming the file, the
+field and what was expected.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+import tempfile
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .errors import InputError
+from .segments import N_SEGMENTS, SegmentModel, load_segments
+
+__all__ = [
+    "StrainRecording",
+    "read_strain",
+    "read_strain_csv",
+    "read_strain_npz",
+    "write_strain_csv",
+    "atomic_path",
+    "write_text_atomic",
+    "MIN_FRAMES",
+]
+
+MIN_FRAMES = 4
+_MISSING = {"", "nan", "na", "n/a"}
+
+
+@dataclass(frozen=True)
+class StrainRecording:
+    """Strain curves read from a file.
+
+    Attributes
+    ----------
+    strain : ndarray, shape (N, 17, T)
+        Strain (%); the apex is all-NaN for a 16-segment file.
+    time_ms : ndarray, shape (T,)
+        Frame times after QRS onset (ms).
+    source : str
+        The file read.
+    segments_in_file : tuple of int
+        Segment numbers the file provided.
+    patient_id : tuple of str
+        One id per patient.
+    """
+
+    strain: np.ndarray
+    time_ms: np.ndarray
+    source: str
+    segments_in_file: tuple[int, ...]
+    patient_id: tuple[str, ...]
+
+    @property
+    def fps(self) -> float:
+        """Frame rate from the median frame interval (frames per second)."""
+        return 1000.0 / float(np.median(np.diff(self.time_ms)))
+
+
+def _check_time(time_ms: np.ndarray, source: str, field: str) -> None:
+    if time_ms.size < MIN_FRAMES:
+        raise InputError(source, field, f"at least {MIN_FRAMES} frames", f"{time_ms.size}")
+    if not np.all(np.isfinite(time_ms)):
+        raise InputError(source, field, "finite times in ms", "a missing or infinite time")
+    steps = np.diff(time_ms)
+    if np.any(steps <= 0):
+        k = int(np.argmax(steps <= 0)) + 1
+        raise InputError(source, field, "strictly increasing times",
+                         f"{time_ms[k]:g} after {time_ms[k - 1]:g} at frame {k + 1}")
+
+
+def _segment_columns(header: list[str], source: str, model: SegmentModel) -> list[int]:
+    numbers = []
+    for col in header:
+        try:
+            numbers.append(model.number_of(col))
+        except KeyError:
+            raise InputError(source, f"column {col!r}",
+                             "a segment number 1-17 or an AHA segment name") from None
+    seen = set()
+    for col, num in zip(header, numbers, strict=True):
+        if num in seen:
+            raise InputError(source, f"column {col!r}", "each segment once",
+                             f"segment {num} twice")
+        seen.add(num)
+    missing = [k for k in range(1, N_SEGMENTS) if k not in seen]
+    if missing:
+        raise InputError(source, "header",
+                         "columns for segments 1-16 (17, the apex, is optional)",
+                         "no column for segment " + ", ".join(map(str, missing)))
+    return numbers
+
+
+def read_strain_csv(path: str | Path, model: SegmentModel | None = None) -> StrainRecording:
+    """Read a one-patient strain export (CSV); see the module docstring for the format."""
+    model = model or load_segments()
+    source = str(path)
+    try:
+        with open(path, newline="", encoding="utf-8-sig") as fh:
+            rows = [row for row in csv.reader(fh) if any(cell.strip() for cell in row)]
+    except FileNotFoundError:
+        raise InputError(source, None, "an existing CSV file", "no such file") from None
+    except (UnicodeDecodeError, csv.Error) as exc:
+        raise InputError(source, None, "a UTF-8 CSV text file", type(exc).__name__) from None
+    if not rows:
+        raise InputError(source, None, "a header row and frames", "an empty file")
+    header = [cell.strip() for cell in rows[0]]
+    if not header or header[0].lower() != "time_ms":
+        raise InputError(source, "header", "'time_ms' as the first column",
+                         repr(header[0]) if header else "nothing")
+    numbers = _segment_columns(header[1:], source, model)
+    body = rows[1:]
+    if len(body) < MIN_FRAMES:
+        raise InputError(source, "rows", f"at least {MIN_FRAMES} frames", f"{len(body)}")
+    values = np.empty((len(body), len(header)))
+    for r, row in enumerate(body, start=2):
+        if len(row) != len(header):
+            raise InputError(source, f"row {r}", f"{len(header)} cells", f"{len(row)}")
+        for c, cell in enumerate(row):
+            text = cell.strip()
+            if text.lower() in _MISSING:
+                if c == 0:
+                    raise InputError(source, f"row {r}, column 'time_ms'", "a time in ms",
+                                     "an empty cell")
+                values[r - 2, c] = np.nan
+                continue
+            try:
+                values[r - 2, c] = float(text)
+            except ValueError:
+                raise InputError(source, f"row {r}, column {header[c]!r}", "a number",
+                                 repr(text)) from None
+    time_ms = values[:, 0]
+    _check_time(time_ms, source, "column 'time_ms'")
+    strain = np.full((1, N_SEGMENTS, len(body)), np.nan)
+    for c, num in enumerate(numbers, start=1):
+        strain[0, num - 1] = values[:, c]
+    if np.isinf(strain).any():
+        raise InputError(source, "strain", "finite numbers", "an infinite value")
+    return StrainRecording(strain=strain, time_ms=time_ms, source=source,
+                           segments_in_file=tuple(sorted(numbers)),
+                           patient_id=(Path(source).stem,))
+
+
+def read_strain_npz(path: str | Path) -> StrainRecording:
+    """Read a batch of strain curves (NPZ); see the module docstring for the format."""
+    source = str(path)
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            arrays = {key: data[key] for key in data.files}
+    except FileNotFoundError:
+        raise InputError(source, None, "an existing NPZ file", "no such file") from None
+    except (ValueError, OSError, EOFError) as exc:
+        raise InputError(source, None, "a NumPy .npz archive", str(exc).split("\n")[0]) from None
+    for key in ("strain", "time_ms"):
+        if key not in arrays:
+            raise InputError(source, f"array {key!r}", "present",
+                             "arrays " + ", ".join(sorted(arrays)) if arrays else "none")
+    strain, time_ms = arrays["strain"], arrays["time_ms"]
+    if not np.issubdtype(strain.dtype, np.number) or not np.issubdtype(time_ms.dtype, np.number):
+        raise InputError(source, "strain/time_ms", "numeric arrays")
+    strain = strain.astype(np.float64)
+    time_ms = time_ms.astype(np.float64)
+    if strain.ndim == 2:
+        strain = strain[None]
+    if strain.ndim != 3 or strain.shape[1] not in (16, 17):
+        raise InputError(source, "array 'strain'", "shape (N, 17, T) or (N, 16, T)",
+                         f"shape {arrays['strain'].shape}")
+    if time_ms.ndim != 1 or time_ms.size != strain.shape[2]:
+        raise InputError(source, "array 'time_ms'", f"shape ({strain.shape[2]},)",
+                         f"shape {time_ms.shape}")
+    if strain.shape[0] == 0:
+        raise InputError(source, "array 'strain'", "at least one patient", "none")
+    _check_time(time_ms, source, "array 'time_ms'")
+    if np.isinf(strain).any():
+        raise InputError(source, "array 'strain'", "finite numbers or NaN", "an infinite value")
+    segments_in_file = tuple(range(1, strain.shape[1] + 1))
+    if strain.shape[1] == 16:
+        strain = np.concatenate([strain, np.full((strain.shape[0], 1, strain.shape[2]), np.nan)],
+                                axis=1)
+    n = strain.shape[0]
+    if "patient_id" in arrays:
+        ids = arrays["patient_id"]
+        if ids.shape != (n,):
+            raise InputError(source, "array 'patient_id'", f"shape ({n},)", f"shape {ids.shape}")
+        patient_id = tuple(str(x) for x in ids)
+    else:
+        patient_id = tuple(str(i) for i in range(n))
+    return StrainRecording(strain=strain, time_ms=time_ms, source=source,
+                           segments_in_file=segments_in_file, patient_id=patient_id)
+
+
+def read_strain(path: str | Path, model: SegmentModel | None = None) -> StrainRecording:
+    """Read a strain export, CSV or NPZ by file extension."""
+    suffix = Path(path).suffix.lower()
+    if suffix == ".npz":
+        return read_strain_npz(path)
+    if suffix in (".csv", ".txt"):
+        return read_strain_csv(path, model)
+    raise InputError(str(path), None, "a .csv or .npz strain export", f"'{suffix or 'no'}' extension")
+
+
+@contextmanager
+def atomic_path(path: str | Path):
+    """Yield a temporary path beside ``path``; rename it onto ``path`` only on success."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=path.suffix)
+    os.close(fd)
+    try:
+        yield Path(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def write_text_atomic(path: str | Path, text: str) -> None:
+    """Write ``text`` to ``path`` via a temporary file and a rename."""
+    with atomic_path(path) as tmp:
+        tmp.write_text(text, encoding="utf-8")
+
+
+def write_strain_csv(path: str | Path, strain: np.ndarray, time_ms: np.ndarray) -> None:
+    """Write one patient's curves, shape ``(17, T)``, in the CSV export format (atomically)."""
+    strain = np.asarray(strain)
+    lines = ["time_ms," + ",".join(str(k) for k in range(1, N_SEGMENTS + 1))]
+    for k, t in enumerate(time_ms):
+        cells = ["" if np.isnan(v) else f"{v:.4f}" for v in strain[:, k]]
+        lines.append(f"{t:.3f}," + ",".join(cells))
+    write_text_atomic(path, "\n".join(lines) + "\n")

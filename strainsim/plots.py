@@ -1,0 +1,205 @@
+"""Figures: the bullseye, strain curves and a one-patient summary.
+
+matplotlib is imported inside the functions (with the non-interactive Agg
+backend when no backend was chosen), so importing strainsim stays fast.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from .io import atomic_path
+from .segments import N_SEGMENTS, SegmentModel, load_segments
+
+__all__ = ["plot_bullseye", "plot_curves", "plot_patient", "save_figure"]
+
+
+def _pyplot():
+    import matplotlib
+
+    if "matplotlib.pyplot" not in __import__("sys").modules:
+        matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def plot_bullseye(values=None, *, ax=None, target: int | None = None, lead: int | None = None,
+                  scar=None, cmap: str = "viridis", label: str = "TTP (ms)",
+                  vmin: float | None = None, vmax: float | None = None,
+                  title: str | None = None, numbers: bool = True,
+                  model: SegmentModel | None = None):
+    """Draw the AHA 17-segment bullseye, coloured by a value per segment.
+
+    Parameters
+    ----------
+    values : array_like, shape (17,), optional
+        Value per segment (NaN is drawn grey). Without values the segments are white.
+    ax : matplotlib Axes, optional
+        Axes to draw on; a new figure is made when omitted.
+    target : int, optional
+        Segment number to outline as the target (thick red border, "T").
+    lead : int, optional
+        Segment number where the lead sits (black dot, "L").
+    scar : array_like of bool, shape (17,), optional
+        Segments to hatch as scar.
+    cmap, label, vmin, vmax : colour map, colour-bar label and limits.
+    title : str, optional
+    numbers : bool
+        Write segment numbers.
+    model : SegmentModel, optional
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from strainsim.plots import plot_bullseye
+    >>> ax = plot_bullseye(np.arange(17.0), target=5, lead=11)
+    """
+    plt = _pyplot()
+    from matplotlib.patches import Wedge
+
+    model = model or load_segments()
+    if ax is None:
+        _, ax = plt.subplots(figsize=(4.6, 4))
+    colormap = plt.get_cmap(cmap)
+    vals = None if values is None else np.asarray(values, dtype=float)
+    if vals is not None:
+        finite = vals[np.isfinite(vals)]
+        lo = vmin if vmin is not None else (finite.min() if finite.size else 0.0)
+        hi = vmax if vmax is not None else (finite.max() if finite.size else 1.0)
+        if hi <= lo:
+            hi = lo + 1.0
+        norm = plt.Normalize(lo, hi)
+    scar = np.zeros(N_SEGMENTS, bool) if scar is None else np.asarray(scar, bool)
+    for seg in model.segments:
+        if vals is None:
+            face = "white"
+        elif np.isfinite(vals[seg.number - 1]):
+            face = colormap(norm(vals[seg.number - 1]))
+        else:
+            face = "0.8"
+        start = seg.angle_start
+        end = start + seg.angle_span
+        wedge = Wedge((0, 0), seg.radius_outer, start, end,
+                      width=seg.radius_outer - seg.radius_inner, facecolor=face,
+                      edgecolor="black", linewidth=0.8,
+                      hatch="///" if scar[seg.number - 1] else None)
+        ax.add_patch(wedge)
+        r_mid = (seg.radius_inner + seg.radius_outer) / 2 if seg.radius_inner > 0 else 0.0
+        theta = np.radians(seg.angle_centre)
+        x, y = r_mid * np.cos(theta), r_mid * np.sin(theta)
+        if numbers:
+            ax.text(x, y, str(seg.number), ha="center", va="center", fontsize=8,
+                    color="black", bbox=dict(boxstyle="round,pad=0.1", fc="white", ec="none",
+                                             alpha=0.6))
+        if target == seg.number:
+            ax.add_patch(Wedge((0, 0), seg.radius_outer, start, end,
+                               width=seg.radius_outer - seg.radius_inner, fill=False,
+                               edgecolor="red", linewidth=3.0))
+            ax.annotate("T", (x, y), xytext=(6, 6), textcoords="offset points",
+                        color="red", fontweight="bold")
+        if lead == seg.number:
+            ax.plot(x, y - 0.06, "o", color="black", markersize=9, markeredgecolor="white")
+            ax.annotate("L", (x, y - 0.06), xytext=(-12, -12), textcoords="offset points",
+                        fontweight="bold")
+    for text, (x, y) in {"anterior": (0, 1.08), "inferior": (0, -1.12),
+                         "septal": (-1.12, 0), "lateral": (1.12, 0)}.items():
+        ax.text(x, y, text, ha="center", va="center", fontsize=8, color="0.3",
+                rotation=90 if text in ("septal", "lateral") else 0)
+    ax.set_xlim(-1.25, 1.25)
+    ax.set_ylim(-1.25, 1.25)
+    ax.set_aspect("equal")
+    ax.axis("off")
+    if vals is not None:
+        mappable = plt.cm.ScalarMappable(norm=norm, cmap=colormap)
+        ax.figure.colorbar(mappable, ax=ax, shrink=0.75, label=label)
+    if title:
+        ax.set_title(title)
+    return ax
+
+
+def plot_curves(time_ms, strain, *, ttp_ms=None, viable=None, latest: int | None = None,
+                kind: str = "radial", ax=None, model: SegmentModel | None = None):
+    """Draw 17 segmental strain curves, coloured by wall, with TTP markers.
+
+    Parameters
+    ----------
+    time_ms : array_like, shape (T,)
+    strain : array_like, shape (17, T)
+    ttp_ms : array_like, shape (17,), optional
+        Marks each curve's time to peak.
+    viable : array_like of bool, shape (17,), optional
+        Non-viable (scar) curves are dashed.
+    latest : int, optional
+        The latest viable segment, drawn thick.
+    kind : str
+        Used in the axis label.
+    ax : matplotlib Axes, optional
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+    """
+    plt = _pyplot()
+    model = model or load_segments()
+    if ax is None:
+        _, ax = plt.subplots(figsize=(7, 4))
+    strain = np.asarray(strain, float)
+    time_ms = np.asarray(time_ms, float)
+    walls = sorted({s.wall for s in model.segments})
+    colours = {w: plt.get_cmap("tab10")(i % 10) for i, w in enumerate(walls)}
+    for seg in model.segments:
+        k = seg.number - 1
+        if np.all(np.isnan(strain[k])):
+            continue
+        style = "-" if viable is None or viable[k] else "--"
+        width = 2.8 if latest == seg.number else 1.0
+        ax.plot(time_ms, strain[k], style, color=colours[seg.wall], linewidth=width,
+                label=f"{seg.number} {seg.name}" if latest == seg.number else None)
+        if ttp_ms is not None and np.isfinite(ttp_ms[k]):
+            i = int(np.argmin(np.abs(time_ms - ttp_ms[k])))
+            ax.plot(time_ms[i], strain[k, i], "v" if kind == "radial" else "^",
+                    color=colours[seg.wall], markersize=5)
+    handles = [plt.Line2D([], [], color=colours[w], label=w) for w in walls]
+    if latest is not None and latest > 0:
+        handles.append(plt.Line2D([], [], color="black", linewidth=2.8,
+                                  label=f"latest viable: {latest}"))
+    ax.legend(handles=handles, fontsize=7, ncol=2, loc="best")
+    ax.set_xlabel("time after QRS onset (ms)")
+    ax.set_ylabel(f"{kind} strain (%)")
+    ax.axhline(0, color="0.6", linewidth=0.6)
+    return ax
+
+
+def plot_patient(time_ms, strain, result, index: int = 0, *, lead: int | None = None,
+                 title: str | None = None, model: SegmentModel | None = None):
+    """Curves and TTP bullseye for one patient of an engine result; returns the figure."""
+    plt = _pyplot()
+    fig, (ax_curves, ax_eye) = plt.subplots(1, 2, figsize=(12, 4.6),
+                                            gridspec_kw={"width_ratios": [1.5, 1]})
+    latest = int(result.latest_segment[index])
+    plot_curves(time_ms, strain[index], ttp_ms=result.ttp_ms[index],
+                viable=result.viable[index], latest=latest if latest > 0 else None,
+                kind=result.kind, ax=ax_curves, model=model)
+    plot_bullseye(result.ttp_ms[index], ax=ax_eye, target=latest if latest > 0 else None,
+                  lead=lead, scar=~result.viable[index], label="time to peak (ms)",
+                  cmap="plasma", model=model)
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def save_figure(fig, path: str | Path) -> None:
+    """Save a figure atomically (temp file + rename) and close it."""
+    plt = _pyplot()
+    path = Path(path)
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=120, format=path.suffix.lstrip(".") or "png")
+    plt.close(fig)

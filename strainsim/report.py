@@ -1,0 +1,107 @@
+"""Engine results as JSON-ready dictionaries and as rich tables for the terminal."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from .engine import EngineResult
+from .segments import SegmentModel, load_segments
+
+__all__ = ["patient_dict", "result_dict", "segment_table", "batch_table"]
+
+
+def _num(value, digits: int = 2):
+    value = float(value)
+    return None if math.isnan(value) else round(value, digits)
+
+
+def patient_dict(result: EngineResult, index: int = 0, *,
+                 model: SegmentModel | None = None) -> dict:
+    """One patient's measurements as a JSON-ready dict.
+
+    Keys: ``latest_segment`` (int or None), ``latest_name``, ``segments`` (a list
+    of ``{"segment", "name", "ttp_ms", "peak_strain", "viable"}``) and
+    ``dyssynchrony`` (``sd_ttp_ms``, ``maxmin_ttp_ms``, ``septal_lateral_ms``).
+    Missing values are ``None``.
+    """
+    model = model or load_segments()
+    latest = int(result.latest_segment[index])
+    segments = [{"segment": seg.number, "name": seg.name,
+                 "ttp_ms": _num(result.ttp_ms[index, seg.number - 1], 1),
+                 "peak_strain": _num(result.peak_strain[index, seg.number - 1]),
+                 "viable": bool(result.viable[index, seg.number - 1])}
+                for seg in model.segments]
+    return {
+        "latest_segment": latest if latest > 0 else None,
+        "latest_name": model.name_of(latest) if latest > 0 else None,
+        "segments": segments,
+        "dyssynchrony": {
+            "sd_ttp_ms": _num(result.sd_ttp_ms[index], 1),
+            "maxmin_ttp_ms": _num(result.maxmin_ttp_ms[index], 1),
+            "septal_lateral_ms": _num(result.septal_lateral_ms[index], 1),
+        },
+    }
+
+
+def result_dict(result: EngineResult, *, source: str, time_ms: np.ndarray,
+                patient_id: tuple[str, ...] | None = None, smooth_ms: float,
+                model: SegmentModel | None = None, extra: dict | None = None) -> dict:
+    """The whole result as a JSON-ready dict.
+
+    One patient: the :func:`patient_dict` keys at the top level. Several: a
+    ``patients`` list of them, each with its ``patient_id``. Both carry
+    ``source``, ``strain``, ``fps``, ``frames``, ``smooth_ms`` and
+    ``scar_threshold_pct``.
+    """
+    dt = float(np.median(np.diff(time_ms)))
+    head = {"source": source, "strain": result.kind, "fps": round(1000.0 / dt, 1),
+            "frames": int(len(time_ms)), "smooth_ms": smooth_ms,
+            "smooth_frames": result.smooth_frames,
+            "scar_threshold_pct": result.scar_threshold_pct}
+    if extra:
+        head.update(extra)
+    if len(result) == 1:
+        return {**head, **patient_dict(result, 0, model=model)}
+    ids = patient_id or tuple(str(i) for i in range(len(result)))
+    return {**head, "n_patients": len(result),
+            "patients": [{"patient_id": ids[i], **patient_dict(result, i, model=model)}
+                         for i in range(len(result))]}
+
+
+def _fmt(value, digits=0) -> str:
+    return "-" if value is None else f"{value:.{digits}f}"
+
+
+def segment_table(info: dict, title: str):
+    """A rich Table of one patient's segments, the latest viable one highlighted."""
+    from rich.table import Table
+
+    table = Table(title=title, title_justify="left")
+    for name, justify in (("seg", "right"), ("name", "left"), ("TTP (ms)", "right"),
+                          ("peak strain (%)", "right"), ("viable", "center")):
+        table.add_column(name, justify=justify)
+    for seg in info["segments"]:
+        style = "bold green" if seg["segment"] == info["latest_segment"] else None
+        table.add_row(str(seg["segment"]), seg["name"], _fmt(seg["ttp_ms"]),
+                      _fmt(seg["peak_strain"], 1), "yes" if seg["viable"] else "scar",
+                      style=style)
+    return table
+
+
+def batch_table(info: dict, title: str, limit: int = 50):
+    """A rich Table with one row per patient (latest segment and dyssynchrony)."""
+    from rich.table import Table
+
+    table = Table(title=title, title_justify="left")
+    for name in ("patient", "latest", "SD TTP (ms)", "max-min (ms)", "sept-lat (ms)", "viable"):
+        table.add_column(name, justify="right")
+    for p in info["patients"][:limit]:
+        d = p["dyssynchrony"]
+        table.add_row(p["patient_id"], _fmt(p["latest_segment"]), _fmt(d["sd_ttp_ms"]),
+                      _fmt(d["maxmin_ttp_ms"]), _fmt(d["septal_lateral_ms"]),
+                      str(sum(s["viable"] for s in p["segments"])))
+    if len(info["patients"]) > limit:
+        table.caption = f"first {limit} of {len(info['patients'])} patients (use --json for all)"
+    return table
