@@ -162,7 +162,7 @@ def test_engine_recovers_truth_on_simulated_curves():
     # the chosen segment is the true latest or activates within one frame of it
     same_scar = np.all(r.viable == ~act.scar, axis=1)
     rows = np.flatnonzero(same_scar)
-    assert rows.size > 390
+    assert rows.size > 380  # a few viable segments draw an amplitude below 10 %
     chosen = act.activation_ms[rows, r.latest_segment[rows] - 1]
     truth = np.where(act.scar, -np.inf, act.activation_ms)[rows].max(axis=1)
     assert np.all(chosen >= truth - 10.0)
