@@ -106,7 +106,7 @@ def ttp(
     elif len(result) == 1:
         _print_table(segment_table(info, _title(info)))
     else:
-        _print_table(batch_table(info, f"{file}: {len(result)} patients, {strain.value} strain"))
+        _print_table(batch_table(info, f"{file.name}: {len(result)} patients ({strain.value})"))
 
 
 def _title(info: dict) -> str:
@@ -192,7 +192,10 @@ def curves(
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point: run the app, turning input errors into one line and exit code 2."""
-    import click
+    try:  # typer >= 0.22 carries its own copy of click
+        from typer._click import exceptions as click
+    except ImportError:  # pragma: no cover - older typer uses click itself
+        from click import exceptions as click
 
     try:
         app(args=argv, prog_name="strainsim", standalone_mode=False)
@@ -202,9 +205,11 @@ def main(argv: list[str] | None = None) -> int:
     except click.UsageError as exc:
         ctx = exc.ctx
         command = f"strainsim {ctx.info_name}" if ctx and ctx.parent else "strainsim"
-        typer.echo(f"{command}: error: {exc.format_message()}", err=True)
+        message = exc.format_message()
+        if message:  # an empty message follows the help shown for a bare command
+            typer.echo(f"{command}: error: {message}", err=True)
         return 2
-    except click.exceptions.Exit as exc:
+    except click.Exit as exc:
         return exc.exit_code
     except click.Abort:
         typer.echo("strainsim: aborted", err=True)

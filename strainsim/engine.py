@@ -4,7 +4,8 @@ For a batch of segmental strain curves, shape ``(N, S, T)`` with ``S`` = 17
 AHA segments, the engine
 
 1. smooths each curve with a centred moving average of ``2*h + 1`` frames
-   (NaN samples are skipped; windows shrink at the edges),
+   (NaN samples are skipped; windows shrink at the edges; the mean is the
+   window sum times ``1/count``),
 2. finds the peak of the smoothed curve (the maximum for radial strain, the
    minimum for longitudinal strain; the first frame on ties) and reports its
    time after QRS onset (``ttp_ms``) and its signed value (``peak_strain``),
@@ -19,8 +20,11 @@ AHA segments, the engine
    inferolateral segments minus that of the basal+mid anteroseptal and
    inferoseptal segments). Segments without a TTP are left out.
 
-Steps 1-2 and 4-5 are two numba kernels (parallel over patients, cached);
-:func:`measure_numpy` runs their plain-numpy twins. The two give identical
+All five steps run in one numba kernel, parallel over patients and cached
+(with fast paths for the default 3-frame window and for no smoothing, which
+fall back on the general loop when a curve has NaN samples).
+:func:`measure_numpy` is the plain-numpy twin, in two stages
+(:func:`peak_kernel_numpy` and :func:`summary_kernel_numpy`). The two give identical
 TTPs, viability and latest segments; floating-point indices agree to rounding.
 
 Examples
@@ -133,7 +137,7 @@ def peak_kernel_numpy(strain: np.ndarray, half: int, sign: float):
         total[:, :, lo:hi] += values[:, :, lo + offset:hi + offset]
         count[:, :, lo:hi] += finite[:, :, lo + offset:hi + offset]
     with np.errstate(invalid="ignore", divide="ignore"):
-        smooth = sign * (total / count)
+        smooth = sign * (total * (1.0 / count))
     smooth[count == 0] = -np.inf
     frame = np.argmax(smooth, axis=2)
     best = np.take_along_axis(smooth, frame[:, :, None], axis=2)[:, :, 0]
@@ -143,14 +147,19 @@ def peak_kernel_numpy(strain: np.ndarray, half: int, sign: float):
     return frame, peak
 
 
-def summary_kernel_numpy(ttp_ms, amplitude, viable, candidate, basal_mid, septal, lateral):
-    """Twin of the summary kernel: latest viable segment and dyssynchrony indices.
+def summary_kernel_numpy(frame, peak, time_ms, sign, threshold, candidate, basal_mid, septal,
+                         lateral):
+    """Twin of the summary kernel: TTP, viability, latest viable segment, dyssynchrony.
 
     Parameters
     ----------
-    ttp_ms, amplitude : ndarray, shape (N, S)
-        TTP (ms, NaN if none) and peak magnitude (sign-corrected, %).
-    viable : ndarray of bool, shape (N, S)
+    frame, peak : ndarray, shape (N, S)
+        Peak frame (-1 for none) and signed peak strain from the peak kernel.
+    time_ms : ndarray, shape (T,)
+    sign : float
+        +1 radial, -1 longitudinal.
+    threshold : float
+        Scar threshold on the peak magnitude (%).
     candidate : ndarray of bool, shape (S,)
         Segments allowed as the target.
     basal_mid, septal, lateral : ndarray of int64
@@ -158,9 +167,12 @@ def summary_kernel_numpy(ttp_ms, amplitude, viable, candidate, basal_mid, septal
 
     Returns
     -------
-    latest, sd, maxmin, septal_lateral : ndarray, shape (N,)
+    ttp_ms, viable, latest, sd, maxmin, septal_lateral
     """
-    n, s = ttp_ms.shape
+    ttp_ms = np.where(frame >= 0, time_ms[np.maximum(frame, 0)], np.nan)
+    amplitude = sign * peak
+    with np.errstate(invalid="ignore"):
+        viable = amplitude >= threshold
     ok = viable & candidate[None, :] & ~np.isnan(ttp_ms)
     key_ttp = np.where(ok, ttp_ms, -np.inf)
     best_ttp = key_ttp.max(axis=1, initial=-np.inf)
@@ -177,7 +189,7 @@ def summary_kernel_numpy(ttp_ms, amplitude, viable, candidate, basal_mid, septal
         sept_lat = np.nanmean(ttp_ms[:, lateral], axis=1) - np.nanmean(ttp_ms[:, septal], axis=1)
     counts = (~np.isnan(sub)).sum(axis=1)
     sd = np.where(counts >= 2, sd, np.nan)
-    return latest, sd, maxmin, sept_lat
+    return ttp_ms, viable, latest, sd, maxmin, sept_lat
 
 
 class _quiet_nan_warnings:
@@ -202,44 +214,102 @@ def _kernels():
         return _KERNELS
     import numba
 
-    @numba.njit(parallel=True, cache=True)
-    def peak_kernel(strain, half, sign, frame_out, peak_out):
-        n, n_seg, n_frames = strain.shape
-        for i in numba.prange(n):
-            for s in range(n_seg):
-                best = -np.inf
-                best_frame = -1
-                for k in range(n_frames):
-                    lo = max(0, k - half)
-                    hi = min(n_frames - 1, k + half)
-                    total = 0.0
-                    count = 0
-                    for j in range(lo, hi + 1):
-                        v = strain[i, s, j]
-                        if not np.isnan(v):
-                            total += v
-                            count += 1
-                    if count > 0:
-                        value = sign * (total / count)
-                        if value > best:
-                            best = value
-                            best_frame = k
-                frame_out[i, s] = best_frame
-                peak_out[i, s] = sign * best if best_frame >= 0 else np.nan
+    @numba.njit(cache=True)
+    def peak_any(row, half, sign):
+        # general case: any window, NaN samples skipped, windows shrink at the edges
+        n_frames = row.shape[0]
+        best = -np.inf
+        best_frame = -1
+        for k in range(n_frames):
+            total = 0.0
+            count = 0
+            for j in range(max(0, k - half), min(n_frames - 1, k + half) + 1):
+                v = row[j]
+                if not np.isnan(v):
+                    total += v
+                    count += 1
+            if count > 0:
+                value = sign * (total * (1.0 / count))
+                if value > best:
+                    best = value
+                    best_frame = k
+        return best_frame, sign * best  # the raw (signed) smoothed strain
+
+    @numba.njit(cache=True, inline="always")
+    def peak_three(row, maximize):
+        # fast path for the default 3-frame window on a curve without NaN: the same
+        # arithmetic as peak_any, so the same numbers; comparing raw values with > or <
+        # equals comparing sign * value with >. Reports whether it met a NaN.
+        n_frames = row.shape[0]
+        third = 1.0 / 3.0
+        a = row[0]
+        b = row[1]
+        best = (a + b) * 0.5
+        best_frame = 0
+        seen_nan = best != best
+        for k in range(1, n_frames - 1):
+            c = row[k + 1]
+            value = ((a + b) + c) * third
+            seen_nan |= value != value
+            if (value > best) if maximize else (value < best):
+                best = value
+                best_frame = k
+            a = b
+            b = c
+        value = (a + b) * 0.5
+        seen_nan |= value != value
+        if (value > best) if maximize else (value < best):
+            best = value
+            best_frame = n_frames - 1
+        return best_frame, best, seen_nan
+
+    @numba.njit(cache=True, inline="always")
+    def peak_one(row, maximize):
+        # fast path without smoothing on a curve without NaN
+        best = row[0]
+        best_frame = 0
+        seen_nan = best != best
+        for k in range(1, row.shape[0]):
+            value = row[k]
+            seen_nan |= value != value
+            if (value > best) if maximize else (value < best):
+                best = value
+                best_frame = k
+        return best_frame, best, seen_nan
 
     @numba.njit(parallel=True, cache=True)
-    def summary_kernel(ttp_ms, amplitude, viable, candidate, basal_mid, septal, lateral,
-                       latest_out, sd_out, maxmin_out, sept_lat_out):
-        n, n_seg = ttp_ms.shape
+    def measure_kernel(strain, half, sign, time_ms, threshold, candidate, basal_mid, septal,
+                       lateral, peak_out, ttp_out, viable_out, latest_out, sd_out, maxmin_out,
+                       sept_lat_out):
+        n, n_seg, n_frames = strain.shape
+        maximize = sign > 0
         for i in numba.prange(n):
             best = -1
+            best_ttp = 0.0
+            best_amp = 0.0
             for s in range(n_seg):
-                t = ttp_ms[i, s]
-                if not (viable[i, s] and candidate[s]) or np.isnan(t):
+                # peak of the smoothed curve (fast paths fall back on the general one)
+                row = strain[i, s]
+                seen_nan = True
+                if half == 1 and n_frames >= 3:
+                    f, raw, seen_nan = peak_three(row, maximize)
+                elif half == 0 and n_frames >= 1:
+                    f, raw, seen_nan = peak_one(row, maximize)
+                if seen_nan:
+                    f, raw = peak_any(row, half, sign)
+                peak_out[i, s] = raw if f >= 0 else np.nan
+                # time to peak, viability, and the running choice of the latest segment
+                t = time_ms[f] if f >= 0 else np.nan
+                amp = sign * raw if f >= 0 else np.nan
+                ok = amp >= threshold
+                ttp_out[i, s] = t
+                viable_out[i, s] = ok
+                if not (ok and candidate[s]) or f < 0:
                     continue
-                if best < 0 or t > ttp_ms[i, best] or (
-                        t == ttp_ms[i, best] and amplitude[i, s] > amplitude[i, best]):
+                if best < 0 or t > best_ttp or (t == best_ttp and amp > best_amp):
                     best = s
+                    best_ttp = t
+                    best_amp = amp
             latest_out[i] = best + 1 if best >= 0 else -1
 
             total = 0.0
@@ -247,7 +317,7 @@ def _kernels():
             lo = np.inf
             hi = -np.inf
             for s in basal_mid:
-                t = ttp_ms[i, s]
+                t = ttp_out[i, s]
                 if not np.isnan(t):
                     total += t
                     count += 1
@@ -257,7 +327,7 @@ def _kernels():
                 mean = total / count
                 ss = 0.0
                 for s in basal_mid:
-                    t = ttp_ms[i, s]
+                    t = ttp_out[i, s]
                     if not np.isnan(t):
                         ss += (t - mean) * (t - mean)
                 sd_out[i] = np.sqrt(ss / (count - 1))
@@ -268,22 +338,21 @@ def _kernels():
             lat_total = 0.0
             lat_count = 0
             for s in lateral:
-                if not np.isnan(ttp_ms[i, s]):
-                    lat_total += ttp_ms[i, s]
+                if not np.isnan(ttp_out[i, s]):
+                    lat_total += ttp_out[i, s]
                     lat_count += 1
             sep_total = 0.0
             sep_count = 0
             for s in septal:
-                if not np.isnan(ttp_ms[i, s]):
-                    sep_total += ttp_ms[i, s]
+                if not np.isnan(ttp_out[i, s]):
+                    sep_total += ttp_out[i, s]
                     sep_count += 1
             if lat_count > 0 and sep_count > 0:
                 sept_lat_out[i] = lat_total / lat_count - sep_total / sep_count
             else:
                 sept_lat_out[i] = np.nan
 
-    _KERNELS["peak"] = peak_kernel
-    _KERNELS["summary"] = summary_kernel
+    _KERNELS["measure"] = measure_kernel
     return _KERNELS
 
 
@@ -331,18 +400,11 @@ def _prepare(strain, time_ms, kind, smooth_ms, model, candidates):
     if candidates is not None:
         candidate[:] = False
         candidate[np.asarray(candidates, dtype=np.int64) - 1] = True
-    groups = (model.numbers(ring=("basal", "mid")) - 1,
-              model.numbers(ring=("basal", "mid"), wall=("anteroseptal", "inferoseptal")) - 1,
-              model.numbers(ring=("basal", "mid"), wall=("anterolateral", "inferolateral")) - 1)
-    return strain, time_ms, sign, half, candidate, groups
+    return strain, time_ms, sign, half, candidate, model.dyssynchrony_groups
 
 
-def _finish(frame, peak, time_ms, sign, threshold, candidate, groups, summary, kind, half):
-    ttp_ms = np.where(frame >= 0, time_ms[np.maximum(frame, 0)], np.nan)
-    amplitude = sign * peak
-    with np.errstate(invalid="ignore"):
-        viable = amplitude >= threshold
-    latest, sd, maxmin, sept_lat = summary(ttp_ms, amplitude, viable, candidate, *groups)
+def _result(summary, kind, threshold, half, peak) -> EngineResult:
+    ttp_ms, viable, latest, sd, maxmin, sept_lat = summary
     return EngineResult(ttp_ms=ttp_ms, peak_strain=peak, viable=viable, latest_segment=latest,
                         sd_ttp_ms=sd, maxmin_ttp_ms=maxmin, septal_lateral_ms=sept_lat,
                         kind=kind, scar_threshold_pct=float(threshold),
@@ -378,19 +440,13 @@ def measure(strain, time_ms, *, kind: str = "radial", smooth_ms: float = DEFAULT
     """
     strain, time_ms, sign, half, candidate, groups = _prepare(
         strain, time_ms, kind, smooth_ms, model, candidates)
-    k = _kernels()
     n, n_seg, _ = strain.shape
-    frame = np.empty((n, n_seg), dtype=np.int64)
-    peak = np.empty((n, n_seg), dtype=np.float64)
-    k["peak"](strain, half, sign, frame, peak)
-
-    def summary(ttp_ms, amplitude, viable, candidate, basal_mid, septal, lateral):
-        out = (np.empty(n, np.int64), np.empty(n), np.empty(n), np.empty(n))
-        k["summary"](ttp_ms, amplitude, viable, candidate, basal_mid, septal, lateral, *out)
-        return out
-
-    return _finish(frame, peak, time_ms, sign, scar_threshold_pct, candidate, groups,
-                   summary, kind, half)
+    peak = np.empty((n, n_seg))
+    summary = (np.empty((n, n_seg)), np.empty((n, n_seg), dtype=np.bool_),
+               np.empty(n, dtype=np.int64), np.empty(n), np.empty(n), np.empty(n))
+    _kernels()["measure"](strain, half, sign, time_ms, float(scar_threshold_pct), candidate,
+                          *groups, peak, *summary)
+    return _result(summary, kind, scar_threshold_pct, half, peak)
 
 
 def measure_numpy(strain, time_ms, *, kind: str = "radial",
@@ -401,5 +457,6 @@ def measure_numpy(strain, time_ms, *, kind: str = "radial",
     strain, time_ms, sign, half, candidate, groups = _prepare(
         strain, time_ms, kind, smooth_ms, model, candidates)
     frame, peak = peak_kernel_numpy(strain.astype(np.float64, copy=False), half, sign)
-    return _finish(frame, peak, time_ms, sign, scar_threshold_pct, candidate, groups,
-                   summary_kernel_numpy, kind, half)
+    summary = summary_kernel_numpy(frame, peak, time_ms, sign, float(scar_threshold_pct),
+                                   candidate, *groups)
+    return _result(summary, kind, scar_threshold_pct, half, peak)

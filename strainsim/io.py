@@ -22,6 +22,7 @@ from __future__ import annotations
 import csv
 import os
 import tempfile
+import zipfile
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -164,11 +165,14 @@ def read_strain_npz(path: str | Path) -> StrainRecording:
     """Read a batch of strain curves (NPZ); see the module docstring for the format."""
     source = str(path)
     try:
-        with np.load(path, allow_pickle=False) as data:
+        data = np.load(path, allow_pickle=False)
+        if not isinstance(data, np.lib.npyio.NpzFile):
+            raise InputError(source, None, "a NumPy .npz archive", "a single .npy array")
+        with data:
             arrays = {key: data[key] for key in data.files}
     except FileNotFoundError:
         raise InputError(source, None, "an existing NPZ file", "no such file") from None
-    except (ValueError, OSError, EOFError) as exc:
+    except (ValueError, OSError, EOFError, zipfile.BadZipFile) as exc:
         raise InputError(source, None, "a NumPy .npz archive", str(exc).split("\n")[0]) from None
     for key in ("strain", "time_ms"):
         if key not in arrays:

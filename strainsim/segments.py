@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from collections import deque
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -163,6 +163,21 @@ class SegmentModel:
             if s.name == lowered:
                 return s.number
         raise KeyError(label)
+
+    @cached_property
+    def dyssynchrony_groups(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """0-based indices of the basal+mid, septal and lateral segments.
+
+        Septal: basal and mid anteroseptal and inferoseptal; lateral: basal and mid
+        anterolateral and inferolateral. Used for the dyssynchrony indices.
+        """
+        basal_mid = ("basal", "mid")
+        groups = (self.numbers(ring=basal_mid) - 1,
+                  self.numbers(ring=basal_mid, wall=("anteroseptal", "inferoseptal")) - 1,
+                  self.numbers(ring=basal_mid, wall=("anterolateral", "inferolateral")) - 1)
+        for g in groups:
+            g.setflags(write=False)
+        return groups
 
     def vein_access(self) -> np.ndarray:
         """Boolean matrix (n_veins, 17): which branch reaches which segment."""
@@ -308,5 +323,10 @@ def load_segments(path: str | Path | None = None) -> SegmentModel:
         When the file is missing or malformed (naming the file and field).
     """
     if path is None:
-        path = data_path("segments", "aha17.toml")
+        return _default_model()
     return _load_cached(str(Path(path)))
+
+
+@lru_cache(maxsize=1)
+def _default_model() -> SegmentModel:
+    return _load_cached(str(data_path("segments", "aha17.toml")))
