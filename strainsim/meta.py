@@ -1,0 +1,498 @@
+"""Meta-analysis: effect sizes, fixed- and random-effects pooling, heterogeneity.
+
+The conventions follow R's metafor, the field's reference implementation:
+
+Effect sizes (:func:`log_odds_ratio`, :func:`mean_difference`,
+:func:`standardized_mean_difference`)
+    Log odds ratio with 1/2 added to every cell of a study that has a zero
+    cell (and only then); mean difference with the unpooled (heteroscedastic)
+    variance; Hedges' g with the exact small-sample correction and the
+    large-sample variance ``1/n1 + 1/n2 + g^2 / (2 (n1 + n2))``.
+Pooling (:func:`pool`)
+    ``FE`` inverse-variance fixed effect; ``MH`` Mantel-Haenszel odds ratio
+    with the Robins-Breslow-Greenland variance (raw counts, no correction);
+    random effects with tau^2 by ``DL`` (DerSimonian-Laird), ``REML`` and
+    ``ML`` (Fisher scoring with step halving to 1e-10, a bracketing
+    root search on the score as a fallback), ``PM``
+    (Paule-Mandel, root of the generalized Q) or ``HE`` (Hedges).
+    ``test="knha"`` gives the Hartung-Knapp(-Sidik-Jonkman) standard error
+    and t with k-1 degrees of freedom.
+Heterogeneity
+    Cochran's Q (inverse-variance weights around the fixed-effect estimate; for
+    MH around the MH estimate) with its chi-square p; for random-effects models
+    I^2 = tau^2 / (tau^2 + s^2) and H^2 = (tau^2 + s^2) / s^2 with s^2 the
+    "typical" within-study variance; for FE and MH models I^2 = (Q - df) / Q
+    and H^2 = Q / df. The prediction interval is ``mu +- crit sqrt(se^2 +
+    tau^2)`` with the test's critical value (normal, or t with k-1 df).
+
+Examples
+--------
+>>> from strainsim.meta import log_odds_ratio, pool
+>>> effects = log_odds_ratio([12, 20], [50, 60], [8, 15], [50, 58])
+>>> result = pool(effects, method="DL")
+>>> round(result.estimate, 4), result.k
+(0.3669, 2)
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+__all__ = [
+    "EffectSizes",
+    "MetaResult",
+    "log_odds_ratio",
+    "mean_difference",
+    "standardized_mean_difference",
+    "effect_sizes",
+    "pool",
+    "tau2_estimate",
+    "MEASURES",
+    "METHODS",
+    "TESTS",
+]
+
+MEASURES = ("OR", "MD", "SMD", "GEN")
+METHODS = ("FE", "MH", "DL", "REML", "ML", "PM", "HE")
+TESTS = ("z", "knha")
+_TOL = 1e-10
+
+
+@dataclass(frozen=True)
+class EffectSizes:
+    """Per-study effect sizes and sampling variances.
+
+    Attributes
+    ----------
+    yi, vi : ndarray, shape (k,)
+        Effect sizes (log odds ratios for OR) and their sampling variances.
+    study : tuple of str
+        Study labels.
+    measure : str
+        ``"OR"``, ``"MD"``, ``"SMD"`` or ``"GEN"`` (given yi/vi).
+    counts : ndarray, shape (k, 4), optional
+        For OR: the 2x2 cells (events and non-events, treatment then control),
+        needed by the Mantel-Haenszel method.
+    """
+
+    yi: np.ndarray
+    vi: np.ndarray
+    study: tuple[str, ...]
+    measure: str
+    counts: np.ndarray | None = field(default=None, repr=False)
+
+    def __post_init__(self):
+        if self.yi.shape != self.vi.shape or self.yi.ndim != 1:
+            raise ValueError("yi and vi must be 1-d arrays of one length")
+        if len(self.study) != self.yi.size:
+            raise ValueError("one study label per effect size is needed")
+        if self.yi.size == 0:
+            raise ValueError("at least one study is needed")
+        if not (np.all(np.isfinite(self.yi)) and np.all(np.isfinite(self.vi))):
+            raise ValueError("effect sizes and variances must be finite")
+        if np.any(self.vi <= 0):
+            raise ValueError("sampling variances must be positive")
+        if self.measure not in MEASURES:
+            raise ValueError(f"measure must be one of {MEASURES}")
+
+    @property
+    def k(self) -> int:
+        """Number of studies."""
+        return int(self.yi.size)
+
+
+def _labels(study, k):
+    return tuple(str(s) for s in study) if study is not None else tuple(
+        f"study {i + 1}" for i in range(k))
+
+
+def _as_arrays(*columns):
+    arrays = [np.atleast_1d(np.asarray(c, dtype=float)) for c in columns]
+    if len({a.shape for a in arrays}) != 1 or arrays[0].ndim != 1:
+        raise ValueError("all columns must be 1-d and of one length")
+    return arrays
+
+
+def log_odds_ratio(events_t, n_t, events_c, n_c, *, add: float = 0.5,
+                   study=None) -> EffectSizes:
+    """Log odds ratios (treatment vs control) from 2x2 counts.
+
+    Parameters
+    ----------
+    events_t, n_t, events_c, n_c : array_like
+        Events and patients in the treatment and control arms.
+    add : float
+        Added to all four cells of a study with a zero cell (metafor's default
+        ``add=1/2, to="only0"``); studies without a zero cell are untouched.
+    study : sequence of str, optional
+
+    Returns
+    -------
+    EffectSizes
+        ``yi = log(a d / (b c))``, ``vi = 1/a + 1/b + 1/c + 1/d``.
+    """
+    a, n1, c, n2 = _as_arrays(events_t, n_t, events_c, n_c)
+    if np.any(n1 <= 0) or np.any(n2 <= 0):
+        raise ValueError("arm sizes must be positive")
+    if np.any(a < 0) or np.any(c < 0) or np.any(a > n1) or np.any(c > n2):
+        raise ValueError("events must lie between 0 and the arm size")
+    b, d = n1 - a, n2 - c
+    cells = np.stack([a, b, c, d], axis=1)
+    adjusted = np.where(np.any(cells == 0, axis=1, keepdims=True), cells + add, cells)
+    if np.any(adjusted <= 0):
+        raise ValueError("a zero cell needs a positive continuity correction")
+    aa, bb, cc, dd = adjusted.T
+    yi = np.log(aa) + np.log(dd) - np.log(bb) - np.log(cc)
+    vi = 1 / aa + 1 / bb + 1 / cc + 1 / dd
+    return EffectSizes(yi=yi, vi=vi, study=_labels(study, a.size), measure="OR", counts=cells)
+
+
+def _check_means(sd_t, n_t, sd_c, n_c):
+    if np.any(sd_t < 0) or np.any(sd_c < 0):
+        raise ValueError("standard deviations must be >= 0")
+    if np.any(n_t <= 0) or np.any(n_c <= 0):
+        raise ValueError("arm sizes must be positive")
+
+
+def mean_difference(mean_t, sd_t, n_t, mean_c, sd_c, n_c, *, study=None) -> EffectSizes:
+    """Raw mean differences (treatment minus control), ``vi = sd_t^2/n_t + sd_c^2/n_c``."""
+    m1, s1, n1, m2, s2, n2 = _as_arrays(mean_t, sd_t, n_t, mean_c, sd_c, n_c)
+    _check_means(s1, n1, s2, n2)
+    return EffectSizes(yi=m1 - m2, vi=s1**2 / n1 + s2**2 / n2, study=_labels(study, m1.size),
+                       measure="MD")
+
+
+def standardized_mean_difference(mean_t, sd_t, n_t, mean_c, sd_c, n_c, *,
+                                 study=None) -> EffectSizes:
+    """Hedges' g (bias-corrected standardized mean difference).
+
+    ``g = J d`` with ``d = (m1 - m2) / s_pooled`` and the exact correction
+    ``J = Gamma(m/2) / (sqrt(m/2) Gamma((m-1)/2))``, ``m = n1 + n2 - 2``;
+    ``vi = 1/n1 + 1/n2 + g^2 / (2 (n1 + n2))``.
+    """
+    from scipy.special import gammaln
+
+    m1, s1, n1, m2, s2, n2 = _as_arrays(mean_t, sd_t, n_t, mean_c, sd_c, n_c)
+    _check_means(s1, n1, s2, n2)
+    dof = n1 + n2 - 2
+    if np.any(dof < 2):
+        raise ValueError("Hedges' g needs n_t + n_c >= 4")
+    pooled_sd = np.sqrt(((n1 - 1) * s1**2 + (n2 - 1) * s2**2) / dof)
+    if np.any(pooled_sd == 0):
+        raise ValueError("standardized mean difference needs a positive pooled SD")
+    correction = np.exp(gammaln(dof / 2) - 0.5 * np.log(dof / 2) - gammaln((dof - 1) / 2))
+    g = correction * (m1 - m2) / pooled_sd
+    vi = 1 / n1 + 1 / n2 + g**2 / (2 * (n1 + n2))
+    return EffectSizes(yi=g, vi=vi, study=_labels(study, m1.size), measure="SMD")
+
+
+def effect_sizes(yi, vi, *, study=None, measure: str = "GEN") -> EffectSizes:
+    """Wrap given effect sizes and sampling variances."""
+    y, v = _as_arrays(yi, vi)
+    return EffectSizes(yi=y, vi=v, study=_labels(study, y.size), measure=measure)
+
+
+# ---------------------------------------------------------------------------------------
+# tau^2
+# ---------------------------------------------------------------------------------------
+def _fe(yi, wi):
+    sw = wi.sum()
+    mu = float(np.dot(wi, yi) / sw)
+    return mu, float(np.dot(wi, (yi - mu) ** 2))
+
+
+def _loglik(tau2, yi, vi, restricted):
+    wi = 1.0 / (vi + tau2)
+    mu, rss = _fe(yi, wi)
+    ll = -0.5 * (np.sum(np.log(vi + tau2)) + rss)
+    if restricted:
+        ll -= 0.5 * math.log(wi.sum())
+    return ll
+
+
+def _score_info(tau2, yi, vi, restricted):
+    wi = 1.0 / (vi + tau2)
+    sw, sw2, sw3 = wi.sum(), (wi**2).sum(), (wi**3).sum()
+    mu = np.dot(wi, yi) / sw
+    ypy = np.dot(wi**2, (yi - mu) ** 2)
+    if restricted:
+        return ypy - (sw - sw2 / sw), sw2 - 2 * sw3 / sw + (sw2 / sw) ** 2
+    return ypy - sw, sw2
+
+
+def _fisher_scoring(yi, vi, restricted, start, max_iter=100):
+    """Maximize the (restricted) likelihood in tau^2 >= 0.
+
+    Fisher scoring with step halving; should it not settle (it can oscillate
+    when the information is far from the curvature), a bracketing root search
+    on the score finishes the job.
+    """
+    tau2 = max(0.0, start)
+    ll = _loglik(tau2, yi, vi, restricted)
+    for _ in range(max_iter):
+        score, info = _score_info(tau2, yi, vi, restricted)
+        step = score / info
+        new = max(0.0, tau2 + step)
+        new_ll = _loglik(new, yi, vi, restricted)
+        halvings = 0
+        while new_ll < ll and halvings < 60:
+            step /= 2
+            new = max(0.0, tau2 + step)
+            new_ll = _loglik(new, yi, vi, restricted)
+            halvings += 1
+        if abs(new - tau2) <= _TOL * (1.0 + tau2):
+            return new
+        tau2, ll = new, new_ll
+    return _score_root(yi, vi, restricted)
+
+
+def _score_root(yi, vi, restricted):
+    from scipy.optimize import brentq
+
+    def score(t):
+        return _score_info(t, yi, vi, restricted)[0]
+
+    if score(0.0) <= 0:
+        return 0.0
+    hi = max(1.0, float(np.var(yi)))
+    while score(hi) > 0:
+        hi *= 2
+        if hi > 1e12:
+            raise RuntimeError("tau^2 estimation did not converge")
+    return float(brentq(score, 0.0, hi, xtol=1e-14, rtol=1e-14, maxiter=500))
+
+
+def _generalized_q(tau2, yi, vi):
+    return _fe(yi, 1.0 / (vi + tau2))[1]
+
+
+def tau2_estimate(yi, vi, method: str) -> float:
+    """Between-study variance tau^2 by ``DL``, ``REML``, ``ML``, ``PM`` or ``HE``.
+
+    ``FE`` and ``MH`` give 0. A single study always gives 0.
+    """
+    yi = np.asarray(yi, float)
+    vi = np.asarray(vi, float)
+    k = yi.size
+    if method in ("FE", "MH") or k < 2:
+        return 0.0
+    wi = 1.0 / vi
+    if method == "DL":
+        q = _fe(yi, wi)[1]
+        scale = wi.sum() - (wi**2).sum() / wi.sum()
+        return max(0.0, (q - (k - 1)) / scale)
+    if method == "HE":
+        return max(0.0, float(np.sum((yi - yi.mean()) ** 2) / (k - 1) - vi.sum() / k))
+    if method == "PM":
+        from scipy.optimize import brentq
+
+        if _generalized_q(0.0, yi, vi) <= k - 1:
+            return 0.0
+        hi = max(1.0, float(np.var(yi)) * 10)
+        while _generalized_q(hi, yi, vi) > k - 1:
+            hi *= 10
+        return float(brentq(lambda t: _generalized_q(t, yi, vi) - (k - 1), 0.0, hi,
+                            xtol=1e-14, rtol=1e-14, maxiter=500))
+    if method in ("REML", "ML"):
+        start = tau2_estimate(yi, vi, "DL")
+        return float(_fisher_scoring(yi, vi, method == "REML", start))
+    raise ValueError(f"method must be one of {METHODS}, not {method!r}")
+
+
+# ---------------------------------------------------------------------------------------
+# pooling
+# ---------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class MetaResult:
+    """A pooled estimate with its heterogeneity.
+
+    Attributes
+    ----------
+    estimate, se : float
+        Pooled effect (log OR for OR) and its standard error.
+    ci_low, ci_high : float
+        Confidence interval at ``level``.
+    stat, p : float
+        z (or t under Hartung-Knapp) statistic and its two-sided p-value.
+    df : int or None
+        Degrees of freedom of the t test (None for z).
+    tau2 : float
+        Between-study variance.
+    i2, h2 : float
+        I^2 (%) and H^2.
+    q, q_df, q_p : float
+        Cochran's Q, its degrees of freedom and chi-square p-value (NaN for k = 1).
+    pi_low, pi_high : float
+        Prediction interval for the effect in a new study.
+    k : int
+    method, test, measure : str
+    level : float
+    weights : ndarray, shape (k,)
+        Relative weights (%) of the studies.
+    effects : EffectSizes
+    """
+
+    estimate: float
+    se: float
+    ci_low: float
+    ci_high: float
+    stat: float
+    p: float
+    df: int | None
+    tau2: float
+    i2: float
+    h2: float
+    q: float
+    q_df: int
+    q_p: float
+    pi_low: float
+    pi_high: float
+    k: int
+    method: str
+    test: str
+    measure: str
+    level: float
+    weights: np.ndarray = field(repr=False, compare=False)
+    effects: EffectSizes = field(repr=False, compare=False)
+
+    @property
+    def tau(self) -> float:
+        """Square root of tau^2."""
+        return math.sqrt(self.tau2)
+
+    def study_intervals(self) -> tuple[np.ndarray, np.ndarray]:
+        """Per-study confidence intervals at ``level`` (normal)."""
+        from scipy.stats import norm
+
+        crit = norm.ppf(0.5 + self.level / 2)
+        half = crit * np.sqrt(self.effects.vi)
+        return self.effects.yi - half, self.effects.yi + half
+
+    def to_dict(self) -> dict:
+        """JSON-ready summary; OR results add exponentiated ``or_*`` fields."""
+
+        def num(x):
+            return None if x is None or not math.isfinite(x) else float(x)
+
+        low, high = self.study_intervals()
+        out = {
+            "estimate": num(self.estimate), "se": num(self.se),
+            "ci_low": num(self.ci_low), "ci_high": num(self.ci_high),
+            "tau2": num(self.tau2), "i2": num(self.i2), "q": num(self.q), "q_p": num(self.q_p),
+            "pi_low": num(self.pi_low), "pi_high": num(self.pi_high), "k": self.k,
+            "h2": num(self.h2), "q_df": self.q_df, "stat": num(self.stat), "p": num(self.p),
+            "df": self.df, "method": self.method, "test": self.test,
+            "measure": self.measure, "level": self.level,
+            "studies": [{"study": s, "yi": float(y), "vi": float(v), "ci_low": float(lo),
+                         "ci_high": float(hi), "weight": float(w)}
+                        for s, y, v, lo, hi, w in zip(self.effects.study, self.effects.yi,
+                                                      self.effects.vi, low, high, self.weights,
+                                                      strict=True)],
+        }
+        if self.measure == "OR":
+            for key in ("estimate", "ci_low", "ci_high", "pi_low", "pi_high"):
+                name = "or" if key == "estimate" else f"or_{key}"
+                out[name] = num(math.exp(getattr(self, key)))
+        return out
+
+
+def _mantel_haenszel(counts):
+    a, b, c, d = counts.T
+    n = a + b + c + d
+    r = a * d / n
+    s = b * c / n
+    big_r, big_s = r.sum(), s.sum()
+    if big_r == 0 or big_s == 0:
+        raise ValueError("the Mantel-Haenszel odds ratio is undefined (0 or infinite): "
+                         "no informative studies")
+    pp = (a + d) / n
+    qq = (b + c) / n
+    var = (np.sum(pp * r) / (2 * big_r**2) + np.sum(pp * s + qq * r) / (2 * big_r * big_s)
+           + np.sum(qq * s) / (2 * big_s**2))
+    weights = s / big_s * 100.0
+    return math.log(big_r / big_s), math.sqrt(var), weights
+
+
+def pool(effects: EffectSizes, method: str = "REML", test: str = "z",
+         level: float = 0.95) -> MetaResult:
+    """Pool effect sizes.
+
+    Parameters
+    ----------
+    effects : EffectSizes
+    method : {"FE", "MH", "DL", "REML", "ML", "PM", "HE"}
+        ``MH`` needs odds ratios from counts.
+    test : {"z", "knha"}
+        Normal test, or Hartung-Knapp with t on k-1 df (needs k >= 2; not with MH).
+    level : float
+        Confidence level of the intervals.
+
+    Returns
+    -------
+    MetaResult
+    """
+    from scipy.stats import chi2, norm, t
+
+    if method not in METHODS:
+        raise ValueError(f"method must be one of {METHODS}, not {method!r}")
+    if test not in TESTS:
+        raise ValueError(f"test must be one of {TESTS}, not {test!r}")
+    if not 0 < level < 1:
+        raise ValueError("level must be in (0, 1)")
+    yi, vi, k = effects.yi, effects.vi, effects.k
+    if test == "knha" and k < 2:
+        raise ValueError("Hartung-Knapp needs at least 2 studies")
+    if method == "MH":
+        if effects.counts is None:
+            raise ValueError("the Mantel-Haenszel method needs odds ratios from 2x2 counts")
+        if test == "knha":
+            raise ValueError("Hartung-Knapp does not apply to the Mantel-Haenszel method")
+
+    wi_fe = 1.0 / vi
+    mu_fe, q_fe = _fe(yi, wi_fe)
+    tau2 = tau2_estimate(yi, vi, method)
+    if method == "MH":
+        estimate, se, weights = _mantel_haenszel(effects.counts)
+        q = float(np.dot(wi_fe, (yi - estimate) ** 2))
+    else:
+        wi = 1.0 / (vi + tau2)
+        estimate, _ = _fe(yi, wi)
+        se = math.sqrt(1.0 / wi.sum())
+        weights = wi / wi.sum() * 100.0
+        q = q_fe
+    q_df = k - 1
+
+    df = None
+    if test == "knha":
+        wi = 1.0 / (vi + tau2)
+        se = math.sqrt(float(np.dot(wi, (yi - estimate) ** 2)) / (q_df * wi.sum()))
+        df = q_df
+        crit = float(t.ppf(0.5 + level / 2, df))
+        stat = estimate / se if se > 0 else math.copysign(math.inf, estimate)
+        p = float(2 * t.sf(abs(stat), df))
+    else:
+        crit = float(norm.ppf(0.5 + level / 2))
+        stat = estimate / se
+        p = float(2 * norm.sf(abs(stat)))
+
+    if k > 1:
+        q_p = float(chi2.sf(q, q_df))
+        if method in ("FE", "MH"):
+            i2 = max(0.0, 100.0 * (q - q_df) / q) if q > 0 else 0.0
+            h2 = q / q_df
+        else:
+            typical = q_df * wi_fe.sum() / (wi_fe.sum() ** 2 - (wi_fe**2).sum())
+            i2 = 100.0 * tau2 / (tau2 + typical)
+            h2 = (tau2 + typical) / typical
+    else:
+        q_p, i2, h2 = math.nan, 0.0, 1.0
+    half_pi = crit * math.sqrt(se**2 + tau2)
+    return MetaResult(estimate=float(estimate), se=float(se), ci_low=estimate - crit * se,
+                      ci_high=estimate + crit * se, stat=float(stat), p=p, df=df,
+                      tau2=float(tau2), i2=float(i2), h2=float(h2), q=float(q), q_df=q_df,
+                      q_p=q_p, pi_low=estimate - half_pi, pi_high=estimate + half_pi, k=k,
+                      method=method, test=test, measure=effects.measure, level=level,
+                      weights=np.asarray(weights, float), effects=effects)
