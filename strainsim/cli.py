@@ -29,6 +29,27 @@ class StrainKind(str, Enum):
     longitudinal = "longitudinal"
 
 
+class Measure(str, Enum):
+    OR = "OR"
+    MD = "MD"
+    SMD = "SMD"
+
+
+class Method(str, Enum):
+    FE = "FE"
+    MH = "MH"
+    DL = "DL"
+    REML = "REML"
+    ML = "ML"
+    PM = "PM"
+    HE = "HE"
+
+
+class Test(str, Enum):
+    z = "z"
+    knha = "knha"
+
+
 class ActivationModel(str, Enum):
     pattern = "pattern"
     eikonal = "eikonal"
@@ -188,6 +209,38 @@ def curves(
         _echo_json(info)
     else:
         _print_table(segment_table(info, _title(info) + f"; true latest: {true_latest}"))
+
+
+@app.command()
+def meta(
+    file: Path = typer.Argument(..., help="Study table (CSV): study,yi,vi | study,events_t,"
+                                "n_t,events_c,n_c | study,mean_t,sd_t,n_t,mean_c,sd_c,n_c."),
+    measure: Measure | None = typer.Option(None, help="Effect measure (default: OR for "
+                                           "counts, MD for means)."),
+    method: Method = typer.Option(Method.REML, help="Pooling method / tau^2 estimator."),
+    test: Test = typer.Option(Test.z, help="z test, or Hartung-Knapp t test (knha)."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
+    plot: Path | None = typer.Option(None, help="Write a forest plot (PNG/SVG/PDF)."),
+):
+    """Pool studies: fixed/random effects, heterogeneity, prediction interval."""
+    from .meta import pool, read_meta_csv
+    from .report import meta_table
+
+    _check_output(plot, "--plot", (".png", ".svg", ".pdf"))
+    effects = read_meta_csv(file, None if measure is None else measure.value)
+    try:
+        result = pool(effects, method=method.value, test=test.value)
+    except ValueError as exc:
+        raise InputError(str(file), None, f"data the {method.value} method can pool",
+                         str(exc)) from None
+    if plot is not None:
+        from .plots import plot_forest, save_figure
+
+        save_figure(plot_forest(result, title=file.name), plot)
+    if as_json:
+        _echo_json(result.to_dict())
+    else:
+        _print_table(meta_table(result, title=f"{file.name}: {result.k} studies"))
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -33,6 +33,8 @@ from .errors import InputError
 from .segments import N_SEGMENTS, SegmentModel, load_segments
 
 __all__ = [
+    "CsvTable",
+    "read_csv_table",
     "StrainRecording",
     "read_strain",
     "read_strain_csv",
@@ -75,6 +77,81 @@ class StrainRecording:
     def fps(self) -> float:
         """Frame rate from the median frame interval (frames per second)."""
         return 1000.0 / float(np.median(np.diff(self.time_ms)))
+
+
+@dataclass(frozen=True)
+class CsvTable:
+    """A CSV file with a header row and one text column (``label``), the rest numbers.
+
+    Attributes
+    ----------
+    source : str
+        The file read.
+    columns : tuple of str
+        Header names, lower-cased and stripped.
+    labels : tuple of str
+        The text column, one per row.
+    values : dict of str to ndarray
+        The numeric columns.
+    rows : tuple of int
+        File line number of each data row (for messages).
+    """
+
+    source: str
+    columns: tuple[str, ...]
+    labels: tuple[str, ...]
+    values: dict
+    rows: tuple[int, ...]
+
+
+def read_csv_table(path: str | Path, label: str) -> CsvTable:
+    """Read a small CSV table whose ``label`` column is text and every other column numeric.
+
+    Raises
+    ------
+    InputError
+        Missing file, empty file, a missing ``label`` column, a ragged row or a
+        cell that is not a number (naming the row and column).
+    """
+    source = str(path)
+    try:
+        with open(path, newline="", encoding="utf-8-sig") as fh:
+            lines = [(n, row) for n, row in enumerate(csv.reader(fh), start=1)
+                     if any(cell.strip() for cell in row)]
+    except FileNotFoundError:
+        raise InputError(source, None, "an existing CSV file", "no such file") from None
+    except (UnicodeDecodeError, csv.Error) as exc:
+        raise InputError(source, None, "a UTF-8 CSV text file", type(exc).__name__) from None
+    if not lines:
+        raise InputError(source, None, "a header row and data rows", "an empty file")
+    header = [cell.strip().lower() for cell in lines[0][1]]
+    if label not in header:
+        raise InputError(source, "header", f"a {label!r} column", ",".join(header))
+    if len(set(header)) != len(header):
+        raise InputError(source, "header", "each column once", ",".join(header))
+    body = lines[1:]
+    if not body:
+        raise InputError(source, "rows", "at least one data row", "none")
+    values = {name: np.empty(len(body)) for name in header if name != label}
+    labels = []
+    for i, (line_no, row) in enumerate(body):
+        if len(row) != len(header):
+            raise InputError(source, f"row {line_no}", f"{len(header)} cells", f"{len(row)}")
+        for name, cell in zip(header, row, strict=True):
+            text = cell.strip()
+            if name == label:
+                labels.append(text or f"row {line_no}")
+                continue
+            try:
+                values[name][i] = float(text)
+            except ValueError:
+                raise InputError(source, f"row {line_no}, column {name!r}", "a number",
+                                 repr(text)) from None
+            if not np.isfinite(values[name][i]):
+                raise InputError(source, f"row {line_no}, column {name!r}", "a finite number",
+                                 repr(text))
+    return CsvTable(source=source, columns=tuple(header), labels=tuple(labels), values=values,
+                    rows=tuple(n for n, _ in body))
 
 
 def _check_time(time_ms: np.ndarray, source: str, field: str) -> None:

@@ -203,3 +203,103 @@ def save_figure(fig, path: str | Path) -> None:
     with atomic_path(path) as tmp:
         fig.savefig(tmp, dpi=120, format=path.suffix.lstrip(".") or "png")
     plt.close(fig)
+
+
+def plot_forest(result, *, title: str | None = None, xlabel: str | None = None,
+                favours: tuple[str, str] | None = None, ax=None):
+    """Forest plot in the metafor/RevMan style.
+
+    One row per study (square sized by its weight, horizontal CI line, the
+    estimate and CI as text, the weight in %), the pooled estimate as a diamond,
+    the prediction interval as a line through it (random-effects models), a
+    vertical line at no effect, and the heterogeneity statistics underneath.
+    Odds ratios are drawn on a log axis and labelled as ratios.
+
+    Parameters
+    ----------
+    result : strainsim.meta.MetaResult
+    title, xlabel : str, optional
+    favours : (str, str), optional
+        Labels under the left and right halves ("favours image-guided", ...).
+    ax : matplotlib Axes, optional
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    plt = _pyplot()
+    from matplotlib.patches import Polygon
+
+    effects = result.effects
+    k = result.k
+    is_ratio = result.measure == "OR"
+    transform = np.exp if is_ratio else (lambda x: x)
+    low, high = result.study_intervals()
+    if ax is None:
+        fig, ax = plt.subplots(figsize=(9.5, 1.6 + 0.38 * (k + 3)))
+    else:
+        fig = ax.figure
+    rows = np.arange(k, 0, -1) + 1.5
+    sizes = 40 + 400 * result.weights / max(result.weights.max(), 1e-12)
+    ax.hlines(rows, transform(low), transform(high), color="black", linewidth=1)
+    ax.scatter(transform(effects.yi), rows, s=sizes, marker="s", color="0.25", zorder=3)
+    centre, lo, hi = (transform(x) for x in (result.estimate, result.ci_low, result.ci_high))
+    ax.add_patch(Polygon([(lo, 0.5), (centre, 0.8), (hi, 0.5), (centre, 0.2)],
+                         closed=True, color="0.1", zorder=3))
+    random_effects = result.method not in ("FE", "MH")
+    if random_effects and result.k > 1:
+        ax.hlines(0.5, transform(result.pi_low), transform(result.pi_high), color="0.1",
+                  linestyle=(0, (2, 2)), linewidth=1)
+    null = 1.0 if is_ratio else 0.0
+    ax.axvline(null, color="0.5", linewidth=0.8, linestyle="--")
+    if is_ratio:
+        from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
+
+        ax.set_xscale("log")
+        ax.xaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+        ax.xaxis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:g}"))
+        ax.xaxis.set_minor_formatter(NullFormatter())
+    text = "{:.2f} [{:.2f}, {:.2f}]"
+    trans = ax.get_yaxis_transform()
+    for row, study, y, a, b, w in zip(rows, effects.study, effects.yi, low, high,
+                                      result.weights, strict=True):
+        ax.text(-0.02, row, study, transform=trans, ha="right", va="center", fontsize=9)
+        ax.text(1.02, row, text.format(transform(y), transform(a), transform(b)),
+                transform=trans, ha="left", va="center", fontsize=9)
+        ax.text(1.5, row, f"{w:.1f}%", transform=trans, ha="left", va="center", fontsize=9)
+    model = {"FE": "Fixed-effect model", "MH": "Mantel-Haenszel model"}.get(
+        result.method, f"Random-effects model ({result.method}"
+        + (", Hartung-Knapp)" if result.test == "knha" else ")"))
+    ax.text(-0.02, 0.5, model, transform=trans, ha="right", va="center", fontsize=9,
+            fontweight="bold")
+    ax.text(1.02, 0.5, text.format(centre, lo, hi), transform=trans, ha="left", va="center",
+            fontsize=9, fontweight="bold")
+    ax.text(1.5, 0.5, "100%", transform=trans, ha="left", va="center", fontsize=9,
+            fontweight="bold")
+    q_p = "n/a" if not np.isfinite(result.q_p) else (
+        "< 0.001" if result.q_p < 0.001 else f"= {result.q_p:.3f}")
+    het = (f"Heterogeneity: Q = {result.q:.2f}, df = {result.q_df}, p {q_p}; "
+           f"I\u00b2 = {result.i2:.0f}%; \u03c4\u00b2 = {result.tau2:.3g}")
+    if random_effects and result.k > 1:
+        het += (f"; prediction interval {transform(result.pi_low):.2f} to "
+                f"{transform(result.pi_high):.2f}")
+    ax.text(-0.02, -0.5, het, transform=trans, ha="left", va="center", fontsize=8,
+            color="0.25")
+    label = {"OR": "Odds ratio", "MD": "Mean difference",
+             "SMD": "Standardized mean difference (Hedges' g)"}.get(result.measure, "Effect")
+    ax.text(1.02, k + 2.6, f"{label} [95% CI]", transform=trans, ha="left", fontsize=9,
+            fontweight="bold")
+    ax.text(1.5, k + 2.6, "Weight", transform=trans, ha="left", fontsize=9, fontweight="bold")
+    ax.set_ylim(-1.0, k + 3.0)
+    ax.set_yticks([])
+    for side in ("left", "right", "top"):
+        ax.spines[side].set_visible(False)
+    ax.set_xlabel(xlabel or label)
+    if favours:
+        for side, words in zip((0.25, 0.75), favours, strict=True):
+            ax.annotate(words, xy=(side, 0), xycoords="axes fraction", xytext=(0, -42),
+                        textcoords="offset points", ha="center", fontsize=8, color="0.3")
+    if title:
+        ax.set_title(title, loc="left")
+    fig.subplots_adjust(left=0.26, right=0.56, bottom=0.2)
+    return fig

@@ -9,7 +9,7 @@ import numpy as np
 from .engine import EngineResult
 from .segments import SegmentModel, load_segments
 
-__all__ = ["patient_dict", "result_dict", "segment_table", "batch_table"]
+__all__ = ["patient_dict", "result_dict", "segment_table", "batch_table", "meta_table"]
 
 
 def _num(value, digits: int = 2):
@@ -104,4 +104,29 @@ def batch_table(info: dict, title: str, limit: int = 50):
                       str(sum(s["viable"] for s in p["segments"])))
     if len(info["patients"]) > limit:
         table.caption = f"first {limit} of {len(info['patients'])} patients (use --json for all)"
+    return table
+
+
+def meta_table(result, title: str):
+    """A rich Table of a meta-analysis: one row per study, then the pooled estimate."""
+    from rich.table import Table
+
+    ratio = result.measure == "OR"
+    back = math.exp if ratio else (lambda x: x)
+    name = {"OR": "OR", "MD": "MD", "SMD": "g"}.get(result.measure, "effect")
+    table = Table(title=title, title_justify="left")
+    for col in ("study", name, "95% CI", "weight"):
+        table.add_column(col, justify="left" if col == "study" else "right")
+    low, high = result.study_intervals()
+    for study, y, lo, hi, w in zip(result.effects.study, result.effects.yi, low, high,
+                                   result.weights, strict=True):
+        table.add_row(study, f"{back(y):.3f}", f"[{back(lo):.3f}, {back(hi):.3f}]", f"{w:.1f}%")
+    model = result.method + (" + Hartung-Knapp" if result.test == "knha" else "")
+    table.add_row(f"pooled ({model})", f"{back(result.estimate):.3f}",
+                  f"[{back(result.ci_low):.3f}, {back(result.ci_high):.3f}]", "100%",
+                  style="bold")
+    q_p = "n/a" if math.isnan(result.q_p) else f"{result.q_p:.3g}"
+    table.caption = (f"p = {result.p:.3g}; tau2 = {result.tau2:.4g}; I2 = {result.i2:.1f}%; "
+                     f"Q = {result.q:.3f} (df {result.q_df}, p {q_p}); prediction interval "
+                     f"[{back(result.pi_low):.3f}, {back(result.pi_high):.3f}]")
     return table
