@@ -98,11 +98,14 @@ class Vein:
         Identifier used in the segment table and a readable name.
     prevalence : float
         Probability (0-1) that a patient has a usable branch.
+    usual : tuple of int
+        Segments where a lead placed without imaging usually ends up in this branch.
     """
 
     key: str
     label: str
     prevalence: float
+    usual: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -230,7 +233,12 @@ def _parse(raw: dict, source: str) -> SegmentModel:
         prevalence = v.get("prevalence") if isinstance(v, dict) else None
         if not isinstance(prevalence, int | float) or not 0.0 <= prevalence <= 1.0:
             _fail(source, f"veins.{key}.prevalence", "a probability in [0, 1]", prevalence)
-        veins.append(Vein(key=key, label=str(v.get("label", key)), prevalence=float(prevalence)))
+        usual = v.get("usual", [])
+        if not isinstance(usual, list) or not all(
+                isinstance(k, int) and 1 <= k <= N_SEGMENTS for k in usual):
+            _fail(source, f"veins.{key}.usual", "a list of segment numbers 1-17", usual)
+        veins.append(Vein(key=key, label=str(v.get("label", key)), prevalence=float(prevalence),
+                          usual=tuple(usual)))
     vein_keys = {v.key for v in veins}
 
     rows = raw.get("segment")

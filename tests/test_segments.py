@@ -107,3 +107,10 @@ def test_missing_or_invalid_toml(tmp_path):
     bad.write_text("[model\n")
     with pytest.raises(InputError, match="valid TOML"):
         load_segments(bad)
+
+
+def test_usual_segments_are_reachable_through_their_vein(model):
+    access = model.vein_access()
+    for i, vein in enumerate(model.veins):
+        assert vein.usual, vein.key
+        assert all(access[i, k - 1] for k in vein.usual), vein.key

@@ -1,0 +1,278 @@
+"""Virtual randomized trials: both arms through the whole pipeline, then effect sizes.
+
+Every patient goes activation -> strain curves -> engine -> placement ->
+outcomes; the image-guided arm aims its lead at the segment the engine
+measured on the patient's own curves (no shortcut around the curves). The
+control arm has the same baseline echo but places leads empirically.
+
+Reproducibility: a trial's seed spawns one child per arm, and an arm's seed one
+child per block of :data:`SEED_BLOCK` patients; a processing chunk is a whole
+number of seed blocks, so the numbers do not depend on the chunk size, the
+thread count, or where a replicate runs.
+
+Examples
+--------
+>>> from strainsim.spec import TrialSpec
+>>> from strainsim.trial import simulate_trial
+>>> result = simulate_trial(TrialSpec(name="demo", n_image_guided=40, n_control=40), seed=1)
+>>> sorted(result.effects)
+['lvedv', 'lvef', 'lvesv', 'nyha']
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .cohort import Patients, simulate_patients
+from .curves import simulate_curves
+from .engine import EngineResult, measure
+from .meta import EffectSizes, MetaResult, log_odds_ratio, mean_difference, pool
+from .outcomes import Outcomes, simulate_outcomes
+from .placement import Placement, draw_veins, place_empirical, place_image_guided
+from .segments import load_segments
+from .spec import TrialSpec
+
+__all__ = [
+    "SEED_BLOCK",
+    "ArmResult",
+    "ArmSummary",
+    "TrialResult",
+    "simulate_arm",
+    "summarize_arm",
+    "simulate_trial",
+    "virtual_meta_analysis",
+    "OUTCOMES",
+]
+
+SEED_BLOCK = 256
+OUTCOMES = ("nyha", "lvesv", "lvedv", "lvef")
+
+
+@dataclass(frozen=True)
+class ArmResult:
+    """Per-patient results of one arm (arrays of length n).
+
+    Attributes
+    ----------
+    arm : {"image-guided", "control"}
+    patients : Patients
+    measured : EngineResult
+        The engine's measurements on each patient's strain curves.
+    placement : Placement
+    outcomes : Outcomes
+    scar_at_lead : ndarray of bool
+    """
+
+    arm: str
+    patients: Patients
+    measured: EngineResult
+    placement: Placement
+    outcomes: Outcomes
+    scar_at_lead: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.patients)
+
+
+@dataclass(frozen=True)
+class ArmSummary:
+    """Arm-level summaries, as a trial would report them.
+
+    Attributes
+    ----------
+    n : int
+    nyha_improved : int
+    esv_change_mean, esv_change_sd, edv_change_mean, edv_change_sd : float
+        Percent volume changes.
+    ef_change_mean, ef_change_sd : float
+        Percentage points.
+    concordant_measured, concordant_true : float
+        Fraction of leads concordant with the measured target (among patients
+        with one) and with the true latest segment.
+    adjacent_measured, remote_measured : float
+    """
+
+    n: int
+    nyha_improved: int
+    esv_change_mean: float
+    esv_change_sd: float
+    edv_change_mean: float
+    edv_change_sd: float
+    ef_change_mean: float
+    ef_change_sd: float
+    concordant_measured: float
+    adjacent_measured: float
+    remote_measured: float
+    concordant_true: float
+
+
+@dataclass(frozen=True)
+class TrialResult:
+    """A simulated trial: arm summaries and per-outcome effect sizes.
+
+    Attributes
+    ----------
+    spec : TrialSpec
+    guided, control : ArmSummary
+    effects : dict of str to EffectSizes
+        ``nyha`` (log OR, image-guided vs control), ``lvesv``, ``lvedv`` (mean
+        difference of % change), ``lvef`` (mean difference of EF change).
+    """
+
+    spec: TrialSpec
+    guided: ArmSummary
+    control: ArmSummary
+    effects: dict
+
+
+def _blocks(n: int, seed: np.random.SeedSequence):
+    n_blocks = -(-n // SEED_BLOCK)
+    for k, child in enumerate(seed.spawn(n_blocks)):
+        yield min(SEED_BLOCK, n - k * SEED_BLOCK), child
+
+
+def _simulate_block(n, guided, spec: TrialSpec, seed, model):
+    rng_patients, rng_curves, rng_veins, rng_place, rng_outcomes = (
+        np.random.default_rng(s) for s in seed.spawn(5))
+    patients = simulate_patients(n, rng_patients, spec.population, spec.activation, model)
+    act = patients.activation
+    curves = simulate_curves(act.activation_ms, act.scar, rng_curves, spec.curves)
+    measured = measure(curves.strain, curves.time_ms, kind=spec.curves.kind,
+                       smooth_ms=spec.smooth_ms, scar_threshold_pct=spec.scar_threshold_pct,
+                       model=model)
+    _, reachable = draw_veins(n, rng_veins, model)
+    target, truth = measured.latest_segment, act.true_latest_segment
+    if guided:
+        placement = place_image_guided(target, truth, reachable, rng_place, spec.placement,
+                                       model)
+    else:
+        placement = place_empirical(reachable, rng_place, spec.placement, model,
+                                    target=target, true_latest=truth)
+    scar_at_lead = act.scar[np.arange(n), placement.lead_segment - 1]
+    outcomes = simulate_outcomes(patients.edv_ml, patients.esv_ml, placement.vs_true,
+                                 scar_at_lead, act.ischemic, patients.male, rng_outcomes,
+                                 spec.outcomes)
+    return patients, measured, placement, outcomes, scar_at_lead
+
+
+def _concat(items):
+    """Concatenate a list of same-typed frozen dataclasses of arrays field by field."""
+    first = items[0]
+    cls = type(first)
+    out = {}
+    for name in first.__dataclass_fields__:
+        values = [getattr(item, name) for item in items]
+        if isinstance(values[0], np.ndarray):
+            out[name] = np.concatenate(values) if values[0].ndim else values[0]
+        elif hasattr(values[0], "__dataclass_fields__"):
+            out[name] = _concat(values)
+        else:
+            out[name] = values[0]
+    return cls(**out)
+
+
+def simulate_arm(n: int, guided: bool, spec: TrialSpec, seed: np.random.SeedSequence,
+                 model=None) -> ArmResult:
+    """Simulate one arm of ``n`` patients, block by block (see module docstring)."""
+    model = model or load_segments()
+    parts = [_simulate_block(size, guided, spec, child, model) for size, child in
+             _blocks(n, seed)]
+    patients, measured, placement, outcomes, scar_at_lead = (
+        _concat([p[i] for p in parts]) if i < 4 else np.concatenate([p[i] for p in parts])
+        for i in range(5))
+    return ArmResult(arm="image-guided" if guided else "control", patients=patients,
+                     measured=measured, placement=placement, outcomes=outcomes,
+                     scar_at_lead=scar_at_lead)
+
+
+def summarize_arm(arm: ArmResult) -> ArmSummary:
+    """Arm-level summaries (means and sample SDs)."""
+    o, p = arm.outcomes, arm.placement
+    evaluable = p.vs_measured >= 0
+
+    def frac(mask, cls):
+        return float(np.mean(mask[evaluable] == cls)) if evaluable.any() else float("nan")
+
+    return ArmSummary(
+        n=len(arm), nyha_improved=int(o.nyha_improved.sum()),
+        esv_change_mean=float(o.esv_change_pct.mean()),
+        esv_change_sd=float(o.esv_change_pct.std(ddof=1)),
+        edv_change_mean=float(o.edv_change_pct.mean()),
+        edv_change_sd=float(o.edv_change_pct.std(ddof=1)),
+        ef_change_mean=float(o.ef_change.mean()), ef_change_sd=float(o.ef_change.std(ddof=1)),
+        concordant_measured=frac(p.vs_measured, 0), adjacent_measured=frac(p.vs_measured, 1),
+        remote_measured=frac(p.vs_measured, 2),
+        concordant_true=float(np.mean(p.vs_true == 0)))
+
+
+def trial_effects(guided: ArmSummary, control: ArmSummary, label: str) -> dict:
+    """Effect sizes (image-guided vs control) of the four meta-analysis outcomes."""
+    study = (label,)
+    effects = {"nyha": log_odds_ratio([guided.nyha_improved], [guided.n],
+                                      [control.nyha_improved], [control.n], study=study)}
+    for key, mean, sd in (("lvesv", "esv_change_mean", "esv_change_sd"),
+                          ("lvedv", "edv_change_mean", "edv_change_sd"),
+                          ("lvef", "ef_change_mean", "ef_change_sd")):
+        effects[key] = mean_difference([getattr(guided, mean)], [getattr(guided, sd)],
+                                       [guided.n], [getattr(control, mean)],
+                                       [getattr(control, sd)], [control.n], study=study)
+    return effects
+
+
+def simulate_trial(spec: TrialSpec, seed: int | np.random.SeedSequence = 0, *,
+                   keep_arms: bool = False, model=None):
+    """Simulate a two-arm trial.
+
+    Parameters
+    ----------
+    spec : TrialSpec
+    seed : int or numpy.random.SeedSequence
+    keep_arms : bool
+        Also return the per-patient :class:`ArmResult` of both arms.
+
+    Returns
+    -------
+    TrialResult, or (TrialResult, ArmResult, ArmResult) with ``keep_arms``.
+    """
+    seq = seed if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(seed)
+    seed_guided, seed_control = seq.spawn(2)
+    guided = simulate_arm(spec.n_image_guided, True, spec, seed_guided, model)
+    control = simulate_arm(spec.n_control, False, spec, seed_control, model)
+    g, c = summarize_arm(guided), summarize_arm(control)
+    result = TrialResult(spec=spec, guided=g, control=c, effects=trial_effects(g, c, spec.name))
+    return (result, guided, control) if keep_arms else result
+
+
+def _stack(effects: list[EffectSizes]) -> EffectSizes:
+    counts = None
+    if all(e.counts is not None for e in effects):
+        counts = np.concatenate([e.counts for e in effects])
+    return EffectSizes(yi=np.concatenate([e.yi for e in effects]),
+                       vi=np.concatenate([e.vi for e in effects]),
+                       study=tuple(s for e in effects for s in e.study),
+                       measure=effects[0].measure, counts=counts)
+
+
+def pool_trials(trials: list[TrialResult], method: str = "DL",
+                test: str = "z") -> dict[str, MetaResult]:
+    """Pool the four outcomes across trials, as the meta-analysis did."""
+    return {key: pool(_stack([t.effects[key] for t in trials]), method=method, test=test)
+            for key in OUTCOMES}
+
+
+def virtual_meta_analysis(specs: list[TrialSpec], seed: int | np.random.SeedSequence = 0,
+                          method: str = "DL", test: str = "z", model=None):
+    """Simulate one trial per spec and pool them.
+
+    Returns
+    -------
+    trials : list of TrialResult
+    pooled : dict of str to MetaResult
+        Keys ``nyha``, ``lvesv``, ``lvedv``, ``lvef``.
+    """
+    seq = seed if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(seed)
+    trials = [simulate_trial(spec, child, model=model)
+              for spec, child in zip(specs, seq.spawn(len(specs)), strict=True)]
+    return trials, pool_trials(trials, method=method, test=test)
