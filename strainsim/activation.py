@@ -201,18 +201,28 @@ def draw_scar(n: int, rng: np.random.Generator, params: ScarParams,
     grow_u = rng.random((n, N_SEGMENTS))
     patchy_segment = rng.integers(1, 17, size=n)  # segments 1-16
 
+    territories = np.array(_TERRITORIES)
+    in_territory = territory[None, :] == territories[culprit][:, None]    # (n, 17)
+    # the seed: member floor(u * count) of the culprit territory, in segment order
+    counts = in_territory.sum(axis=1)
+    rank = (seed_u * counts).astype(np.int64)
+    seed_segment = np.argmax(np.cumsum(in_territory, axis=1) > rank[:, None], axis=1)
     scar = np.zeros((n, N_SEGMENTS), dtype=bool)
-    for i in np.flatnonzero(ischemic):
-        in_territory = territory == _TERRITORIES[culprit[i]]
-        members = np.flatnonzero(in_territory)
-        seed = members[int(seed_u[i] * members.size)]
-        scar[i, seed] = True
-        while scar[i].sum() < min(n_scar[i], N_SEGMENTS):
-            frontier = np.flatnonzero(model.adjacency[scar[i]].any(axis=0) & ~scar[i])
-            preferred = frontier[in_territory[frontier]]
-            pool = preferred if preferred.size else frontier
-            # the frontier segment with the smallest pre-drawn uniform grows next
-            scar[i, pool[np.argmin(grow_u[i, pool])]] = True
+    rows = np.flatnonzero(ischemic)
+    scar[rows, seed_segment[rows]] = True
+    target_size = np.where(ischemic, np.minimum(n_scar, N_SEGMENTS), 0)
+    adjacency = model.adjacency.astype(np.int64)
+    while True:  # grow every unfinished scar by one segment per pass
+        grow = np.flatnonzero(scar.sum(axis=1) < target_size)
+        if grow.size == 0:
+            break
+        current = scar[grow]
+        frontier = ((current.astype(np.int64) @ adjacency) > 0) & ~current
+        preferred = frontier & in_territory[grow]
+        pool = np.where(preferred.any(axis=1, keepdims=True), preferred, frontier)
+        # the pool segment with the smallest pre-drawn uniform grows next
+        choice = np.argmin(np.where(pool, grow_u[grow], np.inf), axis=1)
+        scar[grow, choice] = True
     nonisch_patchy = ~ischemic & patchy
     scar[np.flatnonzero(nonisch_patchy), patchy_segment[nonisch_patchy] - 1] = True
     return scar, ischemic

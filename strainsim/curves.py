@@ -24,6 +24,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numba
 import numpy as np
 
 __all__ = [
@@ -212,37 +213,29 @@ def synthesize_numpy(onset_ms, amplitude, drift, white, dt_ms, contraction_ms, r
     return sign * amplitude[:, :, None] * shape + noise + ramp
 
 
-def _build_kernel():
-    import numba
-
-    @numba.njit(parallel=True, cache=True)
-    def kernel(onset_ms, amplitude, drift, white, dt_ms, contraction_ms, relaxation_ms,
-               sign, noise_sd, phi, innovation_scale, out):
-        n, n_seg, n_frames = white.shape
-        for i in numba.prange(n):
-            for s in range(n_seg):
-                onset = onset_ms[i, s]
-                amp = sign * amplitude[i, s]
-                slope = drift[i, s]
-                noise = noise_sd * white[i, s, 0]
-                for k in range(n_frames):
-                    if k > 0:
-                        noise = phi * noise + noise_sd * innovation_scale * white[i, s, k]
-                    tau = k * dt_ms - onset
-                    if tau <= 0.0:
-                        shape = 0.0
-                    elif tau < contraction_ms:
-                        shape = 0.5 - 0.5 * np.cos(np.pi * tau / contraction_ms)
-                    else:
-                        late = (tau - contraction_ms) / relaxation_ms
-                        shape = np.exp(-(late * late))
-                    out[i, s, k] = amp * shape + noise + slope * (k / (n_frames - 1))
-        return out
-
-    return kernel
-
-
-_KERNEL = None
+@numba.njit(parallel=True, cache=True)
+def _synthesis_kernel(onset_ms, amplitude, drift, white, dt_ms, contraction_ms, relaxation_ms,
+           sign, noise_sd, phi, innovation_scale, out):
+    n, n_seg, n_frames = white.shape
+    for i in numba.prange(n):
+        for s in range(n_seg):
+            onset = onset_ms[i, s]
+            amp = sign * amplitude[i, s]
+            slope = drift[i, s]
+            noise = noise_sd * white[i, s, 0]
+            for k in range(n_frames):
+                if k > 0:
+                    noise = phi * noise + noise_sd * innovation_scale * white[i, s, k]
+                tau = k * dt_ms - onset
+                if tau <= 0.0:
+                    shape = 0.0
+                elif tau < contraction_ms:
+                    shape = 0.5 - 0.5 * np.cos(np.pi * tau / contraction_ms)
+                else:
+                    late = (tau - contraction_ms) / relaxation_ms
+                    shape = np.exp(-(late * late))
+                out[i, s, k] = amp * shape + noise + slope * (k / (n_frames - 1))
+    return out
 
 
 def synthesize(onset_ms, amplitude, drift, white, dt_ms, contraction_ms, relaxation_ms,
@@ -252,12 +245,9 @@ def synthesize(onset_ms, amplitude, drift, white, dt_ms, contraction_ms, relaxat
     Same arguments and result as :func:`synthesize_numpy`; ``out`` may be a
     preallocated ``(n, S, T)`` float64 array.
     """
-    global _KERNEL
-    if _KERNEL is None:
-        _KERNEL = _build_kernel()
     if out is None:
         out = np.empty(white.shape, dtype=np.float64)
-    return _KERNEL(np.ascontiguousarray(onset_ms, np.float64),
+    return _synthesis_kernel(np.ascontiguousarray(onset_ms, np.float64),
                    np.ascontiguousarray(amplitude, np.float64),
                    np.ascontiguousarray(drift, np.float64),
                    np.ascontiguousarray(white, np.float64),

@@ -44,6 +44,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numba
 import numpy as np
 
 from .segments import N_SEGMENTS, SegmentModel, load_segments
@@ -204,156 +205,145 @@ class _quiet_nan_warnings:
 
 
 # ---------------------------------------------------------------------------------------
-# numba kernels (built on first use so that importing strainsim stays fast)
+# numba kernels (module level, so that numba's on-disk cache finds them again)
 # ---------------------------------------------------------------------------------------
-_KERNELS: dict = {}
-
-
-def _kernels():
-    if _KERNELS:
-        return _KERNELS
-    import numba
-
-    @numba.njit(cache=True)
-    def peak_any(row, half, sign):
-        # general case: any window, NaN samples skipped, windows shrink at the edges
-        n_frames = row.shape[0]
-        best = -np.inf
-        best_frame = -1
-        for k in range(n_frames):
-            total = 0.0
-            count = 0
-            for j in range(max(0, k - half), min(n_frames - 1, k + half) + 1):
-                v = row[j]
-                if not np.isnan(v):
-                    total += v
-                    count += 1
-            if count > 0:
-                value = sign * (total * (1.0 / count))
-                if value > best:
-                    best = value
-                    best_frame = k
-        return best_frame, sign * best  # the raw (signed) smoothed strain
-
-    @numba.njit(cache=True, inline="always")
-    def peak_three(row, maximize):
-        # fast path for the default 3-frame window on a curve without NaN: the same
-        # arithmetic as peak_any, so the same numbers; comparing raw values with > or <
-        # equals comparing sign * value with >. Reports whether it met a NaN.
-        n_frames = row.shape[0]
-        third = 1.0 / 3.0
-        a = row[0]
-        b = row[1]
-        best = (a + b) * 0.5
-        best_frame = 0
-        seen_nan = best != best
-        for k in range(1, n_frames - 1):
-            c = row[k + 1]
-            value = ((a + b) + c) * third
-            seen_nan |= value != value
-            if (value > best) if maximize else (value < best):
+@numba.njit(cache=True)
+def peak_any(row, half, sign):
+    # general case: any window, NaN samples skipped, windows shrink at the edges
+    n_frames = row.shape[0]
+    best = -np.inf
+    best_frame = -1
+    for k in range(n_frames):
+        total = 0.0
+        count = 0
+        for j in range(max(0, k - half), min(n_frames - 1, k + half) + 1):
+            v = row[j]
+            if not np.isnan(v):
+                total += v
+                count += 1
+        if count > 0:
+            value = sign * (total * (1.0 / count))
+            if value > best:
                 best = value
                 best_frame = k
-            a = b
-            b = c
-        value = (a + b) * 0.5
+    return best_frame, sign * best  # the raw (signed) smoothed strain
+
+@numba.njit(cache=True, inline="always")
+def peak_three(row, maximize):
+    # fast path for the default 3-frame window on a curve without NaN: the same
+    # arithmetic as peak_any, so the same numbers; comparing raw values with > or <
+    # equals comparing sign * value with >. Reports whether it met a NaN.
+    n_frames = row.shape[0]
+    third = 1.0 / 3.0
+    a = row[0]
+    b = row[1]
+    best = (a + b) * 0.5
+    best_frame = 0
+    seen_nan = best != best
+    for k in range(1, n_frames - 1):
+        c = row[k + 1]
+        value = ((a + b) + c) * third
         seen_nan |= value != value
         if (value > best) if maximize else (value < best):
             best = value
-            best_frame = n_frames - 1
-        return best_frame, best, seen_nan
+            best_frame = k
+        a = b
+        b = c
+    value = (a + b) * 0.5
+    seen_nan |= value != value
+    if (value > best) if maximize else (value < best):
+        best = value
+        best_frame = n_frames - 1
+    return best_frame, best, seen_nan
 
-    @numba.njit(cache=True, inline="always")
-    def peak_one(row, maximize):
-        # fast path without smoothing on a curve without NaN
-        best = row[0]
-        best_frame = 0
-        seen_nan = best != best
-        for k in range(1, row.shape[0]):
-            value = row[k]
-            seen_nan |= value != value
-            if (value > best) if maximize else (value < best):
-                best = value
-                best_frame = k
-        return best_frame, best, seen_nan
+@numba.njit(cache=True, inline="always")
+def peak_one(row, maximize):
+    # fast path without smoothing on a curve without NaN
+    best = row[0]
+    best_frame = 0
+    seen_nan = best != best
+    for k in range(1, row.shape[0]):
+        value = row[k]
+        seen_nan |= value != value
+        if (value > best) if maximize else (value < best):
+            best = value
+            best_frame = k
+    return best_frame, best, seen_nan
 
-    @numba.njit(parallel=True, cache=True)
-    def measure_kernel(strain, half, sign, time_ms, threshold, candidate, basal_mid, septal,
-                       lateral, peak_out, ttp_out, viable_out, latest_out, sd_out, maxmin_out,
-                       sept_lat_out):
-        n, n_seg, n_frames = strain.shape
-        maximize = sign > 0
-        for i in numba.prange(n):
-            best = -1
-            best_ttp = 0.0
-            best_amp = 0.0
-            for s in range(n_seg):
-                # peak of the smoothed curve (fast paths fall back on the general one)
-                row = strain[i, s]
-                seen_nan = True
-                if half == 1 and n_frames >= 3:
-                    f, raw, seen_nan = peak_three(row, maximize)
-                elif half == 0 and n_frames >= 1:
-                    f, raw, seen_nan = peak_one(row, maximize)
-                if seen_nan:
-                    f, raw = peak_any(row, half, sign)
-                peak_out[i, s] = raw if f >= 0 else np.nan
-                # time to peak, viability, and the running choice of the latest segment
-                t = time_ms[f] if f >= 0 else np.nan
-                amp = sign * raw if f >= 0 else np.nan
-                ok = amp >= threshold
-                ttp_out[i, s] = t
-                viable_out[i, s] = ok
-                if not (ok and candidate[s]) or f < 0:
-                    continue
-                if best < 0 or t > best_ttp or (t == best_ttp and amp > best_amp):
-                    best = s
-                    best_ttp = t
-                    best_amp = amp
-            latest_out[i] = best + 1 if best >= 0 else -1
+@numba.njit(parallel=True, cache=True)
+def measure_kernel(strain, half, sign, time_ms, threshold, candidate, basal_mid, septal,
+                   lateral, peak_out, ttp_out, viable_out, latest_out, sd_out, maxmin_out,
+                   sept_lat_out):
+    n, n_seg, n_frames = strain.shape
+    maximize = sign > 0
+    for i in numba.prange(n):
+        best = -1
+        best_ttp = 0.0
+        best_amp = 0.0
+        for s in range(n_seg):
+            # peak of the smoothed curve (fast paths fall back on the general one)
+            row = strain[i, s]
+            seen_nan = True
+            if half == 1 and n_frames >= 3:
+                f, raw, seen_nan = peak_three(row, maximize)
+            elif half == 0 and n_frames >= 1:
+                f, raw, seen_nan = peak_one(row, maximize)
+            if seen_nan:
+                f, raw = peak_any(row, half, sign)
+            peak_out[i, s] = raw if f >= 0 else np.nan
+            # time to peak, viability, and the running choice of the latest segment
+            t = time_ms[f] if f >= 0 else np.nan
+            amp = sign * raw if f >= 0 else np.nan
+            ok = amp >= threshold
+            ttp_out[i, s] = t
+            viable_out[i, s] = ok
+            if not (ok and candidate[s]) or f < 0:
+                continue
+            if best < 0 or t > best_ttp or (t == best_ttp and amp > best_amp):
+                best = s
+                best_ttp = t
+                best_amp = amp
+        latest_out[i] = best + 1 if best >= 0 else -1
 
-            total = 0.0
-            count = 0
-            lo = np.inf
-            hi = -np.inf
+        total = 0.0
+        count = 0
+        lo = np.inf
+        hi = -np.inf
+        for s in basal_mid:
+            t = ttp_out[i, s]
+            if not np.isnan(t):
+                total += t
+                count += 1
+                lo = min(lo, t)
+                hi = max(hi, t)
+        if count >= 2:
+            mean = total / count
+            ss = 0.0
             for s in basal_mid:
                 t = ttp_out[i, s]
                 if not np.isnan(t):
-                    total += t
-                    count += 1
-                    lo = min(lo, t)
-                    hi = max(hi, t)
-            if count >= 2:
-                mean = total / count
-                ss = 0.0
-                for s in basal_mid:
-                    t = ttp_out[i, s]
-                    if not np.isnan(t):
-                        ss += (t - mean) * (t - mean)
-                sd_out[i] = np.sqrt(ss / (count - 1))
-            else:
-                sd_out[i] = np.nan
-            maxmin_out[i] = hi - lo if count >= 1 else np.nan
+                    ss += (t - mean) * (t - mean)
+            sd_out[i] = np.sqrt(ss / (count - 1))
+        else:
+            sd_out[i] = np.nan
+        maxmin_out[i] = hi - lo if count >= 1 else np.nan
 
-            lat_total = 0.0
-            lat_count = 0
-            for s in lateral:
-                if not np.isnan(ttp_out[i, s]):
-                    lat_total += ttp_out[i, s]
-                    lat_count += 1
-            sep_total = 0.0
-            sep_count = 0
-            for s in septal:
-                if not np.isnan(ttp_out[i, s]):
-                    sep_total += ttp_out[i, s]
-                    sep_count += 1
-            if lat_count > 0 and sep_count > 0:
-                sept_lat_out[i] = lat_total / lat_count - sep_total / sep_count
-            else:
-                sept_lat_out[i] = np.nan
-
-    _KERNELS["measure"] = measure_kernel
-    return _KERNELS
+        lat_total = 0.0
+        lat_count = 0
+        for s in lateral:
+            if not np.isnan(ttp_out[i, s]):
+                lat_total += ttp_out[i, s]
+                lat_count += 1
+        sep_total = 0.0
+        sep_count = 0
+        for s in septal:
+            if not np.isnan(ttp_out[i, s]):
+                sep_total += ttp_out[i, s]
+                sep_count += 1
+        if lat_count > 0 and sep_count > 0:
+            sept_lat_out[i] = lat_total / lat_count - sep_total / sep_count
+        else:
+            sept_lat_out[i] = np.nan
 
 
 # ---------------------------------------------------------------------------------------
@@ -444,7 +434,7 @@ def measure(strain, time_ms, *, kind: str = "radial", smooth_ms: float = DEFAULT
     peak = np.empty((n, n_seg))
     summary = (np.empty((n, n_seg)), np.empty((n, n_seg), dtype=np.bool_),
                np.empty(n, dtype=np.int64), np.empty(n), np.empty(n), np.empty(n))
-    _kernels()["measure"](strain, half, sign, time_ms, float(scar_threshold_pct), candidate,
+    measure_kernel(strain, half, sign, time_ms, float(scar_threshold_pct), candidate,
                           *groups, peak, *summary)
     return _result(summary, kind, scar_threshold_pct, half, peak)
 
