@@ -243,6 +243,197 @@ def meta(
         _print_table(meta_table(result, title=f"{file.name}: {result.k} studies"))
 
 
+def _progress(total: int, label: str):
+    """A rich progress bar on stderr; returns (context manager, advance callback)."""
+    from rich.console import Console
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+
+    progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                        TimeElapsedColumn(), TimeRemainingColumn(),
+                        console=Console(stderr=True), transient=True)
+    task = progress.add_task(label, total=total)
+    return progress, lambda done: progress.update(task, completed=done)
+
+
+def _check_workers(workers: int) -> None:
+    if not 1 <= workers <= 256:
+        raise InputError("option --workers", None, "a number of workers in [1, 256]",
+                         str(workers))
+
+
+def _write_csv(path: Path, header: list[str], rows: list[list]) -> None:
+    from .io import write_text_atomic
+
+    lines = [",".join(header)] + [",".join(str(v) for v in row) for row in rows]
+    write_text_atomic(path, "\n".join(lines) + "\n")
+
+
+def _write_json(path: Path, data) -> None:
+    from .io import write_text_atomic
+
+    write_text_atomic(path, json.dumps(data, indent=2, allow_nan=False) + "\n")
+
+
+def _clean(value):
+    """JSON-safe: NaN and infinities become None, numpy scalars plain numbers."""
+    import math
+
+    if isinstance(value, dict):
+        return {k: _clean(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_clean(v) for v in value]
+    if hasattr(value, "item"):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+@app.command()
+def cohort(
+    spec: str = typer.Argument(..., help="Trial spec: a TOML file or a shipped name "
+                               "(target, starter, ...)."),
+    seed: int = typer.Option(0, help="Random seed."),
+    out: Path = typer.Option(Path("out/cohort"), help="Output folder."),
+):
+    """Simulate one trial's patients: patients.csv and summary.json."""
+    from dataclasses import asdict
+
+    from .report import patient_rows
+    from .spec import load_spec
+    from .trial import simulate_trial
+
+    trial_spec = load_spec(spec)
+    result, guided, control = simulate_trial(trial_spec, seed, keep_arms=True)
+    header, rows = patient_rows(guided)
+    rows += patient_rows(control)[1]
+    _write_csv(out / "patients.csv", ["patient", *header],
+               [[i, *row] for i, row in enumerate(rows)])
+    summary = {"spec": trial_spec.name, "seed": seed, "image_guided": asdict(result.guided),
+               "control": asdict(result.control)}
+    _write_json(out / "summary.json", _clean(summary))
+    typer.echo(f"{trial_spec.name}: {len(rows)} patients -> {out / 'patients.csv'}, "
+               f"{out / 'summary.json'}")
+    g, c = result.guided, result.control
+    typer.echo(f"image-guided: concordant with the measured target {g.concordant_measured:.0%}, "
+               f"with the true latest segment {g.concordant_true:.0%}; control "
+               f"{c.concordant_measured:.0%} / {c.concordant_true:.0%}")
+
+
+@app.command()
+def trial(
+    specs: list[str] = typer.Argument(None, help="Trial specs (files or shipped names); "
+                                      "default: the five trials of the published "
+                                      "meta-analysis."),
+    seed: int = typer.Option(0, help="Random seed."),
+    out: Path = typer.Option(Path("out/trial"), help="Output folder."),
+    method: Method = typer.Option(Method.DL, help="Pooling method."),
+    test: Test = typer.Option(Test.z, help="z or Hartung-Knapp (knha)."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
+):
+    """Run virtual trials through the whole pipeline and pool them (virtual meta-analysis)."""
+    from .experiments import FIVE_TRIALS, published_targets
+    from .plots import plot_forest, save_figure
+    from .report import pooled_table
+    from .spec import load_spec
+    from .trial import virtual_meta_analysis
+
+    if method == Method.MH:
+        raise InputError("option --method", None, "an inverse-variance method for the "
+                         "continuous outcomes (FE, DL, REML, ML, PM, HE)", "MH")
+    names = specs or list(FIVE_TRIALS)
+    loaded = [load_spec(name) for name in names]
+    trials, pooled = virtual_meta_analysis(loaded, seed, method=method.value, test=test.value)
+    published = published_targets()
+    out.mkdir(parents=True, exist_ok=True)
+    for key, result in pooled.items():
+        save_figure(plot_forest(result, title=f"virtual meta-analysis: {key}",
+                                favours=("favours image-guided", "favours control")
+                                if key in ("lvesv", "lvedv") else
+                                ("favours control", "favours image-guided")),
+                    out / f"forest_{key}.png")
+    header = ["trial", "arm", "n", "nyha_improved", "esv_change_mean", "esv_change_sd",
+              "edv_change_mean", "edv_change_sd", "ef_change_mean", "ef_change_sd",
+              "concordant_measured", "concordant_true"]
+    rows = []
+    for t in trials:
+        for arm, s in (("image-guided", t.guided), ("control", t.control)):
+            rows.append([t.spec.name, arm, s.n, s.nyha_improved] + [
+                f"{getattr(s, k):.4f}" for k in header[4:]])
+    _write_csv(out / "trials.csv", header, rows)
+    info = {"seed": seed, "method": method.value, "test": test.value, "trials": names,
+            "pooled": {k: r.to_dict() for k, r in pooled.items()},
+            "published": {k: list(v) for k, v in published.items()}}
+    _write_json(out / "pooled.json", _clean(info))
+    if as_json:
+        _echo_json(_clean(info))
+    else:
+        _print_table(pooled_table(pooled, published, f"virtual meta-analysis of "
+                                  f"{len(trials)} trials (seed {seed}, {method.value})"))
+        typer.echo(f"forest plots, trials.csv and pooled.json in {out}/")
+
+
+@app.command()
+def sweep(
+    levels: str = typer.Option("0.2,0.3,0.4,0.45,0.5,0.6,0.7,0.8,0.9,1.0",
+                               help="Concordance levels (fractions), comma-separated."),
+    replicates: int = typer.Option(100, help="Virtual meta-analyses per level."),
+    seed: int = typer.Option(0, help="Random seed."),
+    out: Path = typer.Option(Path("out/sweep"), help="Output folder."),
+    workers: int = typer.Option(1, help="Worker processes (or Dask workers)."),
+    scheduler: str | None = typer.Option(None, help="'local-cluster' or a Dask scheduler "
+                                         "address to run replicates on dask.distributed."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
+):
+    """Sweep the image-guided concordance rate: pooled effect, CI width, power, sample size."""
+    from .experiments import concordance_sweep, published_targets
+    from .parallel import make_mapper
+    from .plots import plot_sweep, save_figure
+    from .report import sweep_table
+
+    try:
+        values = [float(x) for x in levels.split(",") if x.strip()]
+    except ValueError:
+        raise InputError("option --levels", None, "comma-separated fractions like 0.2,0.45,1",
+                         repr(levels)) from None
+    if not values or not all(0.0 <= v <= 1.0 for v in values):
+        raise InputError("option --levels", None, "fractions in [0, 1]", repr(levels))
+    if not 1 <= replicates <= 1_000_000:
+        raise InputError("option --replicates", None, "a number in [1, 1000000]",
+                         str(replicates))
+    _check_workers(workers)
+    progress, advance = _progress(len(values) * replicates, "virtual meta-analyses")
+    with make_mapper(workers, scheduler) as mapper, progress:
+        result = concordance_sweep(levels=values, replicates=replicates, seed=seed,
+                                   mapper=mapper, progress=advance)
+    rows = result.table()
+    _write_csv(out / "sweep.csv", list(rows[0]), [[_fmt_cell(v) for v in r.values()]
+                                                  for r in rows])
+    info = {"seed": seed, "replicates": replicates, "method": result.method,
+            "n_patients": result.n_patients, "levels": rows}
+    _write_json(out / "sweep.json", _clean(info))
+    save_figure(plot_sweep(result, published=published_targets()), out / "sweep.png")
+    if as_json:
+        _echo_json(_clean(info))
+    else:
+        _print_table(sweep_table(result, f"concordance sweep: {replicates} replicates per "
+                                 f"level, {result.n_patients} patients each (seed {seed})"))
+        typer.echo(f"sweep.csv, sweep.json and sweep.png in {out}/")
+
+
+def _fmt_cell(value) -> str:
+    import math
+
+    return "" if isinstance(value, float) and math.isnan(value) else f"{value:.6g}"
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point: run the app, turning input errors into one line and exit code 2."""
     try:  # typer >= 0.22 carries its own copy of click

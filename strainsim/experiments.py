@@ -32,12 +32,25 @@ __all__ = [
     "run_replicate",
     "concordance_sweep",
     "summarize_sweep",
+    "published_targets",
 ]
 
 FIVE_TRIALS = ("target", "starter", "remaining_a", "remaining_b", "remaining_c")
 DEFAULT_LEVELS = (0.2, 0.3, 0.4, 0.45, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0)
 _FIELDS = ("estimate", "se", "ci_low", "ci_high", "p")
 _Z80 = 1.959963984540054 + 0.8416212335729143
+
+
+def published_targets() -> dict[str, tuple[float, float, float]]:
+    """The published pooled results: outcome -> (estimate, CI low, CI high).
+
+    Read from ``cohorts/published/meta_analysis.toml`` (OR on the ratio scale).
+    """
+    from .resources import data_path, read_toml
+
+    raw = read_toml(data_path("cohorts", "published/meta_analysis.toml"))["pooled"]
+    return {key: (float(v["estimate"]), float(v["ci"][0]), float(v["ci"][1]))
+            for key, v in raw.items()}
 
 
 def five_trial_specs() -> list[TrialSpec]:

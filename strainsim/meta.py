@@ -31,7 +31,7 @@ Examples
 >>> effects = log_odds_ratio([12, 20], [50, 60], [8, 15], [50, 58])
 >>> result = pool(effects, method="DL")
 >>> round(result.estimate, 4), result.k
-(0.3669, 2)
+(0.4167, 2)
 """
 
 from __future__ import annotations
@@ -298,8 +298,13 @@ def tau2_estimate(yi, vi, method: str) -> float:
         return float(brentq(lambda t: _generalized_q(t, yi, vi) - (k - 1), 0.0, hi,
                             xtol=1e-14, rtol=1e-14, maxiter=500))
     if method in ("REML", "ML"):
-        start = tau2_estimate(yi, vi, "DL")
-        return float(_fisher_scoring(yi, vi, method == "REML", start))
+        # the (restricted) likelihood can have a boundary maximum at 0 and an interior
+        # one: climb from several starts and keep the highest
+        restricted = method == "REML"
+        starts = {0.0, tau2_estimate(yi, vi, "DL"), tau2_estimate(yi, vi, "HE"),
+                  float(np.var(yi, ddof=1))}
+        found = [_fisher_scoring(yi, vi, restricted, s) for s in sorted(starts)]
+        return float(max(found, key=lambda t: _loglik(t, yi, vi, restricted)))
     raise ValueError(f"method must be one of {METHODS}, not {method!r}")
 
 

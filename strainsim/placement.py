@@ -72,7 +72,7 @@ class PlacementParams:
 
     aim_success: float = 0.5
     concordance: float | None = None
-    adjacent_share: float = 0.6
+    adjacent_share: float = 0.9
     empirical_order: tuple[str, ...] = ("posterolateral", "lateral", "anterolateral",
                                         "middle_cardiac", "anterior_interventricular")
 

@@ -303,3 +303,73 @@ def plot_forest(result, *, title: str | None = None, xlabel: str | None = None,
         ax.set_title(title, loc="left")
     fig.subplots_adjust(left=0.26, right=0.56, bottom=0.2)
     return fig
+
+
+def plot_sweep(result, *, published: dict | None = None):
+    """Concordance sweep: pooled effects with their mean 95 % CI, power, patients needed.
+
+    Parameters
+    ----------
+    result : strainsim.experiments.SweepResult
+    published : dict, optional
+        ``{"nyha": (estimate, low, high), "lvesv": ...}`` drawn as the published
+        pooled estimate and CI at the trials' concordance.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    plt = _pyplot()
+    levels = np.asarray(result.levels) * 100
+    fig, axes = plt.subplots(2, 2, figsize=(11, 7.5))
+    panels = (("nyha", "NYHA improvement, odds ratio", True),
+              ("lvesv", "LVESV change, mean difference (%)", False))
+    for ax, (key, label, ratio) in zip(axes[0], panels, strict=True):
+        k = ("nyha", "lvesv", "lvedv", "lvef").index(key)
+        est = result.replicates[:, :, k, 0].mean(axis=1)
+        low = result.replicates[:, :, k, 2].mean(axis=1)
+        high = result.replicates[:, :, k, 3].mean(axis=1)
+        tr = np.exp if ratio else (lambda x: x)
+        ax.fill_between(levels, tr(low), tr(high), color="tab:blue", alpha=0.2,
+                        label="mean 95% CI of one meta-analysis")
+        ax.plot(levels, tr(est), "o-", color="tab:blue", label="mean pooled estimate")
+        ax.axhline(1.0 if ratio else 0.0, color="0.4", linestyle="--", linewidth=0.8)
+        if published and key in published:
+            e, lo, hi = published[key]
+            ax.errorbar([45], [e], yerr=[[e - lo], [hi - e]], fmt="s", color="tab:red",
+                        capsize=4, label="published meta-analysis (45%)")
+        if ratio:
+            ax.set_yscale("log")
+            from matplotlib.ticker import FuncFormatter, NullFormatter
+
+            ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+            ax.yaxis.set_minor_formatter(NullFormatter())
+        ax.set_xlabel("image-guided concordance (%)")
+        ax.set_ylabel(label)
+        ax.legend(fontsize=8, loc="best")
+    ax = axes[1, 0]
+    for key, colour in (("nyha", "tab:purple"), ("lvesv", "tab:green"),
+                        ("lvedv", "tab:olive"), ("lvef", "tab:orange")):
+        ax.plot(levels, [lvl.power[key] * 100 for lvl in result.summary], "o-", color=colour,
+                label=key.upper())
+    ax.axhline(80, color="0.4", linestyle="--", linewidth=0.8)
+    ax.axvline(45, color="tab:red", linestyle=":", linewidth=1)
+    ax.set_ylim(0, 102)
+    ax.set_xlabel("image-guided concordance (%)")
+    ax.set_ylabel(f"power of a {result.n_patients}-patient meta-analysis (%)")
+    ax.legend(fontsize=8)
+    ax = axes[1, 1]
+    for key, colour in (("nyha", "tab:purple"), ("lvesv", "tab:green")):
+        need = [lvl.patients_for_80[key] for lvl in result.summary]
+        ax.plot(levels, need, "o-", color=colour, label=key.upper())
+    ax.axhline(result.n_patients, color="0.4", linestyle="--", linewidth=0.8,
+               label=f"{result.n_patients} patients pooled")
+    ax.axvline(45, color="tab:red", linestyle=":", linewidth=1)
+    ax.set_yscale("log")
+    ax.set_xlabel("image-guided concordance (%)")
+    ax.set_ylabel("patients needed for 80% power")
+    ax.legend(fontsize=8)
+    fig.suptitle(f"Concordance sweep: {result.replicates.shape[1]} virtual meta-analyses per "
+                 f"level (seed {result.seed}, {result.method})")
+    fig.tight_layout()
+    return fig

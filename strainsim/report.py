@@ -9,7 +9,8 @@ import numpy as np
 from .engine import EngineResult
 from .segments import SegmentModel, load_segments
 
-__all__ = ["patient_dict", "result_dict", "segment_table", "batch_table", "meta_table"]
+__all__ = ["patient_dict", "result_dict", "segment_table", "batch_table", "meta_table",
+           "pooled_table", "sweep_table", "patient_rows"]
 
 
 def _num(value, digits: int = 2):
@@ -130,3 +131,71 @@ def meta_table(result, title: str):
                      f"Q = {result.q:.3f} (df {result.q_df}, p {q_p}); prediction interval "
                      f"[{back(result.pi_low):.3f}, {back(result.pi_high):.3f}]")
     return table
+
+
+_OUTCOME_LABELS = {"nyha": "NYHA (OR)", "lvesv": "LVESV (MD, %)",
+                   "lvedv": "LVEDV (MD, %)", "lvef": "LVEF (MD, points)"}
+
+
+def _interval(result, key):
+    back = math.exp if key == "nyha" else (lambda x: x)
+    return back(result.estimate), back(result.ci_low), back(result.ci_high)
+
+
+def pooled_table(pooled: dict, published: dict | None, title: str):
+    """A rich Table: virtual pooled estimate per outcome next to the published one."""
+    from rich.table import Table
+
+    table = Table(title=title, title_justify="left")
+    for col in ("outcome", "virtual pooled [95% CI]", "I2", "published [95% CI]", "inside"):
+        table.add_column(col, justify="left" if col == "outcome" else "right")
+    for key, result in pooled.items():
+        est, lo, hi = _interval(result, key)
+        row = [_OUTCOME_LABELS.get(key, key), f"{est:.2f} [{lo:.2f}, {hi:.2f}]",
+               f"{result.i2:.0f}%"]
+        if published and key in published:
+            p_est, p_lo, p_hi = published[key]
+            row += [f"{p_est:.2f} [{p_lo:.2f}, {p_hi:.2f}]", "yes" if p_lo <= est <= p_hi else "no"]
+        else:
+            row += ["-", "-"]
+        table.add_row(*row)
+    return table
+
+
+def sweep_table(result, title: str):
+    """A rich Table of the concordance sweep, one row per level."""
+    from rich.table import Table
+
+    table = Table(title=title, title_justify="left")
+    for col in ("concordance", "NYHA OR", "power", "LVESV MD %", "power", "CI width",
+                "N for 80% (LVESV)"):
+        table.add_column(col, justify="right")
+    for lvl in result.summary:
+        need = lvl.patients_for_80["lvesv"]
+        table.add_row(f"{lvl.concordance:.0%}", f"{lvl.mean_estimate['nyha']:.2f}",
+                      f"{lvl.power['nyha']:.0%}", f"{lvl.mean_estimate['lvesv']:.1f}",
+                      f"{lvl.power['lvesv']:.0%}", f"{lvl.mean_ci_width['lvesv']:.1f}",
+                      "-" if math.isnan(need) else f"{need:,.0f}")
+    return table
+
+
+def patient_rows(arm) -> tuple[list[str], list[list]]:
+    """Header and rows of the per-patient CSV for one arm."""
+    p, act, m, pl, o = (arm.patients, arm.patients.activation, arm.measured, arm.placement,
+                        arm.outcomes)
+    header = ["arm", "age", "male", "ischemic", "scar_segments", "edv_ml", "esv_ml", "ef_pct",
+              "true_latest", "measured_latest", "lead_segment", "lead_vs_measured",
+              "lead_vs_true", "scar_at_lead", "sd_ttp_ms", "esv_change_pct", "edv_change_pct",
+              "ef_change", "nyha_improved"]
+    names = {-1: "none", 0: "concordant", 1: "adjacent", 2: "remote"}
+    rows = []
+    for i in range(len(arm)):
+        rows.append([arm.arm, f"{p.age[i]:.1f}", int(p.male[i]), int(act.ischemic[i]),
+                     int(act.scar[i].sum()), f"{p.edv_ml[i]:.1f}", f"{p.esv_ml[i]:.1f}",
+                     f"{p.ef_pct[i]:.1f}", int(act.true_latest_segment[i]),
+                     int(m.latest_segment[i]), int(pl.lead_segment[i]),
+                     names[int(pl.vs_measured[i])], names[int(pl.vs_true[i])],
+                     int(arm.scar_at_lead[i]), f"{m.sd_ttp_ms[i]:.1f}",
+                     f"{o.esv_change_pct[i]:.2f}", f"{o.edv_change_pct[i]:.2f}",
+                     f"{o.ef_change[i]:.2f}", int(o.nyha_improved[i])])
+    return header, rows

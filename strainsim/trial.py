@@ -133,28 +133,53 @@ def _blocks(n: int, seed: np.random.SeedSequence):
         yield min(SEED_BLOCK, n - k * SEED_BLOCK), child
 
 
-def _simulate_block(n, guided, spec: TrialSpec, seed, model):
-    rng_patients, rng_curves, rng_veins, rng_place, rng_outcomes = (
-        np.random.default_rng(s) for s in seed.spawn(5))
-    patients = simulate_patients(n, rng_patients, spec.population, spec.activation, model)
-    act = patients.activation
-    curves = simulate_curves(act.activation_ms, act.scar, rng_curves, spec.curves)
-    measured = measure(curves.strain, curves.time_ms, kind=spec.curves.kind,
-                       smooth_ms=spec.smooth_ms, scar_threshold_pct=spec.scar_threshold_pct,
-                       model=model)
-    _, reachable = draw_veins(n, rng_veins, model)
-    target, truth = measured.latest_segment, act.true_latest_segment
-    if guided:
-        placement = place_image_guided(target, truth, reachable, rng_place, spec.placement,
-                                       model)
-    else:
-        placement = place_empirical(reachable, rng_place, spec.placement, model,
-                                    target=target, true_latest=truth)
-    scar_at_lead = act.scar[np.arange(n), placement.lead_segment - 1]
-    outcomes = simulate_outcomes(patients.edv_ml, patients.esv_ml, placement.vs_true,
-                                 scar_at_lead, act.ischemic, patients.male, rng_outcomes,
-                                 spec.outcomes)
-    return patients, measured, placement, outcomes, scar_at_lead
+def _simulate_chunk(blocks, guided, spec: TrialSpec, model):
+    """Simulate a chunk made of whole seed blocks; one engine call for the chunk.
+
+    Each seed block draws its patients, curves, veins, placements and outcomes
+    from its own generators, so a chunk gives the same numbers as its blocks
+    simulated one by one.
+    """
+    streams, strains, parts = [], [], []
+    for n, seed in blocks:
+        rngs = [np.random.default_rng(s) for s in seed.spawn(5)]
+        patients = simulate_patients(n, rngs[0], spec.population, spec.activation, model)
+        act = patients.activation
+        curves = simulate_curves(act.activation_ms, act.scar, rngs[1], spec.curves)
+        streams.append((n, rngs, patients))
+        strains.append(curves.strain)
+    time_ms = curves.time_ms
+    measured_all = measure(np.concatenate(strains) if len(strains) > 1 else strains[0],
+                           time_ms, kind=spec.curves.kind, smooth_ms=spec.smooth_ms,
+                           scar_threshold_pct=spec.scar_threshold_pct, model=model)
+    start = 0
+    for n, rngs, patients in streams:
+        act = patients.activation
+        measured = _slice(measured_all, start, start + n)
+        start += n
+        _, reachable = draw_veins(n, rngs[2], model)
+        target, truth = measured.latest_segment, act.true_latest_segment
+        if guided:
+            placement = place_image_guided(target, truth, reachable, rngs[3], spec.placement,
+                                           model)
+        else:
+            placement = place_empirical(reachable, rngs[3], spec.placement, model,
+                                        target=target, true_latest=truth)
+        scar_at_lead = act.scar[np.arange(n), placement.lead_segment - 1]
+        outcomes = simulate_outcomes(patients.edv_ml, patients.esv_ml, placement.vs_true,
+                                     scar_at_lead, act.ischemic, patients.male, rngs[4],
+                                     spec.outcomes)
+        parts.append((patients, measured, placement, outcomes, scar_at_lead))
+    return parts
+
+
+def _slice(result, start, stop):
+    """Patients ``start:stop`` of a dataclass of per-patient arrays."""
+    values = {}
+    for name in result.__dataclass_fields__:
+        value = getattr(result, name)
+        values[name] = value[start:stop] if isinstance(value, np.ndarray) else value
+    return type(result)(**values)
 
 
 def _concat(items):
@@ -174,14 +199,30 @@ def _concat(items):
 
 
 def simulate_arm(n: int, guided: bool, spec: TrialSpec, seed: np.random.SeedSequence,
-                 model=None) -> ArmResult:
-    """Simulate one arm of ``n`` patients, block by block (see module docstring)."""
+                 model=None, block_size: int | None = None) -> ArmResult:
+    """Simulate one arm of ``n`` patients.
+
+    Parameters
+    ----------
+    n : int
+    guided : bool
+        Image-guided (True) or control arm.
+    spec : TrialSpec
+    seed : numpy.random.SeedSequence
+    block_size : int, optional
+        Patients processed together (rounded up to whole seed blocks of
+        :data:`SEED_BLOCK`); bounds memory, never changes the numbers.
+        Default: everything at once.
+    """
     model = model or load_segments()
-    parts = [_simulate_block(size, guided, spec, child, model) for size, child in
-             _blocks(n, seed)]
-    patients, measured, placement, outcomes, scar_at_lead = (
-        _concat([p[i] for p in parts]) if i < 4 else np.concatenate([p[i] for p in parts])
-        for i in range(5))
+    blocks = list(_blocks(n, seed))
+    per_chunk = len(blocks) if block_size is None else max(1, -(-block_size // SEED_BLOCK))
+    parts = []
+    for k in range(0, len(blocks), per_chunk):
+        parts.extend(_simulate_chunk(blocks[k:k + per_chunk], guided, spec, model))
+    patients, measured, placement, outcomes = (_concat([p[i] for p in parts])
+                                               for i in range(4))
+    scar_at_lead = np.concatenate([p[4] for p in parts])
     return ArmResult(arm="image-guided" if guided else "control", patients=patients,
                      measured=measured, placement=placement, outcomes=outcomes,
                      scar_at_lead=scar_at_lead)
@@ -222,7 +263,7 @@ def trial_effects(guided: ArmSummary, control: ArmSummary, label: str) -> dict:
 
 
 def simulate_trial(spec: TrialSpec, seed: int | np.random.SeedSequence = 0, *,
-                   keep_arms: bool = False, model=None):
+                   keep_arms: bool = False, model=None, block_size: int | None = None):
     """Simulate a two-arm trial.
 
     Parameters
@@ -231,6 +272,8 @@ def simulate_trial(spec: TrialSpec, seed: int | np.random.SeedSequence = 0, *,
     seed : int or numpy.random.SeedSequence
     keep_arms : bool
         Also return the per-patient :class:`ArmResult` of both arms.
+    block_size : int, optional
+        Patients processed together (see :func:`simulate_arm`).
 
     Returns
     -------
@@ -238,8 +281,8 @@ def simulate_trial(spec: TrialSpec, seed: int | np.random.SeedSequence = 0, *,
     """
     seq = seed if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(seed)
     seed_guided, seed_control = seq.spawn(2)
-    guided = simulate_arm(spec.n_image_guided, True, spec, seed_guided, model)
-    control = simulate_arm(spec.n_control, False, spec, seed_control, model)
+    guided = simulate_arm(spec.n_image_guided, True, spec, seed_guided, model, block_size)
+    control = simulate_arm(spec.n_control, False, spec, seed_control, model, block_size)
     g, c = summarize_arm(guided), summarize_arm(control)
     result = TrialResult(spec=spec, guided=g, control=c, effects=trial_effects(g, c, spec.name))
     return (result, guided, control) if keep_arms else result

@@ -88,7 +88,7 @@ def test_dl_pm_fe_and_hksj_match_statsmodels(data):
             continue
         # statsmodels stops its Paule-Mandel iteration at a relative change of 1e-6
         rel = 1e-9 if method == "DL" else 1e-4
-        assert ours.tau2 == pytest.approx(ref.tau2, rel=rel, abs=1e-9)
+        assert ours.tau2 == pytest.approx(ref.tau2, rel=rel, abs=1e-9 if method == "DL" else 1e-6)
         assert ours.estimate == pytest.approx(ref.mean_effect_re, rel=rel, abs=1e-9)
         assert ours.se == pytest.approx(ref.sd_eff_w_re, rel=rel)
         assert ours.q == pytest.approx(ref.q, rel=1e-9)
@@ -118,8 +118,13 @@ def test_reml_and_ml_maximize_their_likelihoods(data):
         ours = tau2_estimate(yi, vi, method)
         ref = minimize_scalar(_neg_loglik, bounds=(0, 50), args=(yi, vi, restricted),
                               method="bounded", options={"xatol": 1e-12})
+        # at least as likely as a bounded Brent search finds, and a stationary point
+        # (or the boundary with a non-positive slope)
         assert _neg_loglik(ours, yi, vi, restricted) <= ref.fun + 1e-9
-        assert ours == pytest.approx(ref.x, abs=1e-4)
+        from strainsim.meta import _score_info
+
+        score = _score_info(ours, yi, vi, restricted)[0]
+        assert abs(score) < 1e-6 or (ours == 0.0 and score <= 0)
 
 
 def test_he_by_hand():

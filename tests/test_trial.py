@@ -1,0 +1,213 @@
+"""Cohorts, placement, outcomes, virtual trials, the sweep, and their reproducibility."""
+
+import numpy as np
+import pytest
+
+from strainsim.errors import InputError
+from strainsim.experiments import (
+    concordance_sweep,
+    five_trial_specs,
+    published_targets,
+    with_concordance,
+)
+from strainsim.outcomes import OutcomeParams, simulate_outcomes
+from strainsim.placement import (
+    PlacementParams,
+    classify,
+    draw_veins,
+    place_empirical,
+    place_image_guided,
+)
+from strainsim.spec import TrialSpec, _schema_gaps, load_spec, shipped_specs, spec_from_dict
+from strainsim.trial import simulate_trial, virtual_meta_analysis
+
+SMALL = TrialSpec(name="small", n_image_guided=300, n_control=300)
+
+
+# --- specs -----------------------------------------------------------------------------
+def test_shipped_specs_load_and_match_the_published_totals():
+    names = shipped_specs()
+    assert {"target", "starter", "remaining_a", "remaining_b", "remaining_c"} <= set(names)
+    for name in names:
+        load_spec(name)
+    specs = five_trial_specs()
+    assert sum(s.n_image_guided for s in specs) == 426
+    assert sum(s.n_control for s in specs) == 392
+
+
+def test_every_parameter_is_reachable_from_a_spec():
+    assert _schema_gaps() == {}
+
+
+@pytest.mark.parametrize("raw, fragment", [
+    ({"trial": {"name": "x", "n_image_guided": 10}}, "trial.n_control: expected a value"),
+    ({"trial": {"name": "x", "n_image_guided": 10, "n_control": 10}, "drugs": {}},
+     "[drugs]: expected one of the sections"),
+    ({"trial": {"name": "x", "n_image_guided": 10, "n_control": 10},
+      "population": {"smoker_fraction": 0.2}}, "population.smoker_fraction: expected one of"),
+    ({"trial": {"name": "x", "n_image_guided": "ten", "n_control": 10}},
+     "trial.n_image_guided: expected a whole number, found 'ten'"),
+    ({"trial": {"name": "x", "n_image_guided": 10, "n_control": 10},
+      "population": {"male_fraction": 1.4}}, "population.male_fraction: expected a value in [0, 1]"),
+    ({"trial": {"name": "x", "n_image_guided": 10, "n_control": 10},
+      "measurement": {"strain": "circumferential"}}, "measurement.strain: expected one of"),
+    ({"trial": {"name": "x", "n_image_guided": 10, "n_control": 10},
+      "placement": {"concordance": True}}, "placement.concordance: expected a number"),
+])
+def test_bad_specs_name_file_key_and_expectation(raw, fragment):
+    with pytest.raises(InputError) as err:
+        spec_from_dict(raw, "my.toml")
+    assert str(err.value).startswith("my.toml: ") and fragment in str(err.value)
+
+
+def test_spec_values_reach_the_parameter_classes():
+    spec = spec_from_dict({"trial": {"name": "x", "n_image_guided": 5, "n_control": 6},
+                           "population": {"ischemic_fraction": 0.9},
+                           "measurement": {"strain": "longitudinal", "fps": 50},
+                           "placement": {"concordance": 0.7}})
+    assert spec.population.ischemic_fraction == 0.9
+    assert spec.curves.kind == "longitudinal" and spec.curves.fps == 50.0
+    assert spec.placement.concordance == 0.7 and spec.n_total == 11
+
+
+# --- placement -------------------------------------------------------------------------
+def test_forced_concordance_rate_is_met(model):
+    rng = np.random.default_rng(0)
+    n = 20000
+    target = rng.integers(1, 17, n)
+    _, reachable = draw_veins(n, rng, model)
+    for c in (0.2, 0.45, 1.0):
+        p = place_image_guided(target, target, reachable, rng, PlacementParams(concordance=c),
+                               model)
+        rate = np.mean(p.vs_measured == 0)
+        assert rate == pytest.approx(c, abs=4 * np.sqrt(c * (1 - c) / n) + 1e-12)
+        assert np.all(p.vs_measured >= 0)
+
+
+def test_anatomical_image_guided_lands_about_45_percent_concordant():
+    _, guided, control = simulate_trial(TrialSpec(name="x", n_image_guided=3000, n_control=3000),
+                                        5, keep_arms=True)
+    assert 0.40 < np.mean(guided.placement.vs_measured[guided.placement.vs_measured >= 0] == 0) \
+        < 0.50
+    # the empirical strategy hits the measured target far less often
+    assert np.mean(control.placement.vs_measured == 0) < 0.25
+
+
+def test_empirical_leads_sit_in_a_usual_segment_of_an_available_vein(model):
+    rng = np.random.default_rng(1)
+    available, reachable = draw_veins(5000, rng, model)
+    lead = place_empirical(reachable, rng, PlacementParams(), model)
+    usual = {v.key: set(v.usual) for v in model.veins}
+    keys = [v.key for v in model.veins]
+    order = PlacementParams().empirical_order
+    for i in range(0, 5000, 7):
+        first = next((k for k in order if available[i, keys.index(k)]), None)
+        if first is None:
+            assert lead[i] == 12
+        else:
+            assert lead[i] in usual[first]
+
+
+def test_classify_and_missing_reference(model):
+    assert classify(np.array([5, 11, 3, 5]), np.array([5, 5, 5, -1]), model).tolist() == \
+        [0, 1, 2, -1]
+
+
+# --- outcomes --------------------------------------------------------------------------
+def test_outcomes_keep_volumes_and_ef_consistent():
+    rng = np.random.default_rng(2)
+    n = 5000
+    edv = rng.uniform(150, 300, n)
+    esv = edv * rng.uniform(0.65, 0.85, n)
+    cls = rng.integers(0, 3, n)
+    out = simulate_outcomes(edv, esv, cls, rng.random(n) < 0.1, rng.random(n) < 0.5,
+                            rng.random(n) < 0.7, rng, OutcomeParams())
+    ef0 = 100 * (1 - esv / edv)
+    ef1 = 100 * (1 - out.esv_ml / out.edv_ml)
+    np.testing.assert_allclose(out.ef_change, ef1 - ef0, atol=1e-9)
+    np.testing.assert_allclose(out.esv_ml, esv * (1 + out.esv_change_pct / 100), rtol=1e-9)
+    assert np.all(out.esv_ml < out.edv_ml)
+    means = [out.esv_change_pct[cls == k].mean() for k in range(3)]
+    assert means[0] < means[1] < means[2]          # concordant remodels most
+    improved = out.nyha_improved
+    assert out.esv_change_pct[improved].mean() < out.esv_change_pct[~improved].mean()
+
+
+# --- trials and reproducibility ---------------------------------------------------------
+def _arrays(result):
+    return np.array([[getattr(arm, f) for f in ("n", "nyha_improved", "esv_change_mean",
+                                                 "edv_change_sd", "ef_change_mean",
+                                                 "concordant_measured")]
+                     for arm in (result.guided, result.control)])
+
+
+def test_same_seed_same_trial_whatever_block_size_or_threads():
+    import numba
+
+    base = _arrays(simulate_trial(SMALL, 11))
+    np.testing.assert_array_equal(base, _arrays(simulate_trial(SMALL, 11, block_size=256)))
+    np.testing.assert_array_equal(base, _arrays(simulate_trial(SMALL, 11, block_size=100000)))
+    before = numba.get_num_threads()
+    try:
+        numba.set_num_threads(1)
+        one_thread = _arrays(simulate_trial(SMALL, 11))
+    finally:
+        numba.set_num_threads(before)
+    np.testing.assert_array_equal(base, one_thread)
+    assert not np.array_equal(base, _arrays(simulate_trial(SMALL, 12)))
+
+
+def test_trial_effects_are_computed_from_the_arm_summaries():
+    result = simulate_trial(SMALL, 3)
+    g, c = result.guided, result.control
+    assert result.effects["lvesv"].yi[0] == pytest.approx(g.esv_change_mean - c.esv_change_mean)
+    a, b = g.nyha_improved, g.n - g.nyha_improved
+    cc, d = c.nyha_improved, c.n - c.nyha_improved
+    assert result.effects["nyha"].yi[0] == pytest.approx(np.log(a * d / (b * cc)))
+
+
+def test_calibration_lands_inside_the_published_intervals():
+    """Averaged over replicates, the five virtual trials pooled like the published review."""
+    specs = five_trial_specs()
+    estimates = {k: [] for k in ("nyha", "lvesv", "lvedv", "lvef")}
+    for r in range(24):
+        _, pooled = virtual_meta_analysis(specs, seed=1000 + r)
+        for key, res in pooled.items():
+            estimates[key].append(np.exp(res.estimate) if key == "nyha" else res.estimate)
+    targets = published_targets()
+    for key, values in estimates.items():
+        est, low, high = targets[key]
+        assert low <= np.mean(values) <= high, (key, np.mean(values))
+    # and the image-guided effect goes the published way
+    assert np.mean(estimates["nyha"]) > 1 and np.mean(estimates["lvesv"]) < 0
+
+
+def test_sweep_effect_grows_with_concordance_and_mappers_agree():
+    from strainsim.parallel import make_mapper
+
+    specs = [TrialSpec(name="a", n_image_guided=120, n_control=120),
+             TrialSpec(name="b", n_image_guided=100, n_control=90)]
+    local = concordance_sweep(specs, levels=(0.2, 1.0), replicates=6, seed=4)
+    low, high = local.summary
+    assert high.mean_estimate["lvesv"] < low.mean_estimate["lvesv"]
+    assert high.mean_estimate["nyha"] > low.mean_estimate["nyha"]
+    with make_mapper(2) as mapper:
+        procs = concordance_sweep(specs, levels=(0.2, 1.0), replicates=6, seed=4, mapper=mapper)
+    np.testing.assert_array_equal(local.replicates, procs.replicates)
+
+
+def test_dask_local_cluster_gives_bit_identical_numbers():
+    pytest.importorskip("dask.distributed")
+    from strainsim.parallel import make_mapper
+
+    specs = [TrialSpec(name="a", n_image_guided=80, n_control=80)]
+    local = concordance_sweep(specs, levels=(0.45,), replicates=4, seed=9)
+    with make_mapper(2, "local-cluster") as mapper:
+        remote = concordance_sweep(specs, levels=(0.45,), replicates=4, seed=9, mapper=mapper)
+    np.testing.assert_array_equal(local.replicates, remote.replicates)
+
+
+def test_with_concordance_changes_only_the_placement():
+    specs = with_concordance(five_trial_specs(), 0.8)
+    assert all(s.placement.concordance == 0.8 for s in specs)
+    assert [s.n_total for s in specs] == [s.n_total for s in five_trial_specs()]
