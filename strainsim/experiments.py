@@ -37,7 +37,7 @@ __all__ = [
 
 FIVE_TRIALS = ("target", "starter", "remaining_a", "remaining_b", "remaining_c")
 DEFAULT_LEVELS = (0.2, 0.3, 0.4, 0.45, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0)
-_FIELDS = ("estimate", "se", "ci_low", "ci_high", "p")
+_FIELDS = ("estimate", "se", "ci_low", "ci_high", "p", "tau2")
 _Z80 = 1.959963984540054 + 0.8416212335729143
 
 
@@ -85,7 +85,8 @@ class SweepLevel:
     mean_estimate, mean_ci_width, power, patients_for_80 : dict of str to float
         Per outcome (``nyha`` on the odds-ratio scale for the estimate, log scale
         for the CI width). ``patients_for_80``: total patients a meta-analysis
-        needs for 80 % power at this effect (NaN when the mean effect is 0).
+        needs for 80 % power at this mean effect when it grows by pooling more
+        trials of the simulated average size (NaN when the mean effect is 0).
     """
 
     concordance: float
@@ -102,11 +103,13 @@ class SweepResult:
     Attributes
     ----------
     levels : tuple of float
-    replicates : ndarray, shape (n_levels, n_replicates, 4, 5)
-        Pooled estimate, SE, CI and p of every replicate (outcomes in
+    replicates : ndarray, shape (n_levels, n_replicates, 4, 6)
+        Pooled estimate, SE, CI, p and tau^2 of every replicate (outcomes in
         :data:`strainsim.trial.OUTCOMES` order).
     n_patients : int
         Patients per virtual meta-analysis.
+    n_trials : int
+        Trials per virtual meta-analysis.
     seed : int
     method : str
     summary : tuple of SweepLevel
@@ -115,6 +118,7 @@ class SweepResult:
     levels: tuple
     replicates: np.ndarray
     n_patients: int
+    n_trials: int
     seed: int
     method: str
     summary: tuple
@@ -133,7 +137,16 @@ class SweepResult:
         return rows
 
 
-def summarize_sweep(levels, replicates: np.ndarray, n_patients: int) -> tuple:
+def _patients_for_power(effect, se, n_patients):
+    """Total patients for 80 % power when the meta-analysis grows by adding more
+    trials of the simulated average size (SE shrinks as 1/sqrt(number of trials),
+    heterogeneity included)."""
+    if effect == 0:
+        return float("nan")
+    return float(n_patients * (_Z80 * se / abs(effect)) ** 2)
+
+
+def summarize_sweep(levels, replicates: np.ndarray, n_patients: int, n_trials: int) -> tuple:
     """Per-level means, CI widths, power and patients needed for 80 % power."""
     out = []
     for j, level in enumerate(levels):
@@ -144,11 +157,11 @@ def summarize_sweep(levels, replicates: np.ndarray, n_patients: int) -> tuple:
         mean_est, width, power, need = {}, {}, {}, {}
         for k, key in enumerate(OUTCOMES):
             m = float(est[:, k].mean())
-            s = float(se[:, k].mean())
             mean_est[key] = float(np.exp(m)) if key == "nyha" else m
             width[key] = float((high[:, k] - low[:, k]).mean())
             power[key] = float(significant[:, k].mean())
-            need[key] = float(n_patients * (_Z80 * s / abs(m)) ** 2) if m != 0 else float("nan")
+            need[key] = _patients_for_power(m, float(np.sqrt(np.mean(se[:, k] ** 2))),
+                                            n_patients)
         out.append(SweepLevel(concordance=float(level), mean_estimate=mean_est,
                               mean_ci_width=width, power=power, patients_for_80=need))
     return tuple(out)
@@ -202,5 +215,6 @@ def concordance_sweep(specs: list[TrialSpec] | None = None, levels=DEFAULT_LEVEL
             progress(i)
     data = np.array(results).reshape(len(levels), replicates, len(OUTCOMES), len(_FIELDS))
     n_patients = sum(s.n_total for s in specs)
-    return SweepResult(levels=levels, replicates=data, n_patients=n_patients, seed=seed,
-                       method=method, summary=summarize_sweep(levels, data, n_patients))
+    return SweepResult(levels=levels, replicates=data, n_patients=n_patients,
+                       n_trials=len(specs), seed=seed, method=method,
+                       summary=summarize_sweep(levels, data, n_patients, len(specs)))

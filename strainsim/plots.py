@@ -339,9 +339,10 @@ def plot_sweep(result, *, published: dict | None = None):
             ax.errorbar([45], [e], yerr=[[e - lo], [hi - e]], fmt="s", color="tab:red",
                         capsize=4, label="published meta-analysis (45%)")
         if ratio:
-            ax.set_yscale("log")
-            from matplotlib.ticker import FuncFormatter, NullFormatter
+            from matplotlib.ticker import FixedLocator, FuncFormatter, NullFormatter
 
+            ax.set_yscale("log")
+            ax.yaxis.set_major_locator(FixedLocator([0.5, 0.75, 1, 1.5, 2, 3, 4, 6]))
             ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
             ax.yaxis.set_minor_formatter(NullFormatter())
         ax.set_xlabel("image-guided concordance (%)")
@@ -360,14 +361,15 @@ def plot_sweep(result, *, published: dict | None = None):
     ax.legend(fontsize=8)
     ax = axes[1, 1]
     for key, colour in (("nyha", "tab:purple"), ("lvesv", "tab:green")):
-        need = [lvl.patients_for_80[key] for lvl in result.summary]
-        ax.plot(levels, need, "o-", color=colour, label=key.upper())
+        need = np.array([lvl.patients_for_80[key] for lvl in result.summary])
+        ok = np.isfinite(need)
+        ax.plot(levels[ok], need[ok], "o-", color=colour, label=key.upper())
     ax.axhline(result.n_patients, color="0.4", linestyle="--", linewidth=0.8,
                label=f"{result.n_patients} patients pooled")
     ax.axvline(45, color="tab:red", linestyle=":", linewidth=1)
     ax.set_yscale("log")
     ax.set_xlabel("image-guided concordance (%)")
-    ax.set_ylabel("patients needed for 80% power")
+    ax.set_ylabel("patients needed for 80% power\n(more trials of the same size)")
     ax.legend(fontsize=8)
     fig.suptitle(f"Concordance sweep: {result.replicates.shape[1]} virtual meta-analyses per "
                  f"level (seed {result.seed}, {result.method})")

@@ -172,10 +172,11 @@ def sweep_table(result, title: str):
         table.add_column(col, justify="right")
     for lvl in result.summary:
         need = lvl.patients_for_80["lvesv"]
+        need_text = "-" if math.isnan(need) else f"{need:,.0f}"
         table.add_row(f"{lvl.concordance:.0%}", f"{lvl.mean_estimate['nyha']:.2f}",
                       f"{lvl.power['nyha']:.0%}", f"{lvl.mean_estimate['lvesv']:.1f}",
                       f"{lvl.power['lvesv']:.0%}", f"{lvl.mean_ci_width['lvesv']:.1f}",
-                      "-" if math.isnan(need) else f"{need:,.0f}")
+                      need_text)
     return table
 
 

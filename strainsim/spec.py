@@ -114,7 +114,7 @@ _SCHEMA = {
         "base_esv_change_pct", "concordant_extra_pct", "adjacent_extra_pct",
         "scar_at_lead_pct", "ischemic_pct", "male_pct", "nyha_intercept", "nyha_slope")}
     | {"noise_sd_pct": (float, 0, 100), "edv_fraction": (float, 0, 1.5),
-       "edv_noise_sd_pct": (float, 0, 100)},
+       "edv_noise_sd_pct": (float, 0, 100), "trial_sd_pct": (float, 0, 100)},
 }
 _CURVE_KEYS = {"strain": "kind", "fps": "fps", "cycle_ms": "cycle_ms",
                "noise_sd_pct": "noise_sd_pct", "noise_corr_ms": "noise_corr_ms",

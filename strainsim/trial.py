@@ -5,7 +5,12 @@ outcomes; the image-guided arm aims its lead at the segment the engine
 measured on the patient's own curves (no shortcut around the curves). The
 control arm has the same baseline echo but places leads empirically.
 
-Reproducibility: a trial's seed spawns one child per arm, and an arm's seed one
+Trials differ: each draws one shift of its image-guided arm's remodelling
+(``OutcomeParams.trial_sd_pct``), the between-trial heterogeneity real
+meta-analyses see.
+
+Reproducibility: a trial's seed spawns one child per arm (and one for the
+trial-level draw), and an arm's seed one
 child per block of :data:`SEED_BLOCK` patients; a processing chunk is a whole
 number of seed blocks, so the numbers do not depend on the chunk size, the
 thread count, or where a replicate runs.
@@ -133,7 +138,7 @@ def _blocks(n: int, seed: np.random.SeedSequence):
         yield min(SEED_BLOCK, n - k * SEED_BLOCK), child
 
 
-def _simulate_chunk(blocks, guided, spec: TrialSpec, model):
+def _simulate_chunk(blocks, guided, spec: TrialSpec, model, shift_pct=0.0):
     """Simulate a chunk made of whole seed blocks; one engine call for the chunk.
 
     Each seed block draws its patients, curves, veins, placements and outcomes
@@ -168,7 +173,7 @@ def _simulate_chunk(blocks, guided, spec: TrialSpec, model):
         scar_at_lead = act.scar[np.arange(n), placement.lead_segment - 1]
         outcomes = simulate_outcomes(patients.edv_ml, patients.esv_ml, placement.vs_true,
                                      scar_at_lead, act.ischemic, patients.male, rngs[4],
-                                     spec.outcomes)
+                                     spec.outcomes, shift_pct)
         parts.append((patients, measured, placement, outcomes, scar_at_lead))
     return parts
 
@@ -199,7 +204,8 @@ def _concat(items):
 
 
 def simulate_arm(n: int, guided: bool, spec: TrialSpec, seed: np.random.SeedSequence,
-                 model=None, block_size: int | None = None) -> ArmResult:
+                 model=None, block_size: int | None = None,
+                 shift_pct: float = 0.0) -> ArmResult:
     """Simulate one arm of ``n`` patients.
 
     Parameters
@@ -213,13 +219,15 @@ def simulate_arm(n: int, guided: bool, spec: TrialSpec, seed: np.random.SeedSequ
         Patients processed together (rounded up to whole seed blocks of
         :data:`SEED_BLOCK`); bounds memory, never changes the numbers.
         Default: everything at once.
+    shift_pct : float
+        Trial-level shift of every patient's ESV change (%).
     """
     model = model or load_segments()
     blocks = list(_blocks(n, seed))
     per_chunk = len(blocks) if block_size is None else max(1, -(-block_size // SEED_BLOCK))
     parts = []
     for k in range(0, len(blocks), per_chunk):
-        parts.extend(_simulate_chunk(blocks[k:k + per_chunk], guided, spec, model))
+        parts.extend(_simulate_chunk(blocks[k:k + per_chunk], guided, spec, model, shift_pct))
     patients, measured, placement, outcomes = (_concat([p[i] for p in parts])
                                                for i in range(4))
     scar_at_lead = np.concatenate([p[4] for p in parts])
@@ -280,8 +288,10 @@ def simulate_trial(spec: TrialSpec, seed: int | np.random.SeedSequence = 0, *,
     TrialResult, or (TrialResult, ArmResult, ArmResult) with ``keep_arms``.
     """
     seq = seed if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(seed)
-    seed_guided, seed_control = seq.spawn(2)
-    guided = simulate_arm(spec.n_image_guided, True, spec, seed_guided, model, block_size)
+    seed_guided, seed_control, seed_trial = seq.spawn(3)
+    shift = spec.outcomes.trial_sd_pct * np.random.default_rng(seed_trial).standard_normal()
+    guided = simulate_arm(spec.n_image_guided, True, spec, seed_guided, model, block_size,
+                          shift)
     control = simulate_arm(spec.n_control, False, spec, seed_control, model, block_size)
     g, c = summarize_arm(guided), summarize_arm(control)
     result = TrialResult(spec=spec, guided=g, control=c, effects=trial_effects(g, c, spec.name))

@@ -1,0 +1,69 @@
+import csv
+import json
+
+import pytest
+
+from strainsim.cli import main
+
+
+def run(argv, capsys):
+    code = main(argv)
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_cohort_writes_patient_table_and_summary(tmp_path, capsys):
+    code, out, _ = run(["cohort", "starter", "--seed", "2", "--out", str(tmp_path)], capsys)
+    assert code == 0 and "STARTER" in out
+    rows = list(csv.DictReader((tmp_path / "patients.csv").open()))
+    assert len(rows) == 187
+    assert {r["arm"] for r in rows} == {"image-guided", "control"}
+    assert {r["lead_vs_true"] for r in rows} <= {"concordant", "adjacent", "remote", "none"}
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert summary["image_guided"]["n"] == 110 and summary["control"]["n"] == 77
+
+
+def test_trial_json_forest_plots_and_same_seed(tmp_path, capsys):
+    argv = ["trial", "target", "starter", "--seed", "5", "--out", str(tmp_path), "--json"]
+    code, out, _ = run(argv, capsys)
+    assert code == 0
+    info = json.loads(out)
+    assert set(info["pooled"]) == {"nyha", "lvesv", "lvedv", "lvef"}
+    assert info["pooled"]["nyha"]["k"] == 2 and "or" in info["pooled"]["nyha"]
+    for key in info["pooled"]:
+        assert (tmp_path / f"forest_{key}.png").exists()
+    code, again, _ = run(argv, capsys)
+    assert json.loads(again) == info
+
+
+def test_sweep_small_run_writes_outputs(tmp_path, capsys):
+    code, out, _ = run(["sweep", "--levels", "0.3,1", "--replicates", "3", "--out",
+                        str(tmp_path), "--json"], capsys)
+    assert code == 0
+    info = json.loads(out)
+    assert [row["concordance"] for row in info["levels"]] == [0.3, 1.0]
+    assert (tmp_path / "sweep.png").exists() and (tmp_path / "sweep.csv").exists()
+
+
+@pytest.mark.parametrize("argv, fragment", [
+    (["sweep", "--levels", "0.2,abc"], "option --levels"),
+    (["sweep", "--levels", "1.5"], "fractions in [0, 1]"),
+    (["sweep", "--replicates", "0"], "option --replicates"),
+    (["sweep", "--workers", "0"], "option --workers"),
+    (["trial", "no_such_trial"], "no_such_trial: expected an existing TOML file"),
+    (["trial", "target", "--method", "MH"], "option --method"),
+    (["cohort", "nowhere.toml"], "nowhere.toml"),
+])
+def test_bad_options_and_specs_exit_2(tmp_path, capsys, argv, fragment):
+    code, out, err = run([*argv, "--out", str(tmp_path / "o")] if argv[0] != "x" else argv,
+                         capsys)
+    assert code == 2 and fragment in err and err.count("\n") == 1
+    assert not (tmp_path / "o").exists()
+
+
+def test_bad_spec_file_exit_2(tmp_path, capsys):
+    spec = tmp_path / "bad.toml"
+    spec.write_text('[trial]\nname = "x"\nn_image_guided = 10\nn_control = -3\n')
+    code, _, err = run(["cohort", str(spec), "--out", str(tmp_path / "o")], capsys)
+    assert code == 2
+    assert f"{spec}: trial.n_control: expected a value in [1, 1e+07], found -3" in err
