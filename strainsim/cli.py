@@ -436,28 +436,31 @@ def _fmt_cell(value) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point: run the app, turning input errors into one line and exit code 2."""
-    try:  # typer >= 0.22 carries its own copy of click
-        from typer._click import exceptions as click
+    try:  # newer typer carries its own copy of click
+        from typer._click.exceptions import UsageError
     except ImportError:  # pragma: no cover - older typer uses click itself
-        from click import exceptions as click
+        from click.exceptions import UsageError
 
     try:
         app(args=argv, prog_name="strainsim", standalone_mode=False)
     except InputError as exc:
         typer.echo(f"strainsim: error: {exc}", err=True)
         return 2
-    except click.UsageError as exc:
+    except UsageError as exc:
         ctx = exc.ctx
         command = f"strainsim {ctx.info_name}" if ctx and ctx.parent else "strainsim"
         message = exc.format_message()
         if message:  # an empty message follows the help shown for a bare command
             typer.echo(f"{command}: error: {message}", err=True)
         return 2
-    except click.Exit as exc:
+    except typer.Exit as exc:
         return exc.exit_code
-    except click.Abort:
+    except typer.Abort:
         typer.echo("strainsim: aborted", err=True)
         return 130
+    except BrokenPipeError:  # output piped into a pager or head that closed early
+        sys.stderr.close()
+        return 0
     return 0
 
 

@@ -287,7 +287,8 @@ def plot_forest(result, *, title: str | None = None, xlabel: str | None = None,
             color="0.25")
     label = {"OR": "Odds ratio", "MD": "Mean difference",
              "SMD": "Standardized mean difference (Hedges' g)"}.get(result.measure, "Effect")
-    ax.text(1.02, k + 2.6, f"{label} [95% CI]", transform=trans, ha="left", fontsize=9,
+    short = {"OR": "OR", "MD": "MD", "SMD": "g"}.get(result.measure, "Effect")
+    ax.text(1.02, k + 2.6, f"{short} [95% CI]", transform=trans, ha="left", fontsize=9,
             fontweight="bold")
     ax.text(1.5, k + 2.6, "Weight", transform=trans, ha="left", fontsize=9, fontweight="bold")
     ax.set_ylim(-1.0, k + 3.0)
