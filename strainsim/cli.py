@@ -302,6 +302,8 @@ def cohort(
                                "(target, starter, ...)."),
     seed: int = typer.Option(0, help="Random seed."),
     out: Path = typer.Option(Path("out/cohort"), help="Output folder."),
+    block_size: int = typer.Option(8192, help="Patients simulated together (memory bound; "
+                                   "never changes the numbers)."),
 ):
     """Simulate one trial's patients: patients.csv and summary.json."""
     from dataclasses import asdict
@@ -310,8 +312,14 @@ def cohort(
     from .spec import load_spec
     from .trial import simulate_trial
 
+    if not 1 <= block_size <= 10_000_000:
+        raise InputError("option --block-size", None, "a number of patients in [1, 1e7]",
+                         str(block_size))
     trial_spec = load_spec(spec)
-    result, guided, control = simulate_trial(trial_spec, seed, keep_arms=True)
+    progress, advance = _progress(trial_spec.n_total, f"{trial_spec.name}: patients")
+    with progress:
+        result, guided, control = simulate_trial(trial_spec, seed, keep_arms=True,
+                                                 block_size=block_size, progress=advance)
     header, rows = patient_rows(guided)
     rows += patient_rows(control)[1]
     _write_csv(out / "patients.csv", ["patient", *header],
@@ -336,10 +344,14 @@ def trial(
     out: Path = typer.Option(Path("out/trial"), help="Output folder."),
     method: Method = typer.Option(Method.DL, help="Pooling method."),
     test: Test = typer.Option(Test.z, help="z or Hartung-Knapp (knha)."),
+    workers: int = typer.Option(1, help="Worker processes (or Dask workers), one trial each."),
+    scheduler: str | None = typer.Option(None, help="'local-cluster' or a Dask scheduler "
+                                         "address."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
 ):
     """Run virtual trials through the whole pipeline and pool them (virtual meta-analysis)."""
     from .experiments import FIVE_TRIALS, published_targets
+    from .parallel import make_mapper
     from .plots import plot_forest, save_figure
     from .report import pooled_table
     from .spec import load_spec
@@ -348,9 +360,14 @@ def trial(
     if method == Method.MH:
         raise InputError("option --method", None, "an inverse-variance method for the "
                          "continuous outcomes (FE, DL, REML, ML, PM, HE)", "MH")
+    _check_workers(workers)
     names = specs or list(FIVE_TRIALS)
     loaded = [load_spec(name) for name in names]
-    trials, pooled = virtual_meta_analysis(loaded, seed, method=method.value, test=test.value)
+    with make_mapper(workers, scheduler) as mapper:
+        trials, pooled = virtual_meta_analysis(loaded, seed, method=method.value,
+                                               test=test.value,
+                                               mapper=None if workers == 1 and not scheduler
+                                               else mapper)
     published = published_targets()
     out.mkdir(parents=True, exist_ok=True)
     for key, result in pooled.items():

@@ -205,7 +205,7 @@ def _concat(items):
 
 def simulate_arm(n: int, guided: bool, spec: TrialSpec, seed: np.random.SeedSequence,
                  model=None, block_size: int | None = None,
-                 shift_pct: float = 0.0) -> ArmResult:
+                 shift_pct: float = 0.0, progress=None) -> ArmResult:
     """Simulate one arm of ``n`` patients.
 
     Parameters
@@ -221,6 +221,8 @@ def simulate_arm(n: int, guided: bool, spec: TrialSpec, seed: np.random.SeedSequ
         Default: everything at once.
     shift_pct : float
         Trial-level shift of every patient's ESV change (%).
+    progress : callable, optional
+        Called with the number of patients simulated so far, after each chunk.
     """
     model = model or load_segments()
     blocks = list(_blocks(n, seed))
@@ -228,6 +230,8 @@ def simulate_arm(n: int, guided: bool, spec: TrialSpec, seed: np.random.SeedSequ
     parts = []
     for k in range(0, len(blocks), per_chunk):
         parts.extend(_simulate_chunk(blocks[k:k + per_chunk], guided, spec, model, shift_pct))
+        if progress is not None:
+            progress(sum(len(p[0]) for p in parts))
     patients, measured, placement, outcomes = (_concat([p[i] for p in parts])
                                                for i in range(4))
     scar_at_lead = np.concatenate([p[4] for p in parts])
@@ -271,7 +275,8 @@ def trial_effects(guided: ArmSummary, control: ArmSummary, label: str) -> dict:
 
 
 def simulate_trial(spec: TrialSpec, seed: int | np.random.SeedSequence = 0, *,
-                   keep_arms: bool = False, model=None, block_size: int | None = None):
+                   keep_arms: bool = False, model=None, block_size: int | None = None,
+                   progress=None):
     """Simulate a two-arm trial.
 
     Parameters
@@ -282,6 +287,8 @@ def simulate_trial(spec: TrialSpec, seed: int | np.random.SeedSequence = 0, *,
         Also return the per-patient :class:`ArmResult` of both arms.
     block_size : int, optional
         Patients processed together (see :func:`simulate_arm`).
+    progress : callable, optional
+        Called with the number of patients simulated so far (both arms).
 
     Returns
     -------
@@ -290,9 +297,14 @@ def simulate_trial(spec: TrialSpec, seed: int | np.random.SeedSequence = 0, *,
     seq = seed if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(seed)
     seed_guided, seed_control, seed_trial = seq.spawn(3)
     shift = spec.outcomes.trial_sd_pct * np.random.default_rng(seed_trial).standard_normal()
+    def control_progress(done):
+        if progress is not None:
+            progress(spec.n_image_guided + done)
+
     guided = simulate_arm(spec.n_image_guided, True, spec, seed_guided, model, block_size,
-                          shift)
-    control = simulate_arm(spec.n_control, False, spec, seed_control, model, block_size)
+                          shift, progress)
+    control = simulate_arm(spec.n_control, False, spec, seed_control, model, block_size,
+                           progress=control_progress)
     g, c = summarize_arm(guided), summarize_arm(control)
     result = TrialResult(spec=spec, guided=g, control=c, effects=trial_effects(g, c, spec.name))
     return (result, guided, control) if keep_arms else result
@@ -315,9 +327,20 @@ def pool_trials(trials: list[TrialResult], method: str = "DL",
             for key in OUTCOMES}
 
 
+def _trial_job(spec, seed, numba_threads=None):
+    if numba_threads is not None:
+        import numba
+
+        numba.set_num_threads(numba_threads)
+    return simulate_trial(spec, seed)
+
+
 def virtual_meta_analysis(specs: list[TrialSpec], seed: int | np.random.SeedSequence = 0,
-                          method: str = "DL", test: str = "z", model=None):
+                          method: str = "DL", test: str = "z", model=None, mapper=None):
     """Simulate one trial per spec and pool them.
+
+    ``mapper`` (see :mod:`strainsim.parallel`) runs the trials elsewhere; the
+    numbers are the same.
 
     Returns
     -------
@@ -326,6 +349,10 @@ def virtual_meta_analysis(specs: list[TrialSpec], seed: int | np.random.SeedSequ
         Keys ``nyha``, ``lvesv``, ``lvedv``, ``lvef``.
     """
     seq = seed if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(seed)
-    trials = [simulate_trial(spec, child, model=model)
-              for spec, child in zip(specs, seq.spawn(len(specs)), strict=True)]
+    children = seq.spawn(len(specs))
+    if mapper is None:
+        trials = [simulate_trial(spec, child, model=model)
+                  for spec, child in zip(specs, children, strict=True)]
+    else:
+        trials = list(mapper(_trial_job, list(zip(specs, children, strict=True))))
     return trials, pool_trials(trials, method=method, test=test)

@@ -67,3 +67,14 @@ def test_bad_spec_file_exit_2(tmp_path, capsys):
     code, _, err = run(["cohort", str(spec), "--out", str(tmp_path / "o")], capsys)
     assert code == 2
     assert f"{spec}: trial.n_control: expected a value in [1, 1e+07], found -3" in err
+
+
+def test_trial_on_two_workers_and_cohort_blocks_give_the_same_numbers(tmp_path, capsys):
+    argv = ["trial", "target", "starter", "--seed", "8", "--json"]
+    code, one, _ = run([*argv, "--out", str(tmp_path / "a")], capsys)
+    code2, two, _ = run([*argv, "--out", str(tmp_path / "b"), "--workers", "2"], capsys)
+    assert code == code2 == 0 and json.loads(one) == json.loads(two)
+    run(["cohort", "starter", "--out", str(tmp_path / "c"), "--block-size", "100"], capsys)
+    run(["cohort", "starter", "--out", str(tmp_path / "d")], capsys)
+    assert (tmp_path / "c" / "patients.csv").read_text() == \
+        (tmp_path / "d" / "patients.csv").read_text()
