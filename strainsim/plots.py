@@ -376,3 +376,49 @@ def plot_sweep(result, *, published: dict | None = None):
                  f"level (seed {result.seed}, {result.method})")
     fig.tight_layout()
     return fig
+
+
+def plot_frames(frames, time_ms, *, n: int = 6, title: str | None = None):
+    """A montage of ``n`` B-mode frames spread over the cycle; returns the figure."""
+    plt = _pyplot()
+    picks = np.linspace(0, len(frames) - 1, n).round().astype(int)
+    fig, axes = plt.subplots(1, n, figsize=(2.1 * n, 2.6))
+    for ax, k in zip(np.atleast_1d(axes), picks, strict=True):
+        ax.imshow(frames[k], cmap="gray", vmin=0, vmax=1, aspect="equal")
+        ax.set_title(f"{time_ms[k]:.0f} ms", fontsize=9)
+        ax.axis("off")
+    if title:
+        fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def plot_tracked_curves(time_ms, true_strain, tracked_strain, *, kind: str = "radial",
+                        model: SegmentModel | None = None):
+    """Tracked (solid) vs true (dashed) strain for all 17 segments, one panel each."""
+    plt = _pyplot()
+    model = model or load_segments()
+    fig, axes = plt.subplots(3, 6, figsize=(15, 7), sharex=True, sharey=True)
+    for seg, ax in zip(model.segments, axes.ravel(), strict=False):
+        k = seg.number - 1
+        ax.plot(time_ms, true_strain[k], "--", color="0.4", linewidth=1, label="true")
+        ax.plot(time_ms, tracked_strain[k], color="tab:blue", linewidth=1.2, label="tracked")
+        ax.set_title(f"{seg.number} {seg.name}", fontsize=8)
+        ax.axhline(0, color="0.8", linewidth=0.5)
+    axes.ravel()[-1].axis("off")
+    axes[0, 0].legend(fontsize=7)
+    fig.supxlabel("time after QRS onset (ms)")
+    fig.supylabel(f"{kind} strain (%)")
+    fig.tight_layout()
+    return fig
+
+
+def save_gif(frames, path: str | Path, *, fps: float = 20.0) -> None:
+    """Write frames (values in [0, 1]) as an animated GIF, atomically."""
+    from PIL import Image
+
+    images = [Image.fromarray((np.clip(f, 0, 1) * 255).astype(np.uint8)) for f in frames]
+    path = Path(path)
+    with atomic_path(path) as tmp:
+        images[0].save(tmp, format="GIF", save_all=True, append_images=images[1:],
+                       duration=int(1000 / fps), loop=0)

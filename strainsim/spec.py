@@ -34,6 +34,7 @@ from .errors import InputError
 from .outcomes import OutcomeParams
 from .placement import PlacementParams
 from .resources import data_path, read_toml
+from .speckle import SpeckleParams
 
 __all__ = ["TrialSpec", "load_spec", "spec_from_dict", "shipped_specs"]
 
@@ -53,6 +54,12 @@ class TrialSpec:
     population, activation, curves, placement, outcomes : parameter dataclasses
     smooth_ms, scar_threshold_pct : float
         Engine settings used to measure the target.
+    fidelity : {"curves", "speckle"}
+        How strain is "measured": the fast curve model with its calibrated
+        tracking noise, or B-mode frames rendered and speckle-tracked
+        (:mod:`strainsim.speckle`; about 100x slower).
+    speckle : SpeckleParams
+        Imaging settings for ``fidelity = "speckle"``.
     """
 
     name: str
@@ -68,6 +75,8 @@ class TrialSpec:
     outcomes: OutcomeParams = field(default_factory=OutcomeParams)
     smooth_ms: float = 50.0
     scar_threshold_pct: float = 10.0
+    fidelity: str = "curves"
+    speckle: SpeckleParams = field(default_factory=SpeckleParams)
 
     @property
     def n_total(self) -> int:
@@ -105,6 +114,7 @@ _SCHEMA = {
         "noise_corr_ms": (float, 1, 1000), "drift_sd_pct": (float, 0, 50),
         "viable_amplitude_pct": (float, 0.1, 100), "scar_amplitude_pct": (float, 0, 100),
         "smooth_ms": (float, 0, 1000), "scar_threshold_pct": (float, 0, 100),
+        "fidelity": (("curves", "speckle"), None, None), "snr_db": (float, -10, 80),
     },
     "placement": {
         "aim_success": (float, 0, 1), "concordance": (float, 0, 1),
@@ -177,6 +187,9 @@ def spec_from_dict(raw: dict, source: str = "<spec>") -> TrialSpec:
             outcomes=replace(OutcomeParams(), **section("outcomes")),
             smooth_ms=measurement.get("smooth_ms", 50.0),
             scar_threshold_pct=measurement.get("scar_threshold_pct", 10.0),
+            fidelity=measurement.get("fidelity", "curves"),
+            speckle=replace(SpeckleParams(), **({"snr_db": measurement["snr_db"]}
+                                                if "snr_db" in measurement else {})),
             **trial)
     except ValueError as exc:  # a combination the parameter classes refuse
         raise InputError(source, None, "consistent parameters", str(exc)) from None

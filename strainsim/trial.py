@@ -1,7 +1,8 @@
 """Virtual randomized trials: both arms through the whole pipeline, then effect sizes.
 
-Every patient goes activation -> strain curves -> engine -> placement ->
-outcomes; the image-guided arm aims its lead at the segment the engine
+Every patient goes activation -> strain curves (or, with
+``fidelity = "speckle"``, B-mode frames tracked by block matching) -> engine
+-> placement -> outcomes; the image-guided arm aims its lead at the segment the engine
 measured on the patient's own curves (no shortcut around the curves). The
 control arm has the same baseline echo but places leads empirically.
 
@@ -26,7 +27,7 @@ Examples
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -38,6 +39,7 @@ from .outcomes import Outcomes, simulate_outcomes
 from .placement import Placement, draw_veins, place_empirical, place_image_guided
 from .segments import load_segments
 from .spec import TrialSpec
+from .speckle import track_curves
 
 __all__ = [
     "SEED_BLOCK",
@@ -150,9 +152,16 @@ def _simulate_chunk(blocks, guided, spec: TrialSpec, model, shift_pct=0.0):
         rngs = [np.random.default_rng(s) for s in seed.spawn(5)]
         patients = simulate_patients(n, rngs[0], spec.population, spec.activation, model)
         act = patients.activation
-        curves = simulate_curves(act.activation_ms, act.scar, rngs[1], spec.curves)
+        if spec.fidelity == "speckle":
+            # the true deformation, imaged and speckle-tracked: tracking makes the noise
+            truth = replace(spec.curves, noise_sd_pct=0.0, drift_sd_pct=0.0)
+            curves = simulate_curves(act.activation_ms, act.scar, rngs[1], truth)
+            strain = track_curves(curves.strain, spec.curves.kind, spec.speckle, rngs[1])
+        else:
+            curves = simulate_curves(act.activation_ms, act.scar, rngs[1], spec.curves)
+            strain = curves.strain
         streams.append((n, rngs, patients))
-        strains.append(curves.strain)
+        strains.append(strain)
     time_ms = curves.time_ms
     measured_all = measure(np.concatenate(strains) if len(strains) > 1 else strains[0],
                            time_ms, kind=spec.curves.kind, smooth_ms=spec.smooth_ms,
