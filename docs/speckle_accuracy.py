@@ -34,7 +34,8 @@ def run(fps, snr_db, n_patients, seed):
     act = simulate_activation(n_patients, rng_act)
     clean = simulate_curves(act.activation_ms, act.scar, rng_curves,
                             CurveParams(fps=fps, noise_sd_pct=0.0, drift_sd_pct=0.0))
-    tracked = track_curves(clean.strain, "radial", SpeckleParams(snr_db=snr_db), rng_speckle)
+    tracked = track_curves(clean.strain, "radial", SpeckleParams(snr_db=snr_db), rng_speckle,
+                           frame_ms=1000.0 / fps)
     result = measure(tracked, clean.time_ms)
     ttp_err = result.ttp_ms - clean.true_ttp_ms
     peak_err = result.peak_strain - clean.amplitude_pct

@@ -483,7 +483,7 @@ def speckle(
         tracked = np.empty_like(truth.strain)
         for s_idx in range(17):
             tracked[0, s_idx] = track_curves(truth.strain[:, s_idx:s_idx + 1], strain.value,
-                                             params, rng_speckle)[0, 0]
+                                             params, rng_speckle, frame_ms=1000.0 / fps)[0, 0]
             advance(s_idx + 1)
     result = measure(tracked, truth.time_ms, kind=strain.value)
     true_latest = int(act.true_latest_segment[0])

@@ -89,7 +89,7 @@ _NUM = (float, -INF, INF)
 _SCHEMA = {
     "trial": {
         "name": (str, None, None), "description": (str, None, None), "source": (str, None, None),
-        "n_image_guided": (int, 1, 10_000_000), "n_control": (int, 1, 10_000_000),
+        "n_image_guided": (int, 2, 10_000_000), "n_control": (int, 2, 10_000_000),
         "follow_up_months": (float, 1, 120),
     },
     "population": {

@@ -50,6 +50,7 @@ __all__ = [
     "render_frame",
     "render_frames",
     "track_frames",
+    "reference_lag_frames",
     "track_segment",
     "track_curves",
     "noise_statistics",
@@ -85,10 +86,12 @@ class SpeckleParams:
     n_kernels : int
         Kernels along the strain direction.
     max_speed_mm_per_frame : float
-        Largest frame-to-frame tissue motion the search covers (mm).
-    reference_lag : int
-        Frames between a kernel's template and the frame it is searched in
-        (1 = frame to frame). Longer lags accumulate fewer sub-pixel errors.
+        Largest tissue motion per frame the search covers (mm), at 60 fps;
+        scaled with the frame interval.
+    reference_lag_ms : float
+        Time between a kernel's template frame and the frame it is searched in
+        (rounded to whole frames, at least one). Longer lags accumulate fewer
+        sub-pixel errors; shorter ones see less deformation and decorrelation.
     """
 
     pixel_mm: float = 0.1
@@ -105,7 +108,7 @@ class SpeckleParams:
     kernel_mm: float = 2.4
     n_kernels: int = 4
     max_speed_mm_per_frame: float = 0.6
-    reference_lag: int = 4
+    reference_lag_ms: float = 60.0
 
     def __post_init__(self):
         for name in ("pixel_mm", "wall_thickness_mm", "wall_length_mm", "scatterers_per_mm2",
@@ -115,8 +118,8 @@ class SpeckleParams:
                 raise ValueError(f"{name} must be > 0")
         if not 0.0 <= self.decorrelation < 1.0:
             raise ValueError("decorrelation must be in [0, 1)")
-        if self.reference_lag < 1:
-            raise ValueError("reference_lag must be >= 1")
+        if self.reference_lag_ms < 0:
+            raise ValueError("reference_lag_ms must be >= 0")
         if self.n_kernels < 2 or self.max_speed_mm_per_frame <= 0:
             raise ValueError("n_kernels must be >= 2 and max_speed_mm_per_frame > 0")
         if self.kernel_mm * self.n_kernels > 1.6 * max(self.wall_thickness_mm,
@@ -233,26 +236,32 @@ def _peak_offset(left: float, mid: float, right: float) -> float:
     return float(0.5 * (left - right) / denom) if denom < 0 else 0.0
 
 
-def track_frames(frames: np.ndarray, starts: np.ndarray, params: SpeckleParams) -> np.ndarray:
+def reference_lag_frames(params: SpeckleParams, frame_ms: float) -> int:
+    """The reference lag in whole frames (at least 1)."""
+    return max(1, int(round(params.reference_lag_ms / frame_ms)))
+
+
+def track_frames(frames: np.ndarray, starts: np.ndarray, params: SpeckleParams,
+                 frame_ms: float = 1000.0 / 60) -> np.ndarray:
     """Frame-to-frame block matching of kernels -> positions (T, n_kernels, 2) in pixels.
 
     Each kernel (a square template around its current position in frame k-1)
     is searched in frame k by normalized cross-correlation
     (:func:`skimage.feature.match_template`) over +-``search`` pixels; the peak
     is refined to sub-pixel precision by a Gaussian through its neighbours
-    along each axis. With ``reference_lag`` m > 1 the template comes from
-    frame k-m, so a position carries the error of k/m matches instead of k.
+    along each axis. With a reference lag of m > 1 frames the template comes
+    from frame k-m, so a position carries the error of k/m matches instead of k.
     """
     from skimage.feature import match_template
 
     size = max(8, int(round(params.kernel_mm / params.pixel_mm)))
-    search = max(3, int(np.ceil(params.reference_lag * params.max_speed_mm_per_frame
-                                / params.pixel_mm)) + 1)
+    lag = reference_lag_frames(params, frame_ms)
+    motion_mm = lag * params.max_speed_mm_per_frame * frame_ms / (1000.0 / 60)
+    search = max(3, int(np.ceil(motion_mm / params.pixel_mm)) + 1)
     height, width = frames.shape[1:]
     positions = np.empty((frames.shape[0], *starts.shape))
     positions[0] = starts
     half = size // 2
-    lag = params.reference_lag
     for k in range(1, frames.shape[0]):
         ref = max(0, k - lag)
         for j in range(starts.shape[0]):
@@ -290,8 +299,11 @@ def _drift_compensate(strain_pct: np.ndarray) -> np.ndarray:
 
 
 def track_segment(true_strain_pct: np.ndarray, kind: str, params: SpeckleParams,
-                  rng: np.random.Generator, *, drift_compensation: bool = True) -> np.ndarray:
+                  rng: np.random.Generator, *, frame_ms: float = 1000.0 / 60,
+                  drift_compensation: bool = True) -> np.ndarray:
     """Render one segment's frames from its true strain curve (%) and track them.
+
+    ``frame_ms`` is the frame interval (ms), which sets the reference lag in frames.
 
     Returns
     -------
@@ -301,13 +313,14 @@ def track_segment(true_strain_pct: np.ndarray, kind: str, params: SpeckleParams,
     if kind not in ("radial", "longitudinal"):
         raise ValueError(f"kind must be 'radial' or 'longitudinal', not {kind!r}")
     frames, phantom = render_frames(np.asarray(true_strain_pct, float), kind, params, rng)
-    positions = track_frames(frames, _kernel_starts(phantom, kind, params), params)
+    positions = track_frames(frames, _kernel_starts(phantom, kind, params), params, frame_ms)
     strain = _strain_from_positions(positions, kind)
     return _drift_compensate(strain) if drift_compensation else strain
 
 
 def track_curves(true_strain_pct: np.ndarray, kind: str, params: SpeckleParams,
-                 rng: np.random.Generator, progress=None) -> np.ndarray:
+                 rng: np.random.Generator, progress=None,
+                 frame_ms: float = 1000.0 / 60) -> np.ndarray:
     """Speckle-tracked curves for a batch, shape (N, S, T), from the true curves.
 
     Segments are rendered and tracked one after another from ``rng`` (patient by
@@ -318,7 +331,7 @@ def track_curves(true_strain_pct: np.ndarray, kind: str, params: SpeckleParams,
     out = np.empty_like(true)
     for i in range(true.shape[0]):
         for s in range(true.shape[1]):
-            out[i, s] = track_segment(true[i, s], kind, params, rng)
+            out[i, s] = track_segment(true[i, s], kind, params, rng, frame_ms=frame_ms)
         if progress is not None:
             progress(i + 1)
     return out

@@ -156,7 +156,8 @@ def _simulate_chunk(blocks, guided, spec: TrialSpec, model, shift_pct=0.0):
             # the true deformation, imaged and speckle-tracked: tracking makes the noise
             truth = replace(spec.curves, noise_sd_pct=0.0, drift_sd_pct=0.0)
             curves = simulate_curves(act.activation_ms, act.scar, rngs[1], truth)
-            strain = track_curves(curves.strain, spec.curves.kind, spec.speckle, rngs[1])
+            strain = track_curves(curves.strain, spec.curves.kind, spec.speckle, rngs[1],
+                                  frame_ms=1000.0 / spec.curves.fps)
         else:
             curves = simulate_curves(act.activation_ms, act.scar, rngs[1], spec.curves)
             strain = curves.strain
