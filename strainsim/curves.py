@@ -80,9 +80,9 @@ class CurveParams:
     viable_amplitude_sd_pct: float = 5.0
     scar_amplitude_pct: float = 5.0
     scar_amplitude_sd_pct: float = 2.0
-    noise_sd_pct: float = 1.5
+    noise_sd_pct: float = 0.5
     noise_corr_ms: float = 40.0
-    drift_sd_pct: float = 1.0
+    drift_sd_pct: float = 0.5
 
     def __post_init__(self):
         if self.kind not in STRAIN_KINDS:

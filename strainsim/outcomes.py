@@ -25,7 +25,7 @@ Examples
 ...                         np.random.default_rng(0), OutcomeParams(noise_sd_pct=0.0,
 ...                                                                  edv_noise_sd_pct=0.0))
 >>> out.esv_change_pct.round(1).tolist()
-[-44.0, -31.0, -9.0]
+[-34.0, -24.0, -9.0]
 """
 
 from __future__ import annotations
@@ -66,8 +66,8 @@ class OutcomeParams:
     """
 
     base_esv_change_pct: float = -12.0
-    concordant_extra_pct: float = -35.0
-    adjacent_extra_pct: float = -22.0
+    concordant_extra_pct: float = -25.0
+    adjacent_extra_pct: float = -15.0
     scar_at_lead_pct: float = 15.0
     ischemic_pct: float = 5.0
     male_pct: float = 3.0
