@@ -53,8 +53,8 @@ def main():
            "python": platform.python_version(), "date": time.strftime("%Y-%m-%d")}
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "speckle.json").write_text(json.dumps(row, indent=2) + "\n")
-    print(f"| frames | image | render (frames/s) | track (frames/s) | both (frames/s) |"
-          f" s per patient (60 fps) |")
+    print("| frames | image | render (frames/s) | track (frames/s) | both (frames/s) |"
+          " s per patient (60 fps) |")
     print("|---:|---:|---:|---:|---:|---:|")
     print(f"| {n} | {row['image_shape'][0]}x{row['image_shape'][1]} | "
           f"{row['render_frames_per_s']:.0f} | {row['track_frames_per_s']:.0f} | "
