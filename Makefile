@@ -32,13 +32,15 @@ demo: $(VENV)/.stamp-run
 	@echo "demo outputs written to $(OUT)/ (summary: $(OUT)/summary.txt)"
 
 test: $(VENV)/.stamp-test
+	$(BIN)/ruff check strainsim tests benchmarks docs
 	$(BIN)/python -m pytest -n 2 -q
 
 bench: $(VENV)/.stamp-test
 	$(BIN)/python benchmarks/bench_engine.py
+	$(BIN)/python benchmarks/bench_speckle.py
 
 lint: $(VENV)/.stamp-test
-	$(BIN)/ruff check strainsim tests benchmarks
+	$(BIN)/ruff check strainsim tests benchmarks docs
 
 clean:
 	rm -rf $(VENV) $(OUT) .pytest_cache .hypothesis
