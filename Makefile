@@ -1,4 +1,6 @@
 # strainsim: `make demo` and `make test` set everything up themselves.
+SHELL  := /bin/bash
+.SHELLFLAGS := -o pipefail -c
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
@@ -29,6 +31,8 @@ demo: $(VENV)/.stamp-run
 	$(BIN)/strainsim trial --seed 1 --out $(OUT)/trial | tee $(OUT)/summary.txt
 	@echo "== concordance sweep (small: 40 virtual meta-analyses per level) =="
 	$(BIN)/strainsim sweep --replicates 40 --seed 1 --out $(OUT)/sweep | tee -a $(OUT)/summary.txt
+	@echo "== one patient's B-mode frames, speckle-tracked =="
+	$(BIN)/strainsim speckle --seed 3 --fps 30 --out $(OUT)/speckle | tail -n 2
 	@echo "demo outputs written to $(OUT)/ (summary: $(OUT)/summary.txt)"
 
 test: $(VENV)/.stamp-test

@@ -104,15 +104,8 @@ class CsvTable:
     rows: tuple[int, ...]
 
 
-def read_csv_table(path: str | Path, label: str) -> CsvTable:
-    """Read a small CSV table whose ``label`` column is text and every other column numeric.
-
-    Raises
-    ------
-    InputError
-        Missing file, empty file, a missing ``label`` column, a ragged row or a
-        cell that is not a number (naming the row and column).
-    """
+def _csv_lines(path: str | Path, expected: str) -> list[tuple[int, list[str]]]:
+    """Non-blank CSV rows with their line numbers; missing, binary or empty files raise."""
     source = str(path)
     try:
         with open(path, newline="", encoding="utf-8-sig") as fh:
@@ -123,7 +116,21 @@ def read_csv_table(path: str | Path, label: str) -> CsvTable:
     except (UnicodeDecodeError, csv.Error) as exc:
         raise InputError(source, None, "a UTF-8 CSV text file", type(exc).__name__) from None
     if not lines:
-        raise InputError(source, None, "a header row and data rows", "an empty file")
+        raise InputError(source, None, expected, "an empty file")
+    return lines
+
+
+def read_csv_table(path: str | Path, label: str) -> CsvTable:
+    """Read a small CSV table whose ``label`` column is text and every other column numeric.
+
+    Raises
+    ------
+    InputError
+        Missing file, empty file, a missing ``label`` column, a ragged row or a
+        cell that is not a number (naming the row and column).
+    """
+    source = str(path)
+    lines = _csv_lines(path, "a header row and data rows")
     header = [cell.strip().lower() for cell in lines[0][1]]
     if label not in header:
         raise InputError(source, "header", f"a {label!r} column", ",".join(header))
@@ -192,25 +199,17 @@ def read_strain_csv(path: str | Path, model: SegmentModel | None = None) -> Stra
     """Read a one-patient strain export (CSV); see the module docstring for the format."""
     model = model or load_segments()
     source = str(path)
-    try:
-        with open(path, newline="", encoding="utf-8-sig") as fh:
-            rows = [row for row in csv.reader(fh) if any(cell.strip() for cell in row)]
-    except FileNotFoundError:
-        raise InputError(source, None, "an existing CSV file", "no such file") from None
-    except (UnicodeDecodeError, csv.Error) as exc:
-        raise InputError(source, None, "a UTF-8 CSV text file", type(exc).__name__) from None
-    if not rows:
-        raise InputError(source, None, "a header row and frames", "an empty file")
-    header = [cell.strip() for cell in rows[0]]
+    lines = _csv_lines(path, "a header row and frames")
+    header = [cell.strip() for cell in lines[0][1]]
     if not header or header[0].lower() != "time_ms":
         raise InputError(source, "header", "'time_ms' as the first column",
                          repr(header[0]) if header else "nothing")
     numbers = _segment_columns(header[1:], source, model)
-    body = rows[1:]
+    body = lines[1:]
     if len(body) < MIN_FRAMES:
         raise InputError(source, "rows", f"at least {MIN_FRAMES} frames", f"{len(body)}")
     values = np.empty((len(body), len(header)))
-    for r, row in enumerate(body, start=2):
+    for i, (r, row) in enumerate(body):
         if len(row) != len(header):
             raise InputError(source, f"row {r}", f"{len(header)} cells", f"{len(row)}")
         for c, cell in enumerate(row):
@@ -219,10 +218,10 @@ def read_strain_csv(path: str | Path, model: SegmentModel | None = None) -> Stra
                 if c == 0:
                     raise InputError(source, f"row {r}, column 'time_ms'", "a time in ms",
                                      "an empty cell")
-                values[r - 2, c] = np.nan
+                values[i, c] = np.nan
                 continue
             try:
-                values[r - 2, c] = float(text)
+                values[i, c] = float(text)
             except ValueError:
                 raise InputError(source, f"row {r}, column {header[c]!r}", "a number",
                                  repr(text)) from None

@@ -147,3 +147,13 @@ def test_npy_saved_as_npz(tmp_path):
         np.save(fh, np.zeros((17, 10)))
     with pytest.raises(InputError, match="single .npy array"):
         read_strain(path)
+
+
+def test_row_numbers_count_blank_lines(tmp_path):
+    rows = _frames()
+    path = tmp_path / "gaps.csv"
+    text = ",".join(HEADER) + "\n\n" + "\n".join(",".join(str(v) for v in r) for r in rows[:3])
+    text += "\n" + ",".join([str(rows[3][0]), "oops", *map(str, rows[3][2:])]) + "\n"
+    path.write_text(text)
+    with pytest.raises(InputError, match="row 6, column '1'"):
+        read_strain(path)
