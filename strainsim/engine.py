@@ -111,7 +111,7 @@ class EngineResult:
 # plain-numpy twins
 # ---------------------------------------------------------------------------------------
 def peak_kernel_numpy(strain: np.ndarray, half: int, sign: float):
-    """Twin of the peak kernel: smoothed peak frame and signed peak per curve.
+    """Numpy twin of the kernel's first half: smoothed peak frame and signed peak per curve.
 
     Parameters
     ----------
@@ -150,12 +150,12 @@ def peak_kernel_numpy(strain: np.ndarray, half: int, sign: float):
 
 def summary_kernel_numpy(frame, peak, time_ms, sign, threshold, candidate, basal_mid, septal,
                          lateral):
-    """Twin of the summary kernel: TTP, viability, latest viable segment, dyssynchrony.
+    """Numpy twin of the kernel's second half: TTP, viability, latest segment, dyssynchrony.
 
     Parameters
     ----------
     frame, peak : ndarray, shape (N, S)
-        Peak frame (-1 for none) and signed peak strain from the peak kernel.
+        Peak frame (-1 for none) and signed peak strain from :func:`peak_kernel_numpy`.
     time_ms : ndarray, shape (T,)
     sign : float
         +1 radial, -1 longitudinal.

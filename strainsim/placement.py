@@ -195,26 +195,30 @@ def place_image_guided(target: np.ndarray, true_latest: np.ndarray, reachable: n
                                _pick(remote_mask, u_pick))
         lead = np.where(hit, target, np.where(adjacent, adj_lead, remote_lead))
     if fallback is None:
-        fallback = place_empirical(reachable, np.random.default_rng(0), params, model,
-                                   u=u_pick)
+        fallback = place_empirical(reachable, None, params, model, u=u_pick)
     lead = np.where(has_target, lead, fallback)
     return Placement(lead_segment=lead.astype(np.int64), target_segment=target,
                      vs_measured=classify(lead, target, model),
                      vs_true=classify(lead, true_latest, model), reachable=reachable)
 
 
-def place_empirical(reachable: np.ndarray, rng: np.random.Generator, params: PlacementParams,
+def place_empirical(reachable: np.ndarray, rng: np.random.Generator | None,
+                    params: PlacementParams,
                     model: SegmentModel | None = None, *, u: np.ndarray | None = None,
                     target: np.ndarray | None = None,
                     true_latest: np.ndarray | None = None):
     """Empirical leads: the first available branch of ``empirical_order``, a usual segment.
 
-    Returns the lead segments, or a :class:`Placement` when ``target`` and
-    ``true_latest`` are given.
+    The choice among the branch's usual segments uses ``u`` (uniforms, one per
+    patient) or, without it, one draw per patient from ``rng``. Returns the
+    lead segments, or a :class:`Placement` when ``target`` and ``true_latest``
+    are given.
     """
     model = model or load_segments()
     n = reachable.shape[0]
     if u is None:
+        if rng is None:
+            raise ValueError("place_empirical needs rng or u")
         u = rng.random(n)
     keys = [v.key for v in model.veins]
     lead = np.full(n, -1, dtype=np.int64)
