@@ -270,6 +270,18 @@ def peak_one(row, maximize):
             best_frame = k
     return best_frame, best, seen_nan
 
+@numba.njit(cache=True, inline="always")
+def _nanmean_at(row, index):
+    # mean of row[index] over the non-NaN entries (NaN when there are none)
+    total = 0.0
+    count = 0
+    for s in index:
+        if not np.isnan(row[s]):
+            total += row[s]
+            count += 1
+    return total / count if count > 0 else np.nan
+
+
 @numba.njit(parallel=True, cache=True)
 def measure_kernel(strain, half, sign, time_ms, threshold, candidate, basal_mid, septal,
                    lateral, peak_out, ttp_out, viable_out, latest_out, sd_out, maxmin_out,
@@ -328,22 +340,7 @@ def measure_kernel(strain, half, sign, time_ms, threshold, candidate, basal_mid,
             sd_out[i] = np.nan
         maxmin_out[i] = hi - lo if count >= 1 else np.nan
 
-        lat_total = 0.0
-        lat_count = 0
-        for s in lateral:
-            if not np.isnan(ttp_out[i, s]):
-                lat_total += ttp_out[i, s]
-                lat_count += 1
-        sep_total = 0.0
-        sep_count = 0
-        for s in septal:
-            if not np.isnan(ttp_out[i, s]):
-                sep_total += ttp_out[i, s]
-                sep_count += 1
-        if lat_count > 0 and sep_count > 0:
-            sept_lat_out[i] = lat_total / lat_count - sep_total / sep_count
-        else:
-            sept_lat_out[i] = np.nan
+        sept_lat_out[i] = _nanmean_at(ttp_out[i], lateral) - _nanmean_at(ttp_out[i], septal)
 
 
 # ---------------------------------------------------------------------------------------
