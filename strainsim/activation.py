@@ -337,7 +337,8 @@ def eikonal_activation(late_angle_deg: np.ndarray, velocity_mm_per_ms: np.ndarra
 
 def simulate_activation(n: int, rng: np.random.Generator,
                         params: ActivationParams | None = None,
-                        model: SegmentModel | None = None) -> Activation:
+                        model: SegmentModel | None = None,
+                        scar: np.ndarray | None = None) -> Activation:
     """Simulate ``n`` LBBB patients' activation and scar.
 
     Draws, in a fixed order from ``rng``: scar and ischemic status, late-site
@@ -351,6 +352,9 @@ def simulate_activation(n: int, rng: np.random.Generator,
     rng : numpy.random.Generator
     params : ActivationParams, optional
     model : SegmentModel, optional
+    scar : ndarray of bool, shape (n, 17), optional
+        Use this scar instead of the drawn one (the draws still happen, so the
+        other random quantities are those of the same seed).
 
     Returns
     -------
@@ -358,7 +362,13 @@ def simulate_activation(n: int, rng: np.random.Generator,
     """
     params = params or ActivationParams()
     model = model or load_segments()
-    scar, ischemic = draw_scar(n, rng, params.scar, model)
+    drawn_scar, ischemic = draw_scar(n, rng, params.scar, model)
+    if scar is None:
+        scar = drawn_scar
+    else:
+        scar = np.asarray(scar, dtype=bool)
+        if scar.shape != (n, N_SEGMENTS):
+            raise ValueError(f"scar must have shape ({n}, {N_SEGMENTS})")
     late = _late_angles(n, rng, params)
     delay = _delays(n, rng, params)
     if params.model == "pattern":

@@ -159,7 +159,7 @@ def curves(
     """Simulate one LBBB patient's strain curves and measure them like an export."""
     import numpy as np
 
-    from .activation import ActivationParams, pattern_activation, simulate_activation
+    from .activation import ActivationParams, simulate_activation
     from .curves import CurveParams, simulate_curves
     from .engine import measure
     from .report import result_dict, segment_table
@@ -175,16 +175,13 @@ def curves(
     scar_segments = _parse_segments(scar, "--scar")
     model = load_segments()
     act_rng, curve_rng = (np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(2))
-    act = simulate_activation(1, act_rng, ActivationParams(model=activation.value), model)
-    activation_ms, scar_mask = act.activation_ms, act.scar.copy()
+    chosen = None
     if scar is not None:
-        scar_mask[:] = False
-        scar_mask[0, np.asarray(scar_segments, int) - 1] = True
-        if activation.value == "pattern":  # redo the scar delay for the chosen scar
-            params = ActivationParams()
-            jitter = np.zeros((1, 17))
-            activation_ms = pattern_activation(act.late_angle_deg, act.delay_ms, scar_mask,
-                                               jitter, params, model)
+        chosen = np.zeros((1, 17), dtype=bool)
+        chosen[0, np.asarray(scar_segments, int) - 1] = True
+    act = simulate_activation(1, act_rng, ActivationParams(model=activation.value), model,
+                              scar=chosen)
+    activation_ms, scar_mask = act.activation_ms, act.scar
     params = CurveParams(kind=strain.value, fps=fps, cycle_ms=cycle_ms, noise_sd_pct=noise)
     sim = simulate_curves(activation_ms, scar_mask, curve_rng, params)
     result = measure(sim.strain, sim.time_ms, kind=strain.value, smooth_ms=smooth_ms,

@@ -149,3 +149,16 @@ def test_vectorized_scar_growth_matches_the_per_patient_loop(model):
     slow = _draw_scar_loop(500, np.random.default_rng(4), params, model)
     np.testing.assert_array_equal(fast[0], slow[0])
     np.testing.assert_array_equal(fast[1], slow[1])
+
+
+@pytest.mark.parametrize("kind", ["pattern", "eikonal"])
+def test_a_given_scar_replaces_the_drawn_one_and_keeps_the_other_draws(kind):
+    params = ActivationParams(model=kind)
+    drawn = simulate_activation(3, np.random.default_rng(6), params)
+    scar = np.zeros((3, 17), bool)
+    scar[:, 4] = True
+    given = simulate_activation(3, np.random.default_rng(6), params, scar=scar)
+    np.testing.assert_array_equal(given.scar, scar)
+    np.testing.assert_array_equal(given.late_angle_deg, drawn.late_angle_deg)
+    same = simulate_activation(3, np.random.default_rng(6), params, scar=drawn.scar)
+    np.testing.assert_allclose(same.activation_ms, drawn.activation_ms)
