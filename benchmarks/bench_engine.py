@@ -100,6 +100,22 @@ def main() -> None:
     tmp.write_text(json.dumps({"meta": meta, "rows": rows}, indent=2) + "\n")
     tmp.replace(args.out)
 
+    # thread scaling at the largest size, and the same numbers with 1 thread
+    curves = make_curves(args.sizes[-1])
+    scaling = {}
+    reference = measure(curves.strain, curves.time_ms)
+    for threads in sorted({1, numba.get_num_threads()}):
+        numba.set_num_threads(threads)
+        scaling[threads] = median_time(lambda c=curves: measure(c.strain, c.time_ms),
+                                       args.repeats)
+        again = measure(curves.strain, curves.time_ms)
+        assert np.array_equal(again.ttp_ms, reference.ttp_ms, equal_nan=True)
+        assert np.array_equal(again.latest_segment, reference.latest_segment)
+    numba.set_num_threads(max(scaling))
+    threads_out = args.out.with_name("engine_threads.json")
+    threads_out.write_text(json.dumps({"n_patients": args.sizes[-1], "seconds": scaling,
+                                       "identical_results": True}, indent=2) + "\n")
+
     print(f"numba threads: {meta['numba_threads']}, cpus: {meta['cpu_count']}")
     print("| N | MB | floor (ms) | engine (ms) | numpy twin (ms) | engine / floor |"
           " numpy / engine | curves/s |")
@@ -109,6 +125,11 @@ def main() -> None:
               f"{r['engine_s'] * 1e3:.1f} | {r['numpy_s'] * 1e3:.0f} | "
               f"{r['engine_over_floor']:.2f} | {r['numpy_over_engine']:.0f} | "
               f"{r['curves_per_s']:.3g} |")
+    print(f"\n| threads | engine (ms) at N = {args.sizes[-1]:,} | speed-up |")
+    print("|---:|---:|---:|")
+    for threads, seconds in scaling.items():
+        print(f"| {threads} | {seconds * 1e3:.1f} | {scaling[1] / seconds:.2f} |")
+    print("(identical TTPs and latest segments with every thread count)")
 
 
 if __name__ == "__main__":

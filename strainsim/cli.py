@@ -301,13 +301,16 @@ def cohort(
     out: Path = typer.Option(Path("out/cohort"), help="Output folder."),
     block_size: int = typer.Option(8192, help="Patients simulated together (memory bound; "
                                    "never changes the numbers)."),
+    summary_only: bool = typer.Option(False, "--summary-only", help="Stream the cohort and "
+                                      "write summary.json only (memory bounded by "
+                                      "--block-size, for very large cohorts)."),
 ):
     """Simulate one trial's patients: patients.csv and summary.json."""
     from dataclasses import asdict
 
     from .report import patient_rows
     from .spec import load_spec
-    from .trial import simulate_trial
+    from .trial import simulate_trial, stream_trial
 
     if not 1 <= block_size <= 10_000_000:
         raise InputError("option --block-size", None, "a number of patients in [1, 1e7]",
@@ -315,17 +318,24 @@ def cohort(
     trial_spec = load_spec(spec)
     progress, advance = _progress(trial_spec.n_total, f"{trial_spec.name}: patients")
     with progress:
-        result, guided, control = simulate_trial(trial_spec, seed, keep_arms=True,
-                                                 block_size=block_size, progress=advance)
-    header, rows = patient_rows(guided)
-    rows += patient_rows(control)[1]
-    _write_csv(out / "patients.csv", ["patient", *header],
-               [[i, *row] for i, row in enumerate(rows)])
+        if summary_only:
+            result = stream_trial(trial_spec, seed, block_size=block_size, progress=advance)
+        else:
+            result, guided, control = simulate_trial(trial_spec, seed, keep_arms=True,
+                                                     block_size=block_size, progress=advance)
     summary = {"spec": trial_spec.name, "seed": seed, "image_guided": asdict(result.guided),
                "control": asdict(result.control)}
     _write_json(out / "summary.json", _clean(summary))
-    typer.echo(f"{trial_spec.name}: {len(rows)} patients -> {out / 'patients.csv'}, "
-               f"{out / 'summary.json'}")
+    if summary_only:
+        typer.echo(f"{trial_spec.name}: {trial_spec.n_total} patients -> "
+                   f"{out / 'summary.json'}")
+    else:
+        header, rows = patient_rows(guided)
+        rows += patient_rows(control)[1]
+        _write_csv(out / "patients.csv", ["patient", *header],
+                   [[i, *row] for i, row in enumerate(rows)])
+        typer.echo(f"{trial_spec.name}: {len(rows)} patients -> {out / 'patients.csv'}, "
+                   f"{out / 'summary.json'}")
     g, c = result.guided, result.control
     typer.echo(f"image-guided: concordant with the measured target {g.concordant_measured:.0%}, "
                f"with the true latest segment {g.concordant_true:.0%}; control "

@@ -49,6 +49,8 @@ __all__ = [
     "simulate_arm",
     "summarize_arm",
     "simulate_trial",
+    "stream_arm",
+    "stream_trial",
     "virtual_meta_analysis",
     "OUTCOMES",
 ]
@@ -268,6 +270,98 @@ def summarize_arm(arm: ArmResult) -> ArmSummary:
         concordant_measured=frac(p.vs_measured, 0), adjacent_measured=frac(p.vs_measured, 1),
         remote_measured=frac(p.vs_measured, 2),
         concordant_true=float(np.mean(p.vs_true == 0)))
+
+
+_MOMENTS = ("esv_change_pct", "edv_change_pct", "ef_change")
+
+
+def _block_stats(part) -> tuple:
+    """Counts and (n, mean, M2) moments of one seed block's outcomes."""
+    _, _, placement, outcomes, _ = part
+    n = placement.lead_segment.shape[0]
+    evaluable = placement.vs_measured >= 0
+    counts = np.array([n, int(outcomes.nyha_improved.sum()), int(evaluable.sum()),
+                       int(np.sum(placement.vs_measured == 0)),
+                       int(np.sum(placement.vs_measured == 1)),
+                       int(np.sum(placement.vs_measured == 2)),
+                       int(np.sum(placement.vs_true == 0))], dtype=np.int64)
+    moments = []
+    for name in _MOMENTS:
+        x = getattr(outcomes, name)
+        mean = float(x.mean())
+        moments.append((mean, float(np.sum((x - mean) ** 2))))
+    return counts, moments
+
+
+def _combine(stats) -> ArmSummary:
+    """Merge per-block statistics in block order (Chan et al.'s pairwise update)."""
+    counts = np.sum([c for c, _ in stats], axis=0)
+    merged = []
+    for k in range(len(_MOMENTS)):
+        n_a, mean_a, m2_a = 0, 0.0, 0.0
+        for c, moments in stats:
+            n_b = int(c[0])
+            mean_b, m2_b = moments[k]
+            n = n_a + n_b
+            delta = mean_b - mean_a
+            mean_a = mean_a + delta * n_b / n
+            m2_a = m2_a + m2_b + delta * delta * n_a * n_b / n
+            n_a = n
+        merged.append((mean_a, float(np.sqrt(m2_a / (n_a - 1)))))
+    n, nyha, evaluable, conc, adj, rem, conc_true = (int(x) for x in counts)
+
+    def frac(k):
+        return k / evaluable if evaluable else float("nan")
+
+    (esv_m, esv_s), (edv_m, edv_s), (ef_m, ef_s) = merged
+    return ArmSummary(n=n, nyha_improved=nyha, esv_change_mean=esv_m, esv_change_sd=esv_s,
+                      edv_change_mean=edv_m, edv_change_sd=edv_s, ef_change_mean=ef_m,
+                      ef_change_sd=ef_s, concordant_measured=frac(conc),
+                      adjacent_measured=frac(adj), remote_measured=frac(rem),
+                      concordant_true=conc_true / n)
+
+
+def stream_arm(n: int, guided: bool, spec: TrialSpec, seed: np.random.SeedSequence,
+               model=None, block_size: int = 16384, shift_pct: float = 0.0,
+               progress=None) -> ArmSummary:
+    """Simulate an arm chunk by chunk, keeping only per-block statistics.
+
+    Memory stays bounded by ``block_size`` patients whatever ``n``; the
+    patients are those of :func:`simulate_arm` with the same seed, and the
+    summary is identical for any ``block_size`` (it merges per-seed-block
+    statistics in block order). Means and SDs agree with
+    :func:`summarize_arm` to rounding.
+    """
+    model = model or load_segments()
+    blocks = list(_blocks(n, seed))
+    per_chunk = max(1, -(-block_size // SEED_BLOCK))
+    stats = []
+    done = 0
+    for k in range(0, len(blocks), per_chunk):
+        for part in _simulate_chunk(blocks[k:k + per_chunk], guided, spec, model, shift_pct):
+            stats.append(_block_stats(part))
+            done += part[2].lead_segment.shape[0]
+        if progress is not None:
+            progress(done)
+    return _combine(stats)
+
+
+def stream_trial(spec: TrialSpec, seed: int | np.random.SeedSequence = 0, *, model=None,
+                 block_size: int = 16384, progress=None) -> TrialResult:
+    """:func:`simulate_trial` for cohorts too large to hold: summaries only, bounded memory."""
+    seq = seed if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(seed)
+    seed_guided, seed_control, seed_trial = seq.spawn(3)
+    shift = spec.outcomes.trial_sd_pct * np.random.default_rng(seed_trial).standard_normal()
+
+    def control_progress(done):
+        if progress is not None:
+            progress(spec.n_image_guided + done)
+
+    g = stream_arm(spec.n_image_guided, True, spec, seed_guided, model, block_size, shift,
+                   progress)
+    c = stream_arm(spec.n_control, False, spec, seed_control, model, block_size,
+                   progress=control_progress)
+    return TrialResult(spec=spec, guided=g, control=c, effects=trial_effects(g, c, spec.name))
 
 
 def trial_effects(guided: ArmSummary, control: ArmSummary, label: str) -> dict:

@@ -211,3 +211,18 @@ def test_with_concordance_changes_only_the_placement():
     specs = with_concordance(five_trial_specs(), 0.8)
     assert all(s.placement.concordance == 0.8 for s in specs)
     assert [s.n_total for s in specs] == [s.n_total for s in five_trial_specs()]
+
+
+def test_streamed_summaries_match_and_do_not_depend_on_block_size():
+    from strainsim.trial import stream_trial
+
+    spec = TrialSpec(name="s", n_image_guided=700, n_control=600)
+    full = simulate_trial(spec, 21)
+    small = stream_trial(spec, 21, block_size=256)
+    large = stream_trial(spec, 21, block_size=100_000)
+    assert small.guided == large.guided and small.control == large.control
+    for name in ("n", "nyha_improved", "concordant_measured", "concordant_true"):
+        assert getattr(small.guided, name) == getattr(full.guided, name)
+    for name in ("esv_change_mean", "esv_change_sd", "ef_change_sd"):
+        assert getattr(small.control, name) == pytest.approx(getattr(full.control, name),
+                                                             rel=1e-12)

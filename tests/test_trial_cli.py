@@ -78,3 +78,15 @@ def test_trial_on_two_workers_and_cohort_blocks_give_the_same_numbers(tmp_path, 
     run(["cohort", "starter", "--out", str(tmp_path / "d")], capsys)
     assert (tmp_path / "c" / "patients.csv").read_text() == \
         (tmp_path / "d" / "patients.csv").read_text()
+
+
+def test_cohort_summary_only_streams(tmp_path, capsys):
+    code, out, _ = run(["cohort", "target", "--seed", "4", "--summary-only", "--out",
+                        str(tmp_path)], capsys)
+    assert code == 0 and not (tmp_path / "patients.csv").exists()
+    streamed = json.loads((tmp_path / "summary.json").read_text())
+    run(["cohort", "target", "--seed", "4", "--out", str(tmp_path / "full")], capsys)
+    full = json.loads((tmp_path / "full" / "summary.json").read_text())
+    assert streamed["image_guided"]["nyha_improved"] == full["image_guided"]["nyha_improved"]
+    assert streamed["control"]["esv_change_mean"] == pytest.approx(
+        full["control"]["esv_change_mean"], rel=1e-12)
