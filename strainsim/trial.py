@@ -346,9 +346,8 @@ def stream_arm(n: int, guided: bool, spec: TrialSpec, seed: np.random.SeedSequen
     return _combine(stats)
 
 
-def stream_trial(spec: TrialSpec, seed: int | np.random.SeedSequence = 0, *, model=None,
-                 block_size: int = 16384, progress=None) -> TrialResult:
-    """:func:`simulate_trial` for cohorts too large to hold: summaries only, bounded memory."""
+def _trial_setup(spec: TrialSpec, seed, progress):
+    """A trial's arm seeds, its image-guided shift, and the control arm's progress callback."""
     seq = seed if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(seed)
     seed_guided, seed_control, seed_trial = seq.spawn(3)
     shift = spec.outcomes.trial_sd_pct * np.random.default_rng(seed_trial).standard_normal()
@@ -357,6 +356,13 @@ def stream_trial(spec: TrialSpec, seed: int | np.random.SeedSequence = 0, *, mod
         if progress is not None:
             progress(spec.n_image_guided + done)
 
+    return seed_guided, seed_control, shift, control_progress
+
+
+def stream_trial(spec: TrialSpec, seed: int | np.random.SeedSequence = 0, *, model=None,
+                 block_size: int = 16384, progress=None) -> TrialResult:
+    """:func:`simulate_trial` for cohorts too large to hold: summaries only, bounded memory."""
+    seed_guided, seed_control, shift, control_progress = _trial_setup(spec, seed, progress)
     g = stream_arm(spec.n_image_guided, True, spec, seed_guided, model, block_size, shift,
                    progress)
     c = stream_arm(spec.n_control, False, spec, seed_control, model, block_size,
@@ -398,13 +404,7 @@ def simulate_trial(spec: TrialSpec, seed: int | np.random.SeedSequence = 0, *,
     -------
     TrialResult, or (TrialResult, ArmResult, ArmResult) with ``keep_arms``.
     """
-    seq = seed if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(seed)
-    seed_guided, seed_control, seed_trial = seq.spawn(3)
-    shift = spec.outcomes.trial_sd_pct * np.random.default_rng(seed_trial).standard_normal()
-    def control_progress(done):
-        if progress is not None:
-            progress(spec.n_image_guided + done)
-
+    seed_guided, seed_control, shift, control_progress = _trial_setup(spec, seed, progress)
     guided = simulate_arm(spec.n_image_guided, True, spec, seed_guided, model, block_size,
                           shift, progress)
     control = simulate_arm(spec.n_control, False, spec, seed_control, model, block_size,
