@@ -74,6 +74,7 @@ studies = st.integers(2, 12).flatmap(lambda k: st.tuples(
     st.lists(st.floats(0.01, 1.0), min_size=k, max_size=k)))
 
 
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")  # statsmodels divides by tau2 + 0
 @given(studies)
 def test_dl_pm_fe_and_hksj_match_statsmodels(data):
     from statsmodels.stats.meta_analysis import combine_effects
