@@ -66,7 +66,7 @@ def with_concordance(specs: list[TrialSpec], concordance: float | None) -> list[
 
 def run_replicate(specs: list[TrialSpec], seed: np.random.SeedSequence,
                   method: str = "DL", numba_threads: int | None = None) -> np.ndarray:
-    """One virtual meta-analysis -> array (4 outcomes, 5 fields), see :data:`_FIELDS`."""
+    """One virtual meta-analysis -> array (4 outcomes, 6 fields), see :data:`_FIELDS`."""
     if numba_threads is not None:
         import numba
 
@@ -146,7 +146,7 @@ def _patients_for_power(effect, se, n_patients):
     return float(n_patients * (_Z80 * se / abs(effect)) ** 2)
 
 
-def summarize_sweep(levels, replicates: np.ndarray, n_patients: int, n_trials: int) -> tuple:
+def summarize_sweep(levels, replicates: np.ndarray, n_patients: int) -> tuple:
     """Per-level means, CI widths, power and patients needed for 80 % power."""
     out = []
     for j, level in enumerate(levels):
@@ -217,4 +217,4 @@ def concordance_sweep(specs: list[TrialSpec] | None = None, levels=DEFAULT_LEVEL
     n_patients = sum(s.n_total for s in specs)
     return SweepResult(levels=levels, replicates=data, n_patients=n_patients,
                        n_trials=len(specs), seed=seed, method=method,
-                       summary=summarize_sweep(levels, data, n_patients, len(specs)))
+                       summary=summarize_sweep(levels, data, n_patients))

@@ -47,7 +47,14 @@ def make_mapper(workers: int = 1, scheduler: str | None = None):
                                    processes=True, dashboard_address=None)
             client = Client(cluster)
         else:
-            client = Client(scheduler)
+            from .errors import InputError
+
+            try:
+                client = Client(scheduler, timeout="10s")
+            except (OSError, ValueError, TypeError) as exc:
+                raise InputError("option --scheduler", None,
+                                 "'local-cluster' or the address of a running Dask scheduler",
+                                 f"{scheduler!r} ({type(exc).__name__})") from None
         try:
             def mapper(fn, arglist):
                 futures = client.map(_call, [(fn, args) for args in arglist], pure=False)

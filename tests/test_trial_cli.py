@@ -50,6 +50,7 @@ def test_sweep_small_run_writes_outputs(tmp_path, capsys):
     (["sweep", "--levels", "1.5"], "fractions in [0, 1]"),
     (["sweep", "--replicates", "0"], "option --replicates"),
     (["sweep", "--workers", "0"], "option --workers"),
+    (["sweep", "--replicates", "1", "--scheduler", "bogus://x"], "option --scheduler"),
     (["trial", "no_such_trial"], "no_such_trial: expected an existing TOML file"),
     (["trial", "target", "--method", "MH"], "option --method"),
     (["cohort", "nowhere.toml"], "nowhere.toml"),
