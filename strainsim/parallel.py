@@ -36,19 +36,19 @@ def make_mapper(workers: int = 1, scheduler: str | None = None):
         of a running scheduler (``tcp://host:8786``).
     """
     if scheduler:
+        from .errors import InputError
+
         try:
             from dask.distributed import Client, LocalCluster
-        except ImportError as exc:  # pragma: no cover - depends on the install
-            raise RuntimeError("--scheduler needs dask.distributed: pip install "
-                               "'strainsim[dask]'") from exc
+        except ImportError:  # pragma: no cover - depends on the install
+            raise InputError("option --scheduler", None, "dask.distributed installed "
+                             "(pip install 'strainsim[dask]')", "it is missing") from None
         cluster = None
         if scheduler == "local-cluster":
             cluster = LocalCluster(n_workers=max(1, workers), threads_per_worker=1,
                                    processes=True, dashboard_address=None)
             client = Client(cluster)
         else:
-            from .errors import InputError
-
             try:
                 client = Client(scheduler, timeout="10s")
             except (OSError, ValueError, TypeError) as exc:
