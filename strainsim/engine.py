@@ -282,65 +282,75 @@ def _nanmean_at(row, index):
     return total / count if count > 0 else np.nan
 
 
+@numba.njit(cache=True, inline="always")
+def measure_patient(strain_i, i, half, sign, time_ms, threshold, candidate, basal_mid, septal,
+                    lateral, peak_out, ttp_out, viable_out, latest_out, sd_out, maxmin_out,
+                    sept_lat_out):
+    # measure one patient's curves, strain_i of shape (S, T), into row i of the outputs
+    n_seg, n_frames = strain_i.shape
+    maximize = sign > 0
+    best = -1
+    best_ttp = 0.0
+    best_amp = 0.0
+    for s in range(n_seg):
+        # peak of the smoothed curve (fast paths fall back on the general one)
+        row = strain_i[s]
+        seen_nan = True
+        if half == 1 and n_frames >= 3:
+            f, raw, seen_nan = peak_three(row, maximize)
+        elif half == 0 and n_frames >= 1:
+            f, raw, seen_nan = peak_one(row, maximize)
+        if seen_nan:
+            f, raw = peak_any(row, half, sign)
+        peak_out[i, s] = raw if f >= 0 else np.nan
+        # time to peak, viability, and the running choice of the latest segment
+        t = time_ms[f] if f >= 0 else np.nan
+        amp = sign * raw if f >= 0 else np.nan
+        ok = amp >= threshold
+        ttp_out[i, s] = t
+        viable_out[i, s] = ok
+        if not (ok and candidate[s]) or f < 0:
+            continue
+        if best < 0 or t > best_ttp or (t == best_ttp and amp > best_amp):
+            best = s
+            best_ttp = t
+            best_amp = amp
+    latest_out[i] = best + 1 if best >= 0 else -1
+
+    total = 0.0
+    count = 0
+    lo = np.inf
+    hi = -np.inf
+    for s in basal_mid:
+        t = ttp_out[i, s]
+        if not np.isnan(t):
+            total += t
+            count += 1
+            lo = min(lo, t)
+            hi = max(hi, t)
+    if count >= 2:
+        mean = total / count
+        ss = 0.0
+        for s in basal_mid:
+            t = ttp_out[i, s]
+            if not np.isnan(t):
+                ss += (t - mean) * (t - mean)
+        sd_out[i] = np.sqrt(ss / (count - 1))
+    else:
+        sd_out[i] = np.nan
+    maxmin_out[i] = hi - lo if count >= 1 else np.nan
+
+    sept_lat_out[i] = _nanmean_at(ttp_out[i], lateral) - _nanmean_at(ttp_out[i], septal)
+
+
 @numba.njit(parallel=True, cache=True)
 def measure_kernel(strain, half, sign, time_ms, threshold, candidate, basal_mid, septal,
                    lateral, peak_out, ttp_out, viable_out, latest_out, sd_out, maxmin_out,
                    sept_lat_out):
-    n, n_seg, n_frames = strain.shape
-    maximize = sign > 0
-    for i in numba.prange(n):
-        best = -1
-        best_ttp = 0.0
-        best_amp = 0.0
-        for s in range(n_seg):
-            # peak of the smoothed curve (fast paths fall back on the general one)
-            row = strain[i, s]
-            seen_nan = True
-            if half == 1 and n_frames >= 3:
-                f, raw, seen_nan = peak_three(row, maximize)
-            elif half == 0 and n_frames >= 1:
-                f, raw, seen_nan = peak_one(row, maximize)
-            if seen_nan:
-                f, raw = peak_any(row, half, sign)
-            peak_out[i, s] = raw if f >= 0 else np.nan
-            # time to peak, viability, and the running choice of the latest segment
-            t = time_ms[f] if f >= 0 else np.nan
-            amp = sign * raw if f >= 0 else np.nan
-            ok = amp >= threshold
-            ttp_out[i, s] = t
-            viable_out[i, s] = ok
-            if not (ok and candidate[s]) or f < 0:
-                continue
-            if best < 0 or t > best_ttp or (t == best_ttp and amp > best_amp):
-                best = s
-                best_ttp = t
-                best_amp = amp
-        latest_out[i] = best + 1 if best >= 0 else -1
-
-        total = 0.0
-        count = 0
-        lo = np.inf
-        hi = -np.inf
-        for s in basal_mid:
-            t = ttp_out[i, s]
-            if not np.isnan(t):
-                total += t
-                count += 1
-                lo = min(lo, t)
-                hi = max(hi, t)
-        if count >= 2:
-            mean = total / count
-            ss = 0.0
-            for s in basal_mid:
-                t = ttp_out[i, s]
-                if not np.isnan(t):
-                    ss += (t - mean) * (t - mean)
-            sd_out[i] = np.sqrt(ss / (count - 1))
-        else:
-            sd_out[i] = np.nan
-        maxmin_out[i] = hi - lo if count >= 1 else np.nan
-
-        sept_lat_out[i] = _nanmean_at(ttp_out[i], lateral) - _nanmean_at(ttp_out[i], septal)
+    for i in numba.prange(strain.shape[0]):
+        measure_patient(strain[i], i, half, sign, time_ms, threshold, candidate, basal_mid,
+                        septal, lateral, peak_out, ttp_out, viable_out, latest_out, sd_out,
+                        maxmin_out, sept_lat_out)
 
 
 # ---------------------------------------------------------------------------------------
@@ -398,6 +408,18 @@ def _result(summary, kind, threshold, half, peak) -> EngineResult:
                         smooth_frames=2 * half + 1)
 
 
+def engine_outputs(n: int, n_seg: int = N_SEGMENTS) -> tuple:
+    """Empty output arrays (peak, ttp, viable, latest, sd, maxmin, septal-lateral)."""
+    return (np.empty((n, n_seg)), np.empty((n, n_seg)), np.empty((n, n_seg), dtype=np.bool_),
+            np.empty(n, dtype=np.int64), np.empty(n), np.empty(n), np.empty(n))
+
+
+def result_from_outputs(outputs, kind, threshold, half) -> EngineResult:
+    """An :class:`EngineResult` from the arrays of :func:`engine_outputs`."""
+    peak, *summary = outputs
+    return _result(tuple(summary), kind, threshold, half, peak)
+
+
 def measure(strain, time_ms, *, kind: str = "radial", smooth_ms: float = DEFAULT_SMOOTH_MS,
             scar_threshold_pct: float = DEFAULT_SCAR_THRESHOLD_PCT,
             candidates=None, model: SegmentModel | None = None) -> EngineResult:
@@ -427,13 +449,10 @@ def measure(strain, time_ms, *, kind: str = "radial", smooth_ms: float = DEFAULT
     """
     strain, time_ms, sign, half, candidate, groups = _prepare(
         strain, time_ms, kind, smooth_ms, model, candidates)
-    n, n_seg, _ = strain.shape
-    peak = np.empty((n, n_seg))
-    summary = (np.empty((n, n_seg)), np.empty((n, n_seg), dtype=np.bool_),
-               np.empty(n, dtype=np.int64), np.empty(n), np.empty(n), np.empty(n))
+    outputs = engine_outputs(strain.shape[0], strain.shape[1])
     measure_kernel(strain, half, sign, time_ms, float(scar_threshold_pct), candidate,
-                          *groups, peak, *summary)
-    return _result(summary, kind, scar_threshold_pct, half, peak)
+                   *groups, *outputs)
+    return result_from_outputs(outputs, kind, scar_threshold_pct, half)
 
 
 def measure_numpy(strain, time_ms, *, kind: str = "radial",

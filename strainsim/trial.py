@@ -34,6 +34,7 @@ import numpy as np
 from .cohort import Patients, simulate_patients
 from .curves import simulate_curves
 from .engine import EngineResult, measure
+from .fused import measure_simulated
 from .meta import EffectSizes, MetaResult, log_odds_ratio, mean_difference, pool
 from .outcomes import Outcomes, simulate_outcomes
 from .placement import Placement, draw_veins, place_empirical, place_image_guided
@@ -142,38 +143,38 @@ def _blocks(n: int, seed: np.random.SeedSequence):
         yield min(SEED_BLOCK, n - k * SEED_BLOCK), child
 
 
+def _measure_block(patients, rng, spec: TrialSpec, model) -> EngineResult:
+    """What the engine measures on one seed block's strain curves."""
+    act = patients.activation
+    engine = dict(kind=spec.curves.kind, smooth_ms=spec.smooth_ms,
+                  scar_threshold_pct=spec.scar_threshold_pct, model=model)
+    if spec.fidelity == "speckle":
+        # the true deformation, imaged and speckle-tracked: tracking makes the noise
+        truth = replace(spec.curves, noise_sd_pct=0.0, drift_sd_pct=0.0)
+        curves = simulate_curves(act.activation_ms, act.scar, rng, truth)
+        strain = track_curves(curves.strain, spec.curves.kind, spec.speckle, rng,
+                              frame_ms=1000.0 / spec.curves.fps)
+        return measure(strain, curves.time_ms, **engine)
+    # the curves with their tracking noise, measured as they are made (same numbers as
+    # measure(simulate_curves(...).strain), without holding the curves)
+    return measure_simulated(act.activation_ms, act.scar, rng, spec.curves,
+                             smooth_ms=spec.smooth_ms,
+                             scar_threshold_pct=spec.scar_threshold_pct, model=model)
+
+
 def _simulate_chunk(blocks, guided, spec: TrialSpec, model, shift_pct=0.0):
-    """Simulate a chunk made of whole seed blocks; one engine call for the chunk.
+    """Simulate a chunk made of whole seed blocks.
 
     Each seed block draws its patients, curves, veins, placements and outcomes
     from its own generators, so a chunk gives the same numbers as its blocks
     simulated one by one.
     """
-    streams, strains, parts = [], [], []
+    parts = []
     for n, seed in blocks:
         rngs = [np.random.default_rng(s) for s in seed.spawn(5)]
         patients = simulate_patients(n, rngs[0], spec.population, spec.activation, model)
         act = patients.activation
-        if spec.fidelity == "speckle":
-            # the true deformation, imaged and speckle-tracked: tracking makes the noise
-            truth = replace(spec.curves, noise_sd_pct=0.0, drift_sd_pct=0.0)
-            curves = simulate_curves(act.activation_ms, act.scar, rngs[1], truth)
-            strain = track_curves(curves.strain, spec.curves.kind, spec.speckle, rngs[1],
-                                  frame_ms=1000.0 / spec.curves.fps)
-        else:
-            curves = simulate_curves(act.activation_ms, act.scar, rngs[1], spec.curves)
-            strain = curves.strain
-        streams.append((n, rngs, patients))
-        strains.append(strain)
-    time_ms = curves.time_ms
-    measured_all = measure(np.concatenate(strains) if len(strains) > 1 else strains[0],
-                           time_ms, kind=spec.curves.kind, smooth_ms=spec.smooth_ms,
-                           scar_threshold_pct=spec.scar_threshold_pct, model=model)
-    start = 0
-    for n, rngs, patients in streams:
-        act = patients.activation
-        measured = _slice(measured_all, start, start + n)
-        start += n
+        measured = _measure_block(patients, rngs[1], spec, model)
         _, reachable = draw_veins(n, rngs[2], model)
         target, truth = measured.latest_segment, act.true_latest_segment
         if guided:
@@ -188,15 +189,6 @@ def _simulate_chunk(blocks, guided, spec: TrialSpec, model, shift_pct=0.0):
                                      spec.outcomes, shift_pct)
         parts.append((patients, measured, placement, outcomes, scar_at_lead))
     return parts
-
-
-def _slice(result, start, stop):
-    """Patients ``start:stop`` of a dataclass of per-patient arrays."""
-    values = {}
-    for name in result.__dataclass_fields__:
-        value = getattr(result, name)
-        values[name] = value[start:stop] if isinstance(value, np.ndarray) else value
-    return type(result)(**values)
 
 
 def _concat(items):

@@ -189,3 +189,20 @@ def test_engine_rejects_bad_arrays(bad):
     kind = kwargs.pop("kind", "radial")
     with pytest.raises(ValueError):
         measure(kwargs["strain"], kwargs["time_ms"], kind=kind)
+
+
+@given(st.integers(1, 300), st.integers(0, 2**32 - 1), st.sampled_from(["radial", "longitudinal"]),
+       st.sampled_from([30.0, 60.0, 90.0]), st.sampled_from([0.0, 50.0, 100.0]))
+def test_fused_simulation_and_measurement_equals_the_two_steps(n, seed, kind, fps, smooth_ms):
+    from strainsim.fused import measure_simulated
+
+    act = simulate_activation(n, np.random.default_rng(seed))
+    params = CurveParams(kind=kind, fps=fps)
+    fused = measure_simulated(act.activation_ms, act.scar, np.random.default_rng(seed + 1),
+                              params, smooth_ms=smooth_ms)
+    curves = simulate_curves(act.activation_ms, act.scar, np.random.default_rng(seed + 1),
+                             params)
+    two_step = measure(curves.strain, curves.time_ms, kind=kind, smooth_ms=smooth_ms)
+    for field in FIELDS + FLOAT_FIELDS:
+        np.testing.assert_array_equal(getattr(fused, field), getattr(two_step, field),
+                                      err_msg=field)
