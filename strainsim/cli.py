@@ -304,10 +304,14 @@ def cohort(
     summary_only: bool = typer.Option(False, "--summary-only", help="Stream the cohort and "
                                       "write summary.json only (memory bounded by "
                                       "--block-size, for very large cohorts)."),
+    workers: int = typer.Option(1, help="Worker processes for --summary-only."),
+    scheduler: str | None = typer.Option(None, help="'local-cluster' or a Dask scheduler "
+                                         "address, for --summary-only."),
 ):
     """Simulate one trial's patients: patients.csv and summary.json."""
     from dataclasses import asdict
 
+    from .parallel import make_mapper
     from .report import patient_rows
     from .spec import load_spec
     from .trial import simulate_trial, stream_trial
@@ -315,11 +319,18 @@ def cohort(
     if not 1 <= block_size <= 10_000_000:
         raise InputError("option --block-size", None, "a number of patients in [1, 1e7]",
                          str(block_size))
+    _check_workers(workers)
+    if (workers > 1 or scheduler) and not summary_only:
+        raise InputError("option --workers/--scheduler", None, "--summary-only with them "
+                         "(the per-patient table is built in one process)")
     trial_spec = load_spec(spec)
     progress, advance = _progress(trial_spec.n_total, f"{trial_spec.name}: patients")
     with progress:
         if summary_only:
-            result = stream_trial(trial_spec, seed, block_size=block_size, progress=advance)
+            with make_mapper(workers, scheduler) as mapper:
+                result = stream_trial(trial_spec, seed, block_size=block_size,
+                                      progress=advance,
+                                      mapper=mapper if workers > 1 or scheduler else None)
         else:
             result, guided, control = simulate_trial(trial_spec, seed, keep_arms=True,
                                                      block_size=block_size, progress=advance)

@@ -79,5 +79,7 @@ def make_mapper(workers: int = 1, scheduler: str | None = None):
     context = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
         def mapper(fn, arglist):
-            return pool.map(_call, [(fn, args) for args in arglist], chunksize=4)
+            jobs = [(fn, args) for args in arglist]
+            # a few jobs per worker round: small jobs share the IPC, big ones stay balanced
+            return pool.map(_call, jobs, chunksize=max(1, len(jobs) // (workers * 8)))
         yield mapper

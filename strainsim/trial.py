@@ -313,26 +313,42 @@ def _combine(stats) -> ArmSummary:
                       concordant_true=conc_true / n)
 
 
+def _chunk_stats(blocks, guided, spec, shift_pct, numba_threads=None):
+    """Per-seed-block statistics of one chunk (runs in a worker when mapped)."""
+    if numba_threads is not None:
+        import numba
+
+        numba.set_num_threads(numba_threads)
+    return [_block_stats(part) for part in
+            _simulate_chunk(blocks, guided, spec, load_segments(), shift_pct)]
+
+
 def stream_arm(n: int, guided: bool, spec: TrialSpec, seed: np.random.SeedSequence,
                model=None, block_size: int = 16384, shift_pct: float = 0.0,
-               progress=None) -> ArmSummary:
+               progress=None, mapper=None) -> ArmSummary:
     """Simulate an arm chunk by chunk, keeping only per-block statistics.
 
-    Memory stays bounded by ``block_size`` patients whatever ``n``; the
-    patients are those of :func:`simulate_arm` with the same seed, and the
-    summary is identical for any ``block_size`` (it merges per-seed-block
-    statistics in block order). Means and SDs agree with
-    :func:`summarize_arm` to rounding.
+    Memory stays bounded by ``block_size`` patients (per worker) whatever
+    ``n``; the patients are those of :func:`simulate_arm` with the same seed,
+    and the summary is identical for any ``block_size`` and any ``mapper``
+    (it merges per-seed-block statistics in block order). Means and SDs agree
+    with :func:`summarize_arm` to rounding. ``mapper`` (see
+    :mod:`strainsim.parallel`) runs the chunks in worker processes or on Dask.
     """
-    model = model or load_segments()
     blocks = list(_blocks(n, seed))
     per_chunk = max(1, -(-block_size // SEED_BLOCK))
+    chunks = [blocks[k:k + per_chunk] for k in range(0, len(blocks), per_chunk)]
+    if mapper is None:
+        model = model or load_segments()
+        results = ([_block_stats(part) for part in
+                    _simulate_chunk(chunk, guided, spec, model, shift_pct)] for chunk in chunks)
+    else:
+        results = mapper(_chunk_stats, [(chunk, guided, spec, shift_pct) for chunk in chunks])
     stats = []
     done = 0
-    for k in range(0, len(blocks), per_chunk):
-        for part in _simulate_chunk(blocks[k:k + per_chunk], guided, spec, model, shift_pct):
-            stats.append(_block_stats(part))
-            done += part[2].lead_segment.shape[0]
+    for chunk, chunk_stats in zip(chunks, results, strict=True):
+        stats.extend(chunk_stats)
+        done += sum(size for size, _ in chunk)
         if progress is not None:
             progress(done)
     return _combine(stats)
@@ -352,13 +368,16 @@ def _trial_setup(spec: TrialSpec, seed, progress):
 
 
 def stream_trial(spec: TrialSpec, seed: int | np.random.SeedSequence = 0, *, model=None,
-                 block_size: int = 16384, progress=None) -> TrialResult:
-    """:func:`simulate_trial` for cohorts too large to hold: summaries only, bounded memory."""
+                 block_size: int = 16384, progress=None, mapper=None) -> TrialResult:
+    """:func:`simulate_trial` for cohorts too large to hold: summaries only, bounded memory.
+
+    ``mapper`` runs chunks in worker processes or on Dask; the numbers do not change.
+    """
     seed_guided, seed_control, shift, control_progress = _trial_setup(spec, seed, progress)
     g = stream_arm(spec.n_image_guided, True, spec, seed_guided, model, block_size, shift,
-                   progress)
+                   progress, mapper)
     c = stream_arm(spec.n_control, False, spec, seed_control, model, block_size,
-                   progress=control_progress)
+                   progress=control_progress, mapper=mapper)
     return TrialResult(spec=spec, guided=g, control=c, effects=trial_effects(g, c, spec.name))
 
 

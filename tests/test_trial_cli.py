@@ -91,3 +91,14 @@ def test_cohort_summary_only_streams(tmp_path, capsys):
     assert streamed["image_guided"]["nyha_improved"] == full["image_guided"]["nyha_improved"]
     assert streamed["control"]["esv_change_mean"] == pytest.approx(
         full["control"]["esv_change_mean"], rel=1e-12)
+
+
+def test_cohort_summary_only_on_workers_is_identical(tmp_path, capsys):
+    argv = ["cohort", "starter", "--seed", "6", "--summary-only", "--block-size", "256"]
+    assert run([*argv, "--out", str(tmp_path / "a")], capsys)[0] == 0
+    assert run([*argv, "--out", str(tmp_path / "b"), "--workers", "2"], capsys)[0] == 0
+    assert (tmp_path / "a" / "summary.json").read_text() == \
+        (tmp_path / "b" / "summary.json").read_text()
+    code, _, err = run(["cohort", "starter", "--workers", "2", "--out", str(tmp_path / "c")],
+                       capsys)
+    assert code == 2 and "--summary-only" in err
