@@ -283,18 +283,18 @@ def _nanmean_at(row, index):
 
 
 @numba.njit(cache=True, inline="always")
-def measure_patient(strain_i, i, half, sign, time_ms, threshold, candidate, basal_mid, septal,
-                    lateral, peak_out, ttp_out, viable_out, latest_out, sd_out, maxmin_out,
-                    sept_lat_out):
-    # measure one patient's curves, strain_i of shape (S, T), into row i of the outputs
-    n_seg, n_frames = strain_i.shape
+def measure_patient(strain, j, i, half, sign, time_ms, threshold, candidate, basal_mid,
+                    septal, lateral, peak_out, ttp_out, viable_out, latest_out, sd_out,
+                    maxmin_out, sept_lat_out):
+    # measure patient j of strain (N, S, T) into row i of the outputs
+    n_seg, n_frames = strain.shape[1], strain.shape[2]
     maximize = sign > 0
     best = -1
     best_ttp = 0.0
     best_amp = 0.0
     for s in range(n_seg):
         # peak of the smoothed curve (fast paths fall back on the general one)
-        row = strain_i[s]
+        row = strain[j, s]
         seen_nan = True
         if half == 1 and n_frames >= 3:
             f, raw, seen_nan = peak_three(row, maximize)
@@ -348,7 +348,7 @@ def measure_kernel(strain, half, sign, time_ms, threshold, candidate, basal_mid,
                    lateral, peak_out, ttp_out, viable_out, latest_out, sd_out, maxmin_out,
                    sept_lat_out):
     for i in numba.prange(strain.shape[0]):
-        measure_patient(strain[i], i, half, sign, time_ms, threshold, candidate, basal_mid,
+        measure_patient(strain, i, i, half, sign, time_ms, threshold, candidate, basal_mid,
                         septal, lateral, peak_out, ttp_out, viable_out, latest_out, sd_out,
                         maxmin_out, sept_lat_out)
 

@@ -66,7 +66,7 @@ def _simulate_and_measure(rng, onset_ms, scar, viable_mean, viable_sd, scar_mean
     for i in range(n):
         for s in range(n_seg):
             drift[i, s] = drift_sd * rng.standard_normal()
-    buffer = np.empty((n_seg, n_frames))
+    buffer = np.empty((1, n_seg, n_frames))
     for i in range(n):
         for s in range(n_seg):
             # the arithmetic of strainsim.curves._synthesis_kernel
@@ -85,8 +85,8 @@ def _simulate_and_measure(rng, onset_ms, scar, viable_mean, viable_sd, scar_mean
                 else:
                     late = (tau - contraction_ms) / relaxation_ms
                     shape = np.exp(-(late * late))
-                buffer[s, k] = amp * shape + noise + slope * (k / (n_frames - 1))
-        measure_patient(buffer, i, half, sign, time_ms, threshold, candidate, basal_mid,
+                buffer[0, s, k] = amp * shape + noise + slope * (k / (n_frames - 1))
+        measure_patient(buffer, 0, i, half, sign, time_ms, threshold, candidate, basal_mid,
                         septal, lateral, peak_out, ttp_out, viable_out, latest_out, sd_out,
                         maxmin_out, sept_lat_out)
 
