@@ -348,7 +348,8 @@ def noise_statistics(tracked: np.ndarray, true: np.ndarray, dt_ms: float) -> dic
     """
     err = np.asarray(tracked) - np.asarray(true)
     centred = err - err.mean(axis=-1, keepdims=True)
-    rho = float(np.sum(centred[..., 1:] * centred[..., :-1]) / np.sum(centred**2))
+    power = float(np.sum(centred**2))
+    rho = float(np.sum(centred[..., 1:] * centred[..., :-1]) / power) if power > 0 else 0.0
     corr = -dt_ms / np.log(rho) if 0 < rho < 1 else float("nan")
     return {"sd_pct": float(err.std()), "corr_ms": float(corr),
             "end_sd_pct": float(err[..., -1].std()), "lag1": rho}

@@ -64,7 +64,7 @@ def test_same_seed_same_tracking_and_noise_statistics():
     b = track_curves(true, "radial", SpeckleParams(), np.random.default_rng(5))
     np.testing.assert_array_equal(a, b)
     stats = noise_statistics(true, true, 16.7)
-    assert stats["sd_pct"] == 0.0
+    assert stats["sd_pct"] == 0.0 and np.isnan(stats["corr_ms"])
 
 
 def test_speckle_fidelity_in_a_trial_is_reproducible():
