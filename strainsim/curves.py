@@ -213,6 +213,17 @@ def synthesize_numpy(onset_ms, amplitude, drift, white, dt_ms, contraction_ms, r
     return sign * amplitude[:, :, None] * shape + noise + ramp
 
 
+@numba.njit(cache=True, inline="always")
+def contraction_shape(tau, contraction_ms, relaxation_ms):
+    """Normalized strain shape ``tau`` ms after the onset of shortening (0 to 1)."""
+    if tau <= 0.0:
+        return 0.0
+    if tau < contraction_ms:
+        return 0.5 - 0.5 * np.cos(np.pi * tau / contraction_ms)
+    late = (tau - contraction_ms) / relaxation_ms
+    return np.exp(-(late * late))
+
+
 @numba.njit(parallel=True, cache=True)
 def _synthesis_kernel(onset_ms, amplitude, drift, white, dt_ms, contraction_ms, relaxation_ms,
            sign, noise_sd, phi, innovation_scale, out):
@@ -226,14 +237,7 @@ def _synthesis_kernel(onset_ms, amplitude, drift, white, dt_ms, contraction_ms, 
             for k in range(n_frames):
                 if k > 0:
                     noise = phi * noise + noise_sd * innovation_scale * white[i, s, k]
-                tau = k * dt_ms - onset
-                if tau <= 0.0:
-                    shape = 0.0
-                elif tau < contraction_ms:
-                    shape = 0.5 - 0.5 * np.cos(np.pi * tau / contraction_ms)
-                else:
-                    late = (tau - contraction_ms) / relaxation_ms
-                    shape = np.exp(-(late * late))
+                shape = contraction_shape(k * dt_ms - onset, contraction_ms, relaxation_ms)
                 out[i, s, k] = amp * shape + noise + slope * (k / (n_frames - 1))
     return out
 

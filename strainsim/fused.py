@@ -30,7 +30,7 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-from .curves import CurveParams, _kernel_constants, time_axis
+from .curves import CurveParams, _kernel_constants, contraction_shape, time_axis
 from .engine import (
     DEFAULT_SCAR_THRESHOLD_PCT,
     DEFAULT_SMOOTH_MS,
@@ -77,14 +77,7 @@ def _simulate_and_measure(rng, onset_ms, scar, viable_mean, viable_sd, scar_mean
             for k in range(n_frames):
                 if k > 0:
                     noise = phi * noise + noise_sd * innovation_scale * rng.standard_normal()
-                tau = k * dt_ms - onset
-                if tau <= 0.0:
-                    shape = 0.0
-                elif tau < contraction_ms:
-                    shape = 0.5 - 0.5 * np.cos(np.pi * tau / contraction_ms)
-                else:
-                    late = (tau - contraction_ms) / relaxation_ms
-                    shape = np.exp(-(late * late))
+                shape = contraction_shape(k * dt_ms - onset, contraction_ms, relaxation_ms)
                 buffer[0, s, k] = amp * shape + noise + slope * (k / (n_frames - 1))
         measure_patient(buffer, 0, i, half, sign, time_ms, threshold, candidate, basal_mid,
                         septal, lateral, peak_out, ttp_out, viable_out, latest_out, sd_out,
