@@ -28,8 +28,10 @@ Examples
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
+import numba
 import numpy as np
 
 from .segments import N_SEGMENTS, SegmentModel, load_segments
@@ -382,3 +384,164 @@ def simulate_activation(n: int, rng: np.random.Generator,
         delay = times.max(axis=1) - times.min(axis=1)
     return Activation(activation_ms=times, scar=scar, ischemic=ischemic,
                       late_angle_deg=late, delay_ms=delay)
+
+
+# ---------------------------------------------------------------------------------------
+# numba kernels of the pattern model's draws and times. They consume a NumPy Generator in
+# the order of draw_scar / simulate_activation above (their plain-numpy twins) and give
+# the same numbers; strainsim.fused strings them together per seed block.
+# ---------------------------------------------------------------------------------------
+def scar_constants(params: ScarParams, model: SegmentModel):
+    """Arrays the scar kernel needs: the culprit CDF and territory membership (3, 17).
+
+    The CDF is built as ``Generator.choice`` builds it (cumulative sum, then
+    divided by its last entry), so the kernel's culprits are ``choice``'s.
+    """
+    cdf = np.asarray(params.territory_weights, dtype=np.float64).cumsum()
+    cdf /= cdf[-1]
+    territory = np.array([s.territory for s in model.segments])
+    members = territory[None, :] == np.array(_TERRITORIES)[:, None]
+    return cdf, members
+
+
+@numba.njit(cache=True)
+def draw_scar_kernel(rng, ischemic_fraction, culprit_cdf, scar_segments_mean,
+                     patchy_probability, members, adjacency, scar_out, ischemic_out):
+    """Kernel twin of :func:`draw_scar`: fills ``scar_out`` (n, 17) and ``ischemic_out`` (n,)."""
+    n, n_seg = scar_out.shape
+    culprit = np.empty(n, np.int64)
+    n_scar = np.empty(n, np.int64)
+    patchy = np.empty(n, np.bool_)
+    seed_u = np.empty(n)
+    grow_u = np.empty((n, n_seg))
+    patchy_segment = np.empty(n, np.int64)
+    for i in range(n):
+        ischemic_out[i] = rng.random() < ischemic_fraction
+    for i in range(n):  # Generator.choice(3, p=...): count of CDF entries <= u
+        u = rng.random()
+        c = 0
+        for k in range(culprit_cdf.shape[0]):
+            if culprit_cdf[k] <= u:
+                c += 1
+        culprit[i] = c
+    for i in range(n):
+        n_scar[i] = max(1, rng.poisson(scar_segments_mean))
+    for i in range(n):
+        patchy[i] = rng.random() < patchy_probability
+    for i in range(n):
+        seed_u[i] = rng.random()
+    for i in range(n):
+        for s in range(n_seg):
+            grow_u[i, s] = rng.random()
+    for i in range(n):
+        patchy_segment[i] = rng.integers(1, 17)
+
+    frontier = np.empty(n_seg, np.bool_)
+    for i in range(n):
+        for s in range(n_seg):
+            scar_out[i, s] = False
+        member = members[culprit[i]]
+        if ischemic_out[i]:
+            count = 0
+            for s in range(n_seg):
+                count += member[s]
+            rank = np.int64(seed_u[i] * count)
+            seed = 0
+            seen = 0
+            for s in range(n_seg):
+                seen += member[s]
+                if seen > rank:
+                    seed = s
+                    break
+            scar_out[i, seed] = True
+            size = 1
+            target = min(n_scar[i], n_seg)
+            while size < target:  # grow by the frontier segment with the smallest draw
+                any_preferred = False
+                for s in range(n_seg):
+                    near = False
+                    if not scar_out[i, s]:
+                        for t in range(n_seg):
+                            if scar_out[i, t] and adjacency[t, s]:
+                                near = True
+                                break
+                    frontier[s] = near
+                    any_preferred |= near and member[s]
+                choice = 0
+                best = np.inf
+                for s in range(n_seg):
+                    ok = frontier[s] and (member[s] or not any_preferred)
+                    if ok and grow_u[i, s] < best:
+                        best = grow_u[i, s]
+                        choice = s
+                if not scar_out[i, choice]:
+                    size += 1
+                scar_out[i, choice] = True
+        elif patchy[i]:
+            scar_out[i, patchy_segment[i] - 1] = True
+
+
+@numba.njit(cache=True)
+def vonmises(rng, mu, kappa):
+    """One von Mises draw, as ``Generator.vonmises`` makes it (Best and Fisher's method)."""
+    if kappa < 1e-8:
+        return math.pi * (2.0 * rng.random() - 1.0)
+    if kappa < 1e-5:
+        s = 1.0 / kappa + kappa
+    elif kappa <= 1e6:
+        r = 1.0 + math.sqrt(1.0 + 4.0 * kappa * kappa)
+        rho = (r - math.sqrt(2.0 * r)) / (2.0 * kappa)
+        s = (1.0 + rho * rho) / (2.0 * rho)
+    else:  # a wrapped normal for very large kappa
+        x = mu + math.sqrt(1.0 / kappa) * rng.standard_normal()
+        if x < -math.pi:
+            x += 2.0 * math.pi
+        if x > math.pi:
+            x -= 2.0 * math.pi
+        return x
+    while True:
+        u = rng.random()
+        z = math.cos(math.pi * u)
+        w = (1.0 + s * z) / (s + z)
+        y = kappa * (s - w)
+        v = rng.random()
+        if y * (2.0 - y) - v >= 0.0 or math.log(y / v) + 1.0 - y >= 0.0:
+            break
+    x = math.acos(w)
+    if rng.random() < 0.5:
+        x = -x
+    x += mu
+    wrapped = (abs(x) + math.pi) % (2.0 * math.pi) - math.pi
+    return -wrapped if x < 0.0 else wrapped
+
+
+@numba.njit(cache=True)
+def pattern_kernel(rng, onset_ms, delay_mean_ms, delay_sd_ms, late_angle_rad, kappa,
+                   jitter_sd_ms, scar_delay_ms, centre_rad, ring_term_ms, apical, scar,
+                   late_out, delay_out, times_out):
+    """Kernel twin of the pattern branch of :func:`simulate_activation` after the scar.
+
+    Draws the late-site angles, the delays and the jitter, and fills
+    ``late_out`` (degrees), ``delay_out`` and ``times_out`` (n, 17) (ms).
+    """
+    n, n_seg = times_out.shape
+    for i in range(n):
+        late_out[i] = (vonmises(rng, late_angle_rad, kappa) * (180.0 / np.pi)) % 360.0
+    for i in range(n):
+        delay_out[i] = max(20.0, delay_mean_ms + delay_sd_ms * rng.standard_normal())
+    apex = n_seg - 1
+    for i in range(n):
+        late_rad = late_out[i] * (np.pi / 180.0)
+        for s in range(n_seg):
+            jitter = rng.standard_normal()
+            times = (onset_ms + delay_out[i] * (1.0 + math.cos(centre_rad[s] - late_rad)) / 2.0
+                     + ring_term_ms[s] + jitter_sd_ms * jitter
+                     + scar_delay_ms * (1.0 if scar[i, s] else 0.0))
+            if s == apex:  # the apex: mean of the apical ring (numpy sums 4 in order)
+                total = times_out[i, apical[0]]
+                for k in range(1, apical.shape[0]):
+                    total += times_out[i, apical[k]]
+                times = total / apical.shape[0] + jitter_sd_ms * jitter
+            times_out[i, s] = times
+        for s in range(n_seg):
+            times_out[i, s] = max(times_out[i, s], 0.0)

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 
+import numba
 import numpy as np
 
 from .activation import Activation, ActivationParams, simulate_activation
@@ -118,3 +119,28 @@ def simulate_patients(n: int, rng: np.random.Generator, population: PopulationPa
     act = simulate_activation(n, rng, activation, model)
     return Patients(age=age, male=male, edv_ml=edv, esv_ml=esv, activation=act)
 
+
+
+def population_constants(population: PopulationParams) -> np.ndarray:
+    """The parameters in the order :func:`population_kernel` reads them."""
+    p = population
+    return np.array([p.age_mean, p.age_sd, p.male_fraction, p.edv_mean_ml, p.edv_sd_ml,
+                     p.ef_mean_pct, p.ef_sd_pct])
+
+
+@numba.njit(cache=True)
+def population_kernel(rng, constants, age_out, male_out, edv_out, esv_out):
+    """Kernel twin of the demographic and volume draws of :func:`simulate_patients`."""
+    age_mean, age_sd, male_fraction, edv_mean, edv_sd, ef_mean, ef_sd = (
+        constants[0], constants[1], constants[2], constants[3], constants[4], constants[5],
+        constants[6])
+    n = age_out.shape[0]
+    for i in range(n):
+        age_out[i] = age_mean + age_sd * rng.standard_normal()
+    for i in range(n):
+        male_out[i] = rng.random() < male_fraction
+    for i in range(n):
+        edv_out[i] = max(80.0, edv_mean + edv_sd * rng.standard_normal())
+    for i in range(n):
+        ef = min(max(ef_mean + ef_sd * rng.standard_normal(), 10.0), 35.0)
+        esv_out[i] = edv_out[i] * (1.0 - ef / 100.0)

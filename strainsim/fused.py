@@ -1,4 +1,4 @@
-"""Curve synthesis fused with the engine: strain curves measured without being stored.
+"""Fused kernels: curves measured without being stored, and whole seed blocks in one call.
 
 For large cohorts most of the time went into drawing the tracking noise as a
 ``(n, 17, T)`` NumPy array, synthesizing the curves into another such array,
@@ -10,6 +10,14 @@ a small buffer with the arithmetic of the curve kernel, and measures it with
 the engine's per-patient routine. The result is identical to
 ``measure(simulate_curves(...).strain, ...)``, which the tests check, with
 memory proportional to one patient instead of the block.
+
+:func:`simulate_block` goes further for the fast path of a trial (pattern
+activation, curve fidelity): one kernel runs a seed block's patients,
+activation, curves, engine, veins, placement and outcomes, each stage by the
+numba twin that sits beside its numpy function (``draw_scar_kernel`` beside
+:func:`strainsim.activation.draw_scar`, and so on), drawing from the block's
+five generators in the stage functions' order. The tests hold it to the
+stage-by-stage path.
 
 Examples
 --------
@@ -27,9 +35,18 @@ True
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numba
 import numpy as np
 
+from .activation import (
+    Activation,
+    draw_scar_kernel,
+    pattern_kernel,
+    scar_constants,
+)
+from .cohort import Patients, population_constants, population_kernel
 from .curves import CurveParams, _kernel_constants, contraction_shape, time_axis
 from .engine import (
     DEFAULT_SCAR_THRESHOLD_PCT,
@@ -40,9 +57,17 @@ from .engine import (
     measure_patient,
     result_from_outputs,
 )
-from .segments import SegmentModel, load_segments
+from .outcomes import Outcomes, outcome_constants, outcomes_kernel
+from .placement import (
+    Placement,
+    classify_one,
+    draw_veins_kernel,
+    empirical_masks,
+    place_kernel,
+)
+from .segments import N_SEGMENTS, SegmentModel, load_segments
 
-__all__ = ["measure_simulated"]
+__all__ = ["measure_simulated", "simulate_block", "block_supported"]
 
 
 @numba.njit(cache=True)
@@ -124,3 +149,179 @@ def measure_simulated(onset_minus_emd_ms: np.ndarray, scar: np.ndarray,
         float(params.sign), float(params.noise_sd_pct), float(phi), float(innovation), half,
         time_ms, float(scar_threshold_pct), candidate, *model.dyssynchrony_groups, *outputs)
     return result_from_outputs(outputs, params.kind, scar_threshold_pct, half)
+
+
+# ---------------------------------------------------------------------------------------
+# a whole seed block in one kernel
+# ---------------------------------------------------------------------------------------
+@numba.njit(cache=True)
+def _block_kernel(rng_patients, rng_curves, rng_veins, rng_place, rng_outcomes, guided,
+                  shift_pct, population, scar_scalars, culprit_cdf, members, adjacency,
+                  activation_scalars, centre_rad, ring_term_ms, apical, curve_scalars,
+                  n_frames, half, time_ms, candidate, basal_mid, septal, lateral,
+                  prevalence, access, placement_scalars, masks, hops, outcome_scalars,
+                  age, male, edv, esv, scar, ischemic, late, delay, activation_ms,
+                  peak, ttp, viable, latest, sd, maxmin, sept_lat, true_latest, reachable,
+                  lead, vs_measured, vs_true, scar_at_lead, esv_change, edv_change, esv_new,
+                  edv_new, ef_change, nyha):
+    n, n_seg = activation_ms.shape
+    # patients (simulate_patients: demographics, volumes, scar, late site, delay, jitter)
+    population_kernel(rng_patients, population, age, male, edv, esv)
+    draw_scar_kernel(rng_patients, scar_scalars[0], culprit_cdf, scar_scalars[1],
+                     scar_scalars[2], members, adjacency, scar, ischemic)
+    pattern_kernel(rng_patients, activation_scalars[0], activation_scalars[1],
+                   activation_scalars[2], activation_scalars[3], activation_scalars[4],
+                   activation_scalars[5], activation_scalars[6], centre_rad, ring_term_ms,
+                   apical, scar, late, delay, activation_ms)
+    for i in range(n):  # Activation.true_latest_segment
+        best = -1
+        for s in range(n_seg):
+            if not scar[i, s] and (best < 0 or activation_ms[i, s] > activation_ms[i, best]):
+                best = s
+        true_latest[i] = best + 1 if best >= 0 else -1
+    # curves measured by the engine (measure_simulated)
+    (emd, viable_mean, viable_sd, scar_mean, scar_sd, drift_sd, dt, contraction, relaxation,
+     sign, noise_sd, phi, innovation, threshold) = (
+        curve_scalars[0], curve_scalars[1], curve_scalars[2], curve_scalars[3],
+        curve_scalars[4], curve_scalars[5], curve_scalars[6], curve_scalars[7],
+        curve_scalars[8], curve_scalars[9], curve_scalars[10], curve_scalars[11],
+        curve_scalars[12], curve_scalars[13])
+    onset = np.empty((n, n_seg))
+    for i in range(n):
+        for s in range(n_seg):
+            onset[i, s] = activation_ms[i, s] + emd
+    _simulate_and_measure(rng_curves, onset, scar, viable_mean, viable_sd, scar_mean,
+                          scar_sd, drift_sd, n_frames, dt, contraction, relaxation, sign,
+                          noise_sd, phi, innovation, half, time_ms, threshold, candidate,
+                          basal_mid, septal, lateral, peak, ttp, viable, latest, sd, maxmin,
+                          sept_lat)
+    # veins, placement, classification
+    draw_veins_kernel(rng_veins, prevalence, access, reachable)
+    place_kernel(rng_place, guided, latest, reachable, placement_scalars[0],
+                 placement_scalars[1], placement_scalars[2], masks, adjacency, hops, lead)
+    for i in range(n):
+        vs_measured[i] = classify_one(lead[i], latest[i], hops)
+        vs_true[i] = classify_one(lead[i], true_latest[i], hops)
+        scar_at_lead[i] = scar[i, lead[i] - 1]
+    # outcomes
+    outcomes_kernel(rng_outcomes, outcome_scalars, edv, esv, vs_true, scar_at_lead, ischemic,
+                    male, shift_pct, esv_change, edv_change, esv_new, edv_new, ef_change,
+                    nyha)
+
+
+def block_supported(spec) -> bool:
+    """Whether :func:`simulate_block` covers ``spec`` (pattern activation, curve fidelity)."""
+    return spec.fidelity == "curves" and spec.activation.model == "pattern"
+
+
+_CONSTANTS: dict = {}
+
+
+def _block_constants(spec, model: SegmentModel) -> tuple:
+    """The kernel's parameter arrays for ``spec`` and ``model`` (cached: specs are frozen)."""
+    key = (spec, id(model))
+    hit = _CONSTANTS.get(key)
+    if hit is not None and hit[0] is model:
+        return hit[1]
+    population = spec.population
+    act = replace(spec.activation, scar=replace(
+        spec.activation.scar, ischemic_fraction=population.ischemic_fraction,
+        ischemic_scar_segments_mean=population.ischemic_scar_segments_mean))
+    cdf, members = scar_constants(act.scar, model)
+    ring_term = np.array([{"basal": 0.5, "mid": 0.0, "apical": -0.5, "apex": -0.5}[s.ring]
+                          for s in model.segments]) * act.base_apex_ms
+    curves = spec.curves
+    time_ms = time_axis(curves)
+    dt, phi, innovation = _kernel_constants(curves)
+    placement = spec.placement
+    concordance = -1.0 if placement.concordance is None else placement.concordance
+    constants = (
+        population_constants(population),
+        np.array([act.scar.ischemic_fraction, act.scar.ischemic_scar_segments_mean,
+                  act.scar.nonischemic_scar_probability]),
+        cdf, members, np.ascontiguousarray(model.adjacency),
+        np.array([act.onset_ms, act.delay_mean_ms, act.delay_sd_ms,
+                  float(np.radians(act.late_angle_deg)), act.late_angle_kappa,
+                  act.jitter_sd_ms, act.scar_delay_ms]),
+        np.radians([s.angle_centre for s in model.segments]), ring_term,
+        model.numbers(ring="apical") - 1,
+        np.array([curves.emd_ms, curves.viable_amplitude_pct, curves.viable_amplitude_sd_pct,
+                  curves.scar_amplitude_pct, curves.scar_amplitude_sd_pct, curves.drift_sd_pct,
+                  dt, curves.contraction_ms, curves.relaxation_ms, curves.sign,
+                  curves.noise_sd_pct, phi, innovation, spec.scar_threshold_pct],
+                 dtype=np.float64),
+        curves.n_frames, half_window_frames(spec.smooth_ms, time_ms), time_ms,
+        np.ones(N_SEGMENTS, dtype=np.bool_), *model.dyssynchrony_groups,
+        np.array([v.prevalence for v in model.veins], dtype=np.float64),
+        np.ascontiguousarray(model.vein_access()),
+        np.array([placement.aim_success, concordance, placement.adjacent_share]),
+        empirical_masks(placement, model), np.ascontiguousarray(model.hops, dtype=np.int64),
+        outcome_constants(spec.outcomes),
+    )
+    if len(_CONSTANTS) > 512:
+        _CONSTANTS.clear()
+    _CONSTANTS[key] = (model, constants)
+    return constants
+
+
+def simulate_block(n: int, rngs, guided: bool, spec, model: SegmentModel | None = None,
+                   shift_pct: float = 0.0):
+    """One seed block through the whole pipeline in one kernel.
+
+    Parameters
+    ----------
+    n : int
+        Patients in the block.
+    rngs : sequence of 5 numpy.random.Generator
+        The block's generators: patients, curves, veins, placement, outcomes.
+    guided : bool
+        Image-guided (True) or control arm.
+    spec : TrialSpec
+        Must satisfy :func:`block_supported`.
+    model : SegmentModel, optional
+    shift_pct : float
+        Trial-level shift of the image-guided ESV change (%).
+
+    Returns
+    -------
+    patients, measured, placement, outcomes, scar_at_lead
+        What the stage functions return for the same generators (see
+        :func:`strainsim.trial.simulate_arm`).
+    """
+    if not block_supported(spec):
+        raise ValueError("simulate_block needs the pattern activation model and "
+                         "curve fidelity")
+    model = model or load_segments()
+    constants = _block_constants(spec, model)
+    floats = np.empty((13, n))
+    flags = np.empty((4, n), dtype=np.bool_)
+    ints = np.empty((3, n), dtype=np.int64)
+    classes = np.empty((2, n), dtype=np.int8)
+    scar = np.empty((n, N_SEGMENTS), dtype=np.bool_)
+    reachable = np.empty((n, N_SEGMENTS), dtype=np.bool_)
+    activation_ms = np.empty((n, N_SEGMENTS))
+    peak, ttp = np.empty((n, N_SEGMENTS)), np.empty((n, N_SEGMENTS))
+    viable = np.empty((n, N_SEGMENTS), dtype=np.bool_)
+    age, edv, esv, late, delay, sd, maxmin, sept_lat = floats[:8]
+    esv_change, edv_change, esv_new, edv_new, ef_change = floats[8:]
+    male, ischemic, scar_at_lead, nyha = flags
+    latest, true_latest, lead = ints
+    vs_measured, vs_true = classes
+    _block_kernel(*rngs, bool(guided), float(shift_pct), *constants,
+                  age, male, edv, esv, scar, ischemic, late, delay, activation_ms,
+                  peak, ttp, viable, latest, sd, maxmin, sept_lat, true_latest, reachable,
+                  lead, vs_measured, vs_true, scar_at_lead, esv_change, edv_change, esv_new,
+                  edv_new, ef_change, nyha)
+    curves = spec.curves
+    half = constants[11]
+    patients = Patients(age=age, male=male, edv_ml=edv, esv_ml=esv,
+                        activation=Activation(activation_ms=activation_ms, scar=scar,
+                                              ischemic=ischemic, late_angle_deg=late,
+                                              delay_ms=delay))
+    measured = result_from_outputs((peak, ttp, viable, latest, sd, maxmin, sept_lat),
+                                   curves.kind, spec.scar_threshold_pct, half)
+    placement = Placement(lead_segment=lead, target_segment=latest, vs_measured=vs_measured,
+                          vs_true=vs_true, reachable=reachable)
+    outcomes = Outcomes(esv_change_pct=esv_change, edv_change_pct=edv_change, esv_ml=esv_new,
+                        edv_ml=edv_new, ef_change=ef_change, nyha_improved=nyha)
+    return patients, measured, placement, outcomes, scar_at_lead

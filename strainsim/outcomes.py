@@ -30,8 +30,10 @@ Examples
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
+import numba
 import numpy as np
 
 __all__ = ["OutcomeParams", "Outcomes", "simulate_outcomes"]
@@ -145,3 +147,57 @@ def simulate_outcomes(edv_ml, esv_ml, position_class, scar_at_lead, ischemic, ma
     nyha = u_nyha < 1.0 / (1.0 + np.exp(-logit))
     return Outcomes(esv_change_pct=esv_change, edv_change_pct=edv_change, esv_ml=esv_new,
                     edv_ml=edv_new, ef_change=ef_change, nyha_improved=nyha)
+
+
+def outcome_constants(params: OutcomeParams) -> np.ndarray:
+    """The parameters in the order :func:`outcomes_kernel` reads them."""
+    return np.array([params.base_esv_change_pct, params.concordant_extra_pct,
+                     params.adjacent_extra_pct, params.scar_at_lead_pct, params.ischemic_pct,
+                     params.male_pct, params.noise_sd_pct, params.edv_fraction,
+                     params.edv_noise_sd_pct, params.nyha_intercept, params.nyha_slope])
+
+
+@numba.njit(cache=True)
+def outcomes_kernel(rng, constants, edv_ml, esv_ml, position_class, scar_at_lead, ischemic,
+                    male, shift_pct, esv_change_out, edv_change_out, esv_out, edv_out,
+                    ef_change_out, nyha_out):
+    """Kernel twin of :func:`simulate_outcomes` (same draws, same arithmetic).
+
+    ``constants`` comes from :func:`outcome_constants`. The NYHA probability uses
+    the C library's ``exp``; numpy's vectorized ``exp`` may differ from it in the
+    last bit, which changes a NYHA draw only if a uniform falls in that bit.
+    """
+    (base, concordant, adjacent, scar_pct, ischemic_pct, male_pct, noise_sd, edv_fraction,
+     edv_noise_sd, nyha_intercept, nyha_slope) = (
+        constants[0], constants[1], constants[2], constants[3], constants[4], constants[5],
+        constants[6], constants[7], constants[8], constants[9], constants[10])
+    n = edv_ml.shape[0]
+    for i in range(n):
+        esv_change_out[i] = rng.standard_normal()
+    for i in range(n):
+        edv_change_out[i] = rng.standard_normal()
+    for i in range(n):
+        u_nyha = rng.random()
+        z_esv = esv_change_out[i]
+        z_edv = edv_change_out[i]
+        if position_class[i] == 0:
+            extra = concordant
+        elif position_class[i] == 1:
+            extra = adjacent
+        else:
+            extra = 0.0
+        esv_change = (base + extra + scar_pct * (1.0 if scar_at_lead[i] else 0.0)
+                      + ischemic_pct * (1.0 if ischemic[i] else 0.0)
+                      + male_pct * (1.0 if male[i] else 0.0) + noise_sd * z_esv + shift_pct)
+        esv_change = max(esv_change, -80.0)
+        edv_change = max(edv_fraction * esv_change + edv_noise_sd * z_edv, -70.0)
+        edv_new = edv_ml[i] * (1.0 + edv_change / 100.0)
+        esv_new = min(esv_ml[i] * (1.0 + esv_change / 100.0), 0.95 * edv_new)
+        esv_change = 100.0 * (esv_new / esv_ml[i] - 1.0)
+        esv_change_out[i] = esv_change
+        edv_change_out[i] = edv_change
+        esv_out[i] = esv_new
+        edv_out[i] = edv_new
+        ef_change_out[i] = 100.0 * ((1.0 - esv_new / edv_new) - (1.0 - esv_ml[i] / edv_ml[i]))
+        logit = nyha_intercept + nyha_slope * (-esv_change / 10.0)
+        nyha_out[i] = u_nyha < 1.0 / (1.0 + math.exp(-logit))

@@ -31,6 +31,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numba
 import numpy as np
 
 from .segments import N_SEGMENTS, SegmentModel, load_segments
@@ -236,3 +237,140 @@ def place_empirical(reachable: np.ndarray, rng: np.random.Generator | None,
     return Placement(lead_segment=lead, target_segment=target,
                      vs_measured=classify(lead, target, model),
                      vs_true=classify(lead, true_latest, model), reachable=reachable)
+
+
+# ---------------------------------------------------------------------------------------
+# numba kernels: the functions above, patient by patient, with the same draws and numbers
+# (they are the kernels' plain-numpy twins); strainsim.fused strings them together.
+# ---------------------------------------------------------------------------------------
+def empirical_masks(params: PlacementParams, model: SegmentModel) -> np.ndarray:
+    """Usual segments of each branch in ``params.empirical_order``: bool (n_branches, 17)."""
+    keys = [v.key for v in model.veins]
+    masks = np.zeros((len(params.empirical_order), N_SEGMENTS), dtype=bool)
+    for row, key in enumerate(params.empirical_order):
+        masks[row, np.asarray(model.veins[keys.index(key)].usual, dtype=np.int64) - 1] = True
+    return masks
+
+
+@numba.njit(cache=True)
+def draw_veins_kernel(rng, prevalence, access, reachable_out):
+    """Kernel twin of :func:`draw_veins`: fills ``reachable_out`` (n, 17)."""
+    n, n_seg = reachable_out.shape
+    n_veins = prevalence.shape[0]
+    available = np.empty((n, n_veins), np.bool_)
+    for i in range(n):
+        for v in range(n_veins):
+            available[i, v] = rng.random() < prevalence[v]
+    for i in range(n):
+        for s in range(n_seg):
+            hit = False
+            for v in range(n_veins):
+                if available[i, v] and access[v, s]:
+                    hit = True
+                    break
+            reachable_out[i, s] = hit
+
+
+@numba.njit(cache=True, inline="always")
+def _pick_row(mask, u):
+    # segment (1-based) at position floor(u * count) among the True entries; -1 if none
+    count = 0
+    for s in range(mask.shape[0]):
+        count += mask[s]
+    if count == 0:
+        return -1
+    rank = min(np.int64(u * count), count - 1)
+    seen = 0
+    for s in range(mask.shape[0]):
+        seen += mask[s]
+        if seen > rank:
+            return s + 1
+    return -1
+
+
+@numba.njit(cache=True)
+def _nearest_row(hops_row, allowed, u, ties):
+    # allowed segment nearest by hops (ties broken by u), like _nearest
+    best = np.inf
+    for s in range(allowed.shape[0]):
+        if allowed[s] and hops_row[s] < best:
+            best = hops_row[s]
+    for s in range(allowed.shape[0]):
+        ties[s] = allowed[s] and hops_row[s] == best
+    return _pick_row(ties, u)
+
+
+@numba.njit(cache=True, inline="always")
+def classify_one(lead, reference, hops):
+    """Kernel twin of :func:`classify` for one lead."""
+    if reference > 0 and lead > 0:
+        return min(hops[lead - 1, reference - 1], REMOTE)
+    return -1
+
+
+@numba.njit(cache=True)
+def _empirical_row(reachable_row, masks, u):
+    lead = -1
+    options = np.empty(reachable_row.shape[0], np.bool_)
+    for b in range(masks.shape[0]):
+        for s in range(reachable_row.shape[0]):
+            options[s] = reachable_row[s] and masks[b, s]
+        lead = _pick_row(options, u)
+        if lead > 0:
+            return lead
+    return 12  # no usable branch: a mid anterolateral (surgical epicardial) lead
+
+
+@numba.njit(cache=True)
+def place_kernel(rng, guided, target, reachable, aim_success, concordance, adjacent_share,
+                 masks, adjacency, hops, lead_out):
+    """Kernel twin of :func:`place_image_guided` (``guided``) and :func:`place_empirical`.
+
+    ``concordance`` < 0 stands for None (the anatomical image-guided model).
+    Fills ``lead_out`` (n,).
+    """
+    n, n_seg = reachable.shape
+    if not guided:
+        for i in range(n):
+            lead_out[i] = _empirical_row(reachable[i], masks, rng.random())
+        return
+    u_aim = np.empty(n)
+    u_pick = np.empty(n)
+    u_class = np.empty(n)
+    for i in range(n):
+        u_aim[i] = rng.random()
+    for i in range(n):
+        u_pick[i] = rng.random()
+    for i in range(n):
+        u_class[i] = rng.random()
+    allowed = np.empty(n_seg, np.bool_)
+    ties = np.empty(n_seg, np.bool_)
+    hops_row = np.empty(n_seg)
+    for i in range(n):
+        if target[i] <= 0:  # no target: where the empirical strategy would go
+            lead_out[i] = _empirical_row(reachable[i], masks, u_pick[i])
+            continue
+        t = target[i] - 1
+        if concordance < 0.0:
+            target_ok = reachable[i, t]
+            if target_ok and u_aim[i] < aim_success:
+                lead = target[i]
+            else:
+                for s in range(n_seg):
+                    hops_row[s] = hops[t, s]
+                    allowed[s] = reachable[i, s] and (s != t or not target_ok)
+                lead = _nearest_row(hops_row, allowed, u_pick[i], ties)
+            if lead <= 0:  # no vein at all: a neighbour of the target regardless
+                lead = _pick_row(adjacency[t], u_pick[i])
+        elif u_aim[i] < concordance:
+            lead = target[i]
+        else:
+            adjacent = u_class[i] < adjacent_share
+            any_reach = False
+            for s in range(n_seg):
+                near = adjacency[t, s] if adjacent else hops[t, s] >= 2
+                allowed[s] = near and reachable[i, s]
+                ties[s] = near
+                any_reach |= allowed[s]
+            lead = _pick_row(allowed if any_reach else ties, u_pick[i])
+        lead_out[i] = lead

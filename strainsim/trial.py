@@ -29,12 +29,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
+import numba
 import numpy as np
 
 from .cohort import Patients, simulate_patients
 from .curves import simulate_curves
 from .engine import EngineResult, measure
-from .fused import measure_simulated
+from .fused import block_supported, measure_simulated, simulate_block
 from .meta import EffectSizes, MetaResult, log_odds_ratio, mean_difference, pool
 from .outcomes import Outcomes, simulate_outcomes
 from .placement import Placement, draw_veins, place_empirical, place_image_guided
@@ -170,8 +171,12 @@ def _simulate_chunk(blocks, guided, spec: TrialSpec, model, shift_pct=0.0):
     simulated one by one.
     """
     parts = []
+    fast = block_supported(spec)
     for n, seed in blocks:
         rngs = [np.random.default_rng(s) for s in seed.spawn(5)]
+        if fast:  # the same numbers, the whole block in one kernel
+            parts.append(simulate_block(n, rngs, guided, spec, model, shift_pct))
+            continue
         patients = simulate_patients(n, rngs[0], spec.population, spec.activation, model)
         act = patients.activation
         measured = _measure_block(patients, rngs[1], spec, model)
@@ -236,32 +241,117 @@ def simulate_arm(n: int, guided: bool, spec: TrialSpec, seed: np.random.SeedSequ
         parts.extend(_simulate_chunk(blocks[k:k + per_chunk], guided, spec, model, shift_pct))
         if progress is not None:
             progress(sum(len(p[0]) for p in parts))
-    patients, measured, placement, outcomes = (_concat([p[i] for p in parts])
-                                               for i in range(4))
-    scar_at_lead = np.concatenate([p[4] for p in parts])
+    if len(parts) == 1:
+        patients, measured, placement, outcomes, scar_at_lead = parts[0]
+    else:
+        patients, measured, placement, outcomes = (_concat([p[i] for p in parts])
+                                                   for i in range(4))
+        scar_at_lead = np.concatenate([p[4] for p in parts])
     return ArmResult(arm="image-guided" if guided else "control", patients=patients,
                      measured=measured, placement=placement, outcomes=outcomes,
                      scar_at_lead=scar_at_lead)
 
 
+@numba.njit(cache=True, inline="always")
+def _block_sum(x, start, n):
+    # a leaf of numpy's pairwise summation: up to 128 values, 8 accumulators
+    if n < 8:
+        total = 0.0
+        for i in range(start, start + n):
+            total += x[i]
+        return total
+    r0, r1, r2, r3 = x[start], x[start + 1], x[start + 2], x[start + 3]
+    r4, r5, r6, r7 = x[start + 4], x[start + 5], x[start + 6], x[start + 7]
+    stop = start + n - n % 8
+    for i in range(start + 8, stop, 8):
+        r0 += x[i]
+        r1 += x[i + 1]
+        r2 += x[i + 2]
+        r3 += x[i + 3]
+        r4 += x[i + 4]
+        r5 += x[i + 5]
+        r6 += x[i + 6]
+        r7 += x[i + 7]
+    total = ((r0 + r1) + (r2 + r3)) + ((r4 + r5) + (r6 + r7))
+    for i in range(stop, start + n):
+        total += x[i]
+    return total
+
+
+@numba.njit(cache=True)
+def _pairwise_sum(x):
+    # numpy's pairwise summation (np.add.reduce of a contiguous float64 array): halves
+    # rounded to multiples of 8 down to blocks of <= 128, written with an explicit
+    # stack (numba's cache does not keep recursive functions)
+    starts = np.empty(64, np.int64)
+    sizes = np.empty(64, np.int64)
+    stages = np.zeros(64, np.int64)
+    lefts = np.empty(64)
+    starts[0], sizes[0], stages[0] = 0, x.shape[0], 0
+    depth = 1
+    value = 0.0
+    while depth > 0:
+        k = depth - 1
+        start, n = starts[k], sizes[k]
+        if n <= 128:
+            value = _block_sum(x, start, n)
+            depth -= 1
+            continue
+        half = n // 2
+        half -= half % 8
+        if stages[k] == 0:  # sum the left half first
+            stages[k] = 1
+            starts[depth], sizes[depth], stages[depth] = start, half, 0
+            depth += 1
+        elif stages[k] == 1:  # then the right half
+            lefts[k] = value
+            stages[k] = 2
+            starts[depth], sizes[depth], stages[depth] = start + half, n - half, 0
+            depth += 1
+        else:
+            value = lefts[k] + value
+            depth -= 1
+    return value
+
+
+@numba.njit(cache=True)
+def mean_sd(x):
+    """``(x.mean(), x.std(ddof=1))`` of a float64 array, with numpy's arithmetic.
+
+    The same pairwise summation as numpy, so the same numbers (the tests check
+    it), without a dozen small numpy calls per arm.
+    """
+    n = x.shape[0]
+    if n < 2:
+        return (x[0] if n == 1 else np.nan), np.nan
+    mean = _pairwise_sum(x) / n
+    squares = np.empty(n)
+    for i in range(n):
+        d = x[i] - mean
+        squares[i] = d * d
+    return mean, np.sqrt(_pairwise_sum(squares) / (n - 1))
+
+
 def summarize_arm(arm: ArmResult) -> ArmSummary:
     """Arm-level summaries (means and sample SDs)."""
     o, p = arm.outcomes, arm.placement
-    evaluable = p.vs_measured >= 0
+    n = len(arm)
+    classes = np.bincount(p.vs_measured.astype(np.int64) + 1, minlength=4)
+    evaluable = n - int(classes[0])
 
-    def frac(mask, cls):
-        return float(np.mean(mask[evaluable] == cls)) if evaluable.any() else float("nan")
+    def frac(cls):
+        return int(classes[cls + 1]) / evaluable if evaluable else float("nan")
 
+    esv_mean, esv_sd = mean_sd(np.ascontiguousarray(o.esv_change_pct, dtype=np.float64))
+    edv_mean, edv_sd = mean_sd(np.ascontiguousarray(o.edv_change_pct, dtype=np.float64))
+    ef_mean, ef_sd = mean_sd(np.ascontiguousarray(o.ef_change, dtype=np.float64))
     return ArmSummary(
-        n=len(arm), nyha_improved=int(o.nyha_improved.sum()),
-        esv_change_mean=float(o.esv_change_pct.mean()),
-        esv_change_sd=float(o.esv_change_pct.std(ddof=1)),
-        edv_change_mean=float(o.edv_change_pct.mean()),
-        edv_change_sd=float(o.edv_change_pct.std(ddof=1)),
-        ef_change_mean=float(o.ef_change.mean()), ef_change_sd=float(o.ef_change.std(ddof=1)),
-        concordant_measured=frac(p.vs_measured, 0), adjacent_measured=frac(p.vs_measured, 1),
-        remote_measured=frac(p.vs_measured, 2),
-        concordant_true=float(np.mean(p.vs_true == 0)))
+        n=n, nyha_improved=int(np.count_nonzero(o.nyha_improved)),
+        esv_change_mean=float(esv_mean), esv_change_sd=float(esv_sd),
+        edv_change_mean=float(edv_mean), edv_change_sd=float(edv_sd),
+        ef_change_mean=float(ef_mean), ef_change_sd=float(ef_sd),
+        concordant_measured=frac(0), adjacent_measured=frac(1), remote_measured=frac(2),
+        concordant_true=int(np.count_nonzero(p.vs_true == 0)) / n)
 
 
 _MOMENTS = ("esv_change_pct", "edv_change_pct", "ef_change")
