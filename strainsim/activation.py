@@ -436,7 +436,7 @@ def draw_scar_kernel(rng, ischemic_fraction, culprit_cdf, scar_segments_mean,
     for i in range(n):
         patchy_segment[i] = rng.integers(1, 17)
 
-    frontier = np.empty(n_seg, np.bool_)
+    frontier = np.empty(n_seg, np.bool_)  # not scar, next to scar
     for i in range(n):
         for s in range(n_seg):
             scar_out[i, s] = False
@@ -453,20 +453,25 @@ def draw_scar_kernel(rng, ischemic_fraction, culprit_cdf, scar_segments_mean,
                 if seen > rank:
                     seed = s
                     break
-            scar_out[i, seed] = True
-            size = 1
+            size = 0
             target = min(n_scar[i], n_seg)
-            while size < target:  # grow by the frontier segment with the smallest draw
+            frontier[:] = False
+            choice = seed
+            while True:
+                if not scar_out[i, choice]:
+                    size += 1
+                scar_out[i, choice] = True
+                frontier[choice] = False
+                for t in range(n_seg):
+                    if adjacency[choice, t] and not scar_out[i, t]:
+                        frontier[t] = True
+                if size >= target:
+                    break
+                # grow by the frontier segment with the smallest draw, in the culprit
+                # territory while it has one there
                 any_preferred = False
                 for s in range(n_seg):
-                    near = False
-                    if not scar_out[i, s]:
-                        for t in range(n_seg):
-                            if scar_out[i, t] and adjacency[t, s]:
-                                near = True
-                                break
-                    frontier[s] = near
-                    any_preferred |= near and member[s]
+                    any_preferred |= frontier[s] and member[s]
                 choice = 0
                 best = np.inf
                 for s in range(n_seg):
@@ -474,9 +479,6 @@ def draw_scar_kernel(rng, ischemic_fraction, culprit_cdf, scar_segments_mean,
                     if ok and grow_u[i, s] < best:
                         best = grow_u[i, s]
                         choice = s
-                if not scar_out[i, choice]:
-                    size += 1
-                scar_out[i, choice] = True
         elif patchy[i]:
             scar_out[i, patchy_segment[i] - 1] = True
 

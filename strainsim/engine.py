@@ -283,25 +283,35 @@ def _nanmean_at(row, index):
 
 
 @numba.njit(cache=True, inline="always")
+def peak_of_row(row, half, sign):
+    """Frame and raw value of the peak of one smoothed curve (-1 and NaN for none).
+
+    The fast paths for 3-frame windows and no smoothing fall back on the general
+    loop when they meet a NaN.
+    """
+    n_frames = row.shape[0]
+    seen_nan = True
+    f, raw = -1, np.nan
+    if half == 1 and n_frames >= 3:
+        f, raw, seen_nan = peak_three(row, sign > 0)
+    elif half == 0 and n_frames >= 1:
+        f, raw, seen_nan = peak_one(row, sign > 0)
+    if seen_nan:
+        f, raw = peak_any(row, half, sign)
+    return f, raw
+
+
+@numba.njit(cache=True, inline="always")
 def measure_patient(strain, j, i, half, sign, time_ms, threshold, candidate, basal_mid,
                     septal, lateral, peak_out, ttp_out, viable_out, latest_out, sd_out,
                     maxmin_out, sept_lat_out):
     # measure patient j of strain (N, S, T) into row i of the outputs
-    n_seg, n_frames = strain.shape[1], strain.shape[2]
-    maximize = sign > 0
+    n_seg = strain.shape[1]
     best = -1
     best_ttp = 0.0
     best_amp = 0.0
     for s in range(n_seg):
-        # peak of the smoothed curve (fast paths fall back on the general one)
-        row = strain[j, s]
-        seen_nan = True
-        if half == 1 and n_frames >= 3:
-            f, raw, seen_nan = peak_three(row, maximize)
-        elif half == 0 and n_frames >= 1:
-            f, raw, seen_nan = peak_one(row, maximize)
-        if seen_nan:
-            f, raw = peak_any(row, half, sign)
+        f, raw = peak_of_row(strain[j, s], half, sign)
         peak_out[i, s] = raw if f >= 0 else np.nan
         # time to peak, viability, and the running choice of the latest segment
         t = time_ms[f] if f >= 0 else np.nan

@@ -30,6 +30,7 @@ __all__ = [
     "five_trial_specs",
     "with_concordance",
     "run_replicate",
+    "run_replicates",
     "concordance_sweep",
     "summarize_sweep",
     "published_targets",
@@ -73,6 +74,15 @@ def run_replicate(specs: list[TrialSpec], seed: np.random.SeedSequence,
         numba.set_num_threads(numba_threads)
     _, pooled = virtual_meta_analysis(specs, seed, method=method)
     return np.array([[getattr(pooled[key], f) for f in _FIELDS] for key in OUTCOMES])
+
+
+def run_replicates(specs: list[TrialSpec], seeds: list[np.random.SeedSequence],
+                   method: str = "DL", numba_threads: int | None = None) -> np.ndarray:
+    """:func:`run_replicate` for several seeds -> array (replicates, 4 outcomes, 6 fields).
+
+    One job per batch keeps the traffic with worker processes or Dask small.
+    """
+    return np.array([run_replicate(specs, seed, method, numba_threads) for seed in seeds])
 
 
 @dataclass(frozen=True)
@@ -200,19 +210,24 @@ def concordance_sweep(specs: list[TrialSpec] | None = None, levels=DEFAULT_LEVEL
     levels = tuple(float(x) for x in levels)
     for x in levels:
         PlacementParams(concordance=x)  # validates the range
+    # jobs of a few replicates each: small enough to balance the workers, big enough
+    # that sending them costs nothing next to running them
+    batch = max(1, min(25, replicates // 8))
     jobs = []
     level_seeds = np.random.SeedSequence(seed).spawn(len(levels))
     for level, level_seed in zip(levels, level_seeds, strict=True):
         level_specs = with_concordance(specs, level)
-        jobs.extend((level_specs, child, method) for child in level_seed.spawn(replicates))
+        children = level_seed.spawn(replicates)
+        jobs.extend((level_specs, children[k:k + batch], method)
+                    for k in range(0, replicates, batch))
     if mapper is None:
         def mapper(fn, arglist):
             return (fn(*args) for args in arglist)
     results = []
-    for i, res in enumerate(mapper(run_replicate, jobs), start=1):
-        results.append(res)
+    for res in mapper(run_replicates, jobs):
+        results.extend(res)
         if progress is not None:
-            progress(i)
+            progress(len(results))
     data = np.array(results).reshape(len(levels), replicates, len(OUTCOMES), len(_FIELDS))
     n_patients = sum(s.n_total for s in specs)
     return SweepResult(levels=levels, replicates=data, n_patients=n_patients,

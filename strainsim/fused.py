@@ -92,6 +92,9 @@ def _simulate_and_measure(rng, onset_ms, scar, viable_mean, viable_sd, scar_mean
         for s in range(n_seg):
             drift[i, s] = drift_sd * rng.standard_normal()
     buffer = np.empty((1, n_seg, n_frames))
+    ramp = np.empty(n_frames)  # the drift's ramp, k / (n_frames - 1), divided once
+    for k in range(n_frames):
+        ramp[k] = k / (n_frames - 1)
     for i in range(n):
         for s in range(n_seg):
             # the arithmetic of strainsim.curves._synthesis_kernel
@@ -103,7 +106,7 @@ def _simulate_and_measure(rng, onset_ms, scar, viable_mean, viable_sd, scar_mean
                 if k > 0:
                     noise = phi * noise + noise_sd * innovation_scale * rng.standard_normal()
                 shape = contraction_shape(k * dt_ms - onset, contraction_ms, relaxation_ms)
-                buffer[0, s, k] = amp * shape + noise + slope * (k / (n_frames - 1))
+                buffer[0, s, k] = amp * shape + noise + slope * ramp[k]
         measure_patient(buffer, 0, i, half, sign, time_ms, threshold, candidate, basal_mid,
                         septal, lateral, peak_out, ttp_out, viable_out, latest_out, sd_out,
                         maxmin_out, sept_lat_out)

@@ -23,6 +23,24 @@ def _call(fn_and_args):
 
 
 @contextmanager
+def _single_threaded_libraries():
+    # workers started meanwhile inherit the environment: one BLAS/OpenMP thread each,
+    # so that idle library thread pools do not compete with the other workers
+    names = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
+    saved = {name: os.environ.get(name) for name in names}
+    for name in names:
+        os.environ.setdefault(name, "1")
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
+@contextmanager
 def make_mapper(workers: int = 1, scheduler: str | None = None):
     """Context manager yielding a mapper.
 
@@ -45,8 +63,9 @@ def make_mapper(workers: int = 1, scheduler: str | None = None):
                              "(pip install 'strainsim[dask]')", "it is missing") from None
         cluster = None
         if scheduler == "local-cluster":
-            cluster = LocalCluster(n_workers=max(1, workers), threads_per_worker=1,
-                                   processes=True, dashboard_address=None)
+            with _single_threaded_libraries():
+                cluster = LocalCluster(n_workers=max(1, workers), threads_per_worker=1,
+                                       processes=True, dashboard_address=None)
             client = Client(cluster)
         else:
             try:
@@ -77,7 +96,8 @@ def make_mapper(workers: int = 1, scheduler: str | None = None):
     workers = min(workers, os.cpu_count() or 1)
     # spawn, not fork: numba's OpenMP threading layer does not survive a fork
     context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+    with _single_threaded_libraries(), ProcessPoolExecutor(max_workers=workers,
+                                                           mp_context=context) as pool:
         def mapper(fn, arglist):
             jobs = [(fn, args) for args in arglist]
             # a few jobs per worker round: small jobs share the IPC, big ones stay balanced

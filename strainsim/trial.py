@@ -28,6 +28,7 @@ Examples
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from functools import cached_property
 
 import numba
 import numpy as np
@@ -36,7 +37,7 @@ from .cohort import Patients, simulate_patients
 from .curves import simulate_curves
 from .engine import EngineResult, measure
 from .fused import block_supported, measure_simulated, simulate_block
-from .meta import EffectSizes, MetaResult, log_odds_ratio, mean_difference, pool
+from .meta import MetaResult, log_odds_ratio, mean_difference, pool
 from .outcomes import Outcomes, simulate_outcomes
 from .placement import Placement, draw_veins, place_empirical, place_image_guided
 from .segments import load_segments
@@ -129,13 +130,17 @@ class TrialResult:
     guided, control : ArmSummary
     effects : dict of str to EffectSizes
         ``nyha`` (log OR, image-guided vs control), ``lvesv``, ``lvedv`` (mean
-        difference of % change), ``lvef`` (mean difference of EF change).
+        difference of % change), ``lvef`` (mean difference of EF change);
+        computed from the arm summaries when first asked for.
     """
 
     spec: TrialSpec
     guided: ArmSummary
     control: ArmSummary
-    effects: dict
+
+    @cached_property
+    def effects(self) -> dict:
+        return trial_effects(self.guided, self.control, self.spec.name)
 
 
 def _blocks(n: int, seed: np.random.SeedSequence):
@@ -468,20 +473,31 @@ def stream_trial(spec: TrialSpec, seed: int | np.random.SeedSequence = 0, *, mod
                    progress, mapper)
     c = stream_arm(spec.n_control, False, spec, seed_control, model, block_size,
                    progress=control_progress, mapper=mapper)
-    return TrialResult(spec=spec, guided=g, control=c, effects=trial_effects(g, c, spec.name))
+    return TrialResult(spec=spec, guided=g, control=c)
 
 
 def trial_effects(guided: ArmSummary, control: ArmSummary, label: str) -> dict:
     """Effect sizes (image-guided vs control) of the four meta-analysis outcomes."""
-    study = (label,)
-    effects = {"nyha": log_odds_ratio([guided.nyha_improved], [guided.n],
-                                      [control.nyha_improved], [control.n], study=study)}
+    return _effects([guided], [control], (label,))
+
+
+def _effects(guided: list[ArmSummary], control: list[ArmSummary], study: tuple) -> dict:
+    """Effect sizes of the four outcomes, one study per pair of arm summaries.
+
+    Elementwise numpy arithmetic, so each study's numbers are those it gets alone.
+    """
+    def column(arms, name):
+        return np.array([getattr(arm, name) for arm in arms], dtype=float)
+
+    effects = {"nyha": log_odds_ratio(column(guided, "nyha_improved"), column(guided, "n"),
+                                      column(control, "nyha_improved"), column(control, "n"),
+                                      study=study)}
     for key, mean, sd in (("lvesv", "esv_change_mean", "esv_change_sd"),
                           ("lvedv", "edv_change_mean", "edv_change_sd"),
                           ("lvef", "ef_change_mean", "ef_change_sd")):
-        effects[key] = mean_difference([getattr(guided, mean)], [getattr(guided, sd)],
-                                       [guided.n], [getattr(control, mean)],
-                                       [getattr(control, sd)], [control.n], study=study)
+        effects[key] = mean_difference(column(guided, mean), column(guided, sd),
+                                       column(guided, "n"), column(control, mean),
+                                       column(control, sd), column(control, "n"), study=study)
     return effects
 
 
@@ -511,25 +527,16 @@ def simulate_trial(spec: TrialSpec, seed: int | np.random.SeedSequence = 0, *,
     control = simulate_arm(spec.n_control, False, spec, seed_control, model, block_size,
                            progress=control_progress)
     g, c = summarize_arm(guided), summarize_arm(control)
-    result = TrialResult(spec=spec, guided=g, control=c, effects=trial_effects(g, c, spec.name))
+    result = TrialResult(spec=spec, guided=g, control=c)
     return (result, guided, control) if keep_arms else result
-
-
-def _stack(effects: list[EffectSizes]) -> EffectSizes:
-    counts = None
-    if all(e.counts is not None for e in effects):
-        counts = np.concatenate([e.counts for e in effects])
-    return EffectSizes(yi=np.concatenate([e.yi for e in effects]),
-                       vi=np.concatenate([e.vi for e in effects]),
-                       study=tuple(s for e in effects for s in e.study),
-                       measure=effects[0].measure, counts=counts)
 
 
 def pool_trials(trials: list[TrialResult], method: str = "DL",
                 test: str = "z") -> dict[str, MetaResult]:
     """Pool the four outcomes across trials, as the meta-analysis did."""
-    return {key: pool(_stack([t.effects[key] for t in trials]), method=method, test=test)
-            for key in OUTCOMES}
+    effects = _effects([t.guided for t in trials], [t.control for t in trials],
+                       tuple(t.spec.name for t in trials))
+    return {key: pool(effects[key], method=method, test=test) for key in OUTCOMES}
 
 
 def _trial_job(spec, seed, numba_threads=None):
