@@ -70,6 +70,41 @@ from .segments import N_SEGMENTS, SegmentModel, load_segments
 __all__ = ["measure_simulated", "simulate_block", "block_supported"]
 
 
+@numba.njit(cache=True, inline="always")
+def _mean_three(row, k):
+    # the engine's 3-frame mean at frame k, as its fast path computes it (no NaN)
+    if k == 0:
+        return (row[0] + row[1]) * 0.5
+    if k == row.shape[0] - 1:
+        return (row[k - 1] + row[k]) * 0.5
+    return ((row[k - 1] + row[k]) + row[k + 1]) * (1.0 / 3.0)
+
+
+@numba.njit(cache=True)
+def _shape_bounds(dt_ms, n_frames, contraction_ms, relaxation_ms):
+    """Upper bounds on :func:`contraction_shape` per cell of a grid of ``dt_ms / 4``.
+
+    The peak (``tau = contraction_ms``) is a node, so the shape is monotone
+    between two nodes and the larger node bounds it. Each cell takes the largest
+    of four nodes (its own two and one on each side, in case rounding puts a
+    ``tau`` in the next cell), raised by a relative 1e-9 and an absolute 1e-12 for
+    the last-bit errors of ``cos`` and ``exp``. A ``tau`` in cell ``j`` (``j =
+    int((tau - start) * per_ms)``) has ``contraction_shape(tau) <= bound[j]``.
+    """
+    step = dt_ms / 4.0
+    below = np.int64(np.ceil(contraction_ms / step)) + 2
+    above = np.int64(np.ceil(max(n_frames * dt_ms - contraction_ms, 0.0) / step)) + 2
+    nodes = np.empty(below + above + 1)
+    for j in range(nodes.shape[0]):
+        nodes[j] = contraction_shape(contraction_ms + (j - below) * step, contraction_ms,
+                                     relaxation_ms)
+    bound = np.ones(nodes.shape[0] - 1)
+    for j in range(1, bound.shape[0] - 1):
+        largest = max(max(nodes[j - 1], nodes[j]), max(nodes[j + 1], nodes[j + 2]))
+        bound[j] = min(largest * (1.0 + 1e-9) + 1e-12, 1.0)
+    return contraction_ms - below * step, 1.0 / step, bound
+
+
 @numba.njit(cache=True)
 def _simulate_and_measure(rng, onset_ms, scar, viable_mean, viable_sd, scar_mean, scar_sd,
                           drift_sd, n_frames, dt_ms, contraction_ms, relaxation_ms, sign,
@@ -95,18 +130,64 @@ def _simulate_and_measure(rng, onset_ms, scar, viable_mean, viable_sd, scar_mean
     ramp = np.empty(n_frames)  # the drift's ramp, k / (n_frames - 1), divided once
     for k in range(n_frames):
         ramp[k] = k / (n_frames - 1)
+    # The engine needs exact samples only where the peak can be. With its default
+    # 3-frame window, the shape (a cos or an exp per sample, most of the work) is
+    # evaluated on the window at the noise-free peak; elsewhere a bound on it bounds
+    # each sample from the peak's side. The exact window's mean is a floor under the
+    # peak, a window can reach the floor only if one of its samples does, and every
+    # window that does is evaluated; the others cannot hold the peak of the exact
+    # curve, so the engine finds the same frame and value on this row. Draws and
+    # exact samples have the order and arithmetic of the curve kernel.
+    bounded = half == 1 and n_frames >= 3
+    grid_start, per_ms, bound = _shape_bounds(dt_ms, n_frames, contraction_ms,
+                                              relaxation_ms)
+    noise_row = np.empty(n_frames)
+    exact = np.empty(n_frames, np.bool_)
     for i in range(n):
         for s in range(n_seg):
-            # the arithmetic of strainsim.curves._synthesis_kernel
             onset = onset_ms[i, s]
             amp = sign * amplitude[i, s]
             slope = drift[i, s]
+            row = buffer[0, s]
+            centre = min(max(np.int64((onset + contraction_ms) / dt_ms), 0), n_frames - 1)
+            first, last = centre - 1, centre + 1
+            if not bounded:  # other windows: every sample exact
+                first, last = 0, n_frames - 1
             noise = noise_sd * rng.standard_normal()
             for k in range(n_frames):
                 if k > 0:
                     noise = phi * noise + noise_sd * innovation_scale * rng.standard_normal()
-                shape = contraction_shape(k * dt_ms - onset, contraction_ms, relaxation_ms)
-                buffer[0, s, k] = amp * shape + noise + slope * ramp[k]
+                noise_row[k] = noise
+                tau = k * dt_ms - onset
+                if tau <= 0.0 or first <= k <= last:
+                    shape = contraction_shape(tau, contraction_ms, relaxation_ms)
+                    exact[k] = True
+                else:
+                    cell = np.int64((tau - grid_start) * per_ms)
+                    shape = bound[cell] if 0 <= cell < bound.shape[0] else 1.0
+                    exact[k] = False
+                row[k] = amp * shape + noise + slope * ramp[k]
+            if not bounded:
+                continue
+            floor = sign * _mean_three(row, centre)
+            floor -= 1e-9 * (abs(floor) + 1.0)
+            hot = floor - 1e-9 * (abs(floor) + 1.0)  # a mean >= floor has a sample >= hot
+            for j in range(n_frames):
+                if sign * row[j] < hot:
+                    continue
+                for k in range(max(j - 1, 0), min(j + 1, n_frames - 1) + 1):
+                    lo = max(k - 1, 0)
+                    hi = min(k + 1, n_frames - 1)
+                    if exact[lo] and exact[k] and exact[hi]:
+                        continue
+                    if sign * _mean_three(row, k) < floor:
+                        continue
+                    for m in range(lo, hi + 1):
+                        if not exact[m]:
+                            shape = contraction_shape(m * dt_ms - onset, contraction_ms,
+                                                      relaxation_ms)
+                            row[m] = amp * shape + noise_row[m] + slope * ramp[m]
+                            exact[m] = True
         measure_patient(buffer, 0, i, half, sign, time_ms, threshold, candidate, basal_mid,
                         septal, lateral, peak_out, ttp_out, viable_out, latest_out, sd_out,
                         maxmin_out, sept_lat_out)
