@@ -419,10 +419,11 @@ def trial(
 def sweep(
     levels: str = typer.Option("0.2,0.3,0.4,0.45,0.5,0.6,0.7,0.8,0.9,1.0",
                                help="Concordance levels (fractions), comma-separated."),
-    replicates: int = typer.Option(100, help="Virtual meta-analyses per level."),
+    replicates: int = typer.Option(1000, help="Virtual meta-analyses per level."),
     seed: int = typer.Option(0, help="Random seed."),
     out: Path = typer.Option(Path("out/sweep"), help="Output folder."),
-    workers: int = typer.Option(1, help="Worker processes (or Dask workers)."),
+    workers: int | None = typer.Option(None, help="Worker processes (or Dask workers); "
+                                       "default: one per core."),
     scheduler: str | None = typer.Option(None, help="'local-cluster' or a Dask scheduler "
                                          "address to run replicates on dask.distributed."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
@@ -443,6 +444,10 @@ def sweep(
     if not 1 <= replicates <= 1_000_000:
         raise InputError("option --replicates", None, "a number in [1, 1000000]",
                          str(replicates))
+    if workers is None:
+        import os
+
+        workers = os.cpu_count() or 1
     _check_workers(workers)
     progress, advance = _progress(len(values) * replicates, "virtual meta-analyses")
     with make_mapper(workers, scheduler) as mapper, progress:

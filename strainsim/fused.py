@@ -293,6 +293,22 @@ def _block_kernel(rng_patients, rng_curves, rng_veins, rng_place, rng_outcomes, 
                     nyha)
 
 
+_BLOCK_ENTRY = []
+
+
+def _run_block_kernel(*args):
+    # The dispatcher types every argument on every call, about 30 us for a block's five
+    # generators. simulate_block always passes the same types (its constants and
+    # outputs are built with fixed dtypes), so after the first call, which compiles or
+    # loads the kernel, the compiled code is called directly.
+    if _BLOCK_ENTRY:
+        return _BLOCK_ENTRY[0](*args)
+    result = _block_kernel(*args)
+    if len(_block_kernel.signatures) == 1:
+        _BLOCK_ENTRY.append(_block_kernel.overloads[_block_kernel.signatures[0]].entry_point)
+    return result
+
+
 def block_supported(spec) -> bool:
     """Whether :func:`simulate_block` covers ``spec`` (pattern activation, curve fidelity)."""
     return spec.fidelity == "curves" and spec.activation.model == "pattern"
@@ -391,7 +407,7 @@ def simulate_block(n: int, rngs, guided: bool, spec, model: SegmentModel | None 
     male, ischemic, scar_at_lead, nyha = flags
     latest, true_latest, lead = ints
     vs_measured, vs_true = classes
-    _block_kernel(*rngs, bool(guided), float(shift_pct), *constants,
+    _run_block_kernel(*rngs, bool(guided), float(shift_pct), *constants,
                   age, male, edv, esv, scar, ischemic, late, delay, activation_ms,
                   peak, ttp, viable, latest, sd, maxmin, sept_lat, true_latest, reachable,
                   lead, vs_measured, vs_true, scar_at_lead, esv_change, edv_change, esv_new,

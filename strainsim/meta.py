@@ -92,9 +92,9 @@ class EffectSizes:
             raise ValueError("one study label per effect size is needed")
         if self.yi.size == 0:
             raise ValueError("at least one study is needed")
-        if not (np.all(np.isfinite(self.yi)) and np.all(np.isfinite(self.vi))):
+        if not (np.isfinite(self.yi).all() and np.isfinite(self.vi).all()):
             raise ValueError("effect sizes and variances must be finite")
-        if np.any(self.vi <= 0):
+        if (self.vi <= 0).any():
             raise ValueError("sampling variances must be positive")
         if self.measure not in MEASURES:
             raise ValueError(f"measure must be one of {MEASURES}")
@@ -136,14 +136,14 @@ def log_odds_ratio(events_t, n_t, events_c, n_c, *, add: float = 0.5,
         ``yi = log(a d / (b c))``, ``vi = 1/a + 1/b + 1/c + 1/d``.
     """
     a, n1, c, n2 = _as_arrays(events_t, n_t, events_c, n_c)
-    if np.any(n1 <= 0) or np.any(n2 <= 0):
+    if (n1 <= 0).any() or (n2 <= 0).any():
         raise ValueError("arm sizes must be positive")
-    if np.any(a < 0) or np.any(c < 0) or np.any(a > n1) or np.any(c > n2):
+    if (a < 0).any() or (c < 0).any() or (a > n1).any() or (c > n2).any():
         raise ValueError("events must lie between 0 and the arm size")
     b, d = n1 - a, n2 - c
     cells = np.stack([a, b, c, d], axis=1)
     adjusted = np.where(np.any(cells == 0, axis=1, keepdims=True), cells + add, cells)
-    if np.any(adjusted <= 0):
+    if (adjusted <= 0).any():
         raise ValueError("a zero cell needs a positive continuity correction")
     aa, bb, cc, dd = adjusted.T
     yi = np.log(aa) + np.log(dd) - np.log(bb) - np.log(cc)
@@ -152,9 +152,9 @@ def log_odds_ratio(events_t, n_t, events_c, n_c, *, add: float = 0.5,
 
 
 def _check_means(sd_t, n_t, sd_c, n_c):
-    if np.any(sd_t < 0) or np.any(sd_c < 0):
+    if (sd_t < 0).any() or (sd_c < 0).any():
         raise ValueError("standard deviations must be >= 0")
-    if np.any(n_t <= 0) or np.any(n_c <= 0):
+    if (n_t <= 0).any() or (n_c <= 0).any():
         raise ValueError("arm sizes must be positive")
 
 
@@ -179,10 +179,10 @@ def standardized_mean_difference(mean_t, sd_t, n_t, mean_c, sd_c, n_c, *,
     m1, s1, n1, m2, s2, n2 = _as_arrays(mean_t, sd_t, n_t, mean_c, sd_c, n_c)
     _check_means(s1, n1, s2, n2)
     dof = n1 + n2 - 2
-    if np.any(dof < 2):
+    if (dof < 2).any():
         raise ValueError("Hedges' g needs n_t + n_c >= 4")
     pooled_sd = np.sqrt(((n1 - 1) * s1**2 + (n2 - 1) * s2**2) / dof)
-    if np.any(pooled_sd == 0):
+    if (pooled_sd == 0).any():
         raise ValueError("standardized mean difference needs a positive pooled SD")
     correction = np.exp(gammaln(dof / 2) - 0.5 * np.log(dof / 2) - gammaln((dof - 1) / 2))
     g = correction * (m1 - m2) / pooled_sd

@@ -168,15 +168,22 @@ def _measure_block(patients, rng, spec: TrialSpec, model) -> EngineResult:
                              scar_threshold_pct=spec.scar_threshold_pct, model=model)
 
 
-def _simulate_chunk(blocks, guided, spec: TrialSpec, model, shift_pct=0.0):
+BACKENDS = ("auto", "stages")
+
+
+def _simulate_chunk(blocks, guided, spec: TrialSpec, model, shift_pct=0.0, backend="auto"):
     """Simulate a chunk made of whole seed blocks.
 
     Each seed block draws its patients, curves, veins, placements and outcomes
     from its own generators, so a chunk gives the same numbers as its blocks
-    simulated one by one.
+    simulated one by one. ``backend="auto"`` runs a block in one kernel
+    (:func:`strainsim.fused.simulate_block`) when the spec allows it;
+    ``"stages"`` calls the stage functions one by one (the kernel's numpy twin).
     """
+    if backend not in BACKENDS:
+        raise ValueError(f"backend must be one of {BACKENDS}, not {backend!r}")
     parts = []
-    fast = block_supported(spec)
+    fast = backend == "auto" and block_supported(spec)
     for n, seed in blocks:
         rngs = [np.random.default_rng(s) for s in seed.spawn(5)]
         if fast:  # the same numbers, the whole block in one kernel
@@ -219,7 +226,7 @@ def _concat(items):
 
 def simulate_arm(n: int, guided: bool, spec: TrialSpec, seed: np.random.SeedSequence,
                  model=None, block_size: int | None = None,
-                 shift_pct: float = 0.0, progress=None) -> ArmResult:
+                 shift_pct: float = 0.0, progress=None, backend: str = "auto") -> ArmResult:
     """Simulate one arm of ``n`` patients.
 
     Parameters
@@ -237,13 +244,18 @@ def simulate_arm(n: int, guided: bool, spec: TrialSpec, seed: np.random.SeedSequ
         Trial-level shift of every patient's ESV change (%).
     progress : callable, optional
         Called with the number of patients simulated so far, after each chunk.
+    backend : {"auto", "stages"}
+        ``"auto"``: one numba kernel per seed block where the spec allows it
+        (pattern activation, curve fidelity); ``"stages"``: the stage functions
+        one by one. Both give the same numbers.
     """
     model = model or load_segments()
     blocks = list(_blocks(n, seed))
     per_chunk = len(blocks) if block_size is None else max(1, -(-block_size // SEED_BLOCK))
     parts = []
     for k in range(0, len(blocks), per_chunk):
-        parts.extend(_simulate_chunk(blocks[k:k + per_chunk], guided, spec, model, shift_pct))
+        parts.extend(_simulate_chunk(blocks[k:k + per_chunk], guided, spec, model, shift_pct,
+                                     backend))
         if progress is not None:
             progress(sum(len(p[0]) for p in parts))
     if len(parts) == 1:

@@ -37,7 +37,7 @@ def test_trial_json_forest_plots_and_same_seed(tmp_path, capsys):
 
 
 def test_sweep_small_run_writes_outputs(tmp_path, capsys):
-    code, out, _ = run(["sweep", "--levels", "0.3,1", "--replicates", "3", "--out",
+    code, out, _ = run(["sweep", "--levels", "0.3,1", "--replicates", "3", "--workers", "1", "--out",
                         str(tmp_path), "--json"], capsys)
     assert code == 0
     info = json.loads(out)
