@@ -302,31 +302,27 @@ def peak_of_row(row, half, sign):
 
 
 @numba.njit(cache=True, inline="always")
-def measure_patient(strain, j, i, half, sign, time_ms, threshold, candidate, basal_mid,
-                    septal, lateral, peak_out, ttp_out, viable_out, latest_out, sd_out,
-                    maxmin_out, sept_lat_out):
-    # measure patient j of strain (N, S, T) into row i of the outputs
-    n_seg = strain.shape[1]
-    best = -1
-    best_ttp = 0.0
-    best_amp = 0.0
-    for s in range(n_seg):
-        f, raw = peak_of_row(strain[j, s], half, sign)
-        peak_out[i, s] = raw if f >= 0 else np.nan
-        # time to peak, viability, and the running choice of the latest segment
-        t = time_ms[f] if f >= 0 else np.nan
-        amp = sign * raw if f >= 0 else np.nan
-        ok = amp >= threshold
-        ttp_out[i, s] = t
-        viable_out[i, s] = ok
-        if not (ok and candidate[s]) or f < 0:
-            continue
+def record_segment(i, s, f, raw, sign, time_ms, threshold, candidate, best, best_ttp,
+                   best_amp, peak_out, ttp_out, viable_out):
+    """Store segment ``s`` of patient ``i`` from its peak frame ``f`` (-1: none) and raw
+    smoothed value; return the running choice of the latest viable segment."""
+    peak_out[i, s] = raw if f >= 0 else np.nan
+    t = time_ms[f] if f >= 0 else np.nan
+    amp = sign * raw if f >= 0 else np.nan
+    ok = amp >= threshold
+    ttp_out[i, s] = t
+    viable_out[i, s] = ok
+    if ok and candidate[s] and f >= 0:
         if best < 0 or t > best_ttp or (t == best_ttp and amp > best_amp):
-            best = s
-            best_ttp = t
-            best_amp = amp
-    latest_out[i] = best + 1 if best >= 0 else -1
+            return s, t, amp
+    return best, best_ttp, best_amp
 
+
+@numba.njit(cache=True, inline="always")
+def finish_patient(i, best, basal_mid, septal, lateral, ttp_out, latest_out, sd_out,
+                   maxmin_out, sept_lat_out):
+    """The latest viable segment and the dyssynchrony indices of patient ``i``."""
+    latest_out[i] = best + 1 if best >= 0 else -1
     total = 0.0
     count = 0
     lo = np.inf
@@ -349,8 +345,24 @@ def measure_patient(strain, j, i, half, sign, time_ms, threshold, candidate, bas
     else:
         sd_out[i] = np.nan
     maxmin_out[i] = hi - lo if count >= 1 else np.nan
-
     sept_lat_out[i] = _nanmean_at(ttp_out[i], lateral) - _nanmean_at(ttp_out[i], septal)
+
+
+@numba.njit(cache=True, inline="always")
+def measure_patient(strain, j, i, half, sign, time_ms, threshold, candidate, basal_mid,
+                    septal, lateral, peak_out, ttp_out, viable_out, latest_out, sd_out,
+                    maxmin_out, sept_lat_out):
+    # measure patient j of strain (N, S, T) into row i of the outputs
+    best = -1
+    best_ttp = 0.0
+    best_amp = 0.0
+    for s in range(strain.shape[1]):
+        f, raw = peak_of_row(strain[j, s], half, sign)
+        best, best_ttp, best_amp = record_segment(i, s, f, raw, sign, time_ms, threshold,
+                                                  candidate, best, best_ttp, best_amp,
+                                                  peak_out, ttp_out, viable_out)
+    finish_patient(i, best, basal_mid, septal, lateral, ttp_out, latest_out, sd_out,
+                   maxmin_out, sept_lat_out)
 
 
 @numba.njit(parallel=True, cache=True)

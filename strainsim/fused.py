@@ -53,8 +53,10 @@ from .engine import (
     DEFAULT_SMOOTH_MS,
     EngineResult,
     engine_outputs,
+    finish_patient,
     half_window_frames,
-    measure_patient,
+    peak_of_row,
+    record_segment,
     result_from_outputs,
 )
 from .outcomes import Outcomes, outcome_constants, outcomes_kernel
@@ -126,7 +128,6 @@ def _simulate_and_measure(rng, onset_ms, scar, viable_mean, viable_sd, scar_mean
     for i in range(n):
         for s in range(n_seg):
             drift[i, s] = drift_sd * rng.standard_normal()
-    buffer = np.empty((1, n_seg, n_frames))
     ramp = np.empty(n_frames)  # the drift's ramp, k / (n_frames - 1), divided once
     for k in range(n_frames):
         ramp[k] = k / (n_frames - 1)
@@ -134,21 +135,25 @@ def _simulate_and_measure(rng, onset_ms, scar, viable_mean, viable_sd, scar_mean
     # 3-frame window, the shape (a cos or an exp per sample, most of the work) is
     # evaluated on the window at the noise-free peak; elsewhere a bound on it bounds
     # each sample from the peak's side. The exact window's mean is a floor under the
-    # peak, a window can reach the floor only if one of its samples does, and every
-    # window that does is evaluated; the others cannot hold the peak of the exact
-    # curve, so the engine finds the same frame and value on this row. Draws and
-    # exact samples have the order and arithmetic of the curve kernel.
+    # peak, and a window can reach the floor only if one of its samples does: those
+    # windows are evaluated, and the first of the largest of their means is the
+    # peak the engine finds on the exact curve (the other windows stay below the
+    # floor). Draws and exact samples have the order and arithmetic of the curve
+    # kernel, and the means the arithmetic of the engine's 3-frame path.
     bounded = half == 1 and n_frames >= 3
     grid_start, per_ms, bound = _shape_bounds(dt_ms, n_frames, contraction_ms,
                                               relaxation_ms)
     noise_row = np.empty(n_frames)
     exact = np.empty(n_frames, np.bool_)
+    row = np.empty(n_frames)
     for i in range(n):
+        best = -1
+        best_ttp = 0.0
+        best_amp = 0.0
         for s in range(n_seg):
             onset = onset_ms[i, s]
             amp = sign * amplitude[i, s]
             slope = drift[i, s]
-            row = buffer[0, s]
             centre = min(max(np.int64((onset + contraction_ms) / dt_ms), 0), n_frames - 1)
             first, last = centre - 1, centre + 1
             if not bounded:  # other windows: every sample exact
@@ -167,30 +172,52 @@ def _simulate_and_measure(rng, onset_ms, scar, viable_mean, viable_sd, scar_mean
                     shape = bound[cell] if 0 <= cell < bound.shape[0] else 1.0
                     exact[k] = False
                 row[k] = amp * shape + noise + slope * ramp[k]
-            if not bounded:
-                continue
-            floor = sign * _mean_three(row, centre)
-            floor -= 1e-9 * (abs(floor) + 1.0)
-            hot = floor - 1e-9 * (abs(floor) + 1.0)  # a mean >= floor has a sample >= hot
-            for j in range(n_frames):
-                if sign * row[j] < hot:
-                    continue
-                for k in range(max(j - 1, 0), min(j + 1, n_frames - 1) + 1):
-                    lo = max(k - 1, 0)
-                    hi = min(k + 1, n_frames - 1)
-                    if exact[lo] and exact[k] and exact[hi]:
-                        continue
-                    if sign * _mean_three(row, k) < floor:
-                        continue
-                    for m in range(lo, hi + 1):
-                        if not exact[m]:
-                            shape = contraction_shape(m * dt_ms - onset, contraction_ms,
-                                                      relaxation_ms)
-                            row[m] = amp * shape + noise_row[m] + slope * ramp[m]
-                            exact[m] = True
-        measure_patient(buffer, 0, i, half, sign, time_ms, threshold, candidate, basal_mid,
-                        septal, lateral, peak_out, ttp_out, viable_out, latest_out, sd_out,
-                        maxmin_out, sept_lat_out)
+            if bounded:
+                f, raw = _bounded_peak(row, exact, noise_row, centre, sign, amp, slope, ramp,
+                                       onset, dt_ms, contraction_ms, relaxation_ms)
+            else:
+                f, raw = peak_of_row(row, half, sign)
+            best, best_ttp, best_amp = record_segment(i, s, f, raw, sign, time_ms, threshold,
+                                                      candidate, best, best_ttp, best_amp,
+                                                      peak_out, ttp_out, viable_out)
+        finish_patient(i, best, basal_mid, septal, lateral, ttp_out, latest_out, sd_out,
+                       maxmin_out, sept_lat_out)
+
+
+@numba.njit(cache=True, inline="always")
+def _bounded_peak(row, exact, noise_row, centre, sign, amp, slope, ramp, onset, dt_ms,
+                  contraction_ms, relaxation_ms):
+    # the engine's 3-frame peak (first frame of the largest mean, raw value) of a row
+    # whose window at `centre` is exact and whose other samples may be bounds
+    n_frames = row.shape[0]
+    floor = sign * _mean_three(row, centre)
+    floor -= 1e-9 * (abs(floor) + 1.0)
+    hot = floor - 1e-9 * (abs(floor) + 1.0)  # a mean >= floor has a sample >= hot
+    best_frame = -1
+    best_raw = 0.0
+    best_goodness = -np.inf
+    for j in range(n_frames):
+        if sign * row[j] < hot:
+            continue
+        for k in range(max(j - 1, 0), min(j + 1, n_frames - 1) + 1):
+            lo = max(k - 1, 0)
+            hi = min(k + 1, n_frames - 1)
+            if not (exact[lo] and exact[k] and exact[hi]):
+                if sign * _mean_three(row, k) < floor:
+                    continue  # below the floor even with bounds: not the peak
+                for m in range(lo, hi + 1):
+                    if not exact[m]:
+                        shape = contraction_shape(m * dt_ms - onset, contraction_ms,
+                                                  relaxation_ms)
+                        row[m] = amp * shape + noise_row[m] + slope * ramp[m]
+                        exact[m] = True
+            raw = _mean_three(row, k)
+            goodness = sign * raw
+            if goodness > best_goodness or (goodness == best_goodness and k < best_frame):
+                best_goodness = goodness
+                best_frame = k
+                best_raw = raw
+    return best_frame, best_raw
 
 
 def measure_simulated(onset_minus_emd_ms: np.ndarray, scar: np.ndarray,
