@@ -37,10 +37,10 @@ def main():
     args = parser.parse_args()
     help_s = sorted(timed([sys.executable, "-m", "strainsim", "--help"])
                     for _ in range(args.repeats))[args.repeats // 2]
-    commands = {"curves": ["curves", "--seed", "0", "--json"],
-                "trial": ["trial", "--seed", "0", "--json", "--out"]}
+    commands = (["curves", "--seed", "0", "--json"],
+                ["trial", "--seed", "0", "--json", "--out"])
     rows = []
-    for name, argv in commands.items():
+    for argv in commands:
         with tempfile.TemporaryDirectory() as cache:
             run = [sys.executable, "-m", "strainsim", *argv]
             if argv[-1] == "--out":
