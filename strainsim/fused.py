@@ -107,7 +107,7 @@ def _shape_bounds(dt_ms, n_frames, contraction_ms, relaxation_ms):
     return contraction_ms - below * step, 1.0 / step, bound
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, error_model="numpy")
 def _simulate_and_measure(rng, onset_ms, scar, viable_mean, viable_sd, scar_mean, scar_sd,
                           drift_sd, n_frames, dt_ms, contraction_ms, relaxation_ms, sign,
                           noise_sd, phi, innovation_scale, half, time_ms, threshold,

@@ -100,6 +100,7 @@ def make_mapper(workers: int = 1, scheduler: str | None = None):
                                                            mp_context=context) as pool:
         def mapper(fn, arglist):
             jobs = [(fn, args) for args in arglist]
-            # a few jobs per worker round: small jobs share the IPC, big ones stay balanced
-            return pool.map(_call, jobs, chunksize=max(1, len(jobs) // (workers * 8)))
+            # several jobs per message when there are many, but never so many that one
+            # worker is left with a long last message while the others idle
+            return pool.map(_call, jobs, chunksize=max(1, len(jobs) // (workers * 32)))
         yield mapper
