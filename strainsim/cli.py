@@ -429,10 +429,7 @@ def sweep(
     as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
 ):
     """Sweep the image-guided concordance rate: pooled effect, CI width, power, sample size."""
-    from .experiments import concordance_sweep, published_targets
     from .parallel import make_mapper
-    from .plots import plot_sweep, save_figure
-    from .report import sweep_table
 
     try:
         values = [float(x) for x in levels.split(",") if x.strip()]
@@ -449,10 +446,18 @@ def sweep(
 
         workers = os.cpu_count() or 1
     _check_workers(workers)
-    progress, advance = _progress(len(values) * replicates, "virtual meta-analyses")
-    with make_mapper(workers, scheduler) as mapper, progress:
-        result = concordance_sweep(levels=values, replicates=replicates, seed=seed,
-                                   mapper=mapper, progress=advance)
+    with make_mapper(workers, scheduler) as mapper:
+        # the workers start up while this process imports the rest, plotting included
+        from .experiments import concordance_sweep, published_targets
+        from .plots import _pyplot, plot_sweep, save_figure
+        from .report import sweep_table
+
+        _pyplot()
+
+        progress, advance = _progress(len(values) * replicates, "virtual meta-analyses")
+        with progress:
+            result = concordance_sweep(levels=values, replicates=replicates, seed=seed,
+                                       mapper=mapper, progress=advance)
     rows = result.table()
     _write_csv(out / "sweep.csv", list(rows[0]), [[_fmt_cell(v) for v in r.values()]
                                                   for r in rows])

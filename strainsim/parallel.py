@@ -22,6 +22,18 @@ def _call(fn_and_args):
     return fn(*args, numba_threads=1)
 
 
+def _warm_up():
+    # import the pipeline and load its numba kernels from the cache, so that a new
+    # worker is ready by the time the first real job arrives
+    import numba
+
+    from .spec import TrialSpec
+    from .trial import simulate_trial
+
+    numba.set_num_threads(1)
+    simulate_trial(TrialSpec(name="warm-up", n_image_guided=2, n_control=2), 0)
+
+
 @contextmanager
 def _single_threaded_libraries():
     # workers started meanwhile inherit the environment: one BLAS/OpenMP thread each,
@@ -98,6 +110,8 @@ def make_mapper(workers: int = 1, scheduler: str | None = None):
     context = multiprocessing.get_context("spawn")
     with _single_threaded_libraries(), ProcessPoolExecutor(max_workers=workers,
                                                            mp_context=context) as pool:
+        for _ in range(workers):  # start the workers now, in parallel with the caller
+            pool.submit(_warm_up)
         def mapper(fn, arglist):
             jobs = [(fn, args) for args in arglist]
             # several jobs per message when there are many, but never so many that one
