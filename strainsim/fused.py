@@ -69,7 +69,7 @@ from .placement import (
 )
 from .segments import N_SEGMENTS, SegmentModel, load_segments
 
-__all__ = ["measure_simulated", "simulate_block", "block_supported"]
+__all__ = ["measure_simulated", "simulate_block", "block_arrays", "block_supported"]
 
 
 @numba.njit(cache=True, inline="always")
@@ -391,6 +391,47 @@ def _block_constants(spec, model: SegmentModel) -> tuple:
     return constants
 
 
+def block_arrays(n: int, rngs, guided: bool, spec, model: SegmentModel | None = None,
+                 shift_pct: float = 0.0) -> dict:
+    """:func:`simulate_block`'s numbers as a dict of arrays (no result objects).
+
+    Keys: ``age, male, edv, esv, scar, ischemic, late, delay, activation_ms, peak, ttp,
+    viable, latest, sd, maxmin, sept_lat, true_latest, reachable, lead, vs_measured,
+    vs_true, scar_at_lead, esv_change, edv_change, esv_new, edv_new, ef_change, nyha``.
+    """
+    if not block_supported(spec):
+        raise ValueError("simulate_block needs the pattern activation model and "
+                         "curve fidelity")
+    model = model or load_segments()
+    constants = _block_constants(spec, model)
+    floats = np.empty((13, n))
+    flags = np.empty((4, n), dtype=np.bool_)
+    ints = np.empty((3, n), dtype=np.int64)
+    classes = np.empty((2, n), dtype=np.int8)
+    out = dict(zip(_FLOAT_KEYS, floats, strict=True))
+    out.update(zip(_FLAG_KEYS, flags, strict=True))
+    out.update(zip(_INT_KEYS, ints, strict=True))
+    out.update(zip(("vs_measured", "vs_true"), classes, strict=True))
+    for key in ("scar", "reachable", "viable"):
+        out[key] = np.empty((n, N_SEGMENTS), dtype=np.bool_)
+    for key in ("activation_ms", "peak", "ttp"):
+        out[key] = np.empty((n, N_SEGMENTS))
+    _run_block_kernel(*rngs, bool(guided), float(shift_pct), *constants,
+                      *(out[key] for key in _KERNEL_OUTPUTS))
+    return out
+
+
+_FLOAT_KEYS = ("age", "edv", "esv", "late", "delay", "sd", "maxmin", "sept_lat", "esv_change",
+               "edv_change", "esv_new", "edv_new", "ef_change")
+_FLAG_KEYS = ("male", "ischemic", "scar_at_lead", "nyha")
+_INT_KEYS = ("latest", "true_latest", "lead")
+_KERNEL_OUTPUTS = ("age", "male", "edv", "esv", "scar", "ischemic", "late", "delay",
+                   "activation_ms", "peak", "ttp", "viable", "latest", "sd", "maxmin",
+                   "sept_lat", "true_latest", "reachable", "lead", "vs_measured", "vs_true",
+                   "scar_at_lead", "esv_change", "edv_change", "esv_new", "edv_new",
+                   "ef_change", "nyha")
+
+
 def simulate_block(n: int, rngs, guided: bool, spec, model: SegmentModel | None = None,
                    shift_pct: float = 0.0):
     """One seed block through the whole pipeline in one kernel.
@@ -415,40 +456,19 @@ def simulate_block(n: int, rngs, guided: bool, spec, model: SegmentModel | None 
         What the stage functions return for the same generators (see
         :func:`strainsim.trial.simulate_arm`).
     """
-    if not block_supported(spec):
-        raise ValueError("simulate_block needs the pattern activation model and "
-                         "curve fidelity")
-    model = model or load_segments()
-    constants = _block_constants(spec, model)
-    floats = np.empty((13, n))
-    flags = np.empty((4, n), dtype=np.bool_)
-    ints = np.empty((3, n), dtype=np.int64)
-    classes = np.empty((2, n), dtype=np.int8)
-    scar = np.empty((n, N_SEGMENTS), dtype=np.bool_)
-    reachable = np.empty((n, N_SEGMENTS), dtype=np.bool_)
-    activation_ms = np.empty((n, N_SEGMENTS))
-    peak, ttp = np.empty((n, N_SEGMENTS)), np.empty((n, N_SEGMENTS))
-    viable = np.empty((n, N_SEGMENTS), dtype=np.bool_)
-    age, edv, esv, late, delay, sd, maxmin, sept_lat = floats[:8]
-    esv_change, edv_change, esv_new, edv_new, ef_change = floats[8:]
-    male, ischemic, scar_at_lead, nyha = flags
-    latest, true_latest, lead = ints
-    vs_measured, vs_true = classes
-    _run_block_kernel(*rngs, bool(guided), float(shift_pct), *constants,
-                  age, male, edv, esv, scar, ischemic, late, delay, activation_ms,
-                  peak, ttp, viable, latest, sd, maxmin, sept_lat, true_latest, reachable,
-                  lead, vs_measured, vs_true, scar_at_lead, esv_change, edv_change, esv_new,
-                  edv_new, ef_change, nyha)
-    curves = spec.curves
-    half = constants[11]
-    patients = Patients(age=age, male=male, edv_ml=edv, esv_ml=esv,
-                        activation=Activation(activation_ms=activation_ms, scar=scar,
-                                              ischemic=ischemic, late_angle_deg=late,
-                                              delay_ms=delay))
-    measured = result_from_outputs((peak, ttp, viable, latest, sd, maxmin, sept_lat),
-                                   curves.kind, spec.scar_threshold_pct, half)
-    placement = Placement(lead_segment=lead, target_segment=latest, vs_measured=vs_measured,
-                          vs_true=vs_true, reachable=reachable)
-    outcomes = Outcomes(esv_change_pct=esv_change, edv_change_pct=edv_change, esv_ml=esv_new,
-                        edv_ml=edv_new, ef_change=ef_change, nyha_improved=nyha)
-    return patients, measured, placement, outcomes, scar_at_lead
+    a = block_arrays(n, rngs, guided, spec, model, shift_pct)
+    patients = Patients(age=a["age"], male=a["male"], edv_ml=a["edv"], esv_ml=a["esv"],
+                        activation=Activation(activation_ms=a["activation_ms"],
+                                              scar=a["scar"], ischemic=a["ischemic"],
+                                              late_angle_deg=a["late"], delay_ms=a["delay"]))
+    half = half_window_frames(spec.smooth_ms, time_axis(spec.curves))
+    measured = result_from_outputs(
+        (a["peak"], a["ttp"], a["viable"], a["latest"], a["sd"], a["maxmin"], a["sept_lat"]),
+        spec.curves.kind, spec.scar_threshold_pct, half)
+    placement = Placement(lead_segment=a["lead"], target_segment=a["latest"],
+                          vs_measured=a["vs_measured"], vs_true=a["vs_true"],
+                          reachable=a["reachable"])
+    outcomes = Outcomes(esv_change_pct=a["esv_change"], edv_change_pct=a["edv_change"],
+                        esv_ml=a["esv_new"], edv_ml=a["edv_new"], ef_change=a["ef_change"],
+                        nyha_improved=a["nyha"])
+    return patients, measured, placement, outcomes, a["scar_at_lead"]

@@ -113,8 +113,8 @@ def make_mapper(workers: int = 1, scheduler: str | None = None):
         for _ in range(workers):  # start the workers now, in parallel with the caller
             pool.submit(_warm_up)
         def mapper(fn, arglist):
-            jobs = [(fn, args) for args in arglist]
-            # several jobs per message when there are many, but never so many that one
-            # worker is left with a long last message while the others idle
-            return pool.map(_call, jobs, chunksize=max(1, len(jobs) // (workers * 32)))
+            # one job per message: callers make jobs big enough (a chunk of patients, a
+            # batch of replicates) that sending them costs little, and no worker is
+            # left with a long last message while the others idle
+            return pool.map(_call, [(fn, args) for args in arglist])
         yield mapper

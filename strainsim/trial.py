@@ -36,7 +36,7 @@ import numpy as np
 from .cohort import Patients, simulate_patients
 from .curves import simulate_curves
 from .engine import EngineResult, measure
-from .fused import block_supported, measure_simulated, simulate_block
+from .fused import block_arrays, block_supported, measure_simulated, simulate_block
 from .meta import MetaResult, log_odds_ratio, mean_difference, pool
 from .outcomes import Outcomes, simulate_outcomes
 from .placement import Placement, draw_veins, place_empirical, place_image_guided
@@ -352,23 +352,47 @@ def mean_sd(x):
 def summarize_arm(arm: ArmResult) -> ArmSummary:
     """Arm-level summaries (means and sample SDs)."""
     o, p = arm.outcomes, arm.placement
-    n = len(arm)
-    classes = np.bincount(p.vs_measured.astype(np.int64) + 1, minlength=4)
+    return _summary(len(arm), o.nyha_improved, o.esv_change_pct, o.edv_change_pct,
+                    o.ef_change, p.vs_measured, p.vs_true)
+
+
+def _summary(n, nyha, esv_change, edv_change, ef_change, vs_measured, vs_true) -> ArmSummary:
+    classes = np.bincount(vs_measured.astype(np.int64) + 1, minlength=4)
     evaluable = n - int(classes[0])
 
     def frac(cls):
         return int(classes[cls + 1]) / evaluable if evaluable else float("nan")
 
-    esv_mean, esv_sd = mean_sd(np.ascontiguousarray(o.esv_change_pct, dtype=np.float64))
-    edv_mean, edv_sd = mean_sd(np.ascontiguousarray(o.edv_change_pct, dtype=np.float64))
-    ef_mean, ef_sd = mean_sd(np.ascontiguousarray(o.ef_change, dtype=np.float64))
+    esv_mean, esv_sd = mean_sd(np.ascontiguousarray(esv_change, dtype=np.float64))
+    edv_mean, edv_sd = mean_sd(np.ascontiguousarray(edv_change, dtype=np.float64))
+    ef_mean, ef_sd = mean_sd(np.ascontiguousarray(ef_change, dtype=np.float64))
     return ArmSummary(
-        n=n, nyha_improved=int(np.count_nonzero(o.nyha_improved)),
+        n=n, nyha_improved=int(np.count_nonzero(nyha)),
         esv_change_mean=float(esv_mean), esv_change_sd=float(esv_sd),
         edv_change_mean=float(edv_mean), edv_change_sd=float(edv_sd),
         ef_change_mean=float(ef_mean), ef_change_sd=float(ef_sd),
         concordant_measured=frac(0), adjacent_measured=frac(1), remote_measured=frac(2),
-        concordant_true=int(np.count_nonzero(p.vs_true == 0)) / n)
+        concordant_true=int(np.count_nonzero(vs_true == 0)) / n)
+
+
+_SUMMARY_KEYS = ("nyha", "esv_change", "edv_change", "ef_change", "vs_measured", "vs_true")
+
+
+def _arm_summary(n, guided, spec, seed, model, shift_pct=0.0, progress=None) -> ArmSummary:
+    """``summarize_arm(simulate_arm(...))`` from the block kernel's arrays, without
+    building the per-patient result objects (the same numbers: the same arrays,
+    concatenated in block order, and the same summary)."""
+    model = model or load_segments()
+    parts = {key: [] for key in _SUMMARY_KEYS}
+    for size, block_seed in _blocks(n, seed):
+        rngs = [np.random.default_rng(s) for s in block_seed.spawn(5)]
+        arrays = block_arrays(size, rngs, guided, spec, model, shift_pct)
+        for key in _SUMMARY_KEYS:
+            parts[key].append(arrays[key])
+    joined = [v[0] if len(v) == 1 else np.concatenate(v) for v in parts.values()]
+    if progress is not None:
+        progress(n)
+    return _summary(n, *joined)
 
 
 _MOMENTS = ("esv_change_pct", "edv_change_pct", "ef_change")
@@ -534,6 +558,11 @@ def simulate_trial(spec: TrialSpec, seed: int | np.random.SeedSequence = 0, *,
     TrialResult, or (TrialResult, ArmResult, ArmResult) with ``keep_arms``.
     """
     seed_guided, seed_control, shift, control_progress = _trial_setup(spec, seed, progress)
+    if not keep_arms and block_supported(spec):  # summaries straight from the kernel
+        g = _arm_summary(spec.n_image_guided, True, spec, seed_guided, model, shift, progress)
+        c = _arm_summary(spec.n_control, False, spec, seed_control, model,
+                         progress=control_progress)
+        return TrialResult(spec=spec, guided=g, control=c)
     guided = simulate_arm(spec.n_image_guided, True, spec, seed_guided, model, block_size,
                           shift, progress)
     control = simulate_arm(spec.n_control, False, spec, seed_control, model, block_size,

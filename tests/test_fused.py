@@ -286,3 +286,15 @@ def test_block_refuses_what_it_does_not_cover(model):
         simulate_block(3, rngs, True, spec, model)
     with pytest.raises(ValueError, match="backend"):
         simulate_arm(3, True, spec, np.random.SeedSequence(0), model, backend="gpu")
+
+
+@given(specs, st.integers(0, 2**32 - 1))
+def test_trial_summaries_from_the_kernel_equal_those_of_the_arms(spec, seed):
+    """simulate_trial summarizes the kernel's arrays directly; keep_arms builds the
+    per-patient results first. The summaries are the same."""
+    from strainsim.trial import simulate_trial
+
+    lean = simulate_trial(spec, seed)
+    full, _, _ = simulate_trial(spec, seed, keep_arms=True)
+    assert lean.guided == full.guided
+    assert lean.control == full.control
