@@ -40,6 +40,7 @@ from .fused import block_arrays, block_supported, measure_simulated, simulate_bl
 from .meta import MetaResult, log_odds_ratio, mean_difference, pool
 from .outcomes import Outcomes, simulate_outcomes
 from .placement import Placement, draw_veins, place_empirical, place_image_guided
+from .seeding import block_generators
 from .segments import load_segments
 from .spec import TrialSpec
 from .speckle import track_curves
@@ -185,7 +186,7 @@ def _simulate_chunk(blocks, guided, spec: TrialSpec, model, shift_pct=0.0, backe
     parts = []
     fast = backend == "auto" and block_supported(spec)
     for n, seed in blocks:
-        rngs = [np.random.default_rng(s) for s in seed.spawn(5)]
+        rngs = block_generators(seed)  # default_rng of seed.spawn(5), reused objects
         if fast:  # the same numbers, the whole block in one kernel
             parts.append(simulate_block(n, rngs, guided, spec, model, shift_pct))
             continue
@@ -385,7 +386,7 @@ def _arm_summary(n, guided, spec, seed, model, shift_pct=0.0, progress=None) -> 
     model = model or load_segments()
     parts = {key: [] for key in _SUMMARY_KEYS}
     for size, block_seed in _blocks(n, seed):
-        rngs = [np.random.default_rng(s) for s in block_seed.spawn(5)]
+        rngs = block_generators(block_seed)
         arrays = block_arrays(size, rngs, guided, spec, model, shift_pct)
         for key in _SUMMARY_KEYS:
             parts[key].append(arrays[key])
