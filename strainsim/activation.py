@@ -239,6 +239,13 @@ def _delays(n: int, rng: np.random.Generator, params: ActivationParams) -> np.nd
     return np.maximum(20.0, params.delay_mean_ms + params.delay_sd_ms * rng.standard_normal(n))
 
 
+def ring_terms(params: ActivationParams, model: SegmentModel) -> np.ndarray:
+    """Base-to-apex term of each segment (ms): basal ``+base_apex/2``, mid 0, apical
+    and apex ``-base_apex/2``."""
+    half = {"basal": 0.5, "mid": 0.0, "apical": -0.5, "apex": -0.5}
+    return np.array([half[s.ring] for s in model.segments]) * params.base_apex_ms
+
+
 def pattern_activation(late_angle_deg: np.ndarray, delay_ms: np.ndarray, scar: np.ndarray,
                        jitter: np.ndarray, params: ActivationParams,
                        model: SegmentModel | None = None) -> np.ndarray:
@@ -263,8 +270,7 @@ def pattern_activation(late_angle_deg: np.ndarray, delay_ms: np.ndarray, scar: n
     """
     model = model or load_segments()
     centre = np.radians([s.angle_centre for s in model.segments])
-    ring_term = np.array([{"basal": 0.5, "mid": 0.0, "apical": -0.5, "apex": -0.5}[s.ring]
-                          for s in model.segments]) * params.base_apex_ms
+    ring_term = ring_terms(params, model)
     phase = centre[None, :] - np.radians(late_angle_deg)[:, None]
     times = (params.onset_ms + delay_ms[:, None] * (1.0 + np.cos(phase)) / 2.0
              + ring_term[None, :] + params.jitter_sd_ms * jitter

@@ -23,7 +23,7 @@ import numpy as np
 from .activation import Activation, ActivationParams, simulate_activation
 from .segments import SegmentModel
 
-__all__ = ["PopulationParams", "Patients", "simulate_patients"]
+__all__ = ["PopulationParams", "Patients", "simulate_patients", "activation_for"]
 
 
 @dataclass(frozen=True)
@@ -88,6 +88,15 @@ class Patients:
         return 100.0 * (1.0 - self.esv_ml / self.edv_ml)
 
 
+def activation_for(population: PopulationParams,
+                   activation: ActivationParams | None = None) -> ActivationParams:
+    """The activation settings with the population's ischemic fraction and scar burden."""
+    activation = activation or ActivationParams()
+    scar = replace(activation.scar, ischemic_fraction=population.ischemic_fraction,
+                   ischemic_scar_segments_mean=population.ischemic_scar_segments_mean)
+    return replace(activation, scar=scar)
+
+
 def simulate_patients(n: int, rng: np.random.Generator, population: PopulationParams,
                       activation: ActivationParams | None = None,
                       model: SegmentModel | None = None) -> Patients:
@@ -106,10 +115,7 @@ def simulate_patients(n: int, rng: np.random.Generator, population: PopulationPa
     -------
     Patients
     """
-    activation = activation or ActivationParams()
-    scar = replace(activation.scar, ischemic_fraction=population.ischemic_fraction,
-                   ischemic_scar_segments_mean=population.ischemic_scar_segments_mean)
-    activation = replace(activation, scar=scar)
+    activation = activation_for(population, activation)
     age = population.age_mean + population.age_sd * rng.standard_normal(n)
     male = rng.random(n) < population.male_fraction
     edv = np.maximum(80.0, population.edv_mean_ml + population.edv_sd_ml * rng.standard_normal(n))

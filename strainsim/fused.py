@@ -35,7 +35,7 @@ True
 
 from __future__ import annotations
 
-from dataclasses import replace
+from typing import NamedTuple
 
 import numba
 import numpy as np
@@ -44,9 +44,10 @@ from .activation import (
     Activation,
     draw_scar_kernel,
     pattern_kernel,
+    ring_terms,
     scar_constants,
 )
-from .cohort import Patients, population_constants, population_kernel
+from .cohort import Patients, activation_for, population_constants, population_kernel
 from .curves import CurveParams, _kernel_constants, contraction_shape, time_axis
 from .engine import (
     DEFAULT_SCAR_THRESHOLD_PCT,
@@ -341,28 +342,52 @@ def block_supported(spec) -> bool:
     return spec.fidelity == "curves" and spec.activation.model == "pattern"
 
 
+class _BlockConstants(NamedTuple):
+    """The block kernel's parameters, in its argument order."""
+
+    population: np.ndarray
+    scar: np.ndarray
+    culprit_cdf: np.ndarray
+    members: np.ndarray
+    adjacency: np.ndarray
+    activation: np.ndarray
+    centre_rad: np.ndarray
+    ring_term_ms: np.ndarray
+    apical: np.ndarray
+    curves: np.ndarray
+    n_frames: int
+    half: int
+    time_ms: np.ndarray
+    candidate: np.ndarray
+    basal_mid: np.ndarray
+    septal: np.ndarray
+    lateral: np.ndarray
+    prevalence: np.ndarray
+    access: np.ndarray
+    placement: np.ndarray
+    masks: np.ndarray
+    hops: np.ndarray
+    outcomes: np.ndarray
+
+
 _CONSTANTS: dict = {}
 
 
-def _block_constants(spec, model: SegmentModel) -> tuple:
+def _block_constants(spec, model: SegmentModel) -> _BlockConstants:
     """The kernel's parameter arrays for ``spec`` and ``model`` (cached: specs are frozen)."""
     key = (spec, id(model))
     hit = _CONSTANTS.get(key)
     if hit is not None and hit[0] is model:
         return hit[1]
     population = spec.population
-    act = replace(spec.activation, scar=replace(
-        spec.activation.scar, ischemic_fraction=population.ischemic_fraction,
-        ischemic_scar_segments_mean=population.ischemic_scar_segments_mean))
+    act = activation_for(population, spec.activation)
     cdf, members = scar_constants(act.scar, model)
-    ring_term = np.array([{"basal": 0.5, "mid": 0.0, "apical": -0.5, "apex": -0.5}[s.ring]
-                          for s in model.segments]) * act.base_apex_ms
     curves = spec.curves
     time_ms = time_axis(curves)
     dt, phi, innovation = _kernel_constants(curves)
     placement = spec.placement
     concordance = -1.0 if placement.concordance is None else placement.concordance
-    constants = (
+    constants = _BlockConstants(
         population_constants(population),
         np.array([act.scar.ischemic_fraction, act.scar.ischemic_scar_segments_mean,
                   act.scar.nonischemic_scar_probability]),
@@ -370,7 +395,7 @@ def _block_constants(spec, model: SegmentModel) -> tuple:
         np.array([act.onset_ms, act.delay_mean_ms, act.delay_sd_ms,
                   float(np.radians(act.late_angle_deg)), act.late_angle_kappa,
                   act.jitter_sd_ms, act.scar_delay_ms]),
-        np.radians([s.angle_centre for s in model.segments]), ring_term,
+        np.radians([s.angle_centre for s in model.segments]), ring_terms(act, model),
         model.numbers(ring="apical") - 1,
         np.array([curves.emd_ms, curves.viable_amplitude_pct, curves.viable_amplitude_sd_pct,
                   curves.scar_amplitude_pct, curves.scar_amplitude_sd_pct, curves.drift_sd_pct,
@@ -461,7 +486,7 @@ def simulate_block(n: int, rngs, guided: bool, spec, model: SegmentModel | None 
                         activation=Activation(activation_ms=a["activation_ms"],
                                               scar=a["scar"], ischemic=a["ischemic"],
                                               late_angle_deg=a["late"], delay_ms=a["delay"]))
-    half = half_window_frames(spec.smooth_ms, time_axis(spec.curves))
+    half = _block_constants(spec, model or load_segments()).half
     measured = result_from_outputs(
         (a["peak"], a["ttp"], a["viable"], a["latest"], a["sd"], a["maxmin"], a["sept_lat"]),
         spec.curves.kind, spec.scar_threshold_pct, half)

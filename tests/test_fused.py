@@ -19,6 +19,7 @@ from strainsim.activation import (
     draw_scar,
     draw_scar_kernel,
     pattern_kernel,
+    ring_terms,
     scar_constants,
     simulate_activation,
     vonmises,
@@ -143,8 +144,7 @@ def test_pattern_kernel_is_simulate_activation(model, n, seed, onset, angle, kap
     ref = simulate_activation(n, np.random.default_rng(seed), params, model)
     rng = np.random.default_rng(seed)
     scar, _ = draw_scar(n, rng, params.scar, model)  # the draws before the pattern's
-    ring = np.array([{"basal": 0.5, "mid": 0.0, "apical": -0.5, "apex": -0.5}[s.ring]
-                     for s in model.segments]) * params.base_apex_ms
+    ring = ring_terms(params, model)
     late, delay, times = np.empty(n), np.empty(n), np.empty((n, 17))
     pattern_kernel(rng, params.onset_ms, params.delay_mean_ms, params.delay_sd_ms,
                    float(np.radians(params.late_angle_deg)), params.late_angle_kappa,
