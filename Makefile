@@ -51,3 +51,4 @@ lint: $(VENV)/.stamp-test
 
 clean:
 	rm -rf $(VENV) $(OUT) .pytest_cache .hypothesis
+	find strainsim -name '*.nbi' -delete -o -name '*.nbc' -delete  # numba's kernel cache
