@@ -6,8 +6,9 @@ and reading it back in the engine. :func:`measure_simulated` does all three in
 one numba kernel per block of patients: it draws from the *same* NumPy
 ``Generator`` in the *same* order as :func:`strainsim.curves.curve_draws`
 (numba reproduces NumPy's generators bit for bit), synthesizes each curve into
-a small buffer with the arithmetic of the curve kernel, and measures it with
-the engine's per-patient routine. The result is identical to
+a small buffer with the arithmetic of the curve kernel (exactly where the
+engine's peak can be, bounded elsewhere; see the kernel's comments), and
+records it with the engine's per-segment routines. The result is identical to
 ``measure(simulate_curves(...).strain, ...)``, which the tests check, with
 memory proportional to one patient instead of the block.
 
