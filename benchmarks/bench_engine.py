@@ -1,4 +1,4 @@
-"""Benchmark the activation-mapping engine against its numpy twin and the memory floor.
+"""Benchmark the activation-mapping engine against its numpy reference and the memory floor.
 
 For each batch size N the script simulates N patients' radial strain curves
 (60 fps, 800 ms: 49 frames, float64), then times, on the same array:
@@ -7,7 +7,7 @@ For each batch size N the script simulates N patients' radial strain curves
   array costs on this machine),
 * ``engine`` - :func:`strainsim.engine.measure` (smoothing, TTP, viability,
   latest viable segment, dyssynchrony),
-* ``numpy``  - :func:`strainsim.engine.measure_numpy`, the plain-numpy twin.
+* ``numpy``  - :func:`strainsim.engine.measure_numpy`, the plain-numpy reference.
 
 Each timing is the median of ``--repeats`` runs after a warm-up call; the
 ratios are taken within one run of this script. Results go to stdout as a
@@ -69,7 +69,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[1_000, 10_000, 100_000])
     parser.add_argument("--repeats", type=int, default=7)
-    parser.add_argument("--twin-repeats", type=int, default=3)
+    parser.add_argument("--reference-repeats", type=int, default=3)
     parser.add_argument("--out", type=Path, default=RESULTS / "engine.json")
     args = parser.parse_args()
 
@@ -79,14 +79,14 @@ def main() -> None:
         strain, time_ms = curves.strain, curves.time_ms
         floor = median_time(lambda s=strain: parallel_sum(s), args.repeats)
         engine = median_time(lambda s=strain, t=time_ms: measure(s, t), args.repeats)
-        twin = median_time(lambda s=strain, t=time_ms: measure_numpy(s, t), args.twin_repeats)
+        reference = median_time(lambda s=strain, t=time_ms: measure_numpy(s, t), args.reference_repeats)
         same = np.array_equal(measure(strain, time_ms).latest_segment,
                               measure_numpy(strain, time_ms).latest_segment)
         rows.append({"n_patients": n, "frames": int(strain.shape[2]),
                      "megabytes": round(strain.nbytes / 1e6, 1),
-                     "floor_s": floor, "engine_s": engine, "numpy_s": twin,
-                     "engine_over_floor": engine / floor, "numpy_over_engine": twin / engine,
-                     "curves_per_s": n * 17 / engine, "twin_agrees": bool(same)})
+                     "floor_s": floor, "engine_s": engine, "numpy_s": reference,
+                     "engine_over_floor": engine / floor, "numpy_over_engine": reference / engine,
+                     "curves_per_s": n * 17 / engine, "reference_agrees": bool(same)})
         del curves, strain
 
     meta = {"command": "python benchmarks/bench_engine.py " + " ".join(
@@ -119,7 +119,7 @@ def main() -> None:
                                        "identical_results": True}, indent=2) + "\n")
 
     print(f"numba threads: {meta['numba_threads']}, cpus: {meta['cpu_count']}")
-    print("| N | MB | floor (ms) | engine (ms) | numpy twin (ms) | engine / floor |"
+    print("| N | MB | floor (ms) | engine (ms) | numpy reference (ms) | engine / floor |"
           " numpy / engine | curves/s |")
     print("|---:|---:|---:|---:|---:|---:|---:|---:|")
     for r in rows:

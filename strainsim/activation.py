@@ -3,7 +3,7 @@
 Two models give the time (ms from QRS onset) at which each AHA segment is
 electrically activated:
 
-``"pattern"`` (default, vectorized)
+``"pattern"`` (default, numba kernels)
     Left bundle branch block as a wavefront that breaks through on the septum
     and travels around the anterior and inferior walls to a late site on the
     opposite side. Each patient draws the late site's angle (von Mises around
@@ -16,6 +16,12 @@ electrically activated:
     :class:`skimage.graph.MCP_Geometric` (fast marching of a minimum-cost
     path). Scar pixels conduct slowly or not at all, so fronts detour around
     them. Pixel times are averaged per segment.
+
+Every draw is made by a numba kernel from the block's ``patients`` stream
+(:mod:`strainsim.seeding`), patient by patient: :func:`scar_kernel`, then
+:func:`sites_kernel`, then :func:`pattern_kernel`. The Python functions are
+thin wrappers around them, and the per-block pipeline (:mod:`strainsim.fused`)
+calls the same kernels.
 
 Examples
 --------
@@ -30,6 +36,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 import numba
 import numpy as np
@@ -44,6 +51,16 @@ __all__ = [
     "draw_scar",
     "pattern_activation",
     "eikonal_activation",
+    "ScarRecord",
+    "scar_record",
+    "scar_kernel",
+    "PatternRecord",
+    "pattern_record",
+    "vonmises",
+    "sites_kernel",
+    "pattern_row",
+    "pattern_kernel",
+    "true_latest_kernel",
 ]
 
 _TERRITORIES = ("LAD", "LCx", "RCA")
@@ -174,19 +191,119 @@ class Activation:
     @property
     def true_latest_segment(self) -> np.ndarray:
         """Latest-activated non-scar segment (1-17) per patient; -1 when all are scar."""
-        masked = np.where(self.scar, -np.inf, self.activation_ms)
-        latest = np.argmax(masked, axis=1) + 1
-        return np.where(np.all(self.scar, axis=1), -1, latest)
+        out = np.empty(self.scar.shape[0], dtype=np.int64)
+        true_latest_kernel(np.ascontiguousarray(self.activation_ms, dtype=np.float64),
+                           np.ascontiguousarray(self.scar, dtype=np.bool_), out)
+        return out
+
+
+@numba.njit(cache=True)
+def true_latest_kernel(activation_ms, scar, out):
+    """The latest-activated non-scar segment (1-17) of each patient, the first on a
+    tie; -1 when every segment is scar."""
+    n, n_seg = activation_ms.shape
+    for i in range(n):
+        best = -1
+        for s in range(n_seg):
+            if not scar[i, s] and (best < 0 or activation_ms[i, s] > activation_ms[i, best]):
+                best = s
+        out[i] = best + 1 if best >= 0 else -1
+
+
+# ---------------------------------------------------------------------------------------
+# scar
+# ---------------------------------------------------------------------------------------
+class ScarRecord(NamedTuple):
+    """:class:`ScarParams` and the segment model's geometry as the scar kernel reads them."""
+
+    ischemic_fraction: float
+    culprit_cdf: np.ndarray        # (3,) cumulative territory weights (LAD, LCx, RCA)
+    scar_segments_mean: float
+    patchy_probability: float
+    members: np.ndarray            # (3, 17) bool: segments of each territory
+    adjacency: np.ndarray          # (17, 17) bool: edge-sharing neighbours
+
+
+def scar_record(params: ScarParams, model: SegmentModel) -> ScarRecord:
+    """The kernel's record of ``params`` on ``model``."""
+    cdf = np.cumsum(np.asarray(params.territory_weights, dtype=np.float64))
+    territory = np.array([s.territory for s in model.segments])
+    members = territory[None, :] == np.array(_TERRITORIES)[:, None]
+    return ScarRecord(float(params.ischemic_fraction), cdf / cdf[-1],
+                      float(params.ischemic_scar_segments_mean),
+                      float(params.nonischemic_scar_probability), members,
+                      np.ascontiguousarray(model.adjacency, dtype=np.bool_))
+
+
+@numba.njit(cache=True)
+def scar_kernel(rng, rec, scar_out, ischemic_out):
+    """Ischemic status and contiguous scar, patient by patient.
+
+    Each patient draws, in order: ischemic (uniform), the culprit territory
+    (inverse CDF of one uniform), the scar size ``max(1, Poisson(mean))``, a
+    patchy-scar uniform, the seed segment's uniform, one growth uniform per
+    segment and the patchy segment (1-16). An ischemic patient's scar starts at
+    a uniformly chosen segment of the culprit territory and grows one segment
+    at a time into the neighbour with the smallest growth uniform, inside the
+    territory while it has free neighbours there, then beyond. A non-ischemic
+    patient has one patchy scar segment with the patchy probability.
+    """
+    n, n_seg = scar_out.shape
+    grow_u = np.empty(n_seg)
+    frontier = np.empty(n_seg, np.bool_)  # not scar, next to scar
+    for i in range(n):
+        ischemic = rng.random() < rec.ischemic_fraction
+        u = rng.random()
+        culprit = 0
+        while culprit < rec.culprit_cdf.shape[0] - 1 and rec.culprit_cdf[culprit] <= u:
+            culprit += 1
+        target = min(max(1, rng.poisson(rec.scar_segments_mean)), n_seg)
+        patchy = rng.random() < rec.patchy_probability
+        seed_u = rng.random()
+        for s in range(n_seg):
+            grow_u[s] = rng.random()
+        patchy_segment = rng.integers(1, 17)
+
+        ischemic_out[i] = ischemic
+        scar_out[i, :] = False
+        if not ischemic:
+            if patchy:
+                scar_out[i, patchy_segment - 1] = True
+            continue
+        member = rec.members[culprit]
+        rank = np.int64(seed_u * np.sum(member))
+        choice = 0
+        seen = 0
+        for s in range(n_seg):
+            seen += member[s]
+            if seen > rank:
+                choice = s
+                break
+        frontier[:] = False
+        size = 0
+        while True:
+            scar_out[i, choice] = True
+            size += 1
+            frontier[choice] = False
+            for t in range(n_seg):
+                if rec.adjacency[choice, t] and not scar_out[i, t]:
+                    frontier[t] = True
+            if size >= target:
+                break
+            in_territory = False
+            for s in range(n_seg):
+                in_territory |= frontier[s] and member[s]
+            best = np.inf
+            for s in range(n_seg):
+                if frontier[s] and (member[s] or not in_territory) and grow_u[s] < best:
+                    best = grow_u[s]
+                    choice = s
 
 
 def draw_scar(n: int, rng: np.random.Generator, params: ScarParams,
               model: SegmentModel | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """Draw ischemic status and contiguous scar in one coronary territory.
-
-    Ischemic patients get ``max(1, Poisson(mean))`` scar segments grown from a
-    random seed segment of the culprit territory through neighbours in that
-    territory (then beyond it if the territory is full). Non-ischemic patients
-    get one patchy scar segment with a small probability.
+    """Draw ischemic status and contiguous scar in one coronary territory (see
+    :func:`scar_kernel`).
 
     Returns
     -------
@@ -194,49 +311,28 @@ def draw_scar(n: int, rng: np.random.Generator, params: ScarParams,
     ischemic : ndarray of bool, shape (n,)
     """
     model = model or load_segments()
-    territory = np.array([s.territory for s in model.segments])
-    ischemic = rng.random(n) < params.ischemic_fraction
-    culprit = rng.choice(3, size=n, p=np.asarray(params.territory_weights))
-    n_scar = np.maximum(1, rng.poisson(params.ischemic_scar_segments_mean, size=n))
-    patchy = rng.random(n) < params.nonischemic_scar_probability
-    seed_u = rng.random(n)
-    grow_u = rng.random((n, N_SEGMENTS))
-    patchy_segment = rng.integers(1, 17, size=n)  # segments 1-16
-
-    territories = np.array(_TERRITORIES)
-    in_territory = territory[None, :] == territories[culprit][:, None]    # (n, 17)
-    # the seed: member floor(u * count) of the culprit territory, in segment order
-    counts = in_territory.sum(axis=1)
-    rank = (seed_u * counts).astype(np.int64)
-    seed_segment = np.argmax(np.cumsum(in_territory, axis=1) > rank[:, None], axis=1)
-    scar = np.zeros((n, N_SEGMENTS), dtype=bool)
-    rows = np.flatnonzero(ischemic)
-    scar[rows, seed_segment[rows]] = True
-    target_size = np.where(ischemic, np.minimum(n_scar, N_SEGMENTS), 0)
-    adjacency = model.adjacency.astype(np.int64)
-    while True:  # grow every unfinished scar by one segment per pass
-        grow = np.flatnonzero(scar.sum(axis=1) < target_size)
-        if grow.size == 0:
-            break
-        current = scar[grow]
-        frontier = ((current.astype(np.int64) @ adjacency) > 0) & ~current
-        preferred = frontier & in_territory[grow]
-        pool = np.where(preferred.any(axis=1, keepdims=True), preferred, frontier)
-        # the pool segment with the smallest pre-drawn uniform grows next
-        choice = np.argmin(np.where(pool, grow_u[grow], np.inf), axis=1)
-        scar[grow, choice] = True
-    nonisch_patchy = ~ischemic & patchy
-    scar[np.flatnonzero(nonisch_patchy), patchy_segment[nonisch_patchy] - 1] = True
+    scar = np.empty((n, N_SEGMENTS), dtype=np.bool_)
+    ischemic = np.empty(n, dtype=np.bool_)
+    scar_kernel(rng, scar_record(params, model), scar, ischemic)
     return scar, ischemic
 
 
-def _late_angles(n: int, rng: np.random.Generator, params: ActivationParams) -> np.ndarray:
-    mu = np.radians(params.late_angle_deg)
-    return np.degrees(rng.vonmises(mu, params.late_angle_kappa, size=n)) % 360.0
+# ---------------------------------------------------------------------------------------
+# the LBBB pattern
+# ---------------------------------------------------------------------------------------
+class PatternRecord(NamedTuple):
+    """:class:`ActivationParams` and the segment geometry as the pattern kernels read them."""
 
-
-def _delays(n: int, rng: np.random.Generator, params: ActivationParams) -> np.ndarray:
-    return np.maximum(20.0, params.delay_mean_ms + params.delay_sd_ms * rng.standard_normal(n))
+    onset_ms: float
+    delay_mean_ms: float
+    delay_sd_ms: float
+    late_angle_rad: float
+    late_angle_kappa: float
+    jitter_sd_ms: float
+    scar_delay_ms: float
+    centre_rad: np.ndarray      # (17,) bullseye angle of each segment's centre
+    ring_term_ms: np.ndarray    # (17,) base-to-apex term
+    apical: np.ndarray          # (4,) 0-based apical ring segments
 
 
 def ring_terms(params: ActivationParams, model: SegmentModel) -> np.ndarray:
@@ -246,15 +342,91 @@ def ring_terms(params: ActivationParams, model: SegmentModel) -> np.ndarray:
     return np.array([half[s.ring] for s in model.segments]) * params.base_apex_ms
 
 
+def pattern_record(params: ActivationParams, model: SegmentModel) -> PatternRecord:
+    """The kernels' record of ``params`` on ``model``."""
+    return PatternRecord(
+        float(params.onset_ms), float(params.delay_mean_ms), float(params.delay_sd_ms),
+        math.radians(params.late_angle_deg), float(params.late_angle_kappa),
+        float(params.jitter_sd_ms), float(params.scar_delay_ms),
+        np.radians([s.angle_centre for s in model.segments]), ring_terms(params, model),
+        np.ascontiguousarray(model.numbers(ring="apical") - 1, dtype=np.int64))
+
+
+@numba.njit(cache=True)
+def vonmises(rng, mu, kappa):
+    """One draw of the von Mises distribution (radians, in ``[-pi, pi)``).
+
+    Best and Fisher's rejection sampler (Appl. Statist. 1979;28:152-157):
+    a wrapped Cauchy envelope with ``rho = (tau - sqrt(2 tau)) / (2 kappa)``,
+    ``tau = 1 + sqrt(1 + 4 kappa^2)``. ``kappa = 0`` is the uniform circle.
+    """
+    if kappa < 1e-8:
+        angle = mu + math.pi * (2.0 * rng.random() - 1.0)
+    else:
+        tau = 1.0 + math.sqrt(1.0 + 4.0 * kappa * kappa)
+        rho = (tau - math.sqrt(2.0 * tau)) / (2.0 * kappa)
+        r = (1.0 + rho * rho) / (2.0 * rho)
+        while True:
+            z = math.cos(math.pi * rng.random())
+            f = (1.0 + r * z) / (r + z)
+            c = kappa * (r - f)
+            u = rng.random()
+            if c * (2.0 - c) > u or math.log(c / u) + 1.0 >= c:
+                break
+        angle = mu + (math.acos(min(max(f, -1.0), 1.0)) if rng.random() < 0.5
+                      else -math.acos(min(max(f, -1.0), 1.0)))
+    return (angle + math.pi) % (2.0 * math.pi) - math.pi
+
+
+@numba.njit(cache=True)
+def sites_kernel(rng, rec, late_out, delay_out):
+    """Each patient's late site (von Mises angle, degrees in [0, 360)) and septal-to-late
+    delay (normal, at least 20 ms), drawn in that order patient by patient."""
+    for i in range(late_out.shape[0]):
+        late_out[i] = math.degrees(vonmises(rng, rec.late_angle_rad, rec.late_angle_kappa)) % 360.0
+        delay_out[i] = max(20.0, rec.delay_mean_ms + rec.delay_sd_ms * rng.standard_normal())
+
+
+@numba.njit(cache=True)
+def pattern_row(rec, late_angle_deg, delay_ms, scar_row, jitter_row, times_out):
+    """One patient's LBBB activation times (ms) from its late site, delay, scar and jitter.
+
+    Segment ``s``: ``onset + delay * (1 + cos(theta_s - phi)) / 2`` + ring term +
+    ``scar_delay`` on scar + ``jitter_sd * jitter_s``, never before QRS onset;
+    the apex takes the mean of the apical ring plus its own jitter.
+    """
+    n_seg = times_out.shape[0]
+    late_rad = math.radians(late_angle_deg)
+    for s in range(n_seg):
+        times_out[s] = (rec.onset_ms
+                        + delay_ms * (1.0 + math.cos(rec.centre_rad[s] - late_rad)) / 2.0
+                        + rec.ring_term_ms[s] + rec.jitter_sd_ms * jitter_row[s]
+                        + (rec.scar_delay_ms if scar_row[s] else 0.0))
+    apex = n_seg - 1
+    total = 0.0
+    for k in range(rec.apical.shape[0]):
+        total += times_out[rec.apical[k]]
+    times_out[apex] = total / rec.apical.shape[0] + rec.jitter_sd_ms * jitter_row[apex]
+    for s in range(n_seg):
+        times_out[s] = max(times_out[s], 0.0)
+
+
+@numba.njit(cache=True)
+def pattern_kernel(rng, rec, scar, late, delay, times_out):
+    """Activation times of every patient: 17 standard-normal jitters each, then
+    :func:`pattern_row`."""
+    n, n_seg = times_out.shape
+    jitter = np.empty(n_seg)
+    for i in range(n):
+        for s in range(n_seg):
+            jitter[s] = rng.standard_normal()
+        pattern_row(rec, late[i], delay[i], scar[i], jitter, times_out[i])
+
+
 def pattern_activation(late_angle_deg: np.ndarray, delay_ms: np.ndarray, scar: np.ndarray,
                        jitter: np.ndarray, params: ActivationParams,
                        model: SegmentModel | None = None) -> np.ndarray:
-    """LBBB activation times from a patient's late site, delay, scar and jitter draws.
-
-    The time of segment ``s`` is ``onset + delay * (1 + cos(theta_s - phi)) / 2``
-    plus a ring term (basal ``+base_apex/2``, apical ``-base_apex/2``), the scar
-    delay, and ``jitter_sd * jitter``; ``theta_s`` is the segment's bullseye
-    angle and ``phi`` the late site. The apex takes the mean of the apical ring.
+    """LBBB activation times (ms) from given draws (see :func:`pattern_row`).
 
     Parameters
     ----------
@@ -266,19 +438,17 @@ def pattern_activation(late_angle_deg: np.ndarray, delay_ms: np.ndarray, scar: n
     Returns
     -------
     ndarray, shape (n, 17)
-        Activation times (ms), never before QRS onset.
     """
     model = model or load_segments()
-    centre = np.radians([s.angle_centre for s in model.segments])
-    ring_term = ring_terms(params, model)
-    phase = centre[None, :] - np.radians(late_angle_deg)[:, None]
-    times = (params.onset_ms + delay_ms[:, None] * (1.0 + np.cos(phase)) / 2.0
-             + ring_term[None, :] + params.jitter_sd_ms * jitter
-             + params.scar_delay_ms * scar)
-    apex = N_SEGMENTS - 1
-    apical = model.numbers(ring="apical") - 1
-    times[:, apex] = times[:, apical].mean(axis=1) + params.jitter_sd_ms * jitter[:, apex]
-    return np.maximum(times, 0.0)
+    rec = pattern_record(params, model)
+    late = np.asarray(late_angle_deg, dtype=np.float64)
+    delay = np.asarray(delay_ms, dtype=np.float64)
+    scar = np.ascontiguousarray(scar, dtype=np.bool_)
+    jitter = np.ascontiguousarray(jitter, dtype=np.float64)
+    out = np.empty(scar.shape)
+    for i in range(scar.shape[0]):
+        pattern_row(rec, float(late[i]), float(delay[i]), scar[i], jitter[i], out[i])
+    return out
 
 
 def eikonal_activation(late_angle_deg: np.ndarray, velocity_mm_per_ms: np.ndarray,
@@ -349,9 +519,10 @@ def simulate_activation(n: int, rng: np.random.Generator,
                         scar: np.ndarray | None = None) -> Activation:
     """Simulate ``n`` LBBB patients' activation and scar.
 
-    Draws, in a fixed order from ``rng``: scar and ischemic status, late-site
-    angle, delay, then the per-segment jitter (pattern model) or the
-    conduction velocity (eikonal model).
+    Draws from ``rng``: scar and ischemic status (:func:`scar_kernel`), late
+    sites and delays (:func:`sites_kernel`), then the per-segment jitter
+    (pattern model, :func:`pattern_kernel`) or each patient's conduction
+    velocity (eikonal model).
 
     Parameters
     ----------
@@ -374,14 +545,15 @@ def simulate_activation(n: int, rng: np.random.Generator,
     if scar is None:
         scar = drawn_scar
     else:
-        scar = np.asarray(scar, dtype=bool)
+        scar = np.ascontiguousarray(scar, dtype=np.bool_)
         if scar.shape != (n, N_SEGMENTS):
             raise ValueError(f"scar must have shape ({n}, {N_SEGMENTS})")
-    late = _late_angles(n, rng, params)
-    delay = _delays(n, rng, params)
+    late, delay = np.empty(n), np.empty(n)
+    rec = pattern_record(params, model)
+    sites_kernel(rng, rec, late, delay)
     if params.model == "pattern":
-        jitter = rng.standard_normal((n, N_SEGMENTS))
-        times = pattern_activation(late, delay, scar, jitter, params, model)
+        times = np.empty((n, N_SEGMENTS))
+        pattern_kernel(rng, rec, scar, late, delay, times)
     else:
         velocity = np.maximum(0.1, params.velocity_mm_per_ms
                               + params.velocity_sd * rng.standard_normal(n))
@@ -390,166 +562,3 @@ def simulate_activation(n: int, rng: np.random.Generator,
         delay = times.max(axis=1) - times.min(axis=1)
     return Activation(activation_ms=times, scar=scar, ischemic=ischemic,
                       late_angle_deg=late, delay_ms=delay)
-
-
-# ---------------------------------------------------------------------------------------
-# numba kernels of the pattern model's draws and times. They consume a NumPy Generator in
-# the order of draw_scar / simulate_activation above (their plain-numpy twins) and give
-# the same numbers; strainsim.fused strings them together per seed block.
-# ---------------------------------------------------------------------------------------
-def scar_constants(params: ScarParams, model: SegmentModel):
-    """Arrays the scar kernel needs: the culprit CDF and territory membership (3, 17).
-
-    The CDF is built as ``Generator.choice`` builds it (cumulative sum, then
-    divided by its last entry), so the kernel's culprits are ``choice``'s.
-    """
-    cdf = np.asarray(params.territory_weights, dtype=np.float64).cumsum()
-    cdf /= cdf[-1]
-    territory = np.array([s.territory for s in model.segments])
-    members = territory[None, :] == np.array(_TERRITORIES)[:, None]
-    return cdf, members
-
-
-@numba.njit(cache=True)
-def draw_scar_kernel(rng, ischemic_fraction, culprit_cdf, scar_segments_mean,
-                     patchy_probability, members, adjacency, scar_out, ischemic_out):
-    """Kernel twin of :func:`draw_scar`: fills ``scar_out`` (n, 17) and ``ischemic_out`` (n,)."""
-    n, n_seg = scar_out.shape
-    culprit = np.empty(n, np.int64)
-    n_scar = np.empty(n, np.int64)
-    patchy = np.empty(n, np.bool_)
-    seed_u = np.empty(n)
-    grow_u = np.empty((n, n_seg))
-    patchy_segment = np.empty(n, np.int64)
-    for i in range(n):
-        ischemic_out[i] = rng.random() < ischemic_fraction
-    for i in range(n):  # Generator.choice(3, p=...): count of CDF entries <= u
-        u = rng.random()
-        c = 0
-        for k in range(culprit_cdf.shape[0]):
-            if culprit_cdf[k] <= u:
-                c += 1
-        culprit[i] = c
-    for i in range(n):
-        n_scar[i] = max(1, rng.poisson(scar_segments_mean))
-    for i in range(n):
-        patchy[i] = rng.random() < patchy_probability
-    for i in range(n):
-        seed_u[i] = rng.random()
-    for i in range(n):
-        for s in range(n_seg):
-            grow_u[i, s] = rng.random()
-    for i in range(n):
-        patchy_segment[i] = rng.integers(1, 17)
-
-    frontier = np.empty(n_seg, np.bool_)  # not scar, next to scar
-    for i in range(n):
-        for s in range(n_seg):
-            scar_out[i, s] = False
-        member = members[culprit[i]]
-        if ischemic_out[i]:
-            count = 0
-            for s in range(n_seg):
-                count += member[s]
-            rank = np.int64(seed_u[i] * count)
-            seed = 0
-            seen = 0
-            for s in range(n_seg):
-                seen += member[s]
-                if seen > rank:
-                    seed = s
-                    break
-            size = 0
-            target = min(n_scar[i], n_seg)
-            frontier[:] = False
-            choice = seed
-            while True:
-                if not scar_out[i, choice]:
-                    size += 1
-                scar_out[i, choice] = True
-                frontier[choice] = False
-                for t in range(n_seg):
-                    if adjacency[choice, t] and not scar_out[i, t]:
-                        frontier[t] = True
-                if size >= target:
-                    break
-                # grow by the frontier segment with the smallest draw, in the culprit
-                # territory while it has one there
-                any_preferred = False
-                for s in range(n_seg):
-                    any_preferred |= frontier[s] and member[s]
-                choice = 0
-                best = np.inf
-                for s in range(n_seg):
-                    ok = frontier[s] and (member[s] or not any_preferred)
-                    if ok and grow_u[i, s] < best:
-                        best = grow_u[i, s]
-                        choice = s
-        elif patchy[i]:
-            scar_out[i, patchy_segment[i] - 1] = True
-
-
-@numba.njit(cache=True)
-def vonmises(rng, mu, kappa):
-    """One von Mises draw, as ``Generator.vonmises`` makes it (Best and Fisher's method)."""
-    if kappa < 1e-8:
-        return math.pi * (2.0 * rng.random() - 1.0)
-    if kappa < 1e-5:
-        s = 1.0 / kappa + kappa
-    elif kappa <= 1e6:
-        r = 1.0 + math.sqrt(1.0 + 4.0 * kappa * kappa)
-        rho = (r - math.sqrt(2.0 * r)) / (2.0 * kappa)
-        s = (1.0 + rho * rho) / (2.0 * rho)
-    else:  # a wrapped normal for very large kappa
-        x = mu + math.sqrt(1.0 / kappa) * rng.standard_normal()
-        if x < -math.pi:
-            x += 2.0 * math.pi
-        if x > math.pi:
-            x -= 2.0 * math.pi
-        return x
-    while True:
-        u = rng.random()
-        z = math.cos(math.pi * u)
-        w = (1.0 + s * z) / (s + z)
-        y = kappa * (s - w)
-        v = rng.random()
-        if y * (2.0 - y) - v >= 0.0 or math.log(y / v) + 1.0 - y >= 0.0:
-            break
-    x = math.acos(w)
-    if rng.random() < 0.5:
-        x = -x
-    x += mu
-    wrapped = (abs(x) + math.pi) % (2.0 * math.pi) - math.pi
-    return -wrapped if x < 0.0 else wrapped
-
-
-@numba.njit(cache=True)
-def pattern_kernel(rng, onset_ms, delay_mean_ms, delay_sd_ms, late_angle_rad, kappa,
-                   jitter_sd_ms, scar_delay_ms, centre_rad, ring_term_ms, apical, scar,
-                   late_out, delay_out, times_out):
-    """Kernel twin of the pattern branch of :func:`simulate_activation` after the scar.
-
-    Draws the late-site angles, the delays and the jitter, and fills
-    ``late_out`` (degrees), ``delay_out`` and ``times_out`` (n, 17) (ms).
-    """
-    n, n_seg = times_out.shape
-    for i in range(n):
-        late_out[i] = (vonmises(rng, late_angle_rad, kappa) * (180.0 / np.pi)) % 360.0
-    for i in range(n):
-        delay_out[i] = max(20.0, delay_mean_ms + delay_sd_ms * rng.standard_normal())
-    apex = n_seg - 1
-    for i in range(n):
-        late_rad = late_out[i] * (np.pi / 180.0)
-        for s in range(n_seg):
-            jitter = rng.standard_normal()
-            times = (onset_ms + delay_out[i] * (1.0 + math.cos(centre_rad[s] - late_rad)) / 2.0
-                     + ring_term_ms[s] + jitter_sd_ms * jitter
-                     + scar_delay_ms * (1.0 if scar[i, s] else 0.0))
-            if s == apex:  # the apex: mean of the apical ring (numpy sums 4 in order)
-                total = times_out[i, apical[0]]
-                for k in range(1, apical.shape[0]):
-                    total += times_out[i, apical[k]]
-                times = total / apical.shape[0] + jitter_sd_ms * jitter
-            times_out[i, s] = times
-        for s in range(n_seg):
-            times_out[i, s] = max(times_out[i, s], 0.0)

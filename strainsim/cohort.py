@@ -1,8 +1,9 @@
 """Virtual patients: demographics, baseline LV volumes, activation and scar.
 
-A cohort block is drawn from one random generator in a fixed order
-(demographics, volumes, then :func:`strainsim.activation.simulate_activation`),
-so a block's patients depend only on its seed.
+A seed block's patients are drawn from its ``patients`` stream (see
+:mod:`strainsim.seeding`): demographics and volumes by :func:`population_kernel`,
+then scar and activation by :func:`strainsim.activation.simulate_activation`.
+The per-block pipeline (:mod:`strainsim.fused`) calls the same kernels.
 
 Examples
 --------
@@ -16,6 +17,7 @@ Examples
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
+from typing import NamedTuple
 
 import numba
 import numpy as np
@@ -23,7 +25,8 @@ import numpy as np
 from .activation import Activation, ActivationParams, simulate_activation
 from .segments import SegmentModel
 
-__all__ = ["PopulationParams", "Patients", "simulate_patients", "activation_for"]
+__all__ = ["PopulationParams", "Patients", "simulate_patients", "activation_for",
+           "PopulationRecord", "population_record", "population_kernel"]
 
 
 @dataclass(frozen=True)
@@ -97,6 +100,40 @@ def activation_for(population: PopulationParams,
     return replace(activation, scar=scar)
 
 
+class PopulationRecord(NamedTuple):
+    """:class:`PopulationParams` as the population kernel reads it."""
+
+    age_mean: float
+    age_sd: float
+    male_fraction: float
+    edv_mean_ml: float
+    edv_sd_ml: float
+    ef_mean_pct: float
+    ef_sd_pct: float
+
+
+def population_record(population: PopulationParams) -> PopulationRecord:
+    """The kernel's record of ``population``."""
+    return PopulationRecord(*(float(getattr(population, name))
+                              for name in PopulationRecord._fields))
+
+
+@numba.njit(cache=True)
+def population_kernel(rng, pop, age_out, male_out, edv_out, esv_out):
+    """Demographics and baseline volumes, patient by patient.
+
+    Each patient draws, in order: age (normal), sex (uniform < male fraction),
+    EDV (normal, at least 80 mL) and EF (normal, clipped to 10-35 %); ESV
+    follows from EDV and EF.
+    """
+    for i in range(age_out.shape[0]):
+        age_out[i] = pop.age_mean + pop.age_sd * rng.standard_normal()
+        male_out[i] = rng.random() < pop.male_fraction
+        edv_out[i] = max(80.0, pop.edv_mean_ml + pop.edv_sd_ml * rng.standard_normal())
+        ef = min(max(pop.ef_mean_pct + pop.ef_sd_pct * rng.standard_normal(), 10.0), 35.0)
+        esv_out[i] = edv_out[i] * (1.0 - ef / 100.0)
+
+
 def simulate_patients(n: int, rng: np.random.Generator, population: PopulationParams,
                       activation: ActivationParams | None = None,
                       model: SegmentModel | None = None) -> Patients:
@@ -106,6 +143,9 @@ def simulate_patients(n: int, rng: np.random.Generator, population: PopulationPa
     ----------
     n : int
     rng : numpy.random.Generator
+        The block's ``patients`` stream: demographics and volumes
+        (:func:`population_kernel`), then scar and activation
+        (:func:`strainsim.activation.simulate_activation`).
     population : PopulationParams
     activation : ActivationParams, optional
         Its scar settings take the population's ischemic fraction and scar burden.
@@ -116,37 +156,8 @@ def simulate_patients(n: int, rng: np.random.Generator, population: PopulationPa
     Patients
     """
     activation = activation_for(population, activation)
-    age = population.age_mean + population.age_sd * rng.standard_normal(n)
-    male = rng.random(n) < population.male_fraction
-    edv = np.maximum(80.0, population.edv_mean_ml + population.edv_sd_ml * rng.standard_normal(n))
-    ef = np.clip(population.ef_mean_pct + population.ef_sd_pct * rng.standard_normal(n),
-                 10.0, 35.0)
-    esv = edv * (1.0 - ef / 100.0)
+    age, edv, esv = np.empty(n), np.empty(n), np.empty(n)
+    male = np.empty(n, dtype=np.bool_)
+    population_kernel(rng, population_record(population), age, male, edv, esv)
     act = simulate_activation(n, rng, activation, model)
     return Patients(age=age, male=male, edv_ml=edv, esv_ml=esv, activation=act)
-
-
-
-def population_constants(population: PopulationParams) -> np.ndarray:
-    """The parameters in the order :func:`population_kernel` reads them."""
-    p = population
-    return np.array([p.age_mean, p.age_sd, p.male_fraction, p.edv_mean_ml, p.edv_sd_ml,
-                     p.ef_mean_pct, p.ef_sd_pct])
-
-
-@numba.njit(cache=True)
-def population_kernel(rng, constants, age_out, male_out, edv_out, esv_out):
-    """Kernel twin of the demographic and volume draws of :func:`simulate_patients`."""
-    age_mean, age_sd, male_fraction, edv_mean, edv_sd, ef_mean, ef_sd = (
-        constants[0], constants[1], constants[2], constants[3], constants[4], constants[5],
-        constants[6])
-    n = age_out.shape[0]
-    for i in range(n):
-        age_out[i] = age_mean + age_sd * rng.standard_normal()
-    for i in range(n):
-        male_out[i] = rng.random() < male_fraction
-    for i in range(n):
-        edv_out[i] = max(80.0, edv_mean + edv_sd * rng.standard_normal())
-    for i in range(n):
-        ef = min(max(ef_mean + ef_sd * rng.standard_normal(), 10.0), 35.0)
-        esv_out[i] = edv_out[i] * (1.0 - ef / 100.0)

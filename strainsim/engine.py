@@ -23,7 +23,7 @@ AHA segments, the engine
 All five steps run in one numba kernel, parallel over patients and cached
 (with fast paths for the default 3-frame window and for no smoothing, which
 fall back on the general loop when a curve has NaN samples).
-:func:`measure_numpy` is the plain-numpy twin, in two stages
+:func:`measure_numpy` is the plain-numpy reference, in two stages
 (:func:`peak_kernel_numpy` and :func:`summary_kernel_numpy`). The two give identical
 TTPs, viability and latest segments; floating-point indices agree to rounding.
 
@@ -43,6 +43,7 @@ Examples
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numba
 import numpy as np
@@ -51,6 +52,10 @@ from .segments import N_SEGMENTS, SegmentModel, load_segments
 
 __all__ = [
     "EngineResult",
+    "EngineRecord",
+    "EngineOutputs",
+    "engine_record",
+    "engine_outputs",
     "measure",
     "measure_numpy",
     "half_window_frames",
@@ -108,10 +113,10 @@ class EngineResult:
 
 
 # ---------------------------------------------------------------------------------------
-# plain-numpy twins
+# plain-numpy reference
 # ---------------------------------------------------------------------------------------
 def peak_kernel_numpy(strain: np.ndarray, half: int, sign: float):
-    """Numpy twin of the kernel's first half: smoothed peak frame and signed peak per curve.
+    """Numpy reference of the kernel's first half: smoothed peak frame and signed peak per curve.
 
     Parameters
     ----------
@@ -150,7 +155,7 @@ def peak_kernel_numpy(strain: np.ndarray, half: int, sign: float):
 
 def summary_kernel_numpy(frame, peak, time_ms, sign, threshold, candidate, basal_mid, septal,
                          lateral):
-    """Numpy twin of the kernel's second half: TTP, viability, latest segment, dyssynchrony.
+    """Numpy reference of the kernel's second half: TTP, viability, latest segment, dyssynchrony.
 
     Parameters
     ----------
@@ -301,34 +306,58 @@ def peak_of_row(row, half, sign):
     return f, raw
 
 
+class EngineRecord(NamedTuple):
+    """The engine's settings as its kernels read them."""
+
+    half: int                  # half-width of the moving average (frames)
+    sign: float                # +1 radial (peaks are maxima), -1 longitudinal
+    time_ms: np.ndarray        # (T,) frame times
+    threshold: float           # scar threshold on the peak magnitude (%)
+    candidate: np.ndarray      # (S,) bool: segments allowed as the target
+    basal_mid: np.ndarray      # 0-based segment groups of the dyssynchrony indices
+    septal: np.ndarray
+    lateral: np.ndarray
+
+
+class EngineOutputs(NamedTuple):
+    """The arrays the engine's kernels fill (see :class:`EngineResult`)."""
+
+    peak: np.ndarray           # (N, S)
+    ttp: np.ndarray            # (N, S)
+    viable: np.ndarray         # (N, S) bool
+    latest: np.ndarray         # (N,) int64
+    sd: np.ndarray             # (N,)
+    maxmin: np.ndarray         # (N,)
+    sept_lat: np.ndarray       # (N,)
+
+
 @numba.njit(cache=True, inline="always")
-def record_segment(i, s, f, raw, sign, time_ms, threshold, candidate, best, best_ttp,
-                   best_amp, peak_out, ttp_out, viable_out):
+def record_segment(rec, out, i, s, f, raw, best, best_ttp, best_amp):
     """Store segment ``s`` of patient ``i`` from its peak frame ``f`` (-1: none) and raw
     smoothed value; return the running choice of the latest viable segment."""
-    peak_out[i, s] = raw if f >= 0 else np.nan
-    t = time_ms[f] if f >= 0 else np.nan
-    amp = sign * raw if f >= 0 else np.nan
-    ok = amp >= threshold
-    ttp_out[i, s] = t
-    viable_out[i, s] = ok
-    if ok and candidate[s] and f >= 0:
+    out.peak[i, s] = raw if f >= 0 else np.nan
+    t = rec.time_ms[f] if f >= 0 else np.nan
+    amp = rec.sign * raw if f >= 0 else np.nan
+    ok = amp >= rec.threshold
+    out.ttp[i, s] = t
+    out.viable[i, s] = ok
+    if ok and rec.candidate[s] and f >= 0:
         if best < 0 or t > best_ttp or (t == best_ttp and amp > best_amp):
             return s, t, amp
     return best, best_ttp, best_amp
 
 
 @numba.njit(cache=True, inline="always")
-def finish_patient(i, best, basal_mid, septal, lateral, ttp_out, latest_out, sd_out,
-                   maxmin_out, sept_lat_out):
+def finish_patient(rec, out, i, best):
     """The latest viable segment and the dyssynchrony indices of patient ``i``."""
-    latest_out[i] = best + 1 if best >= 0 else -1
+    out.latest[i] = best + 1 if best >= 0 else -1
+    ttp = out.ttp[i]
     total = 0.0
     count = 0
     lo = np.inf
     hi = -np.inf
-    for s in basal_mid:
-        t = ttp_out[i, s]
+    for s in rec.basal_mid:
+        t = ttp[s]
         if not np.isnan(t):
             total += t
             count += 1
@@ -337,42 +366,39 @@ def finish_patient(i, best, basal_mid, septal, lateral, ttp_out, latest_out, sd_
     if count >= 2:
         mean = total / count
         ss = 0.0
-        for s in basal_mid:
-            t = ttp_out[i, s]
+        for s in rec.basal_mid:
+            t = ttp[s]
             if not np.isnan(t):
                 ss += (t - mean) * (t - mean)
-        sd_out[i] = np.sqrt(ss / (count - 1))
+        out.sd[i] = np.sqrt(ss / (count - 1))
     else:
-        sd_out[i] = np.nan
-    maxmin_out[i] = hi - lo if count >= 1 else np.nan
-    sept_lat_out[i] = _nanmean_at(ttp_out[i], lateral) - _nanmean_at(ttp_out[i], septal)
+        out.sd[i] = np.nan
+    out.maxmin[i] = hi - lo if count >= 1 else np.nan
+    out.sept_lat[i] = _nanmean_at(ttp, rec.lateral) - _nanmean_at(ttp, rec.septal)
 
 
-@numba.njit(cache=True, inline="always")
-def measure_patient(strain, j, i, half, sign, time_ms, threshold, candidate, basal_mid,
-                    septal, lateral, peak_out, ttp_out, viable_out, latest_out, sd_out,
-                    maxmin_out, sept_lat_out):
-    # measure patient j of strain (N, S, T) into row i of the outputs
+@numba.njit(cache=True)
+def measure_patient(rec, out, strain, i):
+    """Measure patient ``i`` of ``strain`` (N, S, T) into row ``i`` of ``out``.
+
+    Not inlined into the parallel loop: numba's parfors lose writes made through a
+    tuple's array fields in inlined code, and a call per patient costs nothing.
+    """
     best = -1
     best_ttp = 0.0
     best_amp = 0.0
     for s in range(strain.shape[1]):
-        f, raw = peak_of_row(strain[j, s], half, sign)
-        best, best_ttp, best_amp = record_segment(i, s, f, raw, sign, time_ms, threshold,
-                                                  candidate, best, best_ttp, best_amp,
-                                                  peak_out, ttp_out, viable_out)
-    finish_patient(i, best, basal_mid, septal, lateral, ttp_out, latest_out, sd_out,
-                   maxmin_out, sept_lat_out)
+        f, raw = peak_of_row(strain[i, s], rec.half, rec.sign)
+        best, best_ttp, best_amp = record_segment(rec, out, i, s, f, raw, best, best_ttp,
+                                                  best_amp)
+    finish_patient(rec, out, i, best)
 
 
 @numba.njit(parallel=True, cache=True)
-def measure_kernel(strain, half, sign, time_ms, threshold, candidate, basal_mid, septal,
-                   lateral, peak_out, ttp_out, viable_out, latest_out, sd_out, maxmin_out,
-                   sept_lat_out):
+def measure_kernel(rec, strain, out):
+    """The engine on a batch, parallel over patients."""
     for i in numba.prange(strain.shape[0]):
-        measure_patient(strain, i, i, half, sign, time_ms, threshold, candidate, basal_mid,
-                        septal, lateral, peak_out, ttp_out, viable_out, latest_out, sd_out,
-                        maxmin_out, sept_lat_out)
+        measure_patient(rec, out, strain, i)
 
 
 # ---------------------------------------------------------------------------------------
@@ -393,7 +419,7 @@ def half_window_frames(smooth_ms: float, time_ms: np.ndarray) -> int:
     return int(np.floor(smooth_ms / 2.0 / dt + 1e-9))
 
 
-def _prepare(strain, time_ms, kind, smooth_ms, model, candidates):
+def _prepare(strain, time_ms, kind, smooth_ms, scar_threshold_pct, model, candidates):
     strain = np.asarray(strain)
     if strain.ndim == 2:
         strain = strain[None]
@@ -409,17 +435,29 @@ def _prepare(strain, time_ms, kind, smooth_ms, model, candidates):
         raise ValueError("time_ms must be strictly increasing")
     if kind not in ("radial", "longitudinal"):
         raise ValueError(f"kind must be 'radial' or 'longitudinal', not {kind!r}")
-    sign = 1.0 if kind == "radial" else -1.0
-    half = half_window_frames(smooth_ms, time_ms)
-    model = model or load_segments()
     n_seg = strain.shape[1]
     if n_seg != N_SEGMENTS:
         raise ValueError(f"strain must have {N_SEGMENTS} segments on axis 1, not {n_seg}")
-    candidate = np.ones(n_seg, dtype=bool)
+    candidate = None
     if candidates is not None:
-        candidate[:] = False
+        candidate = np.zeros(n_seg, dtype=bool)
         candidate[np.asarray(candidates, dtype=np.int64) - 1] = True
-    return strain, time_ms, sign, half, candidate, model.dyssynchrony_groups
+    return strain, engine_record(time_ms, kind, smooth_ms, scar_threshold_pct, candidate, model)
+
+
+def engine_record(time_ms, kind: str = "radial", smooth_ms: float = DEFAULT_SMOOTH_MS,
+                  scar_threshold_pct: float = DEFAULT_SCAR_THRESHOLD_PCT,
+                  candidate=None, model: SegmentModel | None = None) -> EngineRecord:
+    """The kernels' record for curves sampled at ``time_ms`` (all segments candidates
+    unless ``candidate``, a bool mask, says otherwise)."""
+    model = model or load_segments()
+    time_ms = np.ascontiguousarray(time_ms, dtype=np.float64)
+    if candidate is None:
+        candidate = np.ones(N_SEGMENTS, dtype=np.bool_)
+    return EngineRecord(half_window_frames(smooth_ms, time_ms),
+                        1.0 if kind == "radial" else -1.0, time_ms, float(scar_threshold_pct),
+                        np.ascontiguousarray(candidate, dtype=np.bool_),
+                        *model.dyssynchrony_groups)
 
 
 def _result(summary, kind, threshold, half, peak) -> EngineResult:
@@ -430,16 +468,18 @@ def _result(summary, kind, threshold, half, peak) -> EngineResult:
                         smooth_frames=2 * half + 1)
 
 
-def engine_outputs(n: int, n_seg: int = N_SEGMENTS) -> tuple:
-    """Empty output arrays (peak, ttp, viable, latest, sd, maxmin, septal-lateral)."""
-    return (np.empty((n, n_seg)), np.empty((n, n_seg)), np.empty((n, n_seg), dtype=np.bool_),
-            np.empty(n, dtype=np.int64), np.empty(n), np.empty(n), np.empty(n))
+def engine_outputs(n: int, n_seg: int = N_SEGMENTS) -> EngineOutputs:
+    """Empty output arrays for ``n`` patients."""
+    return EngineOutputs(np.empty((n, n_seg)), np.empty((n, n_seg)),
+                         np.empty((n, n_seg), dtype=np.bool_), np.empty(n, dtype=np.int64),
+                         np.empty(n), np.empty(n), np.empty(n))
 
 
-def result_from_outputs(outputs, kind, threshold, half) -> EngineResult:
+def result_from_outputs(out: EngineOutputs, kind: str, threshold: float,
+                        half: int) -> EngineResult:
     """An :class:`EngineResult` from the arrays of :func:`engine_outputs`."""
-    peak, *summary = outputs
-    return _result(tuple(summary), kind, threshold, half, peak)
+    return _result((out.ttp, out.viable, out.latest, out.sd, out.maxmin, out.sept_lat),
+                   kind, threshold, half, out.peak)
 
 
 def measure(strain, time_ms, *, kind: str = "radial", smooth_ms: float = DEFAULT_SMOOTH_MS,
@@ -469,22 +509,21 @@ def measure(strain, time_ms, *, kind: str = "radial", smooth_ms: float = DEFAULT
     -------
     EngineResult
     """
-    strain, time_ms, sign, half, candidate, groups = _prepare(
-        strain, time_ms, kind, smooth_ms, model, candidates)
+    strain, rec = _prepare(strain, time_ms, kind, smooth_ms, scar_threshold_pct, model,
+                           candidates)
     outputs = engine_outputs(strain.shape[0], strain.shape[1])
-    measure_kernel(strain, half, sign, time_ms, float(scar_threshold_pct), candidate,
-                   *groups, *outputs)
-    return result_from_outputs(outputs, kind, scar_threshold_pct, half)
+    measure_kernel(rec, strain, outputs)
+    return result_from_outputs(outputs, kind, scar_threshold_pct, rec.half)
 
 
 def measure_numpy(strain, time_ms, *, kind: str = "radial",
                   smooth_ms: float = DEFAULT_SMOOTH_MS,
                   scar_threshold_pct: float = DEFAULT_SCAR_THRESHOLD_PCT,
                   candidates=None, model: SegmentModel | None = None) -> EngineResult:
-    """Plain-numpy twin of :func:`measure` (same arguments, same results)."""
-    strain, time_ms, sign, half, candidate, groups = _prepare(
-        strain, time_ms, kind, smooth_ms, model, candidates)
-    frame, peak = peak_kernel_numpy(strain.astype(np.float64, copy=False), half, sign)
-    summary = summary_kernel_numpy(frame, peak, time_ms, sign, float(scar_threshold_pct),
-                                   candidate, *groups)
-    return _result(summary, kind, scar_threshold_pct, half, peak)
+    """Plain-numpy reference of :func:`measure` (same arguments, same results)."""
+    strain, rec = _prepare(strain, time_ms, kind, smooth_ms, scar_threshold_pct, model,
+                           candidates)
+    frame, peak = peak_kernel_numpy(strain.astype(np.float64, copy=False), rec.half, rec.sign)
+    summary = summary_kernel_numpy(frame, peak, rec.time_ms, rec.sign, rec.threshold,
+                                   rec.candidate, rec.basal_mid, rec.septal, rec.lateral)
+    return _result(summary, kind, scar_threshold_pct, rec.half, peak)

@@ -19,6 +19,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from .placement import PlacementParams
+from .seeding import children
 from .spec import TrialSpec, load_spec
 from .trial import OUTCOMES, virtual_meta_analysis
 
@@ -214,11 +215,11 @@ def concordance_sweep(specs: list[TrialSpec] | None = None, levels=DEFAULT_LEVEL
     # that sending them costs nothing next to running them
     batch = max(1, min(25, replicates // 8))
     jobs = []
-    level_seeds = np.random.SeedSequence(seed).spawn(len(levels))
+    level_seeds = children(np.random.SeedSequence(seed), len(levels))
     for level, level_seed in zip(levels, level_seeds, strict=True):
         level_specs = with_concordance(specs, level)
-        children = level_seed.spawn(replicates)
-        jobs.extend((level_specs, children[k:k + batch], method)
+        replicate_seeds = children(level_seed, replicates)
+        jobs.extend((level_specs, replicate_seeds[k:k + batch], method)
                     for k in range(0, replicates, batch))
     if mapper is None:
         def mapper(fn, arglist):

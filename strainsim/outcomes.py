@@ -32,11 +32,13 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numba
 import numpy as np
 
-__all__ = ["OutcomeParams", "Outcomes", "simulate_outcomes"]
+__all__ = ["OutcomeParams", "Outcomes", "simulate_outcomes", "OutcomeRecord", "outcome_record",
+           "outcomes_kernel", "OutcomeArrays", "empty_outcomes"]
 
 
 @dataclass(frozen=True)
@@ -111,10 +113,86 @@ class Outcomes:
     nyha_improved: np.ndarray
 
 
+class OutcomeRecord(NamedTuple):
+    """:class:`OutcomeParams` as the outcome kernel reads them (the trial shift apart)."""
+
+    base_esv_change_pct: float
+    concordant_extra_pct: float
+    adjacent_extra_pct: float
+    scar_at_lead_pct: float
+    ischemic_pct: float
+    male_pct: float
+    noise_sd_pct: float
+    edv_fraction: float
+    edv_noise_sd_pct: float
+    nyha_intercept: float
+    nyha_slope: float
+
+
+def outcome_record(params: OutcomeParams) -> OutcomeRecord:
+    """The kernel's record of ``params``."""
+    return OutcomeRecord(*(float(getattr(params, name)) for name in OutcomeRecord._fields))
+
+
+@numba.njit(cache=True)
+def outcomes_kernel(rng, rec, shift_pct, edv_ml, esv_ml, position_class, scar_at_lead,
+                    ischemic, male, out):
+    """Six-month outcomes, patient by patient (see the module docstring).
+
+    Each patient draws, in order: the ESV noise (normal), the EDV noise
+    (normal) and the NYHA uniform. ``out`` is an
+    :class:`OutcomeArrays` of preallocated arrays.
+    """
+    for i in range(edv_ml.shape[0]):
+        z_esv = rng.standard_normal()
+        z_edv = rng.standard_normal()
+        u_nyha = rng.random()
+        if position_class[i] == 0:
+            extra = rec.concordant_extra_pct
+        elif position_class[i] == 1:
+            extra = rec.adjacent_extra_pct
+        else:
+            extra = 0.0
+        esv_change = (rec.base_esv_change_pct + extra
+                      + (rec.scar_at_lead_pct if scar_at_lead[i] else 0.0)
+                      + (rec.ischemic_pct if ischemic[i] else 0.0)
+                      + (rec.male_pct if male[i] else 0.0)
+                      + rec.noise_sd_pct * z_esv + shift_pct)
+        esv_change = max(esv_change, -80.0)
+        edv_change = max(rec.edv_fraction * esv_change + rec.edv_noise_sd_pct * z_edv, -70.0)
+        edv_new = edv_ml[i] * (1.0 + edv_change / 100.0)
+        esv_new = min(esv_ml[i] * (1.0 + esv_change / 100.0), 0.95 * edv_new)
+        esv_change = 100.0 * (esv_new / esv_ml[i] - 1.0)
+        out.esv_change_pct[i] = esv_change
+        out.edv_change_pct[i] = edv_change
+        out.esv_ml[i] = esv_new
+        out.edv_ml[i] = edv_new
+        out.ef_change[i] = 100.0 * ((1.0 - esv_new / edv_new) - (1.0 - esv_ml[i] / edv_ml[i]))
+        logit = rec.nyha_intercept + rec.nyha_slope * (-esv_change / 10.0)
+        out.nyha_improved[i] = u_nyha < 1.0 / (1.0 + math.exp(-logit))
+
+
+class OutcomeArrays(NamedTuple):
+    """The arrays :func:`outcomes_kernel` fills (the fields of :class:`Outcomes`)."""
+
+    esv_change_pct: np.ndarray
+    edv_change_pct: np.ndarray
+    esv_ml: np.ndarray
+    edv_ml: np.ndarray
+    ef_change: np.ndarray
+    nyha_improved: np.ndarray
+
+
+def empty_outcomes(n: int) -> OutcomeArrays:
+    """Preallocated arrays for :func:`outcomes_kernel`."""
+    return OutcomeArrays(np.empty(n), np.empty(n), np.empty(n), np.empty(n), np.empty(n),
+                         np.empty(n, dtype=np.bool_))
+
+
 def simulate_outcomes(edv_ml, esv_ml, position_class, scar_at_lead, ischemic, male,
                       rng: np.random.Generator, params: OutcomeParams,
                       shift_pct: float = 0.0) -> Outcomes:
-    """Draw 6-month outcomes.
+    """Draw 6-month outcomes (:func:`outcomes_kernel`).
 
     Parameters
     ----------
@@ -124,80 +202,20 @@ def simulate_outcomes(edv_ml, esv_ml, position_class, scar_at_lead, ischemic, ma
         Lead vs true latest segment: 0 concordant, 1 adjacent, 2 remote (-1 counts as remote).
     scar_at_lead, ischemic, male : ndarray of bool, shape (n,)
     rng : numpy.random.Generator
-        Draws, in order: ESV noise, EDV noise, NYHA uniforms.
+        The block's ``care`` stream, after the veins and the leads.
     params : OutcomeParams
     shift_pct : float
         Added to every patient's ESV change (a trial-level effect).
     """
-    n = edv_ml.shape[0]
-    z_esv, z_edv, u_nyha = rng.standard_normal(n), rng.standard_normal(n), rng.random(n)
-    extra = np.select([position_class == 0, position_class == 1],
-                      [params.concordant_extra_pct, params.adjacent_extra_pct], 0.0)
-    esv_change = (params.base_esv_change_pct + extra + params.scar_at_lead_pct * scar_at_lead
-                  + params.ischemic_pct * ischemic + params.male_pct * male
-                  + params.noise_sd_pct * z_esv + shift_pct)
-    esv_change = np.maximum(esv_change, -80.0)
-    edv_change = np.maximum(params.edv_fraction * esv_change + params.edv_noise_sd_pct * z_edv,
-                            -70.0)
-    edv_new = edv_ml * (1.0 + edv_change / 100.0)
-    esv_new = np.minimum(esv_ml * (1.0 + esv_change / 100.0), 0.95 * edv_new)
-    esv_change = 100.0 * (esv_new / esv_ml - 1.0)
-    ef_change = 100.0 * ((1.0 - esv_new / edv_new) - (1.0 - esv_ml / edv_ml))
-    logit = params.nyha_intercept + params.nyha_slope * (-esv_change / 10.0)
-    nyha = u_nyha < 1.0 / (1.0 + np.exp(-logit))
-    return Outcomes(esv_change_pct=esv_change, edv_change_pct=edv_change, esv_ml=esv_new,
-                    edv_ml=edv_new, ef_change=ef_change, nyha_improved=nyha)
+    def floats(x):
+        return np.ascontiguousarray(x, dtype=np.float64)
 
+    def flags(x):
+        return np.ascontiguousarray(x, dtype=np.bool_)
 
-def outcome_constants(params: OutcomeParams) -> np.ndarray:
-    """The parameters in the order :func:`outcomes_kernel` reads them."""
-    return np.array([params.base_esv_change_pct, params.concordant_extra_pct,
-                     params.adjacent_extra_pct, params.scar_at_lead_pct, params.ischemic_pct,
-                     params.male_pct, params.noise_sd_pct, params.edv_fraction,
-                     params.edv_noise_sd_pct, params.nyha_intercept, params.nyha_slope])
-
-
-@numba.njit(cache=True)
-def outcomes_kernel(rng, constants, edv_ml, esv_ml, position_class, scar_at_lead, ischemic,
-                    male, shift_pct, esv_change_out, edv_change_out, esv_out, edv_out,
-                    ef_change_out, nyha_out):
-    """Kernel twin of :func:`simulate_outcomes` (same draws, same arithmetic).
-
-    ``constants`` comes from :func:`outcome_constants`. The NYHA probability uses
-    the C library's ``exp``; numpy's vectorized ``exp`` may differ from it in the
-    last bit, which changes a NYHA draw only if a uniform falls in that bit.
-    """
-    (base, concordant, adjacent, scar_pct, ischemic_pct, male_pct, noise_sd, edv_fraction,
-     edv_noise_sd, nyha_intercept, nyha_slope) = (
-        constants[0], constants[1], constants[2], constants[3], constants[4], constants[5],
-        constants[6], constants[7], constants[8], constants[9], constants[10])
-    n = edv_ml.shape[0]
-    for i in range(n):
-        esv_change_out[i] = rng.standard_normal()
-    for i in range(n):
-        edv_change_out[i] = rng.standard_normal()
-    for i in range(n):
-        u_nyha = rng.random()
-        z_esv = esv_change_out[i]
-        z_edv = edv_change_out[i]
-        if position_class[i] == 0:
-            extra = concordant
-        elif position_class[i] == 1:
-            extra = adjacent
-        else:
-            extra = 0.0
-        esv_change = (base + extra + scar_pct * (1.0 if scar_at_lead[i] else 0.0)
-                      + ischemic_pct * (1.0 if ischemic[i] else 0.0)
-                      + male_pct * (1.0 if male[i] else 0.0) + noise_sd * z_esv + shift_pct)
-        esv_change = max(esv_change, -80.0)
-        edv_change = max(edv_fraction * esv_change + edv_noise_sd * z_edv, -70.0)
-        edv_new = edv_ml[i] * (1.0 + edv_change / 100.0)
-        esv_new = min(esv_ml[i] * (1.0 + esv_change / 100.0), 0.95 * edv_new)
-        esv_change = 100.0 * (esv_new / esv_ml[i] - 1.0)
-        esv_change_out[i] = esv_change
-        edv_change_out[i] = edv_change
-        esv_out[i] = esv_new
-        edv_out[i] = edv_new
-        ef_change_out[i] = 100.0 * ((1.0 - esv_new / edv_new) - (1.0 - esv_ml[i] / edv_ml[i]))
-        logit = nyha_intercept + nyha_slope * (-esv_change / 10.0)
-        nyha_out[i] = u_nyha < 1.0 / (1.0 + math.exp(-logit))
+    edv_ml, esv_ml = floats(edv_ml), floats(esv_ml)
+    out = empty_outcomes(edv_ml.shape[0])
+    outcomes_kernel(rng, outcome_record(params), float(shift_pct), edv_ml, esv_ml,
+                    np.ascontiguousarray(position_class, dtype=np.int8), flags(scar_at_lead),
+                    flags(ischemic), flags(male), out)
+    return Outcomes(**out._asdict())

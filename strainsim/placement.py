@@ -19,6 +19,11 @@ Classification
     Concordant = lead in the reference segment, adjacent = one hop away,
     remote = further (codes 0, 1, 2; -1 when there is no reference).
 
+Veins and leads are drawn by numba kernels from the block's ``care`` stream
+(:mod:`strainsim.seeding`); :func:`draw_veins`, :func:`place_leads` and
+:func:`classify` are thin wrappers around them, and the per-block pipeline
+(:mod:`strainsim.fused`) calls the same kernels.
+
 Examples
 --------
 >>> import numpy as np
@@ -30,6 +35,7 @@ Examples
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numba
 import numpy as np
@@ -41,8 +47,17 @@ __all__ = [
     "Placement",
     "draw_veins",
     "classify",
-    "place_image_guided",
-    "place_empirical",
+    "place_leads",
+    "VeinRecord",
+    "vein_record",
+    "veins_kernel",
+    "PlacementRecord",
+    "placement_record",
+    "place_kernel",
+    "classify_one",
+    "classify_kernel",
+    "scar_at_lead",
+    "scar_at_lead_kernel",
     "CONCORDANT",
     "ADJACENT",
     "REMOTE",
@@ -110,165 +125,73 @@ class Placement:
     reachable: np.ndarray
 
 
-def draw_veins(n: int, rng: np.random.Generator, model: SegmentModel | None = None):
-    """Available branches (n, n_veins) and reachable segments (n, 17)."""
-    model = model or load_segments()
-    prevalence = np.array([v.prevalence for v in model.veins])
-    available = rng.random((n, prevalence.size)) < prevalence
-    reachable = (available.astype(np.int64) @ model.vein_access().astype(np.int64)) > 0
-    return available, reachable
-
-
-def classify(lead: np.ndarray, reference: np.ndarray,
-             model: SegmentModel | None = None) -> np.ndarray:
-    """Concordant (0) / adjacent (1) / remote (2) by hops; -1 without a reference."""
-    model = model or load_segments()
-    lead = np.asarray(lead)
-    reference = np.asarray(reference)
-    ok = (reference > 0) & (lead > 0)
-    hops = model.hops[np.maximum(lead, 1) - 1, np.maximum(reference, 1) - 1]
-    return np.where(ok, np.minimum(hops, REMOTE), -1).astype(np.int8)
-
-
-def _pick(mask: np.ndarray, u: np.ndarray) -> np.ndarray:
-    """Per row, the segment (1-based) at position floor(u * count) among True columns."""
-    counts = mask.sum(axis=1)
-    rank = np.minimum((u * counts).astype(np.int64), np.maximum(counts - 1, 0))
-    csum = np.cumsum(mask, axis=1)
-    chosen = np.argmax(csum > rank[:, None], axis=1) + 1
-    return np.where(counts > 0, chosen, -1)
-
-
-def _nearest(target: np.ndarray, allowed: np.ndarray, u: np.ndarray, model) -> np.ndarray:
-    """Allowed segment nearest to the target (by hops), ties broken by ``u``."""
-    hops = model.hops[np.maximum(target, 1) - 1].astype(float)  # (n, 17)
-    hops = np.where(allowed, hops, np.inf)
-    best = hops.min(axis=1, keepdims=True)
-    return _pick(np.isfinite(best) & (hops == best), u)
-
-
-def place_image_guided(target: np.ndarray, true_latest: np.ndarray, reachable: np.ndarray,
-                       rng: np.random.Generator, params: PlacementParams,
-                       model: SegmentModel | None = None,
-                       fallback: np.ndarray | None = None) -> Placement:
-    """Image-guided leads aimed at the measured target.
-
-    Parameters
-    ----------
-    target : ndarray of int, shape (n,)
-        Measured latest viable segment (-1: none; the lead then goes where the
-        empirical strategy, ``fallback``, would put it).
-    true_latest : ndarray of int, shape (n,)
-        True latest non-scar segment, for classification.
-    reachable : ndarray of bool, shape (n, 17)
-    rng : numpy.random.Generator
-        Draws, in order: the aim, the choice among neighbours, the non-concordant class.
-    params : PlacementParams
-    fallback : ndarray of int, optional
-        Lead segments for patients without a target (default: the nearest
-        reachable lateral-wall segment rule of :func:`place_empirical`).
-    """
-    model = model or load_segments()
-    n = target.shape[0]
-    u_aim, u_pick, u_class = rng.random(n), rng.random(n), rng.random(n)
-    has_target = target > 0
-    t = np.maximum(target, 1) - 1
-    adjacency = model.adjacency[t]                     # (n, 17) neighbours of the target
-    not_target = np.ones((n, N_SEGMENTS), bool)
-    not_target[np.arange(n), t] = False
-    if params.concordance is None:
-        target_ok = reachable[np.arange(n), t]
-        hit = target_ok & (u_aim < params.aim_success)
-        near = _nearest(target, reachable & not_target, u_pick, model)
-        near_any = _nearest(target, reachable, u_pick, model)
-        lead = np.where(hit, target, np.where(target_ok, near, near_any))
-        # no vein at all: the lead goes to a neighbour of the target regardless
-        lead = np.where(lead > 0, lead, _pick(adjacency, u_pick))
-    else:
-        hit = u_aim < params.concordance
-        adjacent = u_class < params.adjacent_share
-        remote_mask = (model.hops[t] >= 2)
-        adj_reach = adjacency & reachable
-        remote_reach = remote_mask & reachable
-        adj_lead = np.where(adj_reach.any(axis=1), _pick(adj_reach, u_pick),
-                            _pick(adjacency, u_pick))
-        remote_lead = np.where(remote_reach.any(axis=1), _pick(remote_reach, u_pick),
-                               _pick(remote_mask, u_pick))
-        lead = np.where(hit, target, np.where(adjacent, adj_lead, remote_lead))
-    if fallback is None:
-        fallback = place_empirical(reachable, None, params, model, u=u_pick)
-    lead = np.where(has_target, lead, fallback)
-    return Placement(lead_segment=lead.astype(np.int64), target_segment=target,
-                     vs_measured=classify(lead, target, model),
-                     vs_true=classify(lead, true_latest, model), reachable=reachable)
-
-
-def place_empirical(reachable: np.ndarray, rng: np.random.Generator | None,
-                    params: PlacementParams,
-                    model: SegmentModel | None = None, *, u: np.ndarray | None = None,
-                    target: np.ndarray | None = None,
-                    true_latest: np.ndarray | None = None):
-    """Empirical leads: the first available branch of ``empirical_order``, a usual segment.
-
-    The choice among the branch's usual segments uses ``u`` (uniforms, one per
-    patient) or, without it, one draw per patient from ``rng``. Returns the
-    lead segments, or a :class:`Placement` when ``target`` and ``true_latest``
-    are given.
-    """
-    model = model or load_segments()
-    n = reachable.shape[0]
-    if u is None:
-        if rng is None:
-            raise ValueError("place_empirical needs rng or u")
-        u = rng.random(n)
-    keys = [v.key for v in model.veins]
-    lead = np.full(n, -1, dtype=np.int64)
-    for key in params.empirical_order:
-        vein = model.veins[keys.index(key)]
-        usual = np.zeros(N_SEGMENTS, bool)
-        usual[np.asarray(vein.usual, dtype=np.int64) - 1] = True
-        options = reachable & usual[None, :]
-        todo = (lead < 0) & options.any(axis=1)
-        lead[todo] = _pick(options[todo], u[todo])
-    # no usable branch at all: a mid anterolateral position (surgical epicardial lead)
-    lead[lead < 0] = 12
-    if target is None or true_latest is None:
-        return lead
-    return Placement(lead_segment=lead, target_segment=target,
-                     vs_measured=classify(lead, target, model),
-                     vs_true=classify(lead, true_latest, model), reachable=reachable)
-
-
 # ---------------------------------------------------------------------------------------
-# numba kernels: the functions above, patient by patient, with the same draws and numbers
-# (they are the kernels' plain-numpy twins); strainsim.fused strings them together.
+# coronary veins
 # ---------------------------------------------------------------------------------------
-def empirical_masks(params: PlacementParams, model: SegmentModel) -> np.ndarray:
-    """Usual segments of each branch in ``params.empirical_order``: bool (n_branches, 17)."""
-    keys = [v.key for v in model.veins]
-    masks = np.zeros((len(params.empirical_order), N_SEGMENTS), dtype=bool)
-    for row, key in enumerate(params.empirical_order):
-        masks[row, np.asarray(model.veins[keys.index(key)].usual, dtype=np.int64) - 1] = True
-    return masks
+class VeinRecord(NamedTuple):
+    """The segment model's veins as the vein kernel reads them."""
+
+    prevalence: np.ndarray     # (n_veins,) chance that a patient has each branch
+    access: np.ndarray         # (n_veins, 17) bool: segments each branch reaches
+
+
+def vein_record(model: SegmentModel) -> VeinRecord:
+    """The kernel's record of ``model``'s veins."""
+    return VeinRecord(np.array([v.prevalence for v in model.veins], dtype=np.float64),
+                      np.ascontiguousarray(model.vein_access(), dtype=np.bool_))
 
 
 @numba.njit(cache=True)
-def draw_veins_kernel(rng, prevalence, access, reachable_out):
-    """Kernel twin of :func:`draw_veins`: fills ``reachable_out`` (n, 17)."""
+def veins_kernel(rng, rec, available_out, reachable_out):
+    """Each patient's branches (one uniform per branch, in model order) and the
+    segments they reach."""
     n, n_seg = reachable_out.shape
-    n_veins = prevalence.shape[0]
-    available = np.empty((n, n_veins), np.bool_)
+    n_veins = rec.prevalence.shape[0]
     for i in range(n):
         for v in range(n_veins):
-            available[i, v] = rng.random() < prevalence[v]
-    for i in range(n):
+            available_out[i, v] = rng.random() < rec.prevalence[v]
         for s in range(n_seg):
             hit = False
             for v in range(n_veins):
-                if available[i, v] and access[v, s]:
-                    hit = True
-                    break
+                hit |= available_out[i, v] and rec.access[v, s]
             reachable_out[i, s] = hit
+
+
+def draw_veins(n: int, rng: np.random.Generator, model: SegmentModel | None = None):
+    """Available branches (n, n_veins) and reachable segments (n, 17) (:func:`veins_kernel`)."""
+    model = model or load_segments()
+    rec = vein_record(model)
+    available = np.empty((n, rec.prevalence.shape[0]), dtype=np.bool_)
+    reachable = np.empty((n, N_SEGMENTS), dtype=np.bool_)
+    veins_kernel(rng, rec, available, reachable)
+    return available, reachable
+
+
+# ---------------------------------------------------------------------------------------
+# lead placement and classification
+# ---------------------------------------------------------------------------------------
+class PlacementRecord(NamedTuple):
+    """:class:`PlacementParams` and the segment geometry as the placement kernel reads them."""
+
+    aim_success: float
+    concordance: float         # < 0: None (the anatomical image-guided model)
+    adjacent_share: float
+    empirical_masks: np.ndarray  # (branches, 17) bool: usual segments, in empirical order
+    adjacency: np.ndarray      # (17, 17) bool
+    hops: np.ndarray           # (17, 17) int64
+
+
+def placement_record(params: PlacementParams, model: SegmentModel) -> PlacementRecord:
+    """The kernel's record of ``params`` on ``model``."""
+    keys = [v.key for v in model.veins]
+    masks = np.zeros((len(params.empirical_order), N_SEGMENTS), dtype=np.bool_)
+    for row, key in enumerate(params.empirical_order):
+        masks[row, np.asarray(model.veins[keys.index(key)].usual, dtype=np.int64) - 1] = True
+    return PlacementRecord(
+        float(params.aim_success), -1.0 if params.concordance is None else float(params.concordance),
+        float(params.adjacent_share), masks,
+        np.ascontiguousarray(model.adjacency, dtype=np.bool_),
+        np.ascontiguousarray(model.hops, dtype=np.int64))
 
 
 @numba.njit(cache=True, inline="always")
@@ -289,32 +212,11 @@ def _pick_row(mask, u):
 
 
 @numba.njit(cache=True)
-def _nearest_row(hops_row, allowed, u, ties):
-    # allowed segment nearest by hops (ties broken by u), like _nearest
-    best = np.inf
-    for s in range(allowed.shape[0]):
-        if allowed[s] and hops_row[s] < best:
-            best = hops_row[s]
-    for s in range(allowed.shape[0]):
-        ties[s] = allowed[s] and hops_row[s] == best
-    return _pick_row(ties, u)
-
-
-@numba.njit(cache=True, inline="always")
-def classify_one(lead, reference, hops):
-    """Kernel twin of :func:`classify` for one lead."""
-    if reference > 0 and lead > 0:
-        return min(hops[lead - 1, reference - 1], REMOTE)
-    return -1
-
-
-@numba.njit(cache=True)
-def _empirical_row(reachable_row, masks, u):
-    lead = -1
-    options = np.empty(reachable_row.shape[0], np.bool_)
-    for b in range(masks.shape[0]):
+def _empirical_row(rec, reachable_row, u, options):
+    # the first branch of the empirical order that reaches one of its usual segments
+    for b in range(rec.empirical_masks.shape[0]):
         for s in range(reachable_row.shape[0]):
-            options[s] = reachable_row[s] and masks[b, s]
+            options[s] = reachable_row[s] and rec.empirical_masks[b, s]
         lead = _pick_row(options, u)
         if lead > 0:
             return lead
@@ -322,55 +224,132 @@ def _empirical_row(reachable_row, masks, u):
 
 
 @numba.njit(cache=True)
-def place_kernel(rng, guided, target, reachable, aim_success, concordance, adjacent_share,
-                 masks, adjacency, hops, lead_out):
-    """Kernel twin of :func:`place_image_guided` (``guided``) and :func:`place_empirical`.
+def _guided_row(rec, target, reachable_row, u_aim, u_pick, u_class, allowed, ties):
+    t = target - 1
+    n_seg = reachable_row.shape[0]
+    if rec.concordance < 0.0:  # anatomy decides
+        target_ok = reachable_row[t]
+        if target_ok and u_aim < rec.aim_success:
+            return target
+        # the nearest reachable segment other than a reachable target (ties by u_pick)
+        best = np.int64(1 << 30)
+        for s in range(n_seg):
+            allowed[s] = reachable_row[s] and (s != t or not target_ok)
+            if allowed[s] and rec.hops[t, s] < best:
+                best = rec.hops[t, s]
+        for s in range(n_seg):
+            ties[s] = allowed[s] and rec.hops[t, s] == best
+        lead = _pick_row(ties, u_pick)
+        if lead <= 0:  # no vein at all: a neighbour of the target regardless
+            lead = _pick_row(rec.adjacency[t], u_pick)
+        return lead
+    if u_aim < rec.concordance:  # concordance forced
+        return target
+    adjacent = u_class < rec.adjacent_share
+    any_reach = False
+    for s in range(n_seg):
+        near = rec.adjacency[t, s] if adjacent else rec.hops[t, s] >= 2
+        allowed[s] = near and reachable_row[s]
+        ties[s] = near
+        any_reach |= allowed[s]
+    return _pick_row(allowed if any_reach else ties, u_pick)
 
-    ``concordance`` < 0 stands for None (the anatomical image-guided model).
-    Fills ``lead_out`` (n,).
+
+@numba.njit(cache=True)
+def place_kernel(rng, rec, guided, target, reachable, lead_out):
+    """Lead segments (1-17), patient by patient.
+
+    Every patient draws three uniforms (aim, pick, class) whatever the arm, so
+    the arms and every concordance level share their draws. Image-guided
+    (``guided``), anatomical model: a reachable target is hit with probability
+    ``aim_success``; otherwise the lead goes to the nearest reachable segment
+    (ties by the pick uniform), or to a neighbour of the target when no vein
+    reaches anything. Forced concordance: the target with probability
+    ``concordance``, else an adjacent (share ``adjacent_share``) or remote
+    segment, reachable if possible. Empirical, and image-guided without a
+    target: the first branch of the empirical order with a usual segment.
     """
     n, n_seg = reachable.shape
-    if not guided:
-        for i in range(n):
-            lead_out[i] = _empirical_row(reachable[i], masks, rng.random())
-        return
-    u_aim = np.empty(n)
-    u_pick = np.empty(n)
-    u_class = np.empty(n)
-    for i in range(n):
-        u_aim[i] = rng.random()
-    for i in range(n):
-        u_pick[i] = rng.random()
-    for i in range(n):
-        u_class[i] = rng.random()
     allowed = np.empty(n_seg, np.bool_)
     ties = np.empty(n_seg, np.bool_)
-    hops_row = np.empty(n_seg)
     for i in range(n):
-        if target[i] <= 0:  # no target: where the empirical strategy would go
-            lead_out[i] = _empirical_row(reachable[i], masks, u_pick[i])
-            continue
-        t = target[i] - 1
-        if concordance < 0.0:
-            target_ok = reachable[i, t]
-            if target_ok and u_aim[i] < aim_success:
-                lead = target[i]
-            else:
-                for s in range(n_seg):
-                    hops_row[s] = hops[t, s]
-                    allowed[s] = reachable[i, s] and (s != t or not target_ok)
-                lead = _nearest_row(hops_row, allowed, u_pick[i], ties)
-            if lead <= 0:  # no vein at all: a neighbour of the target regardless
-                lead = _pick_row(adjacency[t], u_pick[i])
-        elif u_aim[i] < concordance:
-            lead = target[i]
+        u_aim = rng.random()
+        u_pick = rng.random()
+        u_class = rng.random()
+        if guided and target[i] > 0:
+            lead_out[i] = _guided_row(rec, target[i], reachable[i], u_aim, u_pick, u_class,
+                                      allowed, ties)
         else:
-            adjacent = u_class[i] < adjacent_share
-            any_reach = False
-            for s in range(n_seg):
-                near = adjacency[t, s] if adjacent else hops[t, s] >= 2
-                allowed[s] = near and reachable[i, s]
-                ties[s] = near
-                any_reach |= allowed[s]
-            lead = _pick_row(allowed if any_reach else ties, u_pick[i])
-        lead_out[i] = lead
+            lead_out[i] = _empirical_row(rec, reachable[i], u_pick, allowed)
+
+
+@numba.njit(cache=True, inline="always")
+def classify_one(lead, reference, hops):
+    """Concordant (0) / adjacent (1) / remote (2) by hops; -1 without a reference."""
+    if reference > 0 and lead > 0:
+        return min(hops[lead - 1, reference - 1], REMOTE)
+    return -1
+
+
+@numba.njit(cache=True)
+def classify_kernel(lead, reference, hops, out):
+    """:func:`classify_one` for every patient."""
+    for i in range(lead.shape[0]):
+        out[i] = classify_one(lead[i], reference[i], hops)
+
+
+@numba.njit(cache=True)
+def scar_at_lead_kernel(lead, scar, out):
+    """Whether each patient's lead sits on scar (``lead`` 1-17)."""
+    for i in range(lead.shape[0]):
+        out[i] = scar[i, lead[i] - 1]
+
+
+def scar_at_lead(lead: np.ndarray, scar: np.ndarray) -> np.ndarray:
+    """Whether each patient's lead (1-17) sits on one of its scar segments."""
+    lead = np.ascontiguousarray(lead, dtype=np.int64)
+    out = np.empty(lead.shape[0], dtype=np.bool_)
+    scar_at_lead_kernel(lead, np.ascontiguousarray(scar, dtype=np.bool_), out)
+    return out
+
+
+def classify(lead: np.ndarray, reference: np.ndarray,
+             model: SegmentModel | None = None) -> np.ndarray:
+    """Concordant (0) / adjacent (1) / remote (2) by hops; -1 without a reference."""
+    model = model or load_segments()
+    lead = np.ascontiguousarray(lead, dtype=np.int64)
+    reference = np.ascontiguousarray(reference, dtype=np.int64)
+    if lead.shape != reference.shape or lead.ndim != 1:
+        raise ValueError("lead and reference must be 1-d arrays of the same length")
+    out = np.empty(lead.shape, dtype=np.int8)
+    classify_kernel(lead, reference, np.ascontiguousarray(model.hops, dtype=np.int64), out)
+    return out
+
+
+def place_leads(guided: bool, target: np.ndarray, true_latest: np.ndarray,
+                reachable: np.ndarray, rng: np.random.Generator, params: PlacementParams,
+                model: SegmentModel | None = None) -> Placement:
+    """Place every patient's lead (see :func:`place_kernel`) and classify it.
+
+    Parameters
+    ----------
+    guided : bool
+        Image-guided (aim at ``target``) or empirical.
+    target : ndarray of int, shape (n,)
+        Measured latest viable segment (-1: none).
+    true_latest : ndarray of int, shape (n,)
+        True latest non-scar segment, for classification.
+    reachable : ndarray of bool, shape (n, 17)
+    rng : numpy.random.Generator
+        The block's ``care`` stream, after the veins.
+    params : PlacementParams
+    model : SegmentModel, optional
+    """
+    model = model or load_segments()
+    target = np.ascontiguousarray(target, dtype=np.int64)
+    reachable = np.ascontiguousarray(reachable, dtype=np.bool_)
+    lead = np.empty(target.shape[0], dtype=np.int64)
+    place_kernel(rng, placement_record(params, model), bool(guided), target, reachable, lead)
+    return Placement(lead_segment=lead, target_segment=target,
+                     vs_measured=classify(lead, target, model),
+                     vs_true=classify(lead, true_latest, model), reachable=reachable)

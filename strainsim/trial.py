@@ -10,11 +10,11 @@ Trials differ: each draws one shift of its image-guided arm's remodelling
 (``OutcomeParams.trial_sd_pct``), the between-trial heterogeneity real
 meta-analyses see.
 
-Reproducibility: a trial's seed spawns one child per arm (and one for the
-trial-level draw), and an arm's seed one
-child per block of :data:`SEED_BLOCK` patients; a processing chunk is a whole
-number of seed blocks, so the numbers do not depend on the chunk size, the
-thread count, or where a replicate runs.
+Reproducibility: a trial's seed has one child per arm (and one for the
+trial-level draw), an arm's seed one child per block of :data:`SEED_BLOCK`
+patients, and a block's seed three streams (:mod:`strainsim.seeding`); a
+processing chunk is a whole number of seed blocks, so the numbers do not
+depend on the chunk size, the thread count, or where a replicate runs.
 
 Examples
 --------
@@ -39,8 +39,8 @@ from .engine import EngineResult, measure
 from .fused import block_arrays, block_supported, measure_simulated, simulate_block
 from .meta import MetaResult, log_odds_ratio, mean_difference, pool
 from .outcomes import Outcomes, simulate_outcomes
-from .placement import Placement, draw_veins, place_empirical, place_image_guided
-from .seeding import block_generators
+from .placement import Placement, draw_veins, place_leads, scar_at_lead
+from .seeding import as_seed_sequence, block_streams, child, children
 from .segments import load_segments
 from .spec import TrialSpec
 from .speckle import track_curves
@@ -145,9 +145,8 @@ class TrialResult:
 
 
 def _blocks(n: int, seed: np.random.SeedSequence):
-    n_blocks = -(-n // SEED_BLOCK)
-    for k, child in enumerate(seed.spawn(n_blocks)):
-        yield min(SEED_BLOCK, n - k * SEED_BLOCK), child
+    for k in range(-(-n // SEED_BLOCK)):
+        yield min(SEED_BLOCK, n - k * SEED_BLOCK), child(seed, k)
 
 
 def _measure_block(patients, rng, spec: TrialSpec, model) -> EngineResult:
@@ -175,37 +174,33 @@ BACKENDS = ("auto", "stages")
 def _simulate_chunk(blocks, guided, spec: TrialSpec, model, shift_pct=0.0, backend="auto"):
     """Simulate a chunk made of whole seed blocks.
 
-    Each seed block draws its patients, curves, veins, placements and outcomes
-    from its own generators, so a chunk gives the same numbers as its blocks
-    simulated one by one. ``backend="auto"`` runs a block in one kernel
-    (:func:`strainsim.fused.simulate_block`) when the spec allows it;
-    ``"stages"`` calls the stage functions one by one (the kernel's numpy twin).
+    Each seed block draws from its own three streams, so a chunk gives the
+    same numbers as its blocks simulated one by one. ``backend="auto"`` runs a
+    block in one kernel (:func:`strainsim.fused.simulate_block`) when the spec
+    allows it; ``"stages"`` calls the stage functions one by one, which call
+    the same kernels.
     """
     if backend not in BACKENDS:
         raise ValueError(f"backend must be one of {BACKENDS}, not {backend!r}")
     parts = []
     fast = backend == "auto" and block_supported(spec)
     for n, seed in blocks:
-        rngs = block_generators(seed)  # default_rng of seed.spawn(5), reused objects
-        if fast:  # the same numbers, the whole block in one kernel
-            parts.append(simulate_block(n, rngs, guided, spec, model, shift_pct))
+        streams = block_streams(seed)
+        if fast:
+            parts.append(simulate_block(n, streams, guided, spec, model, shift_pct))
             continue
-        patients = simulate_patients(n, rngs[0], spec.population, spec.activation, model)
+        patients_rng, measurement_rng, care_rng = streams
+        patients = simulate_patients(n, patients_rng, spec.population, spec.activation, model)
         act = patients.activation
-        measured = _measure_block(patients, rngs[1], spec, model)
-        _, reachable = draw_veins(n, rngs[2], model)
-        target, truth = measured.latest_segment, act.true_latest_segment
-        if guided:
-            placement = place_image_guided(target, truth, reachable, rngs[3], spec.placement,
-                                           model)
-        else:
-            placement = place_empirical(reachable, rngs[3], spec.placement, model,
-                                        target=target, true_latest=truth)
-        scar_at_lead = act.scar[np.arange(n), placement.lead_segment - 1]
+        measured = _measure_block(patients, measurement_rng, spec, model)
+        _, reachable = draw_veins(n, care_rng, model)
+        placement = place_leads(guided, measured.latest_segment, act.true_latest_segment,
+                                reachable, care_rng, spec.placement, model)
+        on_scar = scar_at_lead(placement.lead_segment, act.scar)
         outcomes = simulate_outcomes(patients.edv_ml, patients.esv_ml, placement.vs_true,
-                                     scar_at_lead, act.ischemic, patients.male, rngs[4],
+                                     on_scar, act.ischemic, patients.male, care_rng,
                                      spec.outcomes, shift_pct)
-        parts.append((patients, measured, placement, outcomes, scar_at_lead))
+        parts.append((patients, measured, placement, outcomes, on_scar))
     return parts
 
 
@@ -248,7 +243,7 @@ def simulate_arm(n: int, guided: bool, spec: TrialSpec, seed: np.random.SeedSequ
     backend : {"auto", "stages"}
         ``"auto"``: one numba kernel per seed block where the spec allows it
         (pattern activation, curve fidelity); ``"stages"``: the stage functions
-        one by one. Both give the same numbers.
+        one by one (they call the same kernels, so the numbers are the same).
     """
     model = model or load_segments()
     blocks = list(_blocks(n, seed))
@@ -270,84 +265,27 @@ def simulate_arm(n: int, guided: bool, spec: TrialSpec, seed: np.random.SeedSequ
                      scar_at_lead=scar_at_lead)
 
 
-@numba.njit(cache=True, inline="always")
-def _block_sum(x, start, n):
-    # a leaf of numpy's pairwise summation: up to 128 values, 8 accumulators
-    if n < 8:
-        total = 0.0
-        for i in range(start, start + n):
-            total += x[i]
-        return total
-    r0, r1, r2, r3 = x[start], x[start + 1], x[start + 2], x[start + 3]
-    r4, r5, r6, r7 = x[start + 4], x[start + 5], x[start + 6], x[start + 7]
-    stop = start + n - n % 8
-    for i in range(start + 8, stop, 8):
-        r0 += x[i]
-        r1 += x[i + 1]
-        r2 += x[i + 2]
-        r3 += x[i + 3]
-        r4 += x[i + 4]
-        r5 += x[i + 5]
-        r6 += x[i + 6]
-        r7 += x[i + 7]
-    total = ((r0 + r1) + (r2 + r3)) + ((r4 + r5) + (r6 + r7))
-    for i in range(stop, start + n):
-        total += x[i]
-    return total
-
-
-@numba.njit(cache=True)
-def _pairwise_sum(x):
-    # numpy's pairwise summation (np.add.reduce of a contiguous float64 array): halves
-    # rounded to multiples of 8 down to blocks of <= 128, written with an explicit
-    # stack (numba's cache does not keep recursive functions)
-    starts = np.empty(64, np.int64)
-    sizes = np.empty(64, np.int64)
-    stages = np.zeros(64, np.int64)
-    lefts = np.empty(64)
-    starts[0], sizes[0], stages[0] = 0, x.shape[0], 0
-    depth = 1
-    value = 0.0
-    while depth > 0:
-        k = depth - 1
-        start, n = starts[k], sizes[k]
-        if n <= 128:
-            value = _block_sum(x, start, n)
-            depth -= 1
-            continue
-        half = n // 2
-        half -= half % 8
-        if stages[k] == 0:  # sum the left half first
-            stages[k] = 1
-            starts[depth], sizes[depth], stages[depth] = start, half, 0
-            depth += 1
-        elif stages[k] == 1:  # then the right half
-            lefts[k] = value
-            stages[k] = 2
-            starts[depth], sizes[depth], stages[depth] = start + half, n - half, 0
-            depth += 1
-        else:
-            value = lefts[k] + value
-            depth -= 1
-    return value
-
-
 @numba.njit(cache=True)
 def mean_sd(x):
-    """``(x.mean(), x.std(ddof=1))`` of a float64 array, with numpy's arithmetic.
+    """Mean and sample SD (``ddof=1``) of a float64 array, by two passes in index order.
 
-    The same pairwise summation as numpy, so the same numbers (the tests check
-    it), without a dozen small numpy calls per arm.
+    One compiled call instead of a dozen small numpy calls per arm; NaN SD
+    below two values.
     """
     n = x.shape[0]
+    if n == 0:
+        return np.nan, np.nan
+    total = 0.0
+    for i in range(n):
+        total += x[i]
+    mean = total / n
     if n < 2:
-        return (x[0] if n == 1 else np.nan), np.nan
-    mean = _pairwise_sum(x) / n
-    squares = np.empty(n)
+        return mean, np.nan
+    squares = 0.0
     for i in range(n):
         d = x[i] - mean
-        squares[i] = d * d
-    return mean, np.sqrt(_pairwise_sum(squares) / (n - 1))
+        squares += d * d
+    return mean, np.sqrt(squares / (n - 1))
 
 
 def summarize_arm(arm: ArmResult) -> ArmSummary:
@@ -376,7 +314,10 @@ def _summary(n, nyha, esv_change, edv_change, ef_change, vs_measured, vs_true) -
         concordant_true=int(np.count_nonzero(vs_true == 0)) / n)
 
 
-_SUMMARY_KEYS = ("nyha", "esv_change", "edv_change", "ef_change", "vs_measured", "vs_true")
+def _summary_columns(a) -> tuple:
+    o = a.outcomes
+    return (o.nyha_improved, o.esv_change_pct, o.edv_change_pct, o.ef_change, a.vs_measured,
+            a.vs_true)
 
 
 def _arm_summary(n, guided, spec, seed, model, shift_pct=0.0, progress=None) -> ArmSummary:
@@ -384,13 +325,11 @@ def _arm_summary(n, guided, spec, seed, model, shift_pct=0.0, progress=None) -> 
     building the per-patient result objects (the same numbers: the same arrays,
     concatenated in block order, and the same summary)."""
     model = model or load_segments()
-    parts = {key: [] for key in _SUMMARY_KEYS}
+    parts = []
     for size, block_seed in _blocks(n, seed):
-        rngs = block_generators(block_seed)
-        arrays = block_arrays(size, rngs, guided, spec, model, shift_pct)
-        for key in _SUMMARY_KEYS:
-            parts[key].append(arrays[key])
-    joined = [v[0] if len(v) == 1 else np.concatenate(v) for v in parts.values()]
+        arrays = block_arrays(size, block_streams(block_seed), guided, spec, model, shift_pct)
+        parts.append(_summary_columns(arrays))
+    joined = [p[0] if len(parts) == 1 else np.concatenate(p) for p in zip(*parts, strict=True)]
     if progress is not None:
         progress(n)
     return _summary(n, *joined)
@@ -488,8 +427,7 @@ def stream_arm(n: int, guided: bool, spec: TrialSpec, seed: np.random.SeedSequen
 
 def _trial_setup(spec: TrialSpec, seed, progress):
     """A trial's arm seeds, its image-guided shift, and the control arm's progress callback."""
-    seq = seed if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(seed)
-    seed_guided, seed_control, seed_trial = seq.spawn(3)
+    seed_guided, seed_control, seed_trial = children(as_seed_sequence(seed), 3)
     shift = spec.outcomes.trial_sd_pct * np.random.default_rng(seed_trial).standard_normal()
 
     def control_progress(done):
@@ -602,11 +540,10 @@ def virtual_meta_analysis(specs: list[TrialSpec], seed: int | np.random.SeedSequ
     pooled : dict of str to MetaResult
         Keys ``nyha``, ``lvesv``, ``lvedv``, ``lvef``.
     """
-    seq = seed if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(seed)
-    children = seq.spawn(len(specs))
+    seeds = children(as_seed_sequence(seed), len(specs))
     if mapper is None:
-        trials = [simulate_trial(spec, child, model=model)
-                  for spec, child in zip(specs, children, strict=True)]
+        trials = [simulate_trial(spec, s, model=model)
+                  for spec, s in zip(specs, seeds, strict=True)]
     else:
-        trials = list(mapper(_trial_job, list(zip(specs, children, strict=True))))
+        trials = list(mapper(_trial_job, list(zip(specs, seeds, strict=True))))
     return trials, pool_trials(trials, method=method, test=test)

@@ -9,16 +9,6 @@ def _patients(n, seed=0):
     return rng.uniform(0, 200, (n, 17)), rng.random((n, 17)) < 0.2
 
 
-def test_numba_kernel_matches_numpy_twin():
-    act, scar = _patients(200)
-    for kind in ("radial", "longitudinal"):
-        params = CurveParams(kind=kind, fps=73.0, noise_sd_pct=2.0, drift_sd_pct=1.5)
-        fast = simulate_curves(act, scar, np.random.default_rng(5), params)
-        twin = simulate_curves(act, scar, np.random.default_rng(5), params, backend="numpy")
-        np.testing.assert_allclose(fast.strain, twin.strain, rtol=0, atol=1e-10)
-        np.testing.assert_array_equal(fast.true_ttp_ms, twin.true_ttp_ms)
-
-
 def test_noise_free_curves_peak_at_the_true_time_with_the_right_sign():
     act, scar = _patients(50)
     for kind, sign in (("radial", 1), ("longitudinal", -1)):
@@ -43,10 +33,16 @@ def test_tracking_noise_has_the_asked_sd_and_correlation():
                          viable_amplitude_pct=1e-9, viable_amplitude_sd_pct=0.0, fps=50.0)
     act = np.full((3000, 17), 5000.0)  # contraction outside the cycle: pure noise
     c = simulate_curves(act, np.zeros((3000, 17), bool), np.random.default_rng(3), params)
-    x = c.strain
-    assert x.std() == pytest.approx(2.0, rel=0.03)
-    lag1 = np.mean(x[:, :, 1:] * x[:, :, :-1]) / np.mean(x * x)
-    assert lag1 == pytest.approx(np.exp(-20.0 / 50.0), abs=0.02)
+    x = c.strain.reshape(-1, c.strain.shape[2])   # 51,000 curves of pure AR(1) noise
+    phi = np.exp(-20.0 / 50.0)
+    # stationary from the first frame: the same variance at every frame
+    per_frame_sd = x.std(axis=0)
+    se = 2.0 * np.sqrt(2.0 / x.shape[0])  # SE of a sample SD, about
+    assert np.all(np.abs(per_frame_sd - 2.0) < 5 * se)
+    # autocorrelation phi**lag
+    for lag in (1, 2, 5):
+        r = np.mean(x[:, lag:] * x[:, :-lag]) / np.mean(x * x)
+        assert r == pytest.approx(phi ** lag, abs=0.01)
 
 
 def test_drift_is_linear_over_the_cycle():

@@ -36,7 +36,7 @@ def _assert_same(a, b):
 
 @given(strain_batches(), st.sampled_from(["radial", "longitudinal"]),
        st.sampled_from([0.0, 40.0, 100.0]), st.floats(0, 30))
-def test_numba_engine_matches_numpy_twin(strain, kind, smooth_ms, threshold):
+def test_numba_engine_matches_numpy_reference(strain, kind, smooth_ms, threshold):
     time_ms = np.arange(strain.shape[2]) * 20.0
     a = measure(strain, time_ms, kind=kind, smooth_ms=smooth_ms, scar_threshold_pct=threshold)
     b = measure_numpy(strain, time_ms, kind=kind, smooth_ms=smooth_ms,

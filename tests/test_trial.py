@@ -15,8 +15,7 @@ from strainsim.placement import (
     PlacementParams,
     classify,
     draw_veins,
-    place_empirical,
-    place_image_guided,
+    place_leads,
 )
 from strainsim.spec import TrialSpec, _schema_gaps, load_spec, shipped_specs, spec_from_dict
 from strainsim.trial import simulate_trial, virtual_meta_analysis
@@ -77,8 +76,8 @@ def test_forced_concordance_rate_is_met(model):
     target = rng.integers(1, 17, n)
     _, reachable = draw_veins(n, rng, model)
     for c in (0.2, 0.45, 1.0):
-        p = place_image_guided(target, target, reachable, rng, PlacementParams(concordance=c),
-                               model)
+        p = place_leads(True, target, target, reachable, rng, PlacementParams(concordance=c),
+                        model)
         rate = np.mean(p.vs_measured == 0)
         assert rate == pytest.approx(c, abs=4 * np.sqrt(c * (1 - c) / n) + 1e-12)
         assert np.all(p.vs_measured >= 0)
@@ -96,7 +95,8 @@ def test_anatomical_image_guided_lands_about_45_percent_concordant():
 def test_empirical_leads_sit_in_a_usual_segment_of_an_available_vein(model):
     rng = np.random.default_rng(1)
     available, reachable = draw_veins(5000, rng, model)
-    lead = place_empirical(reachable, rng, PlacementParams(), model)
+    lead = place_leads(False, np.full(5000, -1), np.full(5000, -1), reachable, rng,
+                       PlacementParams(), model).lead_segment
     usual = {v.key: set(v.usual) for v in model.veins}
     keys = [v.key for v in model.veins]
     order = PlacementParams().empirical_order

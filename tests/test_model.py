@@ -1,0 +1,207 @@
+"""The simulation model by its properties: distributions against analytic values,
+invariants, and which streams a change of parameters leaves alone.
+
+Seeds are fixed, so each statistical check is one deterministic draw; the
+tolerances are about four standard errors (or p > 1e-4), so a correct sampler
+passes and a wrong mean, spread, weight or coefficient fails.
+"""
+
+from dataclasses import replace
+
+import numba
+import numpy as np
+import pytest
+from scipy import special, stats
+
+from strainsim.activation import ActivationParams, ScarParams, draw_scar, vonmises
+from strainsim.cohort import PopulationParams, simulate_patients
+from strainsim.curves import CurveParams, contraction_shape, simulate_curves
+from strainsim.placement import PlacementParams, draw_veins, place_leads
+from strainsim.spec import TrialSpec
+from strainsim.trial import simulate_arm
+
+
+@numba.njit(cache=True)
+def _vonmises_many(rng, mu, kappa, n):
+    out = np.empty(n)
+    for i in range(n):
+        out[i] = vonmises(rng, mu, kappa)
+    return out
+
+
+def _within(sample_mean, expected, sd, n, k=4.0):
+    return abs(sample_mean - expected) <= k * sd / np.sqrt(n) + 1e-12
+
+
+@pytest.mark.parametrize("mu, kappa", [(0.3, 0.5), (-2.0, 1.0), (5.934, 4.0), (1.0, 40.0)])
+def test_vonmises_direction_concentration_and_shape(mu, kappa):
+    n = 40_000
+    x = _vonmises_many(np.random.default_rng(11), mu, kappa, n)
+    assert np.all((x >= -np.pi) & (x < np.pi))
+    c, s = np.cos(x).mean(), np.sin(x).mean()
+    resultant = np.hypot(c, s)
+    expected = special.i1e(kappa) / special.i0e(kappa)   # E cos(x - mu) = I1/I0
+    # the SD of cos(x - mu) bounds the error of the resultant length
+    spread = np.sqrt(max(0.5 * (1 + special.iv(2, kappa) / special.iv(0, kappa))
+                         - expected ** 2, 1e-12))
+    assert _within(resultant, expected, spread, n)
+    direction = np.arctan2(s, c)
+    assert abs((direction - mu + np.pi) % (2 * np.pi) - np.pi) < 4 / (np.sqrt(n) * expected)
+    centred = (x - mu + np.pi) % (2 * np.pi) - np.pi
+    assert stats.kstest(centred, stats.vonmises(kappa).cdf).pvalue > 1e-4
+
+
+def test_vonmises_without_concentration_is_uniform():
+    x = _vonmises_many(np.random.default_rng(3), 1.0, 0.0, 20_000)
+    assert stats.kstest(x, stats.uniform(-np.pi, 2 * np.pi).cdf).pvalue > 1e-4
+
+
+@pytest.mark.parametrize("mean", [0.5, 3.0, 8.0])
+def test_scar_size_is_a_poisson_count_at_least_one(model, mean):
+    n = 20_000
+    scar, ischemic = draw_scar(n, np.random.default_rng(5),
+                               ScarParams(ischemic_fraction=1.0, ischemic_scar_segments_mean=mean),
+                               model)
+    assert ischemic.all()
+    size = scar.sum(axis=1)
+    k = np.arange(200)
+    pmf = stats.poisson(mean).pmf(k)
+    size_k = np.minimum(np.maximum(k, 1), 17)
+    expected = np.sum(size_k * pmf)
+    sd = np.sqrt(np.sum((size_k - expected) ** 2 * pmf))
+    assert _within(size.mean(), expected, sd, n)
+    assert size.min() >= 1
+
+
+def test_culprit_territories_follow_their_weights(model):
+    weights = (0.5, 0.3, 0.2)
+    n = 20_000
+    scar, _ = draw_scar(n, np.random.default_rng(6),
+                        ScarParams(ischemic_fraction=1.0, ischemic_scar_segments_mean=0.0,
+                                   territory_weights=weights), model)
+    assert np.all(scar.sum(axis=1) == 1)  # Poisson(0): one segment, in the culprit territory
+    territory = np.array([s.territory for s in model.segments])[np.argmax(scar, axis=1)]
+    counts = [np.sum(territory == t) for t in ("LAD", "LCx", "RCA")]
+    assert stats.chisquare(counts, np.array(weights) * n).pvalue > 1e-4
+
+
+def test_seed_segment_is_uniform_in_the_territory(model):
+    n = 30_000
+    scar, _ = draw_scar(n, np.random.default_rng(8),
+                        ScarParams(ischemic_fraction=1.0, ischemic_scar_segments_mean=0.0,
+                                   territory_weights=(1.0, 0.0, 0.0)), model)
+    lad = [s.number - 1 for s in model.segments if s.territory == "LAD"]
+    counts = scar[:, lad].sum(axis=0)
+    assert counts.sum() == n
+    assert stats.chisquare(counts).pvalue > 1e-4
+
+
+def test_bernoulli_fractions_of_the_population(model):
+    n = 20_000
+    population = PopulationParams(male_fraction=0.7, ischemic_fraction=0.4, age_mean=66.0,
+                                  age_sd=8.0)
+    patients = simulate_patients(n, np.random.default_rng(9), population, model=model)
+    for flags, p in ((patients.male, 0.7), (patients.activation.ischemic, 0.4)):
+        assert _within(flags.mean(), p, np.sqrt(p * (1 - p)), n)
+    assert _within(patients.age.mean(), 66.0, 8.0, n)
+    assert patients.age.std() == pytest.approx(8.0, rel=0.03)
+    # volumes: EDV >= 80 mL, EF within 10-35 % and ESV consistent with it
+    assert patients.edv_ml.min() >= 80.0
+    assert np.all((patients.ef_pct >= 10 - 1e-9) & (patients.ef_pct <= 35 + 1e-9))
+
+
+def test_vein_prevalences(model):
+    n = 20_000
+    available, reachable = draw_veins(n, np.random.default_rng(10), model)
+    for v, vein in enumerate(model.veins):
+        p = vein.prevalence
+        assert _within(available[:, v].mean(), p, np.sqrt(p * (1 - p)), n)
+    # a segment is reachable exactly when an available branch reaches it
+    np.testing.assert_array_equal(reachable, (available.astype(int) @ model.vein_access()) > 0)
+
+
+def test_late_site_angles_are_von_mises_around_the_mean(model):
+    params = ActivationParams(late_angle_deg=300.0, late_angle_kappa=2.0)
+    act = simulate_patients(20_000, np.random.default_rng(12), PopulationParams(), params,
+                            model).activation
+    x = np.radians(act.late_angle_deg)
+    assert np.all((act.late_angle_deg >= 0) & (act.late_angle_deg < 360))
+    centred = (x - np.radians(300.0) + np.pi) % (2 * np.pi) - np.pi
+    assert stats.kstest(centred, stats.vonmises(2.0).cdf).pvalue > 1e-4
+    assert np.all(act.delay_ms >= 20.0)
+
+
+# --- invariants --------------------------------------------------------------------------
+def test_leads_go_only_where_a_vein_reaches(model):
+    n = 5000
+    rng = np.random.default_rng(13)
+    _, reachable = draw_veins(n, rng, model)
+    target = rng.integers(1, 18, n)
+    target[::50] = -1
+    anyreach = reachable.any(axis=1)
+    for guided in (True, False):
+        p = place_leads(guided, target, target, reachable, rng, PlacementParams(), model)
+        lead = p.lead_segment
+        ok = reachable[np.arange(n), lead - 1]
+        assert np.all(ok[anyreach & (target > 0)] if guided else True)
+        if not guided:
+            usual = np.zeros((len(PlacementParams().empirical_order), 17), bool)
+            keys = [v.key for v in model.veins]
+            for row, key in enumerate(PlacementParams().empirical_order):
+                usual[row, np.array(model.veins[keys.index(key)].usual) - 1] = True
+            has_branch = (reachable[:, None, :] & usual[None]).any(axis=(1, 2))
+            assert np.all(ok[has_branch])
+            assert np.all(lead[~has_branch] == 12)
+
+
+def test_forced_concordance_is_met_and_misses_are_adjacent_or_remote(model):
+    n = 20_000
+    rng = np.random.default_rng(14)
+    target = rng.integers(1, 17, n)
+    _, reachable = draw_veins(n, rng, model)
+    for c in (0.2, 0.45, 1.0):
+        p = place_leads(True, target, target, reachable, rng,
+                        PlacementParams(concordance=c, adjacent_share=0.8), model)
+        assert _within(np.mean(p.vs_measured == 0), c, np.sqrt(c * (1 - c)), n)
+        miss = p.vs_measured > 0
+        if miss.any():
+            assert _within(np.mean(p.vs_measured[miss] == 1), 0.8, 0.4, miss.sum())
+
+
+def test_noise_free_curve_is_the_contraction_shape():
+    params = CurveParams(noise_sd_pct=0.0, drift_sd_pct=0.0, fps=250.0)
+    act = np.random.default_rng(15).uniform(0, 300, (20, 17))
+    c = simulate_curves(act, np.zeros((20, 17), bool), np.random.default_rng(16), params)
+    shape = np.vectorize(lambda tau: contraction_shape(tau, params.contraction_ms,
+                                                       params.relaxation_ms))
+    expected = c.amplitude_pct[..., None] * shape(c.time_ms[None, None, :]
+                                                  - (act + params.emd_ms)[..., None])
+    np.testing.assert_allclose(c.strain, expected, rtol=0, atol=1e-11)
+
+
+# --- streams: what a change of parameters leaves alone ---------------------------------
+def _arm(spec, seed=3):
+    return simulate_arm(spec.n_image_guided, True, spec, np.random.SeedSequence(seed))
+
+
+def test_a_new_frame_rate_changes_the_measurement_not_the_patients_or_their_care():
+    spec = TrialSpec(name="s", n_image_guided=300, n_control=2, curves=CurveParams(fps=60.0),
+                     placement=PlacementParams(concordance=0.5))
+    a = _arm(spec)
+    b = _arm(replace(spec, curves=CurveParams(fps=30.0)))
+    np.testing.assert_array_equal(a.patients.activation.activation_ms,
+                                  b.patients.activation.activation_ms)
+    np.testing.assert_array_equal(a.placement.reachable, b.placement.reachable)
+    assert not np.array_equal(a.measured.ttp_ms, b.measured.ttp_ms)
+
+
+def test_a_new_concordance_changes_the_leads_not_the_patients_or_their_curves():
+    spec = TrialSpec(name="s", n_image_guided=300, n_control=2,
+                     placement=PlacementParams(concordance=0.3))
+    a = _arm(spec)
+    b = _arm(replace(spec, placement=PlacementParams(concordance=0.9)))
+    np.testing.assert_array_equal(a.patients.activation.activation_ms,
+                                  b.patients.activation.activation_ms)
+    np.testing.assert_array_equal(a.measured.ttp_ms, b.measured.ttp_ms)
+    np.testing.assert_array_equal(a.placement.reachable, b.placement.reachable)
+    assert np.mean(b.placement.vs_measured == 0) > np.mean(a.placement.vs_measured == 0)
