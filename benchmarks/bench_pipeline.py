@@ -53,6 +53,7 @@ def main():
     parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000, 1_000_000])
     parser.add_argument("--block-size", type=int, default=16384)
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
+    parser.add_argument("--out", type=Path, default=RESULTS / "pipeline.json")
     args = parser.parse_args()
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
@@ -75,8 +76,8 @@ def main():
                        + " --workers " + " ".join(map(str, args.workers)),
             "identical_across_workers": identical,
             "python": platform.python_version(), "date": time.strftime("%Y-%m-%d")}
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "pipeline.json").write_text(json.dumps({"meta": meta, "rows": rows},
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps({"meta": meta, "rows": rows},
                                                       indent=2) + "\n")
     print("| workers | patients | seconds | patients/s | peak RSS main (MB) |"
           " peak RSS per worker (MB) |")

@@ -43,6 +43,7 @@ def main():
     parser.add_argument("--dask", type=int, nargs="*", default=[],
                         help="Dask LocalCluster worker counts to time as well.")
     parser.add_argument("--repeats", type=int, default=1)
+    parser.add_argument("--out", type=Path, default=RESULTS / "sweep.json")
     args = parser.parse_args()
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
@@ -70,8 +71,8 @@ def main():
                        + (f" --repeats {args.repeats}" if args.repeats > 1 else ""),
             "cpus": os.cpu_count(), "python": platform.python_version(),
             "date": time.strftime("%Y-%m-%d")}
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "sweep.json").write_text(json.dumps({"meta": meta, "rows": rows},
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps({"meta": meta, "rows": rows},
                                                    indent=2) + "\n")
     print("| runner | workers | seconds | identical sweep.csv |")
     print("|---|---:|---:|---|")

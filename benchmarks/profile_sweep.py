@@ -17,8 +17,8 @@ from collections import Counter
 from pathlib import Path
 
 PARTS = {
-    "_run_block_kernel": "block kernels (numba)",
-    "block_generators": "seeding the blocks' generators",
+    "block_arrays": "block kernels (numba, with their call)",
+    "block_streams": "seeding the blocks' streams",
     "_trial_setup": "trial seeds and trial-level shift",
     "_summary": "arm summaries",
     "pool_trials": "effect sizes and pooling",

@@ -6,7 +6,9 @@ from hypothesis import settings
 
 # derandomized: the same examples every run, so CI cannot flake on a rare draw
 settings.register_profile("ci", max_examples=60, deadline=None, derandomize=True)
-settings.register_profile("explore", max_examples=500, deadline=None)
+# nightly: new random examples every run, many more of them; a failure prints the
+# blob to reproduce it (HYPOTHESIS_PROFILE=nightly python -m pytest)
+settings.register_profile("nightly", max_examples=1000, deadline=None, print_blob=True)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 
