@@ -13,7 +13,7 @@ turn, ``--rounds`` times, by putting the tree first on ``PYTHONPATH``:
 Run (from the repository root, with an earlier commit checked out elsewhere)::
 
     git worktree add /tmp/before <commit>
-    python benchmarks/compare_commits.py --before /tmp/before [--rounds 2]
+    python benchmarks/compare_commits.py --before /tmp/before [--after DIR] [--rounds 2]
 
 Writes benchmarks/results/before_after.json and prints a Markdown table.
 """
@@ -44,10 +44,13 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--before", type=Path, required=True,
                         help="root of a checkout of the earlier commit")
+    parser.add_argument("--after", type=Path, default=ROOT,
+                        help="root of the later checkout (default: this one; use a clean "
+                             "checkout if you edit this one meanwhile)")
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--sweep-replicates", type=int, default=1000)
     args = parser.parse_args()
-    trees = {"before": args.before.resolve(), "after": ROOT}
+    trees = {"before": args.before.resolve(), "after": args.after.resolve()}
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
@@ -75,8 +78,8 @@ def main():
             "before": subprocess.run(["git", "-C", str(trees["before"]), "rev-parse",
                                       "--short", "HEAD"], capture_output=True,
                                      text=True).stdout.strip(),
-            "after": subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"],
-                                    capture_output=True, text=True).stdout.strip(),
+            "after": subprocess.run(["git", "-C", str(trees["after"]), "rev-parse", "--short",
+                                     "HEAD"], capture_output=True, text=True).stdout.strip(),
             "cpus": os.cpu_count(), "date": time.strftime("%Y-%m-%d")}
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "before_after.json").write_text(json.dumps({"meta": meta, "rows": rows},

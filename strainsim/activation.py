@@ -249,13 +249,15 @@ def scar_kernel(rng, rec, scar_out, ischemic_out):
     patient has one patchy scar segment with the patchy probability.
     """
     n, n_seg = scar_out.shape
+    # arrays taken out of the record once (numba counts references at every access)
+    cdf, members, adjacency = rec.culprit_cdf, rec.members, rec.adjacency
     grow_u = np.empty(n_seg)
     frontier = np.empty(n_seg, np.bool_)  # not scar, next to scar
     for i in range(n):
         ischemic = rng.random() < rec.ischemic_fraction
         u = rng.random()
         culprit = 0
-        while culprit < rec.culprit_cdf.shape[0] - 1 and rec.culprit_cdf[culprit] <= u:
+        while culprit < cdf.shape[0] - 1 and cdf[culprit] <= u:
             culprit += 1
         target = min(max(1, rng.poisson(rec.scar_segments_mean)), n_seg)
         patchy = rng.random() < rec.patchy_probability
@@ -270,7 +272,7 @@ def scar_kernel(rng, rec, scar_out, ischemic_out):
             if patchy:
                 scar_out[i, patchy_segment - 1] = True
             continue
-        member = rec.members[culprit]
+        member = members[culprit]
         rank = np.int64(seed_u * np.sum(member))
         choice = 0
         seen = 0
@@ -286,7 +288,7 @@ def scar_kernel(rng, rec, scar_out, ischemic_out):
             size += 1
             frontier[choice] = False
             for t in range(n_seg):
-                if rec.adjacency[choice, t] and not scar_out[i, t]:
+                if adjacency[choice, t] and not scar_out[i, t]:
                     frontier[t] = True
             if size >= target:
                 break
@@ -396,17 +398,18 @@ def pattern_row(rec, late_angle_deg, delay_ms, scar_row, jitter_row, times_out):
     the apex takes the mean of the apical ring plus its own jitter.
     """
     n_seg = times_out.shape[0]
+    centre_rad, ring_term_ms, apical = rec.centre_rad, rec.ring_term_ms, rec.apical
     late_rad = math.radians(late_angle_deg)
     for s in range(n_seg):
         times_out[s] = (rec.onset_ms
-                        + delay_ms * (1.0 + math.cos(rec.centre_rad[s] - late_rad)) / 2.0
-                        + rec.ring_term_ms[s] + rec.jitter_sd_ms * jitter_row[s]
+                        + delay_ms * (1.0 + math.cos(centre_rad[s] - late_rad)) / 2.0
+                        + ring_term_ms[s] + rec.jitter_sd_ms * jitter_row[s]
                         + (rec.scar_delay_ms if scar_row[s] else 0.0))
     apex = n_seg - 1
     total = 0.0
-    for k in range(rec.apical.shape[0]):
-        total += times_out[rec.apical[k]]
-    times_out[apex] = total / rec.apical.shape[0] + rec.jitter_sd_ms * jitter_row[apex]
+    for k in range(apical.shape[0]):
+        total += times_out[apical[k]]
+    times_out[apex] = total / apical.shape[0] + rec.jitter_sd_ms * jitter_row[apex]
     for s in range(n_seg):
         times_out[s] = max(times_out[s], 0.0)
 

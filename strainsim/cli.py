@@ -360,8 +360,8 @@ def trial(
                                       "meta-analysis."),
     seed: int = typer.Option(0, help="Random seed."),
     out: Path = typer.Option(Path("out/trial"), help="Output folder."),
-    method: Method = typer.Option(Method.DL, help="Pooling method."),
-    test: Test = typer.Option(Test.z, help="z or Hartung-Knapp (knha)."),
+    method: Method = typer.Option(Method.REML, help="Pooling method (tau^2 estimator)."),
+    test: Test = typer.Option(Test.knha, help="z or Hartung-Knapp (knha)."),
     workers: int = typer.Option(1, help="Worker processes (or Dask workers), one trial each."),
     scheduler: str | None = typer.Option(None, help="'local-cluster' or a Dask scheduler "
                                          "address."),
@@ -411,7 +411,8 @@ def trial(
         _echo_json(_clean(info))
     else:
         _print_table(pooled_table(pooled, published, f"virtual meta-analysis of "
-                                  f"{len(trials)} trials (seed {seed}, {method.value})"))
+                                  f"{len(trials)} trials (seed {seed}, {method.value}, "
+                                  f"{test.value})"))
         typer.echo(f"forest plots, trials.csv and pooled.json in {out}/")
 
 
@@ -426,10 +427,17 @@ def sweep(
                                        "default: one per core."),
     scheduler: str | None = typer.Option(None, help="'local-cluster' or a Dask scheduler "
                                          "address to run replicates on dask.distributed."),
+    method: Method = typer.Option(Method.REML, help="Pooling method (tau^2 estimator)."),
+    test: Test = typer.Option(Test.knha, help="z or Hartung-Knapp (knha)."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
 ):
-    """Sweep the image-guided concordance rate: pooled effect, CI width, power, sample size."""
+    """Sweep the image-guided concordance rate: pooled effect, CI width, power, false
+    positives (the same world without the image-guided benefit), sample size."""
     from .parallel import make_mapper
+
+    if method == Method.MH:
+        raise InputError("option --method", None, "an inverse-variance method "
+                         "(FE, DL, REML, ML, PM, HE)", "MH")
 
     try:
         values = [float(x) for x in levels.split(",") if x.strip()]
@@ -457,19 +465,21 @@ def sweep(
         progress, advance = _progress(len(values) * replicates, "virtual meta-analyses")
         with progress:
             result = concordance_sweep(levels=values, replicates=replicates, seed=seed,
-                                       mapper=mapper, progress=advance)
+                                       method=method.value, test=test.value, mapper=mapper,
+                                       progress=advance)
     rows = result.table()
     _write_csv(out / "sweep.csv", list(rows[0]), [[_fmt_cell(v) for v in r.values()]
                                                   for r in rows])
     info = {"seed": seed, "replicates": replicates, "method": result.method,
-            "n_patients": result.n_patients, "levels": rows}
+            "test": result.test, "n_patients": result.n_patients, "levels": rows}
     _write_json(out / "sweep.json", _clean(info))
     save_figure(plot_sweep(result, published=published_targets()), out / "sweep.png")
     if as_json:
         _echo_json(_clean(info))
     else:
         _print_table(sweep_table(result, f"concordance sweep: {replicates} replicates per "
-                                 f"level, {result.n_patients} patients each (seed {seed})"))
+                                 f"level, {result.n_patients} patients each (seed {seed}, "
+                                 f"{result.method}, {result.test})"))
         typer.echo(f"sweep.csv, sweep.json and sweep.png in {out}/")
 
 

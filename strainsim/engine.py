@@ -331,33 +331,37 @@ class EngineOutputs(NamedTuple):
     sept_lat: np.ndarray       # (N,)
 
 
+# The per-curve routines take plain arrays: numba counts references to arrays taken out
+# of a tuple at every access, which costs more than the work in these hot loops. The
+# kernels take the records and unpack them once per call.
 @numba.njit(cache=True, inline="always")
-def record_segment(rec, out, i, s, f, raw, best, best_ttp, best_amp):
+def record_segment(i, s, f, raw, sign, time_ms, threshold, candidate, best, best_ttp,
+                   best_amp, peak_out, ttp_out, viable_out):
     """Store segment ``s`` of patient ``i`` from its peak frame ``f`` (-1: none) and raw
     smoothed value; return the running choice of the latest viable segment."""
-    out.peak[i, s] = raw if f >= 0 else np.nan
-    t = rec.time_ms[f] if f >= 0 else np.nan
-    amp = rec.sign * raw if f >= 0 else np.nan
-    ok = amp >= rec.threshold
-    out.ttp[i, s] = t
-    out.viable[i, s] = ok
-    if ok and rec.candidate[s] and f >= 0:
+    peak_out[i, s] = raw if f >= 0 else np.nan
+    t = time_ms[f] if f >= 0 else np.nan
+    amp = sign * raw if f >= 0 else np.nan
+    ok = amp >= threshold
+    ttp_out[i, s] = t
+    viable_out[i, s] = ok
+    if ok and candidate[s] and f >= 0:
         if best < 0 or t > best_ttp or (t == best_ttp and amp > best_amp):
             return s, t, amp
     return best, best_ttp, best_amp
 
 
 @numba.njit(cache=True, inline="always")
-def finish_patient(rec, out, i, best):
+def finish_patient(i, best, basal_mid, septal, lateral, ttp_out, latest_out, sd_out,
+                   maxmin_out, sept_lat_out):
     """The latest viable segment and the dyssynchrony indices of patient ``i``."""
-    out.latest[i] = best + 1 if best >= 0 else -1
-    ttp = out.ttp[i]
+    latest_out[i] = best + 1 if best >= 0 else -1
     total = 0.0
     count = 0
     lo = np.inf
     hi = -np.inf
-    for s in rec.basal_mid:
-        t = ttp[s]
+    for s in basal_mid:
+        t = ttp_out[i, s]
         if not np.isnan(t):
             total += t
             count += 1
@@ -366,39 +370,45 @@ def finish_patient(rec, out, i, best):
     if count >= 2:
         mean = total / count
         ss = 0.0
-        for s in rec.basal_mid:
-            t = ttp[s]
+        for s in basal_mid:
+            t = ttp_out[i, s]
             if not np.isnan(t):
                 ss += (t - mean) * (t - mean)
-        out.sd[i] = np.sqrt(ss / (count - 1))
+        sd_out[i] = np.sqrt(ss / (count - 1))
     else:
-        out.sd[i] = np.nan
-    out.maxmin[i] = hi - lo if count >= 1 else np.nan
-    out.sept_lat[i] = _nanmean_at(ttp, rec.lateral) - _nanmean_at(ttp, rec.septal)
+        sd_out[i] = np.nan
+    maxmin_out[i] = hi - lo if count >= 1 else np.nan
+    sept_lat_out[i] = _nanmean_at(ttp_out[i], lateral) - _nanmean_at(ttp_out[i], septal)
 
 
-@numba.njit(cache=True)
-def measure_patient(rec, out, strain, i):
-    """Measure patient ``i`` of ``strain`` (N, S, T) into row ``i`` of ``out``.
-
-    Not inlined into the parallel loop: numba's parfors lose writes made through a
-    tuple's array fields in inlined code, and a call per patient costs nothing.
-    """
+@numba.njit(cache=True, inline="always")
+def measure_patient(strain, i, half, sign, time_ms, threshold, candidate, basal_mid, septal,
+                    lateral, peak_out, ttp_out, viable_out, latest_out, sd_out, maxmin_out,
+                    sept_lat_out):
+    """Measure patient ``i`` of ``strain`` (N, S, T) into row ``i`` of the outputs."""
     best = -1
     best_ttp = 0.0
     best_amp = 0.0
     for s in range(strain.shape[1]):
-        f, raw = peak_of_row(strain[i, s], rec.half, rec.sign)
-        best, best_ttp, best_amp = record_segment(rec, out, i, s, f, raw, best, best_ttp,
-                                                  best_amp)
-    finish_patient(rec, out, i, best)
+        f, raw = peak_of_row(strain[i, s], half, sign)
+        best, best_ttp, best_amp = record_segment(i, s, f, raw, sign, time_ms, threshold,
+                                                  candidate, best, best_ttp, best_amp,
+                                                  peak_out, ttp_out, viable_out)
+    finish_patient(i, best, basal_mid, septal, lateral, ttp_out, latest_out, sd_out,
+                   maxmin_out, sept_lat_out)
 
 
 @numba.njit(parallel=True, cache=True)
 def measure_kernel(rec, strain, out):
-    """The engine on a batch, parallel over patients."""
+    """The engine on a batch (records unpacked once), parallel over patients."""
+    half, sign, time_ms, threshold = rec.half, rec.sign, rec.time_ms, rec.threshold
+    candidate, basal_mid, septal, lateral = (rec.candidate, rec.basal_mid, rec.septal,
+                                             rec.lateral)
+    peak, ttp, viable, latest = out.peak, out.ttp, out.viable, out.latest
+    sd, maxmin, sept_lat = out.sd, out.maxmin, out.sept_lat
     for i in numba.prange(strain.shape[0]):
-        measure_patient(rec, out, strain, i)
+        measure_patient(strain, i, half, sign, time_ms, threshold, candidate, basal_mid,
+                        septal, lateral, peak, ttp, viable, latest, sd, maxmin, sept_lat)
 
 
 # ---------------------------------------------------------------------------------------

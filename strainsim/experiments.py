@@ -7,6 +7,10 @@ full pipeline) and reports the mean pooled effect, the mean CI width, the power
 (share of replicates whose pooled CI excludes no effect) and the number of
 patients a meta-analysis would need for 80 % power.
 
+Every replicate also runs the same world with the image-guided benefit switched
+off (same patients, measurements, leads and outcome draws; the lead's position
+has no effect), which gives the pooling method's false-positive rate.
+
 Replicate ``r`` of level ``j`` always uses the seed ``SeedSequence(seed)``
 -> child ``j`` -> child ``r``, so results are identical whether replicates
 run one after another, in worker processes or on a Dask cluster.
@@ -21,7 +25,8 @@ import numpy as np
 from .placement import PlacementParams
 from .seeding import children
 from .spec import TrialSpec, load_spec
-from .trial import OUTCOMES, virtual_meta_analysis
+from .meta import pool_many
+from .trial import OUTCOMES, simulate_trial, trial_effect_sizes
 
 __all__ = [
     "FIVE_TRIALS",
@@ -30,7 +35,6 @@ __all__ = [
     "SweepResult",
     "five_trial_specs",
     "with_concordance",
-    "run_replicate",
     "run_replicates",
     "concordance_sweep",
     "summarize_sweep",
@@ -66,24 +70,43 @@ def with_concordance(specs: list[TrialSpec], concordance: float | None) -> list[
             for s in specs]
 
 
-def run_replicate(specs: list[TrialSpec], seed: np.random.SeedSequence,
-                  method: str = "DL", numba_threads: int | None = None) -> np.ndarray:
-    """One virtual meta-analysis -> array (4 outcomes, 6 fields), see :data:`_FIELDS`."""
+def run_replicates(specs: list[TrialSpec], seeds: list[np.random.SeedSequence],
+                   method: str = "REML", test: str = "knha",
+                   numba_threads: int | None = None) -> np.ndarray:
+    """Virtual meta-analyses, one per seed, in two worlds.
+
+    Each replicate simulates one trial per spec (:func:`virtual_meta_analysis`'s
+    seeds) with its null world, then every replicate's trials are pooled in one
+    :func:`~strainsim.meta.pool_many` call per outcome and world.
+
+    Returns
+    -------
+    ndarray, shape (replicates, 2, 4 outcomes, 6 fields)
+        World 0 as simulated, world 1 with the image-guided benefit switched off;
+        fields :data:`_FIELDS`.
+    """
     if numba_threads is not None:
         import numba
 
         numba.set_num_threads(numba_threads)
-    _, pooled = virtual_meta_analysis(specs, seed, method=method)
-    return np.array([[getattr(pooled[key], f) for f in _FIELDS] for key in OUTCOMES])
-
-
-def run_replicates(specs: list[TrialSpec], seeds: list[np.random.SeedSequence],
-                   method: str = "DL", numba_threads: int | None = None) -> np.ndarray:
-    """:func:`run_replicate` for several seeds -> array (replicates, 4 outcomes, 6 fields).
-
-    One job per batch keeps the traffic with worker processes or Dask small.
-    """
-    return np.array([run_replicate(specs, seed, method, numba_threads) for seed in seeds])
+    trials = []
+    for seed in seeds:
+        trial_seeds = children(seed, len(specs))
+        trials.extend(simulate_trial(spec, s, null_world=True)
+                      for spec, s in zip(specs, trial_seeds, strict=True))
+    labels = tuple(t.spec.name for t in trials)
+    out = np.empty((len(seeds), 2, len(OUTCOMES), len(_FIELDS)))
+    for world, (guided, control) in enumerate((
+            ([t.guided for t in trials], [t.control for t in trials]),
+            ([t.null_guided for t in trials], [t.null_control for t in trials]))):
+        effects = trial_effect_sizes(guided, control, labels)
+        for k, key in enumerate(OUTCOMES):
+            shape = (len(seeds), len(specs))
+            pooled = pool_many(effects[key].yi.reshape(shape), effects[key].vi.reshape(shape),
+                               method, test)
+            for f, name in enumerate(_FIELDS):
+                out[:, world, k, f] = getattr(pooled, name)
+    return out
 
 
 @dataclass(frozen=True)
@@ -93,11 +116,13 @@ class SweepLevel:
     Attributes
     ----------
     concordance : float
-    mean_estimate, mean_ci_width, power, patients_for_80 : dict of str to float
+    mean_estimate, mean_ci_width, power, patients_for_80, false_positive : dict of str to float
         Per outcome (``nyha`` on the odds-ratio scale for the estimate, log scale
         for the CI width). ``patients_for_80``: total patients a meta-analysis
         needs for 80 % power at this mean effect when it grows by pooling more
         trials of the simulated average size (NaN when the mean effect is 0).
+        ``false_positive``: share of the same replicates, with the image-guided
+        benefit switched off, whose pooled CI excludes no effect.
     """
 
     concordance: float
@@ -105,6 +130,7 @@ class SweepLevel:
     mean_ci_width: dict
     power: dict
     patients_for_80: dict
+    false_positive: dict
 
 
 @dataclass(frozen=True)
@@ -117,21 +143,26 @@ class SweepResult:
     replicates : ndarray, shape (n_levels, n_replicates, 4, 6)
         Pooled estimate, SE, CI, p and tau^2 of every replicate (outcomes in
         :data:`strainsim.trial.OUTCOMES` order).
+    null_replicates : ndarray, shape (n_levels, n_replicates, 4, 6)
+        The same replicates with the image-guided benefit switched off.
     n_patients : int
         Patients per virtual meta-analysis.
     n_trials : int
         Trials per virtual meta-analysis.
     seed : int
-    method : str
+    method, test : str
+        Pooling method and test.
     summary : tuple of SweepLevel
     """
 
     levels: tuple
     replicates: np.ndarray
+    null_replicates: np.ndarray
     n_patients: int
     n_trials: int
     seed: int
     method: str
+    test: str
     summary: tuple
 
     def table(self) -> list[dict]:
@@ -144,6 +175,7 @@ class SweepResult:
                 row[f"{key}_ci_width"] = level.mean_ci_width[key]
                 row[f"{key}_power"] = level.power[key]
                 row[f"{key}_patients_for_80"] = level.patients_for_80[key]
+                row[f"{key}_false_positive"] = level.false_positive[key]
             rows.append(row)
         return rows
 
@@ -157,30 +189,39 @@ def _patients_for_power(effect, se, n_patients):
     return float(n_patients * (_Z80 * se / abs(effect)) ** 2)
 
 
-def summarize_sweep(levels, replicates: np.ndarray, n_patients: int) -> tuple:
-    """Per-level means, CI widths, power and patients needed for 80 % power."""
+def _significant(data):
+    return (data[:, :, 2] > 0) | (data[:, :, 3] < 0)
+
+
+def summarize_sweep(levels, replicates: np.ndarray, n_patients: int,
+                    null_replicates: np.ndarray) -> tuple:
+    """Per-level means, CI widths, power, patients needed for 80 % power and the
+    false-positive rate of the null world."""
     out = []
     for j, level in enumerate(levels):
         data = replicates[j]
         est, se = data[:, :, 0], data[:, :, 1]
         low, high = data[:, :, 2], data[:, :, 3]
-        significant = (low > 0) | (high < 0)
-        mean_est, width, power, need = {}, {}, {}, {}
+        significant = _significant(data)
+        null_significant = _significant(null_replicates[j])
+        mean_est, width, power, need, false_pos = {}, {}, {}, {}, {}
         for k, key in enumerate(OUTCOMES):
             m = float(est[:, k].mean())
             mean_est[key] = float(np.exp(m)) if key == "nyha" else m
             width[key] = float((high[:, k] - low[:, k]).mean())
             power[key] = float(significant[:, k].mean())
+            false_pos[key] = float(null_significant[:, k].mean())
             need[key] = _patients_for_power(m, float(np.sqrt(np.mean(se[:, k] ** 2))),
                                             n_patients)
         out.append(SweepLevel(concordance=float(level), mean_estimate=mean_est,
-                              mean_ci_width=width, power=power, patients_for_80=need))
+                              mean_ci_width=width, power=power, patients_for_80=need,
+                              false_positive=false_pos))
     return tuple(out)
 
 
 def concordance_sweep(specs: list[TrialSpec] | None = None, levels=DEFAULT_LEVELS,
-                      replicates: int = 100, seed: int = 0, method: str = "DL",
-                      mapper=None, progress=None) -> SweepResult:
+                      replicates: int = 100, seed: int = 0, method: str = "REML",
+                      test: str = "knha", mapper=None, progress=None) -> SweepResult:
     """Run the concordance sweep.
 
     Parameters
@@ -192,8 +233,8 @@ def concordance_sweep(specs: list[TrialSpec] | None = None, levels=DEFAULT_LEVEL
     replicates : int
         Virtual meta-analyses per level.
     seed : int
-    method : str
-        Pooling method (default DL, as RevMan-style meta-analyses).
+    method, test : str
+        Pooling method and test (default REML with Hartung-Knapp, see the tutorial).
     mapper : callable, optional
         ``mapper(function, list_of_argument_tuples) -> iterable of results`` in
         order; default: run here, one after another. See
@@ -219,7 +260,7 @@ def concordance_sweep(specs: list[TrialSpec] | None = None, levels=DEFAULT_LEVEL
     for level, level_seed in zip(levels, level_seeds, strict=True):
         level_specs = with_concordance(specs, level)
         replicate_seeds = children(level_seed, replicates)
-        jobs.extend((level_specs, replicate_seeds[k:k + batch], method)
+        jobs.extend((level_specs, replicate_seeds[k:k + batch], method, test)
                     for k in range(0, replicates, batch))
     if mapper is None:
         def mapper(fn, arglist):
@@ -229,8 +270,9 @@ def concordance_sweep(specs: list[TrialSpec] | None = None, levels=DEFAULT_LEVEL
         results.extend(res)
         if progress is not None:
             progress(len(results))
-    data = np.array(results).reshape(len(levels), replicates, len(OUTCOMES), len(_FIELDS))
+    data = np.array(results).reshape(len(levels), replicates, 2, len(OUTCOMES), len(_FIELDS))
+    real, null = data[:, :, 0], data[:, :, 1]
     n_patients = sum(s.n_total for s in specs)
-    return SweepResult(levels=levels, replicates=data, n_patients=n_patients,
-                       n_trials=len(specs), seed=seed, method=method,
-                       summary=summarize_sweep(levels, data, n_patients))
+    return SweepResult(levels=levels, replicates=real, null_replicates=null,
+                       n_patients=n_patients, n_trials=len(specs), seed=seed, method=method,
+                       test=test, summary=summarize_sweep(levels, real, n_patients, null))

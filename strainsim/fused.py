@@ -15,7 +15,8 @@ curve fidelity) in one call: :func:`strainsim.cohort.population_kernel`,
 :func:`strainsim.activation.scar_kernel`, ``sites_kernel``, ``pattern_kernel``,
 the curves measured as above, :func:`strainsim.placement.veins_kernel`,
 ``place_kernel``, the classification and
-:func:`strainsim.outcomes.outcomes_kernel`, in the order the stage functions
+:func:`strainsim.outcomes.outcome_noise_kernel` and ``apply_outcomes_kernel``, in
+the order the stage functions
 call them and from the same three streams (:mod:`strainsim.seeding`). The
 stage-by-stage path of :func:`strainsim.trial.simulate_arm` calls the same
 kernels through their thin Python wrappers.
@@ -80,9 +81,11 @@ from .outcomes import (
     OutcomeArrays,
     OutcomeRecord,
     Outcomes,
+    apply_outcomes_kernel,
     empty_outcomes,
+    null_record,
+    outcome_noise_kernel,
     outcome_record,
-    outcomes_kernel,
 )
 from .placement import (
     Placement,
@@ -105,18 +108,24 @@ __all__ = ["measure_simulated", "simulate_block", "block_arrays", "block_support
 def measure_curves_kernel(rng, curves, engine, activation_ms, scar, out):
     """Make every curve (:func:`~strainsim.curves.synthesize_curve`) and measure it at
     once with the engine's per-curve routines; fills ``out`` (:class:`EngineOutputs`)."""
+    half, sign, time_ms, threshold = engine.half, engine.sign, engine.time_ms, engine.threshold
+    candidate, basal_mid, septal, lateral = (engine.candidate, engine.basal_mid,
+                                             engine.septal, engine.lateral)
+    peak, ttp, viable, latest = out.peak, out.ttp, out.viable, out.latest
     n, n_seg = activation_ms.shape
-    row = np.empty(engine.time_ms.shape[0])
+    row = np.empty(time_ms.shape[0])
     for i in range(n):
         best = -1
         best_ttp = 0.0
         best_amp = 0.0
         for s in range(n_seg):
             synthesize_curve(rng, curves, activation_ms[i, s], scar[i, s], row)
-            f, raw = peak_of_row(row, engine.half, engine.sign)
-            best, best_ttp, best_amp = record_segment(engine, out, i, s, f, raw, best,
-                                                      best_ttp, best_amp)
-        finish_patient(engine, out, i, best)
+            f, raw = peak_of_row(row, half, sign)
+            best, best_ttp, best_amp = record_segment(i, s, f, raw, sign, time_ms, threshold,
+                                                      candidate, best, best_ttp, best_amp,
+                                                      peak, ttp, viable)
+        finish_patient(i, best, basal_mid, septal, lateral, ttp, latest, out.sd, out.maxmin,
+                       out.sept_lat)
 
 
 def measure_simulated(activation_ms: np.ndarray, scar: np.ndarray,
@@ -165,6 +174,7 @@ class BlockConstants(NamedTuple):
     veins: VeinRecord
     placement: PlacementRecord
     outcomes: OutcomeRecord
+    null_outcomes: OutcomeRecord   # the same world with the lead's position of no effect
 
 
 class BlockArrays(NamedTuple):
@@ -187,13 +197,18 @@ class BlockArrays(NamedTuple):
     vs_measured: np.ndarray      # (n,) int8
     vs_true: np.ndarray          # (n,) int8
     scar_at_lead: np.ndarray     # (n,) bool
+    outcome_noise: np.ndarray    # (3, n) the outcome draws
     outcomes: OutcomeArrays
+    null_outcomes: OutcomeArrays  # filled only for a null world (see block_kernel)
 
 
 @numba.njit(cache=True)
-def block_kernel(patients_rng, measurement_rng, care_rng, guided, shift_pct, k, a):
+def block_kernel(patients_rng, measurement_rng, care_rng, guided, shift_pct, null_world, k,
+                 a):
     """One seed block through every stage: ``k`` a :class:`BlockConstants`, ``a`` the
-    :class:`BlockArrays` to fill."""
+    :class:`BlockArrays` to fill. With ``null_world`` the same patients, leads and
+    outcome draws also give ``a.null_outcomes`` in a world where the lead's position
+    has no effect (and no trial shift)."""
     # patients stream: who the patient is
     population_kernel(patients_rng, k.population, a.age, a.male, a.edv, a.esv)
     scar_kernel(patients_rng, k.scar, a.scar, a.ischemic)
@@ -209,8 +224,12 @@ def block_kernel(patients_rng, measurement_rng, care_rng, guided, shift_pct, k, 
     classify_kernel(a.lead, a.measured.latest, k.placement.hops, a.vs_measured)
     classify_kernel(a.lead, a.true_latest, k.placement.hops, a.vs_true)
     scar_at_lead_kernel(a.lead, a.scar, a.scar_at_lead)
-    outcomes_kernel(care_rng, k.outcomes, shift_pct, a.edv, a.esv, a.vs_true, a.scar_at_lead,
-                    a.ischemic, a.male, a.outcomes)
+    outcome_noise_kernel(care_rng, a.outcome_noise)
+    apply_outcomes_kernel(k.outcomes, shift_pct, a.edv, a.esv, a.vs_true, a.scar_at_lead,
+                          a.ischemic, a.male, a.outcome_noise, a.outcomes)
+    if null_world:
+        apply_outcomes_kernel(k.null_outcomes, 0.0, a.edv, a.esv, a.vs_true, a.scar_at_lead,
+                              a.ischemic, a.male, a.outcome_noise, a.null_outcomes)
 
 
 def block_supported(spec) -> bool:
@@ -238,6 +257,7 @@ def block_constants(spec, model: SegmentModel) -> BlockConstants:
         vein_record(model),
         placement_record(spec.placement, model),
         outcome_record(spec.outcomes),
+        null_record(spec.outcomes),
     )
     if len(_CONSTANTS) > 512:
         _CONSTANTS.clear()
@@ -259,14 +279,16 @@ def _empty_arrays(n: int, n_veins: int) -> BlockArrays:
         measured=engine_outputs(n), available=flags(n, n_veins),
         reachable=flags(n, N_SEGMENTS), lead=np.empty(n, dtype=np.int64),
         vs_measured=np.empty(n, dtype=np.int8), vs_true=np.empty(n, dtype=np.int8),
-        scar_at_lead=flags(n), outcomes=empty_outcomes(n))
+        scar_at_lead=flags(n), outcome_noise=floats(3, n), outcomes=empty_outcomes(n),
+        null_outcomes=empty_outcomes(n))
 
 
 def block_arrays(n: int, streams, guided: bool, spec, model: SegmentModel | None = None,
-                 shift_pct: float = 0.0) -> BlockArrays:
+                 shift_pct: float = 0.0, null_world: bool = False) -> BlockArrays:
     """:func:`simulate_block`'s numbers as a :class:`BlockArrays` (no result objects).
 
-    ``streams``: the block's ``patients``, ``measurement`` and ``care`` generators.
+    ``streams``: the block's ``patients``, ``measurement`` and ``care`` generators;
+    ``null_world``: also fill ``null_outcomes`` (see :func:`block_kernel`).
     """
     if not block_supported(spec):
         raise ValueError("simulate_block needs the pattern activation model and "
@@ -274,12 +296,12 @@ def block_arrays(n: int, streams, guided: bool, spec, model: SegmentModel | None
     model = model or load_segments()
     constants = block_constants(spec, model)
     arrays = _empty_arrays(n, constants.veins.prevalence.shape[0])
-    block_kernel(*streams, bool(guided), float(shift_pct), constants, arrays)
+    block_kernel(*streams, bool(guided), float(shift_pct), bool(null_world), constants, arrays)
     return arrays
 
 
 def simulate_block(n: int, streams, guided: bool, spec, model: SegmentModel | None = None,
-                   shift_pct: float = 0.0):
+                   shift_pct: float = 0.0, null_world: bool = False):
     """One seed block through the whole pipeline in one kernel.
 
     Parameters
@@ -295,14 +317,17 @@ def simulate_block(n: int, streams, guided: bool, spec, model: SegmentModel | No
     model : SegmentModel, optional
     shift_pct : float
         Trial-level shift of the image-guided ESV change (%).
+    null_world : bool
+        Also give the outcomes with the lead's position of no effect.
 
     Returns
     -------
-    patients, measured, placement, outcomes, scar_at_lead
+    patients, measured, placement, outcomes, scar_at_lead, null_outcomes
         What the stage functions return for the same generators (see
-        :func:`strainsim.trial.simulate_arm`).
+        :func:`strainsim.trial.simulate_arm`); ``null_outcomes`` is None without
+        ``null_world``.
     """
-    a = block_arrays(n, streams, guided, spec, model, shift_pct)
+    a = block_arrays(n, streams, guided, spec, model, shift_pct, null_world)
     patients = Patients(age=a.age, male=a.male, edv_ml=a.edv, esv_ml=a.esv,
                         activation=Activation(activation_ms=a.activation_ms, scar=a.scar,
                                               ischemic=a.ischemic, late_angle_deg=a.late,
@@ -312,4 +337,5 @@ def simulate_block(n: int, streams, guided: bool, spec, model: SegmentModel | No
     placement = Placement(lead_segment=a.lead, target_segment=a.measured.latest,
                           vs_measured=a.vs_measured, vs_true=a.vs_true, reachable=a.reachable)
     outcomes = Outcomes(**a.outcomes._asdict())
-    return patients, measured, placement, outcomes, a.scar_at_lead
+    null = Outcomes(**a.null_outcomes._asdict()) if null_world else None
+    return patients, measured, placement, outcomes, a.scar_at_lead, null

@@ -39,6 +39,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
+import numba
 import numpy as np
 
 __all__ = [
@@ -49,6 +50,8 @@ __all__ = [
     "standardized_mean_difference",
     "effect_sizes",
     "pool",
+    "pool_many",
+    "MetaBatch",
     "tau2_estimate",
     "read_meta_csv",
     "MEASURES",
@@ -197,77 +200,238 @@ def effect_sizes(yi, vi, *, study=None, measure: str = "GEN") -> EffectSizes:
 
 
 # ---------------------------------------------------------------------------------------
-# tau^2
+# tau^2 and pooling of many meta-analyses at once (one compiled implementation; pool()
+# runs it on one row)
 # ---------------------------------------------------------------------------------------
-def _fe(yi, wi):
-    sw = wi.sum()
-    mu = float(np.dot(wi, yi) / sw)
-    return mu, float(np.dot(wi, (yi - mu) ** 2))
+_CODES = {"FE": 0, "DL": 1, "HE": 2, "PM": 3, "REML": 4, "ML": 5}
+BATCH_METHODS = tuple(_CODES)
 
 
-def _loglik(tau2, yi, vi, restricted):
-    wi = 1.0 / (vi + tau2)
-    mu, rss = _fe(yi, wi)
-    ll = -0.5 * (np.sum(np.log(vi + tau2)) + rss)
+@numba.njit(cache=True)
+def _weighted_mean_q(y, v, k, tau2):
+    # inverse-variance weighted mean with weights 1/(v + tau2), its sum of weights and
+    # the generalized Q around it
+    sw = 0.0
+    swy = 0.0
+    for i in range(k):
+        w = 1.0 / (v[i] + tau2)
+        sw += w
+        swy += w * y[i]
+    mu = swy / sw
+    q = 0.0
+    for i in range(k):
+        d = y[i] - mu
+        q += d * d / (v[i] + tau2)
+    return mu, sw, q
+
+
+@numba.njit(cache=True)
+def _loglik(tau2, y, v, k, restricted):
+    mu, sw, rss = _weighted_mean_q(y, v, k, tau2)
+    total = 0.0
+    for i in range(k):
+        total += math.log(v[i] + tau2)
+    ll = -0.5 * (total + rss)
     if restricted:
-        ll -= 0.5 * math.log(wi.sum())
+        ll -= 0.5 * math.log(sw)
     return ll
 
 
-def _score_info(tau2, yi, vi, restricted):
-    wi = 1.0 / (vi + tau2)
-    sw, sw2, sw3 = wi.sum(), (wi**2).sum(), (wi**3).sum()
-    mu = np.dot(wi, yi) / sw
-    ypy = np.dot(wi**2, (yi - mu) ** 2)
+@numba.njit(cache=True)
+def _score_info(tau2, y, v, k, restricted):
+    # score and Fisher information of the (restricted) log-likelihood in tau^2
+    sw = sw2 = sw3 = swy = 0.0
+    for i in range(k):
+        w = 1.0 / (v[i] + tau2)
+        sw += w
+        sw2 += w * w
+        sw3 += w * w * w
+        swy += w * y[i]
+    mu = swy / sw
+    ypy = 0.0
+    for i in range(k):
+        w = 1.0 / (v[i] + tau2)
+        d = y[i] - mu
+        ypy += w * w * d * d
     if restricted:
-        return ypy - (sw - sw2 / sw), sw2 - 2 * sw3 / sw + (sw2 / sw) ** 2
+        return ypy - (sw - sw2 / sw), sw2 - 2.0 * sw3 / sw + (sw2 / sw) ** 2
     return ypy - sw, sw2
 
 
-def _fisher_scoring(yi, vi, restricted, start, max_iter=100):
-    """Maximize the (restricted) likelihood in tau^2 >= 0.
+@numba.njit(cache=True)
+def _score_root(y, v, k, restricted):
+    # the score's root on [0, hi] by bisection (the fallback when scoring does not settle)
+    if _score_info(0.0, y, v, k, restricted)[0] <= 0.0:
+        return 0.0
+    lo, hi = 0.0, 1.0
+    while _score_info(hi, y, v, k, restricted)[0] > 0.0:
+        lo = hi
+        hi *= 2.0
+        if hi > 1e12:
+            return np.nan
+    for _ in range(200):
+        mid = 0.5 * (lo + hi)
+        if _score_info(mid, y, v, k, restricted)[0] > 0.0:
+            lo = mid
+        else:
+            hi = mid
+        if hi - lo <= 1e-15 * (1.0 + hi):
+            break
+    return 0.5 * (lo + hi)
 
-    Fisher scoring with step halving; should it not settle (it can oscillate
-    when the information is far from the curvature), a bracketing root search
-    on the score finishes the job.
-    """
+
+@numba.njit(cache=True)
+def _fisher_scoring(y, v, k, restricted, start):
+    # Fisher scoring in tau^2 >= 0 with step halving; the bisection root of the score
+    # when it does not settle within 100 steps
     tau2 = max(0.0, start)
-    ll = _loglik(tau2, yi, vi, restricted)
-    for _ in range(max_iter):
-        score, info = _score_info(tau2, yi, vi, restricted)
+    ll = _loglik(tau2, y, v, k, restricted)
+    for _ in range(100):
+        score, info = _score_info(tau2, y, v, k, restricted)
         step = score / info
         new = max(0.0, tau2 + step)
-        new_ll = _loglik(new, yi, vi, restricted)
+        new_ll = _loglik(new, y, v, k, restricted)
         halvings = 0
         while new_ll < ll and halvings < 60:
-            step /= 2
+            step /= 2.0
             new = max(0.0, tau2 + step)
-            new_ll = _loglik(new, yi, vi, restricted)
+            new_ll = _loglik(new, y, v, k, restricted)
             halvings += 1
         if abs(new - tau2) <= _TOL * (1.0 + tau2):
             return new
         tau2, ll = new, new_ll
-    return _score_root(yi, vi, restricted)
+    return _score_root(y, v, k, restricted)
 
 
-def _score_root(yi, vi, restricted):
-    from scipy.optimize import brentq
+@numba.njit(cache=True)
+def _tau2_dl(y, v, k):
+    # DerSimonian-Laird
+    sw = sw2 = 0.0
+    for i in range(k):
+        sw += 1.0 / v[i]
+        sw2 += 1.0 / (v[i] * v[i])
+    q = _weighted_mean_q(y, v, k, 0.0)[2]
+    return max(0.0, (q - (k - 1)) / (sw - sw2 / sw))
 
-    def score(t):
-        return _score_info(t, yi, vi, restricted)[0]
 
-    if score(0.0) <= 0:
+@numba.njit(cache=True)
+def _sum_of_squares(y, k):
+    mean = 0.0
+    for i in range(k):
+        mean += y[i]
+    mean /= k
+    ss = 0.0
+    for i in range(k):
+        ss += (y[i] - mean) ** 2
+    return ss
+
+
+@numba.njit(cache=True)
+def _tau2_he(y, v, k):
+    # Hedges
+    vsum = 0.0
+    for i in range(k):
+        vsum += v[i]
+    return max(0.0, _sum_of_squares(y, k) / (k - 1) - vsum / k)
+
+
+@numba.njit(cache=True)
+def _tau2_row(y, v, k, code):
+    """tau^2 of one meta-analysis (the first ``k`` entries of ``y`` and ``v``).
+
+    Not recursive: numba's on-disk cache cannot reload recursive functions.
+    """
+    if code == 0 or k < 2:
         return 0.0
-    hi = max(1.0, float(np.var(yi)))
-    while score(hi) > 0:
-        hi *= 2
-        if hi > 1e12:
-            raise RuntimeError("tau^2 estimation did not converge")
-    return float(brentq(score, 0.0, hi, xtol=1e-14, rtol=1e-14, maxiter=500))
+    if code == 1:
+        return _tau2_dl(y, v, k)
+    if code == 2:
+        return _tau2_he(y, v, k)
+    ss = _sum_of_squares(y, k)
+    if code == 3:  # Paule-Mandel: generalized Q = k - 1, Newton inside a bracket
+        if _weighted_mean_q(y, v, k, 0.0)[2] <= k - 1:
+            return 0.0
+        lo, hi = 0.0, max(1.0, 10.0 * ss / k)
+        while _weighted_mean_q(y, v, k, hi)[2] > k - 1:
+            lo = hi
+            hi *= 10.0
+        t = lo
+        for _ in range(200):
+            mu, _, q = _weighted_mean_q(y, v, k, t)
+            f = q - (k - 1)
+            if f > 0.0:
+                lo = t
+            else:
+                hi = t
+            slope = 0.0  # dQ/dtau2 = -sum w^2 (y - mu)^2
+            for i in range(k):
+                w = 1.0 / (v[i] + t)
+                slope -= w * w * (y[i] - mu) ** 2
+            new = t - f / slope if slope < 0.0 else 0.5 * (lo + hi)
+            if not lo < new < hi:
+                new = 0.5 * (lo + hi)
+            if abs(new - t) <= 1e-15 * (1.0 + t) or hi - lo <= 1e-15 * (1.0 + hi):
+                return new
+            t = new
+        return t
+    # REML (4) or ML (5): the (restricted) likelihood can have a boundary maximum at 0
+    # and an interior one: climb from several starts and keep the most likely
+    restricted = code == 4
+    starts = (0.0, _tau2_dl(y, v, k), _tau2_he(y, v, k), ss / (k - 1))
+    best = np.nan
+    best_ll = -np.inf
+    for start in starts:
+        t = _fisher_scoring(y, v, k, restricted, start)
+        if t == t:
+            ll = _loglik(t, y, v, k, restricted)
+            if ll > best_ll:
+                best, best_ll = t, ll
+    return best
 
 
-def _generalized_q(tau2, yi, vi):
-    return _fe(yi, 1.0 / (vi + tau2))[1]
+@numba.njit(cache=True)
+def _pool_kernel(yi, vi, valid, code, knha, out):
+    # out[:, j]: k, estimate, se (z), se (Hartung-Knapp), tau2, q, i2, h2
+    m, width = yi.shape
+    y = np.empty(width)
+    v = np.empty(width)
+    for r in range(m):
+        k = 0
+        for j in range(width):
+            if valid[r, j]:
+                y[k] = yi[r, j]
+                v[k] = vi[r, j]
+                k += 1
+        out[r, 0] = k
+        if k == 0:
+            out[r, 1:] = np.nan
+            continue
+        tau2 = _tau2_row(y, v, k, code)
+        mu, sw, _ = _weighted_mean_q(y, v, k, tau2)
+        _, sw_fe, q = _weighted_mean_q(y, v, k, 0.0)
+        out[r, 1] = mu
+        out[r, 2] = math.sqrt(1.0 / sw)
+        out[r, 3] = np.nan
+        if knha and k >= 2:
+            rss = 0.0
+            for i in range(k):
+                rss += (y[i] - mu) ** 2 / (v[i] + tau2)
+            out[r, 3] = math.sqrt(rss / ((k - 1) * sw))
+        out[r, 4] = tau2
+        out[r, 5] = q
+        if k < 2:
+            out[r, 6] = 0.0
+            out[r, 7] = 1.0
+        elif code == 0:
+            out[r, 6] = max(0.0, 100.0 * (q - (k - 1)) / q) if q > 0.0 else 0.0
+            out[r, 7] = q / (k - 1)
+        else:
+            sw2 = 0.0
+            for i in range(k):
+                sw2 += 1.0 / (v[i] * v[i])
+            typical = (k - 1) * sw_fe / (sw_fe * sw_fe - sw2)
+            out[r, 6] = 100.0 * tau2 / (tau2 + typical)
+            out[r, 7] = (tau2 + typical) / typical
 
 
 def tau2_estimate(yi, vi, method: str) -> float:
@@ -275,37 +439,13 @@ def tau2_estimate(yi, vi, method: str) -> float:
 
     ``FE`` and ``MH`` give 0. A single study always gives 0.
     """
-    yi = np.asarray(yi, float)
-    vi = np.asarray(vi, float)
-    k = yi.size
-    if method in ("FE", "MH") or k < 2:
+    if method == "MH":
         return 0.0
-    wi = 1.0 / vi
-    if method == "DL":
-        q = _fe(yi, wi)[1]
-        scale = wi.sum() - (wi**2).sum() / wi.sum()
-        return max(0.0, (q - (k - 1)) / scale)
-    if method == "HE":
-        return max(0.0, float(np.sum((yi - yi.mean()) ** 2) / (k - 1) - vi.sum() / k))
-    if method == "PM":
-        from scipy.optimize import brentq
-
-        if _generalized_q(0.0, yi, vi) <= k - 1:
-            return 0.0
-        hi = max(1.0, float(np.var(yi)) * 10)
-        while _generalized_q(hi, yi, vi) > k - 1:
-            hi *= 10
-        return float(brentq(lambda t: _generalized_q(t, yi, vi) - (k - 1), 0.0, hi,
-                            xtol=1e-14, rtol=1e-14, maxiter=500))
-    if method in ("REML", "ML"):
-        # the (restricted) likelihood can have a boundary maximum at 0 and an interior
-        # one: climb from several starts and keep the highest
-        restricted = method == "REML"
-        starts = {0.0, tau2_estimate(yi, vi, "DL"), tau2_estimate(yi, vi, "HE"),
-                  float(np.var(yi, ddof=1))}
-        found = [_fisher_scoring(yi, vi, restricted, s) for s in sorted(starts)]
-        return float(max(found, key=lambda t: _loglik(t, yi, vi, restricted)))
-    raise ValueError(f"method must be one of {METHODS}, not {method!r}")
+    if method not in _CODES:
+        raise ValueError(f"method must be one of {METHODS}, not {method!r}")
+    y = np.ascontiguousarray(yi, dtype=np.float64).ravel()
+    v = np.ascontiguousarray(vi, dtype=np.float64).ravel()
+    return float(_tau2_row(y, v, y.size, _CODES[method]))
 
 
 # ---------------------------------------------------------------------------------------
@@ -422,6 +562,120 @@ def _mantel_haenszel(counts):
     return math.log(big_r / big_s), math.sqrt(var), weights
 
 
+@dataclass(frozen=True)
+class MetaBatch:
+    """Many pooled estimates at once (arrays of shape (M,), one per meta-analysis).
+
+    Attributes
+    ----------
+    estimate, se, ci_low, ci_high, stat, p, tau2, i2, h2, q, q_p, pi_low, pi_high : ndarray
+        As in :class:`MetaResult` (NaN where a row has no study).
+    k, df, q_df : ndarray of int
+        Studies per row, the t test's degrees of freedom (-1 for z) and Q's.
+    method, test : str
+    level : float
+    """
+
+    estimate: np.ndarray
+    se: np.ndarray
+    ci_low: np.ndarray
+    ci_high: np.ndarray
+    stat: np.ndarray
+    p: np.ndarray
+    df: np.ndarray
+    tau2: np.ndarray
+    i2: np.ndarray
+    h2: np.ndarray
+    q: np.ndarray
+    q_df: np.ndarray
+    q_p: np.ndarray
+    pi_low: np.ndarray
+    pi_high: np.ndarray
+    k: np.ndarray
+    method: str
+    test: str
+    level: float
+
+    def __len__(self) -> int:
+        return self.estimate.shape[0]
+
+    @property
+    def significant(self) -> np.ndarray:
+        """Rows whose confidence interval excludes 0."""
+        return (self.ci_low > 0) | (self.ci_high < 0)
+
+
+def pool_many(yi, vi, method: str = "REML", test: str = "z", level: float = 0.95,
+              mask=None) -> MetaBatch:
+    """Pool ``M`` meta-analyses in one call.
+
+    Parameters
+    ----------
+    yi, vi : array_like, shape (M, k) or (k,)
+        Effect sizes and sampling variances; a row may hold fewer studies, the
+        rest padded with NaN (or left out by ``mask``).
+    method : {"FE", "DL", "REML", "ML", "PM", "HE"}
+        tau^2 estimator (inverse-variance weights; REML and ML by Fisher scoring
+        from several starts, a bisection of the score as the fallback).
+    test : {"z", "knha"}
+        Normal test, or Hartung-Knapp with t on k-1 df (NaN for rows with one study).
+    level : float
+        Confidence level.
+    mask : array_like of bool, shape (M, k), optional
+        Studies to use (default: those with finite ``yi`` and ``vi``).
+
+    Returns
+    -------
+    MetaBatch
+        Row ``r`` equals ``pool(effect_sizes(yi[r], vi[r]), method, test, level)``:
+        :func:`pool` runs this function on one row.
+    """
+    from scipy.special import chdtrc, ndtr, ndtri, stdtr, stdtrit
+
+    if method not in _CODES:
+        raise ValueError(f"method must be one of {BATCH_METHODS}, not {method!r}")
+    if test not in TESTS:
+        raise ValueError(f"test must be one of {TESTS}, not {test!r}")
+    if not 0 < level < 1:
+        raise ValueError("level must be in (0, 1)")
+    yi = np.atleast_2d(np.asarray(yi, dtype=np.float64))
+    vi = np.atleast_2d(np.asarray(vi, dtype=np.float64))
+    if yi.shape != vi.shape or yi.ndim != 2:
+        raise ValueError("yi and vi must have one shape, (M, k) or (k,)")
+    valid = np.isfinite(yi) & np.isfinite(vi)
+    if mask is not None:
+        valid &= np.asarray(mask, dtype=bool).reshape(yi.shape)
+    if np.any(vi[valid] <= 0):
+        raise ValueError("sampling variances must be positive")
+    yi = np.ascontiguousarray(np.where(valid, yi, 0.0))
+    vi = np.ascontiguousarray(np.where(valid, vi, 1.0))
+    out = np.empty((yi.shape[0], 8))
+    knha = test == "knha"
+    _pool_kernel(yi, vi, np.ascontiguousarray(valid), _CODES[method], knha, out)
+    k = out[:, 0].astype(np.int64)
+    estimate, tau2, q, i2, h2 = out[:, 1], out[:, 4], out[:, 5], out[:, 6], out[:, 7]
+    q_df = k - 1
+    with np.errstate(invalid="ignore", divide="ignore"):
+        if knha:
+            se = out[:, 3]
+            df = np.where(k >= 2, q_df, -1)
+            crit = np.where(k >= 2, stdtrit(np.maximum(q_df, 1), 0.5 + level / 2), np.nan)
+            stat = np.where(se > 0, estimate / se, np.copysign(np.inf, estimate))
+            p = np.where(k >= 2, 2 * stdtr(np.maximum(q_df, 1), -np.abs(stat)), np.nan)
+        else:
+            se = out[:, 2]
+            df = np.full(k.shape, -1)
+            crit = np.full(k.shape, ndtri(0.5 + level / 2))
+            stat = estimate / se
+            p = 2 * ndtr(-np.abs(stat))
+        q_p = np.where(k >= 2, chdtrc(np.maximum(q_df, 1), q), np.nan)
+        half_pi = crit * np.sqrt(se**2 + tau2)
+    return MetaBatch(estimate=estimate, se=se, ci_low=estimate - crit * se,
+                     ci_high=estimate + crit * se, stat=stat, p=p, df=df, tau2=tau2, i2=i2,
+                     h2=h2, q=q, q_df=q_df, q_p=q_p, pi_low=estimate - half_pi,
+                     pi_high=estimate + half_pi, k=k, method=method, test=test, level=level)
+
+
 def pool(effects: EffectSizes, method: str = "REML", test: str = "z",
          level: float = 0.95) -> MetaResult:
     """Pool effect sizes.
@@ -440,9 +694,7 @@ def pool(effects: EffectSizes, method: str = "REML", test: str = "z",
     -------
     MetaResult
     """
-    # the scipy.special functions behind scipy.stats' norm, t and chi2 (same numbers,
-    # without the distribution objects' per-call overhead)
-    from scipy.special import chdtrc, ndtr, ndtri, stdtr, stdtrit
+    from scipy.special import chdtrc, ndtr, ndtri
 
     if method not in METHODS:
         raise ValueError(f"method must be one of {METHODS}, not {method!r}")
@@ -454,55 +706,40 @@ def pool(effects: EffectSizes, method: str = "REML", test: str = "z",
     if test == "knha" and k < 2:
         raise ValueError("Hartung-Knapp needs at least 2 studies")
     if method == "MH":
-        if effects.counts is None:
-            raise ValueError("the Mantel-Haenszel method needs odds ratios from 2x2 counts")
         if test == "knha":
             raise ValueError("Hartung-Knapp does not apply to the Mantel-Haenszel method")
+        return _pool_mh(effects, level, chdtrc, ndtr, ndtri)
+    row = pool_many(yi, vi, method, test, level)
+    wi = 1.0 / (vi + row.tau2[0])
+    values = {name: float(getattr(row, name)[0]) for name in (
+        "estimate", "se", "ci_low", "ci_high", "stat", "p", "tau2", "i2", "h2", "q", "q_p",
+        "pi_low", "pi_high")}
+    return MetaResult(**values, df=int(row.df[0]) if test == "knha" else None,
+                      q_df=k - 1, k=k, method=method, test=test, measure=effects.measure,
+                      level=level, weights=wi / wi.sum() * 100.0, effects=effects)
 
-    wi_fe = 1.0 / vi
-    mu_fe, q_fe = _fe(yi, wi_fe)
-    tau2 = tau2_estimate(yi, vi, method)
-    if method == "MH":
-        estimate, se, weights = _mantel_haenszel(effects.counts)
-        q = float(np.dot(wi_fe, (yi - estimate) ** 2))
-    else:
-        wi = 1.0 / (vi + tau2)
-        estimate, _ = _fe(yi, wi)
-        se = math.sqrt(1.0 / wi.sum())
-        weights = wi / wi.sum() * 100.0
-        q = q_fe
+
+def _pool_mh(effects, level, chdtrc, ndtr, ndtri) -> MetaResult:
+    if effects.counts is None:
+        raise ValueError("the Mantel-Haenszel method needs odds ratios from 2x2 counts")
+    yi, vi, k = effects.yi, effects.vi, effects.k
+    estimate, se, weights = _mantel_haenszel(effects.counts)
+    q = float(np.sum((yi - estimate) ** 2 / vi))
     q_df = k - 1
-
-    df = None
-    if test == "knha":
-        wi = 1.0 / (vi + tau2)
-        se = math.sqrt(float(np.dot(wi, (yi - estimate) ** 2)) / (q_df * wi.sum()))
-        df = q_df
-        crit = float(stdtrit(df, 0.5 + level / 2))
-        stat = estimate / se if se > 0 else math.copysign(math.inf, estimate)
-        p = float(2 * stdtr(df, -abs(stat)))
-    else:
-        crit = float(ndtri(0.5 + level / 2))
-        stat = estimate / se
-        p = float(2 * ndtr(-abs(stat)))
-
+    crit = float(ndtri(0.5 + level / 2))
+    stat = estimate / se
+    p = float(2 * ndtr(-abs(stat)))
     if k > 1:
         q_p = float(chdtrc(q_df, q))
-        if method in ("FE", "MH"):
-            i2 = max(0.0, 100.0 * (q - q_df) / q) if q > 0 else 0.0
-            h2 = q / q_df
-        else:
-            typical = q_df * wi_fe.sum() / (wi_fe.sum() ** 2 - (wi_fe**2).sum())
-            i2 = 100.0 * tau2 / (tau2 + typical)
-            h2 = (tau2 + typical) / typical
+        i2 = max(0.0, 100.0 * (q - q_df) / q) if q > 0 else 0.0
+        h2 = q / q_df
     else:
         q_p, i2, h2 = math.nan, 0.0, 1.0
-    half_pi = crit * math.sqrt(se**2 + tau2)
     return MetaResult(estimate=float(estimate), se=float(se), ci_low=estimate - crit * se,
-                      ci_high=estimate + crit * se, stat=float(stat), p=p, df=df,
-                      tau2=float(tau2), i2=float(i2), h2=float(h2), q=float(q), q_df=q_df,
-                      q_p=q_p, pi_low=estimate - half_pi, pi_high=estimate + half_pi, k=k,
-                      method=method, test=test, measure=effects.measure, level=level,
+                      ci_high=estimate + crit * se, stat=float(stat), p=p, df=None, tau2=0.0,
+                      i2=float(i2), h2=float(h2), q=q, q_df=q_df, q_p=q_p,
+                      pi_low=estimate - crit * se, pi_high=estimate + crit * se, k=k,
+                      method="MH", test="z", measure=effects.measure, level=level,
                       weights=np.asarray(weights, float), effects=effects)
 
 

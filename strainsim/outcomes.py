@@ -38,7 +38,8 @@ import numba
 import numpy as np
 
 __all__ = ["OutcomeParams", "Outcomes", "simulate_outcomes", "OutcomeRecord", "outcome_record",
-           "outcomes_kernel", "OutcomeArrays", "empty_outcomes"]
+           "null_record", "outcome_noise_kernel", "apply_outcomes_kernel", "OutcomeArrays",
+           "empty_outcomes"]
 
 
 @dataclass(frozen=True)
@@ -134,19 +135,29 @@ def outcome_record(params: OutcomeParams) -> OutcomeRecord:
     return OutcomeRecord(*(float(getattr(params, name)) for name in OutcomeRecord._fields))
 
 
-@numba.njit(cache=True)
-def outcomes_kernel(rng, rec, shift_pct, edv_ml, esv_ml, position_class, scar_at_lead,
-                    ischemic, male, out):
-    """Six-month outcomes, patient by patient (see the module docstring).
+def null_record(params: OutcomeParams) -> OutcomeRecord:
+    """The record of a world where the lead's position does not matter: no concordant,
+    adjacent or scar-at-lead effect (the image-guided benefit switched off)."""
+    return outcome_record(params)._replace(concordant_extra_pct=0.0, adjacent_extra_pct=0.0,
+                                           scar_at_lead_pct=0.0)
 
-    Each patient draws, in order: the ESV noise (normal), the EDV noise
-    (normal) and the NYHA uniform. ``out`` is an
-    :class:`OutcomeArrays` of preallocated arrays.
-    """
+
+@numba.njit(cache=True)
+def outcome_noise_kernel(rng, noise_out):
+    """Each patient's outcome draws, patient by patient: the ESV noise (normal), the EDV
+    noise (normal) and the NYHA uniform, into ``noise_out`` (3, n)."""
+    for i in range(noise_out.shape[1]):
+        noise_out[0, i] = rng.standard_normal()
+        noise_out[1, i] = rng.standard_normal()
+        noise_out[2, i] = rng.random()
+
+
+@numba.njit(cache=True)
+def apply_outcomes_kernel(rec, shift_pct, edv_ml, esv_ml, position_class, scar_at_lead,
+                          ischemic, male, noise, out):
+    """Six-month outcomes from the patients' draws (see the module docstring); ``out``
+    is an :class:`OutcomeArrays` of preallocated arrays."""
     for i in range(edv_ml.shape[0]):
-        z_esv = rng.standard_normal()
-        z_edv = rng.standard_normal()
-        u_nyha = rng.random()
         if position_class[i] == 0:
             extra = rec.concordant_extra_pct
         elif position_class[i] == 1:
@@ -157,9 +168,10 @@ def outcomes_kernel(rng, rec, shift_pct, edv_ml, esv_ml, position_class, scar_at
                       + (rec.scar_at_lead_pct if scar_at_lead[i] else 0.0)
                       + (rec.ischemic_pct if ischemic[i] else 0.0)
                       + (rec.male_pct if male[i] else 0.0)
-                      + rec.noise_sd_pct * z_esv + shift_pct)
+                      + rec.noise_sd_pct * noise[0, i] + shift_pct)
         esv_change = max(esv_change, -80.0)
-        edv_change = max(rec.edv_fraction * esv_change + rec.edv_noise_sd_pct * z_edv, -70.0)
+        edv_change = max(rec.edv_fraction * esv_change + rec.edv_noise_sd_pct * noise[1, i],
+                         -70.0)
         edv_new = edv_ml[i] * (1.0 + edv_change / 100.0)
         esv_new = min(esv_ml[i] * (1.0 + esv_change / 100.0), 0.95 * edv_new)
         esv_change = 100.0 * (esv_new / esv_ml[i] - 1.0)
@@ -169,7 +181,7 @@ def outcomes_kernel(rng, rec, shift_pct, edv_ml, esv_ml, position_class, scar_at
         out.edv_ml[i] = edv_new
         out.ef_change[i] = 100.0 * ((1.0 - esv_new / edv_new) - (1.0 - esv_ml[i] / edv_ml[i]))
         logit = rec.nyha_intercept + rec.nyha_slope * (-esv_change / 10.0)
-        out.nyha_improved[i] = u_nyha < 1.0 / (1.0 + math.exp(-logit))
+        out.nyha_improved[i] = noise[2, i] < 1.0 / (1.0 + math.exp(-logit))
 
 
 class OutcomeArrays(NamedTuple):
@@ -191,8 +203,8 @@ def empty_outcomes(n: int) -> OutcomeArrays:
 
 def simulate_outcomes(edv_ml, esv_ml, position_class, scar_at_lead, ischemic, male,
                       rng: np.random.Generator, params: OutcomeParams,
-                      shift_pct: float = 0.0) -> Outcomes:
-    """Draw 6-month outcomes (:func:`outcomes_kernel`).
+                      shift_pct: float = 0.0, *, null_world: bool = False):
+    """Draw 6-month outcomes (:func:`outcome_noise_kernel`, :func:`apply_outcomes_kernel`).
 
     Parameters
     ----------
@@ -206,6 +218,14 @@ def simulate_outcomes(edv_ml, esv_ml, position_class, scar_at_lead, ischemic, ma
     params : OutcomeParams
     shift_pct : float
         Added to every patient's ESV change (a trial-level effect).
+    null_world : bool
+        Also return the outcomes of the same patients, from the same draws, in a
+        world where the lead's position does not matter (:func:`null_record`, no
+        trial shift).
+
+    Returns
+    -------
+    Outcomes, or (Outcomes, Outcomes) with ``null_world``.
     """
     def floats(x):
         return np.ascontiguousarray(x, dtype=np.float64)
@@ -214,8 +234,15 @@ def simulate_outcomes(edv_ml, esv_ml, position_class, scar_at_lead, ischemic, ma
         return np.ascontiguousarray(x, dtype=np.bool_)
 
     edv_ml, esv_ml = floats(edv_ml), floats(esv_ml)
-    out = empty_outcomes(edv_ml.shape[0])
-    outcomes_kernel(rng, outcome_record(params), float(shift_pct), edv_ml, esv_ml,
-                    np.ascontiguousarray(position_class, dtype=np.int8), flags(scar_at_lead),
-                    flags(ischemic), flags(male), out)
-    return Outcomes(**out._asdict())
+    n = edv_ml.shape[0]
+    noise = np.empty((3, n))
+    outcome_noise_kernel(rng, noise)
+    args = (edv_ml, esv_ml, np.ascontiguousarray(position_class, dtype=np.int8),
+            flags(scar_at_lead), flags(ischemic), flags(male), noise)
+    out = empty_outcomes(n)
+    apply_outcomes_kernel(outcome_record(params), float(shift_pct), *args, out)
+    if not null_world:
+        return Outcomes(**out._asdict())
+    null = empty_outcomes(n)
+    apply_outcomes_kernel(null_record(params), 0.0, *args, null)
+    return Outcomes(**out._asdict()), Outcomes(**null._asdict())

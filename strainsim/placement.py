@@ -146,14 +146,15 @@ def veins_kernel(rng, rec, available_out, reachable_out):
     """Each patient's branches (one uniform per branch, in model order) and the
     segments they reach."""
     n, n_seg = reachable_out.shape
-    n_veins = rec.prevalence.shape[0]
+    prevalence, access = rec.prevalence, rec.access
+    n_veins = prevalence.shape[0]
     for i in range(n):
         for v in range(n_veins):
-            available_out[i, v] = rng.random() < rec.prevalence[v]
+            available_out[i, v] = rng.random() < prevalence[v]
         for s in range(n_seg):
             hit = False
             for v in range(n_veins):
-                hit |= available_out[i, v] and rec.access[v, s]
+                hit |= available_out[i, v] and access[v, s]
             reachable_out[i, s] = hit
 
 
@@ -212,11 +213,11 @@ def _pick_row(mask, u):
 
 
 @numba.njit(cache=True)
-def _empirical_row(rec, reachable_row, u, options):
+def _empirical_row(masks, reachable_row, u, options):
     # the first branch of the empirical order that reaches one of its usual segments
-    for b in range(rec.empirical_masks.shape[0]):
+    for b in range(masks.shape[0]):
         for s in range(reachable_row.shape[0]):
-            options[s] = reachable_row[s] and rec.empirical_masks[b, s]
+            options[s] = reachable_row[s] and masks[b, s]
         lead = _pick_row(options, u)
         if lead > 0:
             return lead
@@ -224,7 +225,8 @@ def _empirical_row(rec, reachable_row, u, options):
 
 
 @numba.njit(cache=True)
-def _guided_row(rec, target, reachable_row, u_aim, u_pick, u_class, allowed, ties):
+def _guided_row(rec, hops, adjacency, target, reachable_row, u_aim, u_pick, u_class, allowed,
+                ties):
     t = target - 1
     n_seg = reachable_row.shape[0]
     if rec.concordance < 0.0:  # anatomy decides
@@ -235,20 +237,20 @@ def _guided_row(rec, target, reachable_row, u_aim, u_pick, u_class, allowed, tie
         best = np.int64(1 << 30)
         for s in range(n_seg):
             allowed[s] = reachable_row[s] and (s != t or not target_ok)
-            if allowed[s] and rec.hops[t, s] < best:
-                best = rec.hops[t, s]
+            if allowed[s] and hops[t, s] < best:
+                best = hops[t, s]
         for s in range(n_seg):
-            ties[s] = allowed[s] and rec.hops[t, s] == best
+            ties[s] = allowed[s] and hops[t, s] == best
         lead = _pick_row(ties, u_pick)
         if lead <= 0:  # no vein at all: a neighbour of the target regardless
-            lead = _pick_row(rec.adjacency[t], u_pick)
+            lead = _pick_row(adjacency[t], u_pick)
         return lead
     if u_aim < rec.concordance:  # concordance forced
         return target
     adjacent = u_class < rec.adjacent_share
     any_reach = False
     for s in range(n_seg):
-        near = rec.adjacency[t, s] if adjacent else rec.hops[t, s] >= 2
+        near = adjacency[t, s] if adjacent else hops[t, s] >= 2
         allowed[s] = near and reachable_row[s]
         ties[s] = near
         any_reach |= allowed[s]
@@ -270,6 +272,7 @@ def place_kernel(rng, rec, guided, target, reachable, lead_out):
     target: the first branch of the empirical order with a usual segment.
     """
     n, n_seg = reachable.shape
+    masks, hops, adjacency = rec.empirical_masks, rec.hops, rec.adjacency
     allowed = np.empty(n_seg, np.bool_)
     ties = np.empty(n_seg, np.bool_)
     for i in range(n):
@@ -277,10 +280,10 @@ def place_kernel(rng, rec, guided, target, reachable, lead_out):
         u_pick = rng.random()
         u_class = rng.random()
         if guided and target[i] > 0:
-            lead_out[i] = _guided_row(rec, target[i], reachable[i], u_aim, u_pick, u_class,
-                                      allowed, ties)
+            lead_out[i] = _guided_row(rec, hops, adjacency, target[i], reachable[i], u_aim,
+                                      u_pick, u_class, allowed, ties)
         else:
-            lead_out[i] = _empirical_row(rec, reachable[i], u_pick, allowed)
+            lead_out[i] = _empirical_row(masks, reachable[i], u_pick, allowed)
 
 
 @numba.njit(cache=True, inline="always")

@@ -307,7 +307,8 @@ def plot_forest(result, *, title: str | None = None, xlabel: str | None = None,
 
 
 def plot_sweep(result, *, published: dict | None = None):
-    """Concordance sweep: pooled effects with their mean 95 % CI, power, patients needed.
+    """Concordance sweep: pooled effects with their mean 95 % CI, power, false positives,
+    patients needed.
 
     Parameters
     ----------
@@ -322,9 +323,10 @@ def plot_sweep(result, *, published: dict | None = None):
     """
     plt = _pyplot()
     levels = np.asarray(result.levels) * 100
-    fig, axes = plt.subplots(2, 2, figsize=(11, 7.5))
+    fig, axes = plt.subplots(2, 3, figsize=(15, 7.5))
     panels = (("nyha", "NYHA improvement, odds ratio", True),
-              ("lvesv", "LVESV change, mean difference (%)", False))
+              ("lvesv", "LVESV change, mean difference (%)", False),
+              ("lvedv", "LVEDV change, mean difference (%)", False))
     for ax, (key, label, ratio) in zip(axes[0], panels, strict=True):
         k = ("nyha", "lvesv", "lvedv", "lvef").index(key)
         est = result.replicates[:, :, k, 0].mean(axis=1)
@@ -349,9 +351,10 @@ def plot_sweep(result, *, published: dict | None = None):
         ax.set_xlabel("image-guided concordance (%)")
         ax.set_ylabel(label)
         ax.legend(fontsize=8, loc="best")
+    colours = (("nyha", "tab:purple"), ("lvesv", "tab:green"), ("lvedv", "tab:olive"),
+               ("lvef", "tab:orange"))
     ax = axes[1, 0]
-    for key, colour in (("nyha", "tab:purple"), ("lvesv", "tab:green"),
-                        ("lvedv", "tab:olive"), ("lvef", "tab:orange")):
+    for key, colour in colours:
         ax.plot(levels, [lvl.power[key] * 100 for lvl in result.summary], "o-", color=colour,
                 label=key.upper())
     ax.axhline(80, color="0.4", linestyle="--", linewidth=0.8)
@@ -361,6 +364,18 @@ def plot_sweep(result, *, published: dict | None = None):
     ax.set_ylabel(f"power of a {result.n_patients}-patient meta-analysis (%)")
     ax.legend(fontsize=8)
     ax = axes[1, 1]
+    for key, colour in colours:
+        ax.plot(levels, [lvl.false_positive[key] * 100 for lvl in result.summary], "o-",
+                color=colour, label=key.upper())
+    ax.axhline(5, color="0.4", linestyle="--", linewidth=0.8, label="nominal 5%")
+    ax.set_ylim(0, max(12.0, 1.1 * max(lvl.false_positive[k] * 100 for lvl in result.summary
+                                       for k, _ in colours)))
+    ax.set_xlabel("image-guided concordance (%)")
+    ax.set_ylabel("false positives with no image-guided benefit (%)")
+    ax.set_title(f"{result.method}, {'Hartung-Knapp' if result.test == 'knha' else 'z'} test",
+                 fontsize=9)
+    ax.legend(fontsize=8)
+    ax = axes[1, 2]
     for key, colour in (("nyha", "tab:purple"), ("lvesv", "tab:green")):
         need = np.array([lvl.patients_for_80[key] for lvl in result.summary])
         ok = np.isfinite(need)
@@ -373,7 +388,7 @@ def plot_sweep(result, *, published: dict | None = None):
     ax.set_ylabel("patients needed for 80% power\n(more trials of the same size)")
     ax.legend(fontsize=8)
     fig.suptitle(f"Concordance sweep: {result.replicates.shape[1]} virtual meta-analyses per "
-                 f"level (seed {result.seed}, {result.method})")
+                 f"level (seed {result.seed}, {result.method}, {result.test})")
     fig.tight_layout()
     return fig
 

@@ -167,15 +167,16 @@ def sweep_table(result, title: str):
     from rich.table import Table
 
     table = Table(title=title, title_justify="left")
-    for col in ("concordance", "NYHA OR", "power", "LVESV MD %", "power", "CI width",
-                "N for 80% (LVESV)"):
+    for col in ("concordance", "NYHA OR", "power", "false pos.", "LVESV MD %", "power",
+                "false pos.", "CI width", "N for 80% (LVESV)"):
         table.add_column(col, justify="right")
     for lvl in result.summary:
         need = lvl.patients_for_80["lvesv"]
         need_text = "-" if math.isnan(need) else f"{need:,.0f}"
         table.add_row(f"{lvl.concordance:.0%}", f"{lvl.mean_estimate['nyha']:.2f}",
-                      f"{lvl.power['nyha']:.0%}", f"{lvl.mean_estimate['lvesv']:.1f}",
-                      f"{lvl.power['lvesv']:.0%}", f"{lvl.mean_ci_width['lvesv']:.1f}",
+                      f"{lvl.power['nyha']:.0%}", f"{lvl.false_positive['nyha']:.1%}",
+                      f"{lvl.mean_estimate['lvesv']:.1f}", f"{lvl.power['lvesv']:.0%}",
+                      f"{lvl.false_positive['lvesv']:.1%}", f"{lvl.mean_ci_width['lvesv']:.1f}",
                       need_text)
     return table
 

@@ -56,6 +56,8 @@ __all__ = [
     "stream_arm",
     "stream_trial",
     "virtual_meta_analysis",
+    "trial_effect_sizes",
+    "pool_trials",
     "OUTCOMES",
 ]
 
@@ -76,6 +78,9 @@ class ArmResult:
     placement : Placement
     outcomes : Outcomes
     scar_at_lead : ndarray of bool
+    null_outcomes : Outcomes or None
+        With ``null_world``: the same patients' outcomes, from the same draws, in a
+        world where the lead's position has no effect.
     """
 
     arm: str
@@ -84,6 +89,7 @@ class ArmResult:
     placement: Placement
     outcomes: Outcomes
     scar_at_lead: np.ndarray
+    null_outcomes: Outcomes | None = None
 
     def __len__(self) -> int:
         return len(self.patients)
@@ -133,11 +139,17 @@ class TrialResult:
         ``nyha`` (log OR, image-guided vs control), ``lvesv``, ``lvedv`` (mean
         difference of % change), ``lvef`` (mean difference of EF change);
         computed from the arm summaries when first asked for.
+    null_guided, null_control : ArmSummary or None
+        With ``null_world``: the arms' summaries in the same world with the
+        image-guided benefit switched off (same patients, leads and outcome draws;
+        the lead's position has no effect and there is no trial shift).
     """
 
     spec: TrialSpec
     guided: ArmSummary
     control: ArmSummary
+    null_guided: ArmSummary | None = None
+    null_control: ArmSummary | None = None
 
     @cached_property
     def effects(self) -> dict:
@@ -171,7 +183,8 @@ def _measure_block(patients, rng, spec: TrialSpec, model) -> EngineResult:
 BACKENDS = ("auto", "stages")
 
 
-def _simulate_chunk(blocks, guided, spec: TrialSpec, model, shift_pct=0.0, backend="auto"):
+def _simulate_chunk(blocks, guided, spec: TrialSpec, model, shift_pct=0.0, backend="auto",
+                    null_world=False):
     """Simulate a chunk made of whole seed blocks.
 
     Each seed block draws from its own three streams, so a chunk gives the
@@ -187,7 +200,8 @@ def _simulate_chunk(blocks, guided, spec: TrialSpec, model, shift_pct=0.0, backe
     for n, seed in blocks:
         streams = block_streams(seed)
         if fast:
-            parts.append(simulate_block(n, streams, guided, spec, model, shift_pct))
+            parts.append(simulate_block(n, streams, guided, spec, model, shift_pct,
+                                        null_world))
             continue
         patients_rng, measurement_rng, care_rng = streams
         patients = simulate_patients(n, patients_rng, spec.population, spec.activation, model)
@@ -199,8 +213,9 @@ def _simulate_chunk(blocks, guided, spec: TrialSpec, model, shift_pct=0.0, backe
         on_scar = scar_at_lead(placement.lead_segment, act.scar)
         outcomes = simulate_outcomes(patients.edv_ml, patients.esv_ml, placement.vs_true,
                                      on_scar, act.ischemic, patients.male, care_rng,
-                                     spec.outcomes, shift_pct)
-        parts.append((patients, measured, placement, outcomes, on_scar))
+                                     spec.outcomes, shift_pct, null_world=null_world)
+        outcomes, null = outcomes if null_world else (outcomes, None)
+        parts.append((patients, measured, placement, outcomes, on_scar, null))
     return parts
 
 
@@ -222,7 +237,8 @@ def _concat(items):
 
 def simulate_arm(n: int, guided: bool, spec: TrialSpec, seed: np.random.SeedSequence,
                  model=None, block_size: int | None = None,
-                 shift_pct: float = 0.0, progress=None, backend: str = "auto") -> ArmResult:
+                 shift_pct: float = 0.0, progress=None, backend: str = "auto",
+                 null_world: bool = False) -> ArmResult:
     """Simulate one arm of ``n`` patients.
 
     Parameters
@@ -244,6 +260,9 @@ def simulate_arm(n: int, guided: bool, spec: TrialSpec, seed: np.random.SeedSequ
         ``"auto"``: one numba kernel per seed block where the spec allows it
         (pattern activation, curve fidelity); ``"stages"``: the stage functions
         one by one (they call the same kernels, so the numbers are the same).
+    null_world : bool
+        Also give the outcomes with the lead's position of no effect
+        (:attr:`ArmResult.null_outcomes`).
     """
     model = model or load_segments()
     blocks = list(_blocks(n, seed))
@@ -251,18 +270,19 @@ def simulate_arm(n: int, guided: bool, spec: TrialSpec, seed: np.random.SeedSequ
     parts = []
     for k in range(0, len(blocks), per_chunk):
         parts.extend(_simulate_chunk(blocks[k:k + per_chunk], guided, spec, model, shift_pct,
-                                     backend))
+                                     backend, null_world))
         if progress is not None:
             progress(sum(len(p[0]) for p in parts))
     if len(parts) == 1:
-        patients, measured, placement, outcomes, scar_at_lead = parts[0]
+        patients, measured, placement, outcomes, scar_at_lead, null = parts[0]
     else:
         patients, measured, placement, outcomes = (_concat([p[i] for p in parts])
                                                    for i in range(4))
         scar_at_lead = np.concatenate([p[4] for p in parts])
+        null = _concat([p[5] for p in parts]) if null_world else None
     return ArmResult(arm="image-guided" if guided else "control", patients=patients,
                      measured=measured, placement=placement, outcomes=outcomes,
-                     scar_at_lead=scar_at_lead)
+                     scar_at_lead=scar_at_lead, null_outcomes=null)
 
 
 @numba.njit(cache=True)
@@ -288,9 +308,12 @@ def mean_sd(x):
     return mean, np.sqrt(squares / (n - 1))
 
 
-def summarize_arm(arm: ArmResult) -> ArmSummary:
-    """Arm-level summaries (means and sample SDs)."""
-    o, p = arm.outcomes, arm.placement
+def summarize_arm(arm: ArmResult, *, null_world: bool = False) -> ArmSummary:
+    """Arm-level summaries (means and sample SDs); of the null world's outcomes with
+    ``null_world``."""
+    o, p = (arm.null_outcomes if null_world else arm.outcomes), arm.placement
+    if o is None:
+        raise ValueError("this arm was simulated without its null world")
     return _summary(len(arm), o.nyha_improved, o.esv_change_pct, o.edv_change_pct,
                     o.ef_change, p.vs_measured, p.vs_true)
 
@@ -314,25 +337,35 @@ def _summary(n, nyha, esv_change, edv_change, ef_change, vs_measured, vs_true) -
         concordant_true=int(np.count_nonzero(vs_true == 0)) / n)
 
 
-def _summary_columns(a) -> tuple:
-    o = a.outcomes
+def _summary_columns(a, null_world=False) -> tuple:
+    o = a.null_outcomes if null_world else a.outcomes
     return (o.nyha_improved, o.esv_change_pct, o.edv_change_pct, o.ef_change, a.vs_measured,
             a.vs_true)
 
 
-def _arm_summary(n, guided, spec, seed, model, shift_pct=0.0, progress=None) -> ArmSummary:
+def _arm_summary(n, guided, spec, seed, model, shift_pct=0.0, progress=None,
+                 null_world=False):
     """``summarize_arm(simulate_arm(...))`` from the block kernel's arrays, without
     building the per-patient result objects (the same numbers: the same arrays,
-    concatenated in block order, and the same summary)."""
+    concatenated in block order, and the same summary). Returns the summary and,
+    with ``null_world``, the null world's (else None)."""
     model = model or load_segments()
-    parts = []
+    parts, null_parts = [], []
     for size, block_seed in _blocks(n, seed):
-        arrays = block_arrays(size, block_streams(block_seed), guided, spec, model, shift_pct)
+        arrays = block_arrays(size, block_streams(block_seed), guided, spec, model, shift_pct,
+                              null_world)
         parts.append(_summary_columns(arrays))
-    joined = [p[0] if len(parts) == 1 else np.concatenate(p) for p in zip(*parts, strict=True)]
+        if null_world:
+            null_parts.append(_summary_columns(arrays, null_world=True))
+
+    def summary(columns):
+        joined = [p[0] if len(columns) == 1 else np.concatenate(p)
+                  for p in zip(*columns, strict=True)]
+        return _summary(n, *joined)
+
     if progress is not None:
         progress(n)
-    return _summary(n, *joined)
+    return summary(parts), (summary(null_parts) if null_world else None)
 
 
 _MOMENTS = ("esv_change_pct", "edv_change_pct", "ef_change")
@@ -340,7 +373,7 @@ _MOMENTS = ("esv_change_pct", "edv_change_pct", "ef_change")
 
 def _block_stats(part) -> tuple:
     """Counts and (n, mean, M2) moments of one seed block's outcomes."""
-    _, _, placement, outcomes, _ = part
+    _, _, placement, outcomes, _, _ = part
     n = placement.lead_segment.shape[0]
     evaluable = placement.vs_measured >= 0
     counts = np.array([n, int(outcomes.nyha_improved.sum()), int(evaluable.sum()),
@@ -453,10 +486,11 @@ def stream_trial(spec: TrialSpec, seed: int | np.random.SeedSequence = 0, *, mod
 
 def trial_effects(guided: ArmSummary, control: ArmSummary, label: str) -> dict:
     """Effect sizes (image-guided vs control) of the four meta-analysis outcomes."""
-    return _effects([guided], [control], (label,))
+    return trial_effect_sizes([guided], [control], (label,))
 
 
-def _effects(guided: list[ArmSummary], control: list[ArmSummary], study: tuple) -> dict:
+def trial_effect_sizes(guided: list[ArmSummary], control: list[ArmSummary],
+                       study: tuple) -> dict:
     """Effect sizes of the four outcomes, one study per pair of arm summaries.
 
     Elementwise numpy arithmetic, so each study's numbers are those it gets alone.
@@ -478,7 +512,7 @@ def _effects(guided: list[ArmSummary], control: list[ArmSummary], study: tuple) 
 
 def simulate_trial(spec: TrialSpec, seed: int | np.random.SeedSequence = 0, *,
                    keep_arms: bool = False, model=None, block_size: int | None = None,
-                   progress=None):
+                   progress=None, null_world: bool = False):
     """Simulate a two-arm trial.
 
     Parameters
@@ -491,6 +525,9 @@ def simulate_trial(spec: TrialSpec, seed: int | np.random.SeedSequence = 0, *,
         Patients processed together (see :func:`simulate_arm`).
     progress : callable, optional
         Called with the number of patients simulated so far (both arms).
+    null_world : bool
+        Also summarize the same trial with the image-guided benefit switched off
+        (:attr:`TrialResult.null_guided`, :attr:`TrialResult.null_control`).
 
     Returns
     -------
@@ -498,24 +535,29 @@ def simulate_trial(spec: TrialSpec, seed: int | np.random.SeedSequence = 0, *,
     """
     seed_guided, seed_control, shift, control_progress = _trial_setup(spec, seed, progress)
     if not keep_arms and block_supported(spec):  # summaries straight from the kernel
-        g = _arm_summary(spec.n_image_guided, True, spec, seed_guided, model, shift, progress)
-        c = _arm_summary(spec.n_control, False, spec, seed_control, model,
-                         progress=control_progress)
-        return TrialResult(spec=spec, guided=g, control=c)
+        g, null_g = _arm_summary(spec.n_image_guided, True, spec, seed_guided, model, shift,
+                                 progress, null_world)
+        c, null_c = _arm_summary(spec.n_control, False, spec, seed_control, model,
+                                 progress=control_progress, null_world=null_world)
+        return TrialResult(spec=spec, guided=g, control=c, null_guided=null_g,
+                           null_control=null_c)
     guided = simulate_arm(spec.n_image_guided, True, spec, seed_guided, model, block_size,
-                          shift, progress)
+                          shift, progress, null_world=null_world)
     control = simulate_arm(spec.n_control, False, spec, seed_control, model, block_size,
-                           progress=control_progress)
+                           progress=control_progress, null_world=null_world)
     g, c = summarize_arm(guided), summarize_arm(control)
-    result = TrialResult(spec=spec, guided=g, control=c)
+    nulls = ((summarize_arm(guided, null_world=True), summarize_arm(control, null_world=True))
+             if null_world else (None, None))
+    result = TrialResult(spec=spec, guided=g, control=c, null_guided=nulls[0],
+                         null_control=nulls[1])
     return (result, guided, control) if keep_arms else result
 
 
-def pool_trials(trials: list[TrialResult], method: str = "DL",
-                test: str = "z") -> dict[str, MetaResult]:
+def pool_trials(trials: list[TrialResult], method: str = "REML",
+                test: str = "knha") -> dict[str, MetaResult]:
     """Pool the four outcomes across trials, as the meta-analysis did."""
-    effects = _effects([t.guided for t in trials], [t.control for t in trials],
-                       tuple(t.spec.name for t in trials))
+    effects = trial_effect_sizes([t.guided for t in trials], [t.control for t in trials],
+                                 tuple(t.spec.name for t in trials))
     return {key: pool(effects[key], method=method, test=test) for key in OUTCOMES}
 
 
@@ -528,7 +570,7 @@ def _trial_job(spec, seed, numba_threads=None):
 
 
 def virtual_meta_analysis(specs: list[TrialSpec], seed: int | np.random.SeedSequence = 0,
-                          method: str = "DL", test: str = "z", model=None, mapper=None):
+                          method: str = "REML", test: str = "knha", model=None, mapper=None):
     """Simulate one trial per spec and pool them.
 
     ``mapper`` (see :mod:`strainsim.parallel`) runs the trials elsewhere; the

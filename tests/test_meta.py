@@ -127,7 +127,7 @@ def test_reml_and_ml_maximize_their_likelihoods(data):
         assert _neg_loglik(ours, yi, vi, restricted) <= ref.fun + 1e-9
         from strainsim.meta import _score_info
 
-        score, info = _score_info(ours, yi, vi, restricted)
+        score, info = _score_info(ours, yi, vi, len(yi), restricted)
         # within 1e-6 (relative) of the stationary point; metafor stops at 1e-5
         assert abs(score / info) < 1e-6 * (1 + ours) or (ours == 0.0 and score <= 0)
 
