@@ -22,10 +22,10 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
+from .meta import pool_many
 from .placement import PlacementParams
 from .seeding import children
 from .spec import TrialSpec, load_spec
-from .meta import pool_many
 from .trial import OUTCOMES, simulate_trial, trial_effect_sizes
 
 __all__ = [
