@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import numba
 import numpy as np
@@ -226,52 +227,44 @@ def _weighted_mean_q(y, v, k, tau2):
 
 
 @numba.njit(cache=True)
-def _loglik(tau2, y, v, k, restricted):
-    mu, sw, rss = _weighted_mean_q(y, v, k, tau2)
-    total = 0.0
-    for i in range(k):
-        total += math.log(v[i] + tau2)
-    ll = -0.5 * (total + rss)
-    if restricted:
-        ll -= 0.5 * math.log(sw)
-    return ll
-
-
-@numba.njit(cache=True)
-def _score_info(tau2, y, v, k, restricted):
-    # score and Fisher information of the (restricted) log-likelihood in tau^2
-    sw = sw2 = sw3 = swy = 0.0
+def _likelihood_state(tau2, y, v, k, restricted):
+    # log-likelihood, score and Fisher information in tau^2, in two passes
+    sw = sw2 = sw3 = swy = logs = 0.0
     for i in range(k):
         w = 1.0 / (v[i] + tau2)
         sw += w
         sw2 += w * w
         sw3 += w * w * w
         swy += w * y[i]
+        logs += math.log(v[i] + tau2)
     mu = swy / sw
-    ypy = 0.0
+    rss = ypy = 0.0
     for i in range(k):
         w = 1.0 / (v[i] + tau2)
-        d = y[i] - mu
-        ypy += w * w * d * d
+        d = (y[i] - mu) * (y[i] - mu) * w
+        rss += d
+        ypy += d * w
+    ll = -0.5 * (logs + rss)
     if restricted:
-        return ypy - (sw - sw2 / sw), sw2 - 2.0 * sw3 / sw + (sw2 / sw) ** 2
-    return ypy - sw, sw2
+        ll -= 0.5 * math.log(sw)
+        return ll, ypy - (sw - sw2 / sw), sw2 - 2.0 * sw3 / sw + (sw2 / sw) ** 2
+    return ll, ypy - sw, sw2
 
 
 @numba.njit(cache=True)
 def _score_root(y, v, k, restricted):
     # the score's root on [0, hi] by bisection (the fallback when scoring does not settle)
-    if _score_info(0.0, y, v, k, restricted)[0] <= 0.0:
+    if _likelihood_state(0.0, y, v, k, restricted)[1] <= 0.0:
         return 0.0
     lo, hi = 0.0, 1.0
-    while _score_info(hi, y, v, k, restricted)[0] > 0.0:
+    while _likelihood_state(hi, y, v, k, restricted)[1] > 0.0:
         lo = hi
         hi *= 2.0
         if hi > 1e12:
             return np.nan
     for _ in range(200):
         mid = 0.5 * (lo + hi)
-        if _score_info(mid, y, v, k, restricted)[0] > 0.0:
+        if _likelihood_state(mid, y, v, k, restricted)[1] > 0.0:
             lo = mid
         else:
             hi = mid
@@ -283,35 +276,49 @@ def _score_root(y, v, k, restricted):
 @numba.njit(cache=True)
 def _fisher_scoring(y, v, k, restricted, start):
     # Fisher scoring in tau^2 >= 0 with step halving; the bisection root of the score
-    # when it does not settle within 100 steps
+    # when it does not settle within 100 steps. Returns tau^2 and its log-likelihood.
     tau2 = max(0.0, start)
-    ll = _loglik(tau2, y, v, k, restricted)
+    ll, score, info = _likelihood_state(tau2, y, v, k, restricted)
     for _ in range(100):
-        score, info = _score_info(tau2, y, v, k, restricted)
         step = score / info
         new = max(0.0, tau2 + step)
-        new_ll = _loglik(new, y, v, k, restricted)
+        new_ll, new_score, new_info = _likelihood_state(new, y, v, k, restricted)
         halvings = 0
         while new_ll < ll and halvings < 60:
             step /= 2.0
             new = max(0.0, tau2 + step)
-            new_ll = _loglik(new, y, v, k, restricted)
+            new_ll, new_score, new_info = _likelihood_state(new, y, v, k, restricted)
             halvings += 1
         if abs(new - tau2) <= _TOL * (1.0 + tau2):
-            return new
-        tau2, ll = new, new_ll
-    return _score_root(y, v, k, restricted)
+            return new, new_ll
+        tau2, ll, score, info = new, new_ll, new_score, new_info
+    root = _score_root(y, v, k, restricted)
+    if root != root:
+        return root, -np.inf
+    return root, _likelihood_state(root, y, v, k, restricted)[0]
+
+
+def _score_info(tau2, yi, vi, k, restricted):
+    """Score and Fisher information of the (restricted) log-likelihood in tau^2."""
+    _, score, info = _likelihood_state(float(tau2), np.ascontiguousarray(yi, dtype=np.float64),
+                                       np.ascontiguousarray(vi, dtype=np.float64), int(k),
+                                       bool(restricted))
+    return score, info
+
+
+@numba.njit(cache=True, inline="always")
+def _dl_from(q, sw, sw2, k):
+    # DerSimonian-Laird from Q and the sums of the fixed-effect weights and their squares
+    return max(0.0, (q - (k - 1)) / (sw - sw2 / sw))
 
 
 @numba.njit(cache=True)
 def _tau2_dl(y, v, k):
-    # DerSimonian-Laird
     sw = sw2 = 0.0
     for i in range(k):
         sw += 1.0 / v[i]
         sw2 += 1.0 / (v[i] * v[i])
-    q = _weighted_mean_q(y, v, k, 0.0)[2]
-    return max(0.0, (q - (k - 1)) / (sw - sw2 / sw))
+    return _dl_from(_weighted_mean_q(y, v, k, 0.0)[2], sw, sw2, k)
 
 
 @numba.njit(cache=True)
@@ -380,21 +387,31 @@ def _tau2_row(y, v, k, code):
     starts = (0.0, _tau2_dl(y, v, k), _tau2_he(y, v, k), ss / (k - 1))
     best = np.nan
     best_ll = -np.inf
-    for start in starts:
-        t = _fisher_scoring(y, v, k, restricted, start)
-        if t == t:
-            ll = _loglik(t, y, v, k, restricted)
-            if ll > best_ll:
-                best, best_ll = t, ll
+    for j in range(4):
+        start = starts[j]
+        seen = False  # a start already climbed from
+        for i in range(j):
+            seen |= starts[i] == start
+        if seen:
+            continue
+        t, ll = _fisher_scoring(y, v, k, restricted, start)
+        if t == t and ll > best_ll:
+            best, best_ll = t, ll
     return best
 
 
+_OUT = ("k", "estimate", "se", "tau2", "q", "i2", "h2", "stat", "ci_low", "ci_high",
+        "pi_low", "pi_high")
+
+
 @numba.njit(cache=True)
-def _pool_kernel(yi, vi, valid, code, knha, out):
-    # out[:, j]: k, estimate, se (z), se (Hartung-Knapp), tau2, q, i2, h2
+def _pool_kernel(yi, vi, valid, code, knha, crit_by_k, out):
+    # one row of out per meta-analysis, columns _OUT; crit_by_k[k] is the critical value
+    # of a row with k studies (p-values come from scipy when asked for)
     m, width = yi.shape
     y = np.empty(width)
     v = np.empty(width)
+    w0 = np.empty(width)
     for r in range(m):
         k = 0
         for j in range(width):
@@ -403,35 +420,67 @@ def _pool_kernel(yi, vi, valid, code, knha, out):
                 v[k] = vi[r, j]
                 k += 1
         out[r, 0] = k
-        if k == 0:
+        if k == 0 or (knha and k < 2):
             out[r, 1:] = np.nan
             continue
-        tau2 = _tau2_row(y, v, k, code)
-        mu, sw, _ = _weighted_mean_q(y, v, k, tau2)
-        _, sw_fe, q = _weighted_mean_q(y, v, k, 0.0)
-        out[r, 1] = mu
-        out[r, 2] = math.sqrt(1.0 / sw)
-        out[r, 3] = np.nan
-        if knha and k >= 2:
+        # the fixed-effect pass: weights, their sums, the mean and Q
+        sw_fe = sw2 = swy = 0.0
+        for i in range(k):
+            w = 1.0 / v[i]
+            w0[i] = w
+            sw_fe += w
+            sw2 += w * w
+            swy += w * y[i]
+        mu = swy / sw_fe
+        q = 0.0
+        for i in range(k):
+            q += (y[i] - mu) * (y[i] - mu) * w0[i]
+        if code == 0 or k < 2:
+            tau2 = 0.0
+        elif code == 1:
+            tau2 = _dl_from(q, sw_fe, sw2, k)
+        else:
+            tau2 = _tau2_row(y, v, k, code)
+        sw = sw_fe
+        if tau2 > 0.0:
+            sw = swy = 0.0
+            for i in range(k):
+                w = 1.0 / (v[i] + tau2)
+                sw += w
+                swy += w * y[i]
+            mu = swy / sw
+        se = math.sqrt(1.0 / sw)
+        if knha:
             rss = 0.0
             for i in range(k):
                 rss += (y[i] - mu) ** 2 / (v[i] + tau2)
-            out[r, 3] = math.sqrt(rss / ((k - 1) * sw))
-        out[r, 4] = tau2
-        out[r, 5] = q
+            se = math.sqrt(rss / ((k - 1) * sw))
         if k < 2:
-            out[r, 6] = 0.0
-            out[r, 7] = 1.0
+            i2, h2 = 0.0, 1.0
         elif code == 0:
-            out[r, 6] = max(0.0, 100.0 * (q - (k - 1)) / q) if q > 0.0 else 0.0
-            out[r, 7] = q / (k - 1)
+            i2 = max(0.0, 100.0 * (q - (k - 1)) / q) if q > 0.0 else 0.0
+            h2 = q / (k - 1)
         else:
-            sw2 = 0.0
-            for i in range(k):
-                sw2 += 1.0 / (v[i] * v[i])
             typical = (k - 1) * sw_fe / (sw_fe * sw_fe - sw2)
-            out[r, 6] = 100.0 * tau2 / (tau2 + typical)
-            out[r, 7] = (tau2 + typical) / typical
+            i2 = 100.0 * tau2 / (tau2 + typical)
+            h2 = (tau2 + typical) / typical
+        if se > 0.0:
+            stat = mu / se
+        else:
+            stat = math.copysign(np.inf, mu)
+        crit = crit_by_k[k]
+        half_pi = crit * math.sqrt(se * se + tau2)
+        out[r, 1] = mu
+        out[r, 2] = se
+        out[r, 3] = tau2
+        out[r, 4] = q
+        out[r, 5] = i2
+        out[r, 6] = h2
+        out[r, 7] = stat
+        out[r, 8] = mu - crit * se
+        out[r, 9] = mu + crit * se
+        out[r, 10] = mu - half_pi
+        out[r, 11] = mu + half_pi
 
 
 def tau2_estimate(yi, vi, method: str) -> float:
@@ -569,7 +618,8 @@ class MetaBatch:
     Attributes
     ----------
     estimate, se, ci_low, ci_high, stat, p, tau2, i2, h2, q, q_p, pi_low, pi_high : ndarray
-        As in :class:`MetaResult` (NaN where a row has no study).
+        As in :class:`MetaResult` (NaN where a row has no study, or one study under
+        Hartung-Knapp); ``p`` and ``q_p`` are computed when first asked for.
     k, df, q_df : ndarray of int
         Studies per row, the t test's degrees of freedom (-1 for z) and Q's.
     method, test : str
@@ -581,14 +631,12 @@ class MetaBatch:
     ci_low: np.ndarray
     ci_high: np.ndarray
     stat: np.ndarray
-    p: np.ndarray
     df: np.ndarray
     tau2: np.ndarray
     i2: np.ndarray
     h2: np.ndarray
     q: np.ndarray
     q_df: np.ndarray
-    q_p: np.ndarray
     pi_low: np.ndarray
     pi_high: np.ndarray
     k: np.ndarray
@@ -598,6 +646,25 @@ class MetaBatch:
 
     def __len__(self) -> int:
         return self.estimate.shape[0]
+
+    @cached_property
+    def p(self) -> np.ndarray:
+        """Two-sided p-value of the test (z, or t with ``df``), computed when first asked."""
+        from scipy.special import ndtr, stdtr
+
+        with np.errstate(invalid="ignore"):
+            if self.test == "knha":
+                return np.where(self.df >= 1, 2 * stdtr(np.maximum(self.df, 1),
+                                                        -np.abs(self.stat)), np.nan)
+            return 2 * ndtr(-np.abs(self.stat))
+
+    @cached_property
+    def q_p(self) -> np.ndarray:
+        """Chi-square p-value of Q (NaN below two studies), computed when first asked."""
+        from scipy.special import chdtrc
+
+        with np.errstate(invalid="ignore"):
+            return np.where(self.k >= 2, chdtrc(np.maximum(self.q_df, 1), self.q), np.nan)
 
     @property
     def significant(self) -> np.ndarray:
@@ -630,7 +697,7 @@ def pool_many(yi, vi, method: str = "REML", test: str = "z", level: float = 0.95
         Row ``r`` equals ``pool(effect_sizes(yi[r], vi[r]), method, test, level)``:
         :func:`pool` runs this function on one row.
     """
-    from scipy.special import chdtrc, ndtr, ndtri, stdtr, stdtrit
+    from scipy.special import ndtri, stdtrit
 
     if method not in _CODES:
         raise ValueError(f"method must be one of {BATCH_METHODS}, not {method!r}")
@@ -645,35 +712,28 @@ def pool_many(yi, vi, method: str = "REML", test: str = "z", level: float = 0.95
     valid = np.isfinite(yi) & np.isfinite(vi)
     if mask is not None:
         valid &= np.asarray(mask, dtype=bool).reshape(yi.shape)
-    if np.any(vi[valid] <= 0):
+    if not valid.all():
+        if np.any(vi[valid] <= 0):
+            raise ValueError("sampling variances must be positive")
+        yi = np.where(valid, yi, 0.0)
+        vi = np.where(valid, vi, 1.0)
+    elif np.any(vi <= 0):
         raise ValueError("sampling variances must be positive")
-    yi = np.ascontiguousarray(np.where(valid, yi, 0.0))
-    vi = np.ascontiguousarray(np.where(valid, vi, 1.0))
-    out = np.empty((yi.shape[0], 8))
     knha = test == "knha"
-    _pool_kernel(yi, vi, np.ascontiguousarray(valid), _CODES[method], knha, out)
-    k = out[:, 0].astype(np.int64)
-    estimate, tau2, q, i2, h2 = out[:, 1], out[:, 4], out[:, 5], out[:, 6], out[:, 7]
+    width = yi.shape[1]
+    if knha:  # t quantiles with k - 1 df (index k; no test below 2 studies)
+        crit_by_k = np.full(width + 1, np.nan)
+        crit_by_k[2:] = stdtrit(np.arange(1, width), 0.5 + level / 2)
+    else:
+        crit_by_k = np.full(width + 1, ndtri(0.5 + level / 2))
+    out = np.empty((yi.shape[0], len(_OUT)))
+    _pool_kernel(np.ascontiguousarray(yi), np.ascontiguousarray(vi),
+                 np.ascontiguousarray(valid), _CODES[method], knha, crit_by_k, out)
+    cols = dict(zip(_OUT, out.T, strict=True))
+    k = cols.pop("k").astype(np.int64)
     q_df = k - 1
-    with np.errstate(invalid="ignore", divide="ignore"):
-        if knha:
-            se = out[:, 3]
-            df = np.where(k >= 2, q_df, -1)
-            crit = np.where(k >= 2, stdtrit(np.maximum(q_df, 1), 0.5 + level / 2), np.nan)
-            stat = np.where(se > 0, estimate / se, np.copysign(np.inf, estimate))
-            p = np.where(k >= 2, 2 * stdtr(np.maximum(q_df, 1), -np.abs(stat)), np.nan)
-        else:
-            se = out[:, 2]
-            df = np.full(k.shape, -1)
-            crit = np.full(k.shape, ndtri(0.5 + level / 2))
-            stat = estimate / se
-            p = 2 * ndtr(-np.abs(stat))
-        q_p = np.where(k >= 2, chdtrc(np.maximum(q_df, 1), q), np.nan)
-        half_pi = crit * np.sqrt(se**2 + tau2)
-    return MetaBatch(estimate=estimate, se=se, ci_low=estimate - crit * se,
-                     ci_high=estimate + crit * se, stat=stat, p=p, df=df, tau2=tau2, i2=i2,
-                     h2=h2, q=q, q_df=q_df, q_p=q_p, pi_low=estimate - half_pi,
-                     pi_high=estimate + half_pi, k=k, method=method, test=test, level=level)
+    df = np.where(k >= 2, q_df, -1) if knha else np.full(k.shape, -1)
+    return MetaBatch(**cols, df=df, q_df=q_df, k=k, method=method, test=test, level=level)
 
 
 def pool(effects: EffectSizes, method: str = "REML", test: str = "z",
@@ -714,6 +774,8 @@ def pool(effects: EffectSizes, method: str = "REML", test: str = "z",
     values = {name: float(getattr(row, name)[0]) for name in (
         "estimate", "se", "ci_low", "ci_high", "stat", "p", "tau2", "i2", "h2", "q", "q_p",
         "pi_low", "pi_high")}
+    if k == 1:
+        values["q_p"] = math.nan
     return MetaResult(**values, df=int(row.df[0]) if test == "knha" else None,
                       q_df=k - 1, k=k, method=method, test=test, measure=effects.measure,
                       level=level, weights=wi / wi.sum() * 100.0, effects=effects)
