@@ -218,15 +218,40 @@ def meta(
     test: Test = typer.Option(Test.z, help="z test, or Hartung-Knapp t test (knha)."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
     plot: Path | None = typer.Option(None, help="Write a forest plot (PNG/SVG/PDF)."),
+    leave_one_out: bool = typer.Option(False, "--leave-one-out",
+                                       help="Also pool without each study in turn."),
+    cumulative: bool = typer.Option(False, "--cumulative",
+                                    help="Also pool the first 1, 2, ... k studies."),
+    order_by: str | None = typer.Option(None, help="Numeric column to order the studies "
+                                        "by (e.g. year); default: as given."),
+    funnel: Path | None = typer.Option(None, help="Write a funnel plot with Egger's test "
+                                       "(PNG/SVG/PDF)."),
 ):
-    """Pool studies: fixed/random effects, heterogeneity, prediction interval."""
-    from .meta import pool, read_meta_csv
-    from .report import meta_table
+    """Pool studies: fixed/random effects, heterogeneity, prediction interval; leave-one-out,
+    cumulative and funnel-plot (Egger) sensitivity analyses."""
+    from .meta import cumulative as cumulative_analysis
+    from .meta import egger_test, pool, read_meta_csv
+    from .meta import leave_one_out as leave_one_out_analysis
+    from .report import meta_table, sensitivity_table
 
     _check_output(plot, "--plot", (".png", ".svg", ".pdf"))
-    effects = read_meta_csv(file, None if measure is None else measure.value)
+    _check_output(funnel, "--funnel", (".png", ".svg", ".pdf"))
+    effects = read_meta_csv(file, None if measure is None else measure.value, order_by)
+    if test == Test.knha and effects.k < 2:
+        raise InputError("option --test", None, "at least 2 studies for Hartung-Knapp",
+                         f"{effects.k} study in {file}")
+    if leave_one_out and effects.k < 2:
+        raise InputError("option --leave-one-out", None, "at least 2 studies",
+                         f"{effects.k} in {file}")
+    if funnel is not None and effects.k < 3:
+        raise InputError("option --funnel", None, "at least 3 studies for Egger's test",
+                         f"{effects.k} in {file}")
     try:
         result = pool(effects, method=method.value, test=test.value)
+        loo = (leave_one_out_analysis(effects, method.value, test.value)
+               if leave_one_out else None)
+        cum = cumulative_analysis(effects, method.value, test.value) if cumulative else None
+        egger = egger_test(effects) if funnel is not None else None
     except ValueError as exc:
         raise InputError(str(file), None, f"data the {method.value} method can pool",
                          str(exc)) from None
@@ -234,10 +259,112 @@ def meta(
         from .plots import plot_forest, save_figure
 
         save_figure(plot_forest(result, title=file.name), plot)
+    if funnel is not None:
+        from .plots import plot_funnel, save_figure
+
+        save_figure(plot_funnel(result, egger, title=file.name), funnel)
+    if as_json:
+        info = result.to_dict()
+        if loo is not None:
+            info["leave_one_out"] = loo
+        if cum is not None:
+            info["cumulative"] = cum
+        if egger is not None:
+            info["egger"] = egger.to_dict()
+        _echo_json(info)
+        return
+    _print_table(meta_table(result, title=f"{file.name}: {result.k} studies"))
+    if loo is not None:
+        _print_table(sensitivity_table(loo, "omitted", result.measure,
+                                       "leave-one-out: pooled without each study"))
+    if cum is not None:
+        _print_table(sensitivity_table(cum, "added", result.measure,
+                                       "cumulative: pooled up to each study"))
+    if egger is not None:
+        typer.echo(f"Egger's test: intercept {egger.intercept:.3f} (SE {egger.se:.3f}), "
+                   f"t = {egger.t:.2f} on {egger.df} df, p = {egger.p:.3g}; "
+                   f"funnel plot in {funnel}")
+
+
+@app.command()
+def tsa(
+    file: Path = typer.Argument(..., help="Study table (CSV) with patient counts: "
+                                "study,events_t,n_t,events_c,n_c | "
+                                "study,mean_t,sd_t,n_t,mean_c,sd_c,n_c."),
+    effect: float = typer.Option(..., help="Effect to detect: a mean difference (means "
+                                 "table) or an odds ratio (counts table)."),
+    alpha: float = typer.Option(0.05, help="Two-sided type I error."),
+    beta: float = typer.Option(0.2, help="Type II error (power = 1 - beta)."),
+    sd: float | None = typer.Option(None, help="Outcome SD for a means table (default: the "
+                                    "studies' pooled SD)."),
+    control_rate: float | None = typer.Option(None, help="Control event proportion for a "
+                                              "counts table (default: pooled from the "
+                                              "control arms)."),
+    method: Method = typer.Option(Method.DL, help="Random-effects method for D2 and the "
+                                  "z-curve."),
+    order_by: str | None = typer.Option(None, help="Numeric column to order the studies by."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
+    plot: Path | None = typer.Option(None, help="Write the TSA plot (PNG/SVG/PDF)."),
+):
+    """Trial sequential analysis: required information size (heterogeneity-adjusted),
+    Lan-DeMets O'Brien-Fleming boundaries and the cumulative z-curve."""
+    import math
+
+    import numpy as np
+
+    from .meta import read_study_table
+    from .report import tsa_table
+    from .tsa import trial_sequential_analysis
+
+    _check_output(plot, "--plot", (".png", ".svg", ".pdf"))
+    for name, value in (("--alpha", alpha), ("--beta", beta)):
+        if not 0 < value < 0.5:
+            raise InputError(f"option {name}", None, "a probability in (0, 0.5)", str(value))
+    if method in (Method.MH, Method.FE):
+        raise InputError("option --method", None, "a random-effects method (DL, REML, ML, "
+                         "PM, HE)", method.value)
+    effects, columns = read_study_table(file, None, order_by)
+    if not {"n_t", "n_c"} <= set(columns):
+        raise InputError(str(file), "header", "patient counts (n_t, n_c) for the "
+                         "information size", ",".join(["study", *columns]))
+    patients = columns["n_t"] + columns["n_c"]
+    if effects.measure == "OR":
+        if effect <= 0 or not math.isfinite(effect) or effect == 1:
+            raise InputError("option --effect", None, "an odds ratio > 0 and not 1 for a "
+                             "counts table", str(effect))
+        pc = (float(columns["events_c"].sum() / columns["n_c"].sum())
+              if control_rate is None else control_rate)
+        if not 0 < pc < 1:
+            raise InputError("option --control-rate", None, "a proportion in (0, 1)", str(pc))
+        pi = effect * pc / (1 - pc + effect * pc)
+        delta, p_bar = pi - pc, (pi + pc) / 2
+        variance = p_bar * (1 - p_bar)
+    else:
+        if effect == 0 or not math.isfinite(effect):
+            raise InputError("option --effect", None, "a non-zero mean difference", str(effect))
+        if sd is None:
+            dof = np.concatenate([columns["n_t"] - 1, columns["n_c"] - 1])
+            var = np.concatenate([columns["sd_t"] ** 2, columns["sd_c"] ** 2])
+            sd = float(np.sqrt(np.sum(dof * var) / np.sum(dof)))
+        if not sd > 0:
+            raise InputError("option --sd", None, "a positive SD", str(sd))
+        delta, variance = effect, sd * sd
+    try:
+        result = trial_sequential_analysis(effects, patients, delta, variance, alpha, beta,
+                                           method.value)
+    except ValueError as exc:
+        raise InputError(str(file), None, "studies a trial sequential analysis can use",
+                         str(exc)) from None
+    if plot is not None:
+        from .plots import plot_tsa, save_figure
+
+        save_figure(plot_tsa(result, title=f"{file.name}: trial sequential analysis"), plot)
     if as_json:
         _echo_json(result.to_dict())
     else:
-        _print_table(meta_table(result, title=f"{file.name}: {result.k} studies"))
+        _print_table(tsa_table(result, f"{file.name}: trial sequential analysis "
+                                       f"(alpha {alpha:g}, power {1 - beta:.0%}, "
+                                       f"{method.value})"))
 
 
 def _progress(total: int, label: str):
@@ -403,6 +530,19 @@ def trial(
             rows.append([t.spec.name, arm, s.n, s.nyha_improved] + [
                 f"{getattr(s, k):.4f}" for k in header[4:]])
     _write_csv(out / "trials.csv", header, rows)
+    # one study table per outcome, in the formats strainsim meta and strainsim tsa read
+    _write_csv(out / "nyha.csv", ["study", "events_t", "n_t", "events_c", "n_c"],
+               [[t.spec.name, t.guided.nyha_improved, t.guided.n, t.control.nyha_improved,
+                 t.control.n] for t in trials])
+    for key, mean, sd in (("lvesv", "esv_change_mean", "esv_change_sd"),
+                          ("lvedv", "edv_change_mean", "edv_change_sd"),
+                          ("lvef", "ef_change_mean", "ef_change_sd")):
+        _write_csv(out / f"{key}.csv", ["study", "mean_t", "sd_t", "n_t", "mean_c", "sd_c",
+                                         "n_c"],
+                   [[t.spec.name, f"{getattr(t.guided, mean):.6f}",
+                     f"{getattr(t.guided, sd):.6f}", t.guided.n,
+                     f"{getattr(t.control, mean):.6f}", f"{getattr(t.control, sd):.6f}",
+                     t.control.n] for t in trials])
     info = {"seed": seed, "method": method.value, "test": test.value, "trials": names,
             "pooled": {k: r.to_dict() for k, r in pooled.items()},
             "published": {k: list(v) for k, v in published.items()}}
@@ -413,7 +553,8 @@ def trial(
         _print_table(pooled_table(pooled, published, f"virtual meta-analysis of "
                                   f"{len(trials)} trials (seed {seed}, {method.value}, "
                                   f"{test.value})"))
-        typer.echo(f"forest plots, trials.csv and pooled.json in {out}/")
+        typer.echo(f"forest plots, trials.csv, pooled.json and one study table per outcome "
+                   f"(nyha.csv, lvesv.csv, lvedv.csv, lvef.csv) in {out}/")
 
 
 @app.command()

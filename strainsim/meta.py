@@ -53,8 +53,13 @@ __all__ = [
     "pool",
     "pool_many",
     "MetaBatch",
+    "leave_one_out",
+    "cumulative",
+    "egger_test",
+    "EggerTest",
     "tau2_estimate",
     "read_meta_csv",
+    "read_study_table",
     "MEASURES",
     "METHODS",
     "TESTS",
@@ -806,6 +811,130 @@ def _pool_mh(effects, level, chdtrc, ndtr, ndtri) -> MetaResult:
 
 
 # ---------------------------------------------------------------------------------------
+# sensitivity: leave-one-out, cumulative, Egger's test
+# ---------------------------------------------------------------------------------------
+_ROW_FIELDS = ("estimate", "se", "ci_low", "ci_high", "stat", "p", "tau2", "i2", "q", "k")
+
+
+def _pool_subsets(effects: EffectSizes, masks: np.ndarray, method: str, test: str,
+                  level: float) -> list[dict]:
+    """Pool the studies of each row of ``masks`` (bool, (rows, k)); one dict per row."""
+    if method in _CODES:
+        yi = np.broadcast_to(effects.yi, masks.shape)
+        vi = np.broadcast_to(effects.vi, masks.shape)
+        batch = pool_many(yi, vi, method, test, level, mask=masks)
+        return [{name: _number(getattr(batch, name)[r]) for name in _ROW_FIELDS[:-1]}
+                | {"k": int(batch.k[r])} for r in range(masks.shape[0])]
+    rows = []
+    for mask in masks:  # Mantel-Haenszel: one subset at a time
+        keep = np.flatnonzero(mask)
+        sub = EffectSizes(yi=effects.yi[keep], vi=effects.vi[keep],
+                          study=tuple(effects.study[i] for i in keep), measure=effects.measure,
+                          counts=None if effects.counts is None else effects.counts[keep])
+        try:
+            res = pool(sub, method, test, level)
+            rows.append({name: _number(getattr(res, name)) for name in _ROW_FIELDS[:-1]}
+                        | {"k": res.k})
+        except ValueError:  # e.g. no informative study left
+            rows.append({name: None for name in _ROW_FIELDS} | {"k": int(keep.size)})
+    return rows
+
+
+def _number(x):
+    x = float(x)
+    return x if math.isfinite(x) else None
+
+
+def leave_one_out(effects: EffectSizes, method: str = "REML", test: str = "z",
+                  level: float = 0.95) -> list[dict]:
+    """Pool the studies ``k`` times, each time without one of them (metafor's ``leave1out``).
+
+    Returns
+    -------
+    list of dict
+        Per left-out study (``"omitted"``): estimate, se, ci_low, ci_high, stat, p,
+        tau2, i2, q, k (None where undefined).
+    """
+    if effects.k < 2:
+        raise ValueError("leave-one-out needs at least 2 studies")
+    masks = ~np.eye(effects.k, dtype=bool)
+    rows = _pool_subsets(effects, masks, method, test, level)
+    return [{"omitted": study} | row for study, row in zip(effects.study, rows, strict=True)]
+
+
+def cumulative(effects: EffectSizes, method: str = "REML", test: str = "z",
+               level: float = 0.95) -> list[dict]:
+    """Pool the first 1, 2, ..., k studies in their order (metafor's ``cumul``).
+
+    Returns
+    -------
+    list of dict
+        Per added study (``"added"``): the pooled result of the studies so far.
+    """
+    masks = np.tri(effects.k, dtype=bool)
+    rows = _pool_subsets(effects, masks, method, test, level)
+    return [{"added": study} | row for study, row in zip(effects.study, rows, strict=True)]
+
+
+@dataclass(frozen=True)
+class EggerTest:
+    """Egger's regression test for funnel-plot asymmetry.
+
+    The standardized effect ``yi / sei`` is regressed on the precision ``1 / sei``
+    by ordinary least squares; the intercept measures asymmetry and is tested
+    with t on k - 2 degrees of freedom (Egger et al., BMJ 1997). The same t is
+    metafor's ``regtest(model="lm", predictor="sei")``.
+
+    Attributes
+    ----------
+    intercept, se, t, p : float
+        The intercept, its standard error, t statistic and two-sided p-value.
+    slope : float
+        The slope (an estimate of the effect adjusted for small-study effects).
+    df, k : int
+    """
+
+    intercept: float
+    se: float
+    t: float
+    p: float
+    slope: float
+    df: int
+    k: int
+
+    def to_dict(self) -> dict:
+        return {name: _number(getattr(self, name)) for name in
+                ("intercept", "se", "t", "p", "slope")} | {"df": self.df, "k": self.k}
+
+
+def egger_test(effects: EffectSizes) -> EggerTest:
+    """Egger's regression test (see :class:`EggerTest`); needs at least 3 studies."""
+    from scipy.special import stdtr
+
+    k = effects.k
+    if k < 3:
+        raise ValueError("Egger's test needs at least 3 studies")
+    sei = np.sqrt(effects.vi)
+    z = effects.yi / sei
+    x = 1.0 / sei
+    if np.ptp(x) <= 1e-12 * x.max():
+        raise ValueError("Egger's test needs studies of different precision")
+    design = np.column_stack([np.ones(k), x])
+    coef, *_ = np.linalg.lstsq(design, z, rcond=None)
+    resid = z - design @ coef
+    df = k - 2
+    sigma2 = float(resid @ resid) / df
+    cov = sigma2 * np.linalg.inv(design.T @ design)
+    se = math.sqrt(cov[0, 0])
+    if se > 0:
+        t = float(coef[0]) / se
+    else:  # the studies lie exactly on a line
+        t = math.copysign(math.inf, coef[0]) if coef[0] != 0 else math.nan
+    return EggerTest(intercept=float(coef[0]), se=se, t=t, p=float(2 * stdtr(df, -abs(t))),
+                     slope=float(coef[1]), df=df, k=k)
+
+
+# ---------------------------------------------------------------------------------------
 # reading study tables
 # ---------------------------------------------------------------------------------------
 _LAYOUTS = {
@@ -816,7 +945,7 @@ _LAYOUTS = {
 _LAYOUT_TEXT = " or ".join("study," + ",".join(cols) for cols in _LAYOUTS.values())
 
 
-def read_meta_csv(path, measure: str | None = None) -> EffectSizes:
+def read_meta_csv(path, measure: str | None = None, order_by: str | None = None) -> EffectSizes:
     """Read a study table (CSV) and compute its effect sizes.
 
     The table has a ``study`` column and either ``yi,vi`` (effect sizes and
@@ -829,16 +958,42 @@ def read_meta_csv(path, measure: str | None = None) -> EffectSizes:
     measure : {"OR", "MD", "SMD"}, optional
         Default: OR for counts, MD for means; with ``yi,vi`` it only labels
         the result (``OR`` means yi are log odds ratios).
+    order_by : str, optional
+        A numeric column (a year, say) to order the studies by (stable).
 
     Raises
     ------
     InputError
         One line naming the file, row, column and what was expected.
     """
+    return read_study_table(path, measure, order_by)[0]
+
+
+def read_study_table(path, measure: str | None = None,
+                     order_by: str | None = None) -> tuple[EffectSizes, dict]:
+    """:func:`read_meta_csv`, and the table's numeric columns in the same study order."""
     from .errors import InputError
     from .io import read_csv_table
 
     table = read_csv_table(path, "study")
+    effects = _effects_from_table(table, measure)
+    if order_by is None:
+        return effects, table.values
+    key = order_by.strip().lower()
+    if key not in table.values:
+        raise InputError("option --order-by", None, "a numeric column of "
+                         f"{table.source}: " + ", ".join(table.values), order_by)
+    order = np.argsort(table.values[key], kind="stable")
+    ordered = EffectSizes(yi=effects.yi[order], vi=effects.vi[order],
+                          study=tuple(effects.study[i] for i in order),
+                          measure=effects.measure,
+                          counts=None if effects.counts is None else effects.counts[order])
+    return ordered, {name: column[order] for name, column in table.values.items()}
+
+
+def _effects_from_table(table, measure) -> EffectSizes:
+    from .errors import InputError
+
     present = set(table.columns) - {"study"}
     layout = next((name for name, cols in _LAYOUTS.items() if set(cols) <= present), None)
     if layout is None:

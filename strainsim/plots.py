@@ -306,6 +306,83 @@ def plot_forest(result, *, title: str | None = None, xlabel: str | None = None,
     return fig
 
 
+def plot_funnel(result, egger=None, *, title: str | None = None):
+    """Funnel plot: effect sizes against their standard errors (inverted), with the pooled
+    estimate and its pseudo 95 % confidence region; Egger's test in the caption.
+
+    Parameters
+    ----------
+    result : strainsim.meta.MetaResult
+    egger : strainsim.meta.EggerTest, optional
+    """
+    plt = _pyplot()
+    effects = result.effects
+    sei = np.sqrt(effects.vi)
+    fig, ax = plt.subplots(figsize=(6.5, 5))
+    top = sei.max() * 1.1
+    se_line = np.linspace(0, top, 50)
+    ratio = result.measure == "OR"
+    tr = np.exp if ratio else (lambda x: x)
+    ax.fill_betweenx(se_line, tr(result.estimate - 1.96 * se_line),
+                     tr(result.estimate + 1.96 * se_line), color="0.9",
+                     label="pseudo 95% region")
+    ax.axvline(tr(result.estimate), color="tab:blue", linewidth=1,
+               label=f"pooled ({result.method})")
+    ax.scatter(tr(effects.yi), sei, color="black", zorder=3, s=18)
+    if ratio:
+        ax.set_xscale("log")
+    ax.set_ylim(top, 0)
+    ax.set_xlabel("odds ratio" if ratio else "effect size")
+    ax.set_ylabel("standard error")
+    ax.legend(fontsize=8, loc="lower right")
+    caption = f"{effects.k} studies"
+    if egger is not None:
+        caption += (f"; Egger's test: intercept {egger.intercept:.2f} "
+                    f"(t = {egger.t:.2f}, df {egger.df}, p = {egger.p:.3g})")
+    ax.set_title(title or "funnel plot", fontsize=10)
+    fig.text(0.5, 0.01, caption, ha="center", fontsize=8)
+    fig.tight_layout(rect=(0, 0.04, 1, 1))
+    return fig
+
+
+def plot_tsa(result, *, title: str | None = None):
+    """Trial sequential analysis: the cumulative z-curve against the monitoring
+    boundaries and the conventional 1.96 lines, on the information axis."""
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(8, 5))
+    frac = np.asarray(result.fraction)
+    from .tsa import boundaries
+
+    # the boundary as a curve: a spending schedule of 40 looks (its values at the
+    # actual looks are in the table; a denser schedule changes them by little)
+    grid = np.linspace(min(0.05, frac.min()), max(1.0, frac.max()) * 1.05, 40)
+    bound = boundaries(grid, result.alpha, grid_points=801)
+    shown = np.where(bound < 8, bound, np.nan)
+    ax.plot(grid * result.ris, shown, color="tab:red",
+            label="monitoring boundaries (two-sided)")
+    ax.plot(grid * result.ris, -shown, color="tab:red")
+    for sign in (1, -1):
+        ax.axhline(sign * 1.96, color="0.5", linestyle=":", linewidth=1)
+    ax.axvline(result.ris, color="tab:green", linewidth=1,
+               label=f"required information {result.ris:,.0f}")
+    at_looks = np.where(np.asarray(result.boundary) < 8, result.boundary, np.nan)
+    ax.plot(result.patients, at_looks, "v", color="tab:red", markersize=5,
+            label="boundary at each look")
+    ax.plot(result.patients, -at_looks, "^", color="tab:red", markersize=5)
+    ax.plot(result.patients, result.z, "o-", color="tab:blue", label="cumulative z-curve")
+    for s, n, z in zip(result.study, result.patients, result.z, strict=True):
+        ax.annotate(s, (n, z), textcoords="offset points", xytext=(4, 4), fontsize=7)
+    finite_z = np.asarray(result.z)[np.isfinite(result.z)]
+    reach = max(8.0, float(np.abs(finite_z).max()) + 0.5) if finite_z.size else 8.0
+    ax.set_ylim(-reach, reach)
+    ax.set_xlabel("cumulative patients")
+    ax.set_ylabel("cumulative z")
+    ax.set_title(title or f"trial sequential analysis ({result.conclusive})", fontsize=10)
+    ax.legend(fontsize=8, loc="upper left")
+    fig.tight_layout()
+    return fig
+
+
 def plot_sweep(result, *, published: dict | None = None):
     """Concordance sweep: pooled effects with their mean 95 % CI, power, false positives,
     patients needed.

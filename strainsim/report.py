@@ -133,6 +133,43 @@ def meta_table(result, title: str):
     return table
 
 
+def sensitivity_table(rows: list[dict], key: str, measure: str, title: str):
+    """A rich Table of leave-one-out (``key="omitted"``) or cumulative (``"added"``) rows."""
+    from rich.table import Table
+
+    back = math.exp if measure == "OR" else (lambda x: x)
+    table = Table(title=title, title_justify="left")
+    for col in (key, "k", "estimate", "95% CI", "p", "tau2", "I2"):
+        table.add_column(col, justify="left" if col == key else "right")
+
+    def fmt(x, spec, f=lambda v: v):
+        return "-" if x is None else format(f(x), spec)
+
+    for row in rows:
+        ci = ("-" if row["ci_low"] is None else
+              f"[{back(row['ci_low']):.3f}, {back(row['ci_high']):.3f}]")
+        table.add_row(row[key], str(row["k"]), fmt(row["estimate"], ".3f", back), ci,
+                      fmt(row["p"], ".3g"), fmt(row["tau2"], ".4g"), fmt(row["i2"], ".1f"))
+    return table
+
+
+def tsa_table(result, title: str):
+    """A rich Table of a trial sequential analysis, one row per look."""
+    from rich.table import Table
+
+    table = Table(title=title, title_justify="left")
+    for col in ("study", "patients", "information", "z", "boundary |z|"):
+        table.add_column(col, justify="left" if col == "study" else "right")
+    for s, n, f, z, b in zip(result.study, result.patients, result.fraction, result.z,
+                             result.boundary, strict=True):
+        table.add_row(s, f"{n:,}", f"{f:.0%}", f"{z:.2f}",
+                      "inf" if not math.isfinite(b) else f"{b:.2f}")
+    table.caption = (f"required information {result.ris:,.0f} patients (D2 = {result.d2:.0%}; "
+                     f"{result.ris_unadjusted:,.0f} without heterogeneity); "
+                     f"{result.conclusive}")
+    return table
+
+
 _OUTCOME_LABELS = {"nyha": "NYHA (OR)", "lvesv": "LVESV (MD, %)",
                    "lvedv": "LVEDV (MD, %)", "lvef": "LVEF (MD, points)"}
 
