@@ -24,7 +24,7 @@ def main() -> None:
     rows = {key: [] for key in OUTCOMES}
     extra = []
     for child in np.random.SeedSequence(args.seed).spawn(args.replicates):
-        trials, pooled = virtual_meta_analysis(specs, child)
+        trials, pooled = virtual_meta_analysis(specs, child, method="DL", test="z")
         for key, res in pooled.items():
             rows[key].append((res.estimate, res.ci_low, res.ci_high, res.i2))
         extra.append([np.mean([t.guided.concordant_measured for t in trials]),

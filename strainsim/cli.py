@@ -489,6 +489,8 @@ def trial(
     out: Path = typer.Option(Path("out/trial"), help="Output folder."),
     method: Method = typer.Option(Method.REML, help="Pooling method (tau^2 estimator)."),
     test: Test = typer.Option(Test.knha, help="z or Hartung-Knapp (knha)."),
+    concordance: float | None = typer.Option(None, help="Force the image-guided arms' "
+                                             "concordance rate (0-1), as the sweep does."),
     workers: int = typer.Option(1, help="Worker processes (or Dask workers), one trial each."),
     scheduler: str | None = typer.Option(None, help="'local-cluster' or a Dask scheduler "
                                          "address."),
@@ -506,8 +508,14 @@ def trial(
         raise InputError("option --method", None, "an inverse-variance method for the "
                          "continuous outcomes (FE, DL, REML, ML, PM, HE)", "MH")
     _check_workers(workers)
+    if concordance is not None:
+        _check_range(concordance, 0.0, 1.0, "--concordance")
     names = specs or list(FIVE_TRIALS)
     loaded = [load_spec(name) for name in names]
+    if concordance is not None:
+        from .experiments import with_concordance
+
+        loaded = with_concordance(loaded, concordance)
     with make_mapper(workers, scheduler) as mapper:
         trials, pooled = virtual_meta_analysis(loaded, seed, method=method.value,
                                                test=test.value,
@@ -544,6 +552,7 @@ def trial(
                      f"{getattr(t.control, mean):.6f}", f"{getattr(t.control, sd):.6f}",
                      t.control.n] for t in trials])
     info = {"seed": seed, "method": method.value, "test": test.value, "trials": names,
+            "concordance": concordance,
             "pooled": {k: r.to_dict() for k, r in pooled.items()},
             "published": {k: list(v) for k, v in published.items()}}
     _write_json(out / "pooled.json", _clean(info))

@@ -9,7 +9,8 @@ patients a meta-analysis would need for 80 % power.
 
 Every replicate also runs the same world with the image-guided benefit switched
 off (same patients, measurements, leads and outcome draws; the lead's position
-has no effect), which gives the pooling method's false-positive rate.
+has no effect, and trials still differ by their shift, of mean zero), which
+gives the pooling method's false-positive rate.
 
 Replicate ``r`` of level ``j`` always uses the seed ``SeedSequence(seed)``
 -> child ``j`` -> child ``r``, so results are identical whether replicates

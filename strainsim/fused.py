@@ -208,7 +208,7 @@ def block_kernel(patients_rng, measurement_rng, care_rng, guided, shift_pct, nul
     """One seed block through every stage: ``k`` a :class:`BlockConstants`, ``a`` the
     :class:`BlockArrays` to fill. With ``null_world`` the same patients, leads and
     outcome draws also give ``a.null_outcomes`` in a world where the lead's position
-    has no effect (and no trial shift)."""
+    has no effect; the trial keeps its shift, a between-trial difference of mean zero."""
     # patients stream: who the patient is
     population_kernel(patients_rng, k.population, a.age, a.male, a.edv, a.esv)
     scar_kernel(patients_rng, k.scar, a.scar, a.ischemic)
@@ -228,8 +228,9 @@ def block_kernel(patients_rng, measurement_rng, care_rng, guided, shift_pct, nul
     apply_outcomes_kernel(k.outcomes, shift_pct, a.edv, a.esv, a.vs_true, a.scar_at_lead,
                           a.ischemic, a.male, a.outcome_noise, a.outcomes)
     if null_world:
-        apply_outcomes_kernel(k.null_outcomes, 0.0, a.edv, a.esv, a.vs_true, a.scar_at_lead,
-                              a.ischemic, a.male, a.outcome_noise, a.null_outcomes)
+        apply_outcomes_kernel(k.null_outcomes, shift_pct, a.edv, a.esv, a.vs_true,
+                              a.scar_at_lead, a.ischemic, a.male, a.outcome_noise,
+                              a.null_outcomes)
 
 
 def block_supported(spec) -> bool:

@@ -220,8 +220,8 @@ def simulate_outcomes(edv_ml, esv_ml, position_class, scar_at_lead, ischemic, ma
         Added to every patient's ESV change (a trial-level effect).
     null_world : bool
         Also return the outcomes of the same patients, from the same draws, in a
-        world where the lead's position does not matter (:func:`null_record`, no
-        trial shift).
+        world where the lead's position does not matter (:func:`null_record`; the
+        trial shift stays: trials still differ, around a mean effect of zero).
 
     Returns
     -------
@@ -244,5 +244,5 @@ def simulate_outcomes(edv_ml, esv_ml, position_class, scar_at_lead, ischemic, ma
     if not null_world:
         return Outcomes(**out._asdict())
     null = empty_outcomes(n)
-    apply_outcomes_kernel(null_record(params), 0.0, *args, null)
+    apply_outcomes_kernel(null_record(params), float(shift_pct), *args, null)
     return Outcomes(**out._asdict()), Outcomes(**null._asdict())

@@ -142,7 +142,8 @@ class TrialResult:
     null_guided, null_control : ArmSummary or None
         With ``null_world``: the arms' summaries in the same world with the
         image-guided benefit switched off (same patients, leads and outcome draws;
-        the lead's position has no effect and there is no trial shift).
+        the lead's position has no effect; each trial keeps its shift, whose mean is
+        zero).
     """
 
     spec: TrialSpec
