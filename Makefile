@@ -45,6 +45,7 @@ bench: $(VENV)/.stamp-test
 	$(BIN)/python benchmarks/bench_pipeline.py
 	$(BIN)/python benchmarks/bench_sweep.py
 	$(BIN)/python benchmarks/bench_meta.py
+	$(BIN)/python benchmarks/bench_markers.py
 	$(BIN)/python benchmarks/bench_startup.py
 
 lint: $(VENV)/.stamp-test

@@ -21,7 +21,8 @@ PARTS = {
     "block_streams": "seeding the blocks' streams",
     "_trial_setup": "trial seeds and trial-level shift",
     "_summary": "arm summaries",
-    "pool_trials": "effect sizes and pooling",
+    "trial_effect_sizes": "effect sizes",
+    "pool_many": "pooling (both worlds, batched)",
 }
 
 

@@ -101,6 +101,11 @@ def ttp(
     plot: Path | None = typer.Option(None, help="Write curves + bullseye to this PNG/SVG/PDF "
                                      "(first patient of a batch)."),
     segments: Path | None = typer.Option(None, help="Segment model TOML (default: AHA 17)."),
+    marker: str = typer.Option("ttp", help="Activation marker: ttp (time to peak), onset "
+                               "(onset of thickening/shortening) or xcorr (cross-correlation "
+                               "delay against the mean viable curve or --reference)."),
+    onset_fraction: float = typer.Option(0.1, help="onset: fraction of the rise to the peak."),
+    reference: int | None = typer.Option(None, help="xcorr: reference segment (1-17)."),
 ):
     """Time-to-peak strain per segment and the latest-activated viable segment."""
     from .engine import measure
@@ -111,12 +116,30 @@ def ttp(
     _check_range(smooth_ms, 0.0, 1000.0, "--smooth-ms")
     _check_range(scar_threshold, 0.0, 100.0, "--scar-threshold")
     _check_output(plot, "--plot", (".png", ".svg", ".pdf"))
+    if marker not in ("ttp", "onset", "xcorr"):
+        raise InputError("option --marker", None, "ttp, onset or xcorr", repr(marker))
+    if not 0.0 < onset_fraction < 1.0:
+        raise InputError("option --onset-fraction", None, "a fraction in (0, 1)",
+                         str(onset_fraction))
+    if reference is not None and not 1 <= reference <= 17:
+        raise InputError("option --reference", None, "a segment number 1-17", str(reference))
     model = load_segments(segments)
     rec = read_strain(file, model)
     result = measure(rec.strain, rec.time_ms, kind=strain.value, smooth_ms=smooth_ms,
                      scar_threshold_pct=scar_threshold, model=model)
     info = result_dict(result, source=str(file), time_ms=rec.time_ms,
                        patient_id=rec.patient_id, smooth_ms=smooth_ms, model=model)
+    if marker != "ttp":
+        from dataclasses import replace as dc_replace
+
+        from .markers import measure_marker
+
+        by_marker = measure_marker(rec.strain, rec.time_ms, marker=marker, kind=strain.value,
+                                   smooth_ms=smooth_ms, scar_threshold_pct=scar_threshold,
+                                   onset_fraction=onset_fraction, reference=reference,
+                                   model=model)
+        result = dc_replace(result, latest_segment=by_marker.latest_segment)
+        _add_marker(info, by_marker, model)
     if plot is not None:
         from .plots import plot_patient, save_figure
 
@@ -128,6 +151,21 @@ def ttp(
         _print_table(segment_table(info, _title(info)))
     else:
         _print_table(batch_table(info, f"{file.name}: {len(result)} patients ({strain.value})"))
+
+
+def _add_marker(info: dict, by_marker, model) -> None:
+    """Put a marker's per-segment times and latest segment into a ttp JSON dict."""
+    import math
+
+    patients = info["patients"] if "patients" in info else [info]
+    info["marker"] = by_marker.marker
+    for i, patient in enumerate(patients):
+        latest = int(by_marker.latest_segment[i])
+        patient["latest_segment"] = latest if latest > 0 else None
+        patient["latest_name"] = model.name_of(latest) if latest > 0 else None
+        for seg in patient["segments"]:
+            t = float(by_marker.time_ms[i, seg["segment"] - 1])
+            seg["marker_ms"] = round(t, 1) if math.isfinite(t) else None
 
 
 def _title(info: dict) -> str:
@@ -186,8 +224,8 @@ def curves(
     sim = simulate_curves(activation_ms, scar_mask, curve_rng, params)
     result = measure(sim.strain, sim.time_ms, kind=strain.value, smooth_ms=smooth_ms,
                      scar_threshold_pct=scar_threshold, model=model)
-    masked = np.where(scar_mask[0], -np.inf, activation_ms[0])
-    true_latest = int(np.argmax(masked)) + 1 if not scar_mask[0].all() else None
+    true_latest = int(act.true_latest_segment[0])
+    true_latest = true_latest if true_latest > 0 else None
     info = result_dict(result, source=f"simulated (seed {seed})", time_ms=sim.time_ms,
                        smooth_ms=smooth_ms, model=model,
                        extra={"seed": seed, "true_latest_segment": true_latest,
@@ -365,6 +403,117 @@ def tsa(
         _print_table(tsa_table(result, f"{file.name}: trial sequential analysis "
                                        f"(alpha {alpha:g}, power {1 - beta:.0%}, "
                                        f"{method.value})"))
+
+
+class Marker(str, Enum):
+    ttp = "ttp"
+    onset = "onset"
+    xcorr = "xcorr"
+
+
+@app.command("bench-data")
+def bench_data(
+    out: Path = typer.Option(..., help="Folder to write the data set into (new or empty)."),
+    n: int = typer.Option(200, help="Patients per stratum."),
+    fps: str = typer.Option("60", help="Frame rates (fps), comma-separated: one stratum "
+                            "per frame rate and noise level."),
+    noise: str = typer.Option("0.5", help="Noise levels, comma-separated: tracking noise SD "
+                              "(strain %) for curves, SNR (dB) for speckle."),
+    strain: StrainKind = typer.Option(StrainKind.radial, help="Strain component."),
+    fidelity: str = typer.Option("curves", help="'curves' (fast model) or 'speckle' "
+                                 "(B-mode frames tracked; about 4 s a patient)."),
+    seed: int = typer.Option(0, help="Random seed."),
+    csv: bool = typer.Option(False, "--csv", help="Also write one CSV export per patient."),
+):
+    """Write a ground-truth activation-mapping data set: strain exports, truth, manifest."""
+    from .benchmark import MAX_PATIENTS, Stratum, make_dataset
+
+    if fidelity not in ("curves", "speckle"):
+        raise InputError("option --fidelity", None, "'curves' or 'speckle'", repr(fidelity))
+    if not 1 <= n <= MAX_PATIENTS:
+        raise InputError("option --n", None, f"a number in [1, {MAX_PATIENTS}]", str(n))
+    if seed < 0:
+        raise InputError("option --seed", None, "a number >= 0", str(seed))
+    fps_values = _parse_floats(fps, "--fps", 10.0, 500.0)
+    noise_values = _parse_floats(noise, "--noise", *((0.0, 50.0) if fidelity == "curves"
+                                                      else (-10.0, 80.0)))
+    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+        raise InputError("option --out", None, "a new or empty folder", str(out))
+    strata = [Stratum(f, s) for f in fps_values for s in noise_values]
+    progress, advance = _progress(n * len(strata), "patients")
+    with progress:
+        manifest = make_dataset(out, n, strata, kind=strain.value, fidelity=fidelity,
+                                seed=seed, per_patient_csv=csv, progress=advance)
+    typer.echo(f"{len(strata)} strata x {n} patients ({fidelity}, {strain.value}) -> {out}/: "
+               + ", ".join(s["file"] for s in manifest["strata"])
+               + ", truth.csv, manifest.json")
+
+
+@app.command("bench-score")
+def bench_score(
+    predictions: Path | None = typer.Argument(None, help="Predictions CSV: patient_id,"
+                                              "latest_segment[,t_1..t_17][,scar_1..scar_17]."),
+    truth: Path = typer.Option(..., help="The data set folder (strainsim bench-data --out)."),
+    marker: Marker | None = typer.Option(None, help="Score one of strainsim's own markers "
+                                         "instead of a predictions file."),
+    write_predictions: Path | None = typer.Option(None, help="With --marker: also write its "
+                                                  "predictions CSV."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
+    plot: Path | None = typer.Option(None, help="Write accuracy vs frame rate (PNG/SVG/PDF)."),
+):
+    """Score activation-mapping predictions against a data set's truth."""
+    from .benchmark import predict_with_marker, read_predictions, read_truth, score
+    from .benchmark import write_predictions as write_csv
+
+    _check_output(plot, "--plot", (".png", ".svg", ".pdf"))
+    if (predictions is None) == (marker is None):
+        raise InputError("arguments", None, "a predictions CSV or --marker (one of them)",
+                         "both" if predictions is not None else "neither")
+    data = read_truth(truth)
+    if marker is not None:
+        preds = predict_with_marker(truth, data, marker.value)
+        if write_predictions is not None:
+            write_csv(write_predictions, data, preds)
+    else:
+        preds = read_predictions(predictions, data)
+    result = score(data, preds)
+    result["method"] = marker.value if marker is not None else str(predictions)
+    if plot is not None:
+        from .plots import plot_benchmark, save_figure
+
+        save_figure(plot_benchmark(result, title=f"activation mapping: {result['method']}"),
+                    plot)
+    if as_json:
+        _echo_json(_clean(result))
+        return
+    from rich.table import Table
+
+    table = Table(title=f"{result['method']} on {truth}: {result['n_patients']} patients"
+                        + (f", {result['missing']} without a prediction"
+                           if result["missing"] else ""), title_justify="left")
+    columns = ["stratum", "n", "exact [95% CI]", "within one [95% CI]"]
+    extra = [k for k in ("time_mae_ms", "scar_kappa") if k in result["strata"][0]]
+    for col in columns + [{"time_mae_ms": "time MAE (ms)", "scar_kappa": "scar kappa"}[k]
+                          for k in extra]:
+        table.add_column(col, justify="left" if col == "stratum" else "right")
+    for row in result["strata"]:
+        cells = [row["stratum"], str(row["n"]),
+                 f"{row['exact']:.1%} [{row['exact_ci'][0]:.1%}, {row['exact_ci'][1]:.1%}]",
+                 f"{row['within_one']:.1%} [{row['within_one_ci'][0]:.1%}, "
+                 f"{row['within_one_ci'][1]:.1%}]"]
+        cells += [f"{row[k]:.1f}" if k == "time_mae_ms" else f"{row[k]:.2f}" for k in extra]
+        table.add_row(*cells)
+    _print_table(table)
+
+
+def _parse_floats(text: str, option: str, lo: float, hi: float) -> list[float]:
+    try:
+        values = [float(x) for x in text.split(",") if x.strip()]
+    except ValueError:
+        raise InputError(f"option {option}", None, "comma-separated numbers", repr(text)) from None
+    if not values or not all(lo <= v <= hi for v in values):
+        raise InputError(f"option {option}", None, f"numbers in [{lo:g}, {hi:g}]", repr(text))
+    return sorted(set(values))
 
 
 def _progress(total: int, label: str):

@@ -383,6 +383,33 @@ def plot_tsa(result, *, title: str | None = None):
     return fig
 
 
+def plot_benchmark(scores: dict, *, title: str | None = None):
+    """Activation-mapping benchmark: exact and within-one accuracy against frame rate,
+    one line per noise level, with Wilson 95 % intervals."""
+    plt = _pyplot()
+    rows = [r for r in scores["strata"] if r["stratum"] != "all"]
+    fig, axes = plt.subplots(1, 2, figsize=(10, 4), sharey=True)
+    noises = sorted({r["noise"] for r in rows})
+    for ax, key, label in ((axes[0], "exact", "exact"),
+                           (axes[1], "within_one", "within one neighbour")):
+        for noise in noises:
+            sel = sorted((r for r in rows if r["noise"] == noise), key=lambda r: r["fps"])
+            fps = [r["fps"] for r in sel]
+            acc = np.array([r[key] for r in sel]) * 100
+            lo = np.array([r[f"{key}_ci"][0] for r in sel]) * 100
+            hi = np.array([r[f"{key}_ci"][1] for r in sel]) * 100
+            ax.errorbar(fps, acc, yerr=[acc - lo, hi - acc], fmt="o-", capsize=3,
+                        label=f"noise {noise:g}")
+        ax.set_xlabel("frame rate (fps)")
+        ax.set_title(f"latest segment found: {label}", fontsize=10)
+        ax.set_ylim(0, 100)
+        ax.legend(fontsize=8)
+    axes[0].set_ylabel("patients (%)")
+    fig.suptitle(title or "activation-mapping benchmark")
+    fig.tight_layout()
+    return fig
+
+
 def plot_sweep(result, *, published: dict | None = None):
     """Concordance sweep: pooled effects with their mean 95 % CI, power, false positives,
     patients needed.

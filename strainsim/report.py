@@ -80,14 +80,20 @@ def segment_table(info: dict, title: str):
     from rich.table import Table
 
     table = Table(title=title, title_justify="left")
-    for name, justify in (("seg", "right"), ("name", "left"), ("TTP (ms)", "right"),
-                          ("peak strain (%)", "right"), ("viable", "center")):
+    marker = info.get("marker")
+    columns = [("seg", "right"), ("name", "left"), ("TTP (ms)", "right")]
+    if marker:
+        columns.append((f"{marker} (ms)", "right"))
+    columns += [("peak strain (%)", "right"), ("viable", "center")]
+    for name, justify in columns:
         table.add_column(name, justify=justify)
     for seg in info["segments"]:
         style = "bold green" if seg["segment"] == info["latest_segment"] else None
-        table.add_row(str(seg["segment"]), seg["name"], _fmt(seg["ttp_ms"]),
-                      _fmt(seg["peak_strain"], 1), "yes" if seg["viable"] else "scar",
-                      style=style)
+        cells = [str(seg["segment"]), seg["name"], _fmt(seg["ttp_ms"])]
+        if marker:
+            cells.append(_fmt(seg["marker_ms"], 1))
+        cells += [_fmt(seg["peak_strain"], 1), "yes" if seg["viable"] else "scar"]
+        table.add_row(*cells, style=style)
     return table
 
 

@@ -1,0 +1,71 @@
+"""Speed of the activation markers against the memory floor and their numpy reference.
+
+On one (N, 17, 49) array of simulated radial strain curves (60 fps), median of
+--repeats runs after a warm-up: the parallel-sum floor (reading the array), each
+marker through :func:`strainsim.markers.measure_marker` (the engine's TTP pass
+included: viability comes from it) and, on a 2,000-patient slice, its numpy
+reference. ``ttp`` and ``onset`` are one pass over the data (plus the engine's);
+``xcorr`` compares every segment with a reference at every lag up to 200 ms, so
+it is many passes by design.
+
+Run: python benchmarks/bench_markers.py [--n 100000] [--repeats 5]
+Writes benchmarks/results/markers.json.
+"""
+
+import argparse
+import json
+import os
+import platform
+import time
+from pathlib import Path
+
+import numba
+import numpy as np
+from bench_engine import median_time, parallel_sum
+
+from strainsim.activation import simulate_activation
+from strainsim.curves import CurveParams, simulate_curves
+from strainsim.markers import MARKERS, marker_times_numpy, measure_marker
+
+RESULTS = Path(__file__).resolve().parent / "results"
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--n", type=int, default=100_000)
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--out", type=Path, default=RESULTS / "markers.json")
+    args = parser.parse_args()
+    act = simulate_activation(args.n, np.random.default_rng(0))
+    curves = simulate_curves(act.activation_ms, act.scar, np.random.default_rng(1),
+                             CurveParams(fps=60.0))
+    strain, time_ms = curves.strain, curves.time_ms
+    floor = median_time(lambda: parallel_sum(strain), args.repeats)
+    small = strain[:2000]
+    rows = []
+    for marker in MARKERS:
+        seconds = median_time(lambda m=marker: measure_marker(strain, time_ms, marker=m),
+                              args.repeats)
+        ref = median_time(lambda m=marker: marker_times_numpy(small, time_ms, marker=m), 1)
+        fast_small = median_time(lambda m=marker: measure_marker(small, time_ms, marker=m),
+                                 args.repeats)
+        rows.append({"marker": marker, "seconds": seconds, "over_floor": seconds / floor,
+                     "numpy_over_numba_2000": ref / fast_small})
+    meta = {"command": f"python benchmarks/bench_markers.py --n {args.n} --repeats "
+                       f"{args.repeats}", "numba_threads": numba.get_num_threads(),
+            "cpus": os.cpu_count(), "python": platform.python_version(),
+            "date": time.strftime("%Y-%m-%d")}
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps({"meta": meta, "n": args.n, "floor_s": floor,
+                                    "rows": rows}, indent=2) + "\n")
+    print(f"N = {args.n:,} patients x 17 segments x {time_ms.size} frames; floor "
+          f"{floor * 1e3:.1f} ms")
+    print("| marker | ms | x floor | numpy reference / numba (2,000 patients) |")
+    print("|---|---:|---:|---:|")
+    for r in rows:
+        print(f"| {r['marker']} | {r['seconds'] * 1e3:.1f} | {r['over_floor']:.2f} | "
+              f"{r['numpy_over_numba_2000']:.0f} |")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,357 @@
+"""Activation markers beyond time-to-peak: onset of shortening/thickening and
+cross-correlation delay, measured with the engine's own machinery.
+
+Every marker gives each segment a time (ms after QRS onset, or a delay on that
+scale) whose order is the order of mechanical activation; the latest viable
+segment is then the viable segment with the largest marker time (ties: the
+larger peak magnitude, then the lower segment number, as in the engine).
+Viability and the peak always come from :func:`strainsim.engine.measure`.
+
+``"ttp"``
+    Time to peak of the smoothed curve (the engine's own TTP).
+``"onset"``
+    Time at which the smoothed curve first rises from its value at QRS onset
+    by ``onset_fraction`` of the way to its peak (thickening for radial,
+    shortening for longitudinal strain), linearly interpolated between frames.
+``"xcorr"``
+    The lag (ms) that best aligns the segment's smoothed curve with a reference
+    curve (the mean of the patient's viable segments, or one segment): the
+    largest Pearson correlation over the overlapping frames, for lags up to
+    ``max_lag_ms``, with a parabolic refinement between frames. Positive: later
+    than the reference.
+
+The smoothing is the engine's (a centred moving average of ``2h + 1`` frames,
+NaN samples skipped). The numba kernel has a plain-numpy reference,
+:func:`marker_times_numpy`, that the tests hold it to.
+
+Examples
+--------
+>>> import numpy as np
+>>> from strainsim.markers import measure_marker
+>>> t = np.arange(60) * 10.0
+>>> curve = lambda onset: np.clip((t - onset) / 200.0, 0, 1) * 25.0
+>>> strain = np.array([[curve(100.0 + 5 * s) for s in range(17)]])
+>>> result = measure_marker(strain, t, marker="onset", smooth_ms=0)
+>>> int(result.latest_segment[0]), round(float(result.time_ms[0, 16] - result.time_ms[0, 0]))
+(17, 80)
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numba
+import numpy as np
+
+from .engine import DEFAULT_SCAR_THRESHOLD_PCT, DEFAULT_SMOOTH_MS, EngineResult, measure
+from .segments import SegmentModel
+
+__all__ = ["MARKERS", "MarkerResult", "measure_marker", "marker_times_numpy"]
+
+MARKERS = ("ttp", "onset", "xcorr")
+_CODES = {"ttp": 0, "onset": 1, "xcorr": 2}
+
+
+@dataclass(frozen=True)
+class MarkerResult:
+    """Marker times and the latest viable segment by them.
+
+    Attributes
+    ----------
+    marker : str
+    time_ms : ndarray, shape (N, S)
+        The marker's time per segment (ms); NaN where it is undefined.
+    latest_segment : ndarray of int, shape (N,)
+        Viable segment with the largest marker time (-1 when none).
+    engine : EngineResult
+        TTP, peaks and viability from the engine.
+    """
+
+    marker: str
+    time_ms: np.ndarray
+    latest_segment: np.ndarray
+    engine: EngineResult
+
+
+@numba.njit(cache=True, inline="always")
+def _smooth(row, half, out):
+    # the engine's moving average: NaN samples skipped, windows shrink at the edges
+    n = row.shape[0]
+    for k in range(n):
+        total = 0.0
+        count = 0
+        for j in range(max(0, k - half), min(n - 1, k + half) + 1):
+            v = row[j]
+            if not np.isnan(v):
+                total += v
+                count += 1
+        out[k] = total * (1.0 / count) if count > 0 else np.nan
+
+
+@numba.njit(cache=True, inline="always")
+def _onset(smooth, peak_frame, sign, fraction, time_ms):
+    # first crossing of start + fraction * (peak - start) before the peak, interpolated
+    if peak_frame < 0 or np.isnan(smooth[0]):
+        return np.nan
+    start = sign * smooth[0]
+    level = start + fraction * (sign * smooth[peak_frame] - start)
+    for k in range(1, peak_frame + 1):
+        here = sign * smooth[k]
+        before = sign * smooth[k - 1]
+        if here >= level and not np.isnan(before):
+            if here == before:
+                return time_ms[k]
+            w = (level - before) / (here - before)
+            return time_ms[k - 1] + w * (time_ms[k] - time_ms[k - 1])
+    return time_ms[peak_frame]
+
+
+@numba.njit(cache=True, inline="always")
+def _xcorr_lag(x, ref, max_lag):
+    # lag (frames, refined) maximizing the Pearson correlation of x[k] and ref[k - lag]
+    # over the overlapping samples where both are measured (at least 3)
+    n = x.shape[0]
+    best = -np.inf
+    best_lag = 0
+    values = np.full(2 * max_lag + 1, -np.inf)
+    for i in range(2 * max_lag + 1):
+        lag = i - max_lag
+        sa = sb = saa = sbb = sab = 0.0
+        count = 0
+        for k in range(max(0, lag), min(n, n + lag)):
+            a = x[k]
+            b = ref[k - lag]
+            if not (np.isnan(a) or np.isnan(b)):
+                sa += a
+                sb += b
+                saa += a * a
+                sbb += b * b
+                sab += a * b
+                count += 1
+        if count >= 3:
+            va = saa - sa * sa / count
+            vb = sbb - sb * sb / count
+            if va > 0.0 and vb > 0.0:
+                values[i] = (sab - sa * sb / count) / math.sqrt(va * vb)
+                if values[i] > best:
+                    best = values[i]
+                    best_lag = i
+    if best == -np.inf:
+        return np.nan
+    shift = 0.0
+    if 0 < best_lag < 2 * max_lag:
+        left, mid, right = values[best_lag - 1], values[best_lag], values[best_lag + 1]
+        denom = left - 2.0 * mid + right
+        if denom < 0.0 and left > -np.inf and right > -np.inf:
+            shift = 0.5 * (left - right) / denom
+    return best_lag - max_lag + shift
+
+
+@numba.njit(parallel=True, cache=True)
+def _marker_kernel(strain, half, sign, time_ms, code, fraction, reference, max_lag,
+                   peak_frame, viable, out):
+    n, n_seg, n_frames = strain.shape
+    dt = (time_ms[n_frames - 1] - time_ms[0]) / (n_frames - 1) if n_frames > 1 else 1.0
+    for i in numba.prange(n):
+        smooth = np.empty((n_seg, n_frames))
+        for s in range(n_seg):
+            _smooth(strain[i, s], half, smooth[s])
+        if code == 1:
+            for s in range(n_seg):
+                out[i, s] = _onset(smooth[s], peak_frame[i, s], sign, fraction, time_ms)
+            continue
+        # cross-correlation against the reference curve (both mean-removed)
+        ref = np.zeros(n_frames)
+        if reference >= 0:
+            for k in range(n_frames):
+                ref[k] = smooth[reference, k]
+        else:
+            counts = np.zeros(n_frames)
+            for s in range(n_seg):
+                if viable[i, s]:
+                    for k in range(n_frames):
+                        if not np.isnan(smooth[s, k]):
+                            ref[k] += smooth[s, k]
+                            counts[k] += 1
+            for k in range(n_frames):
+                ref[k] = ref[k] / counts[k] if counts[k] > 0 else np.nan
+        _demean(ref)
+        for s in range(n_seg):
+            _demean(smooth[s])
+            out[i, s] = _xcorr_lag(smooth[s], ref, max_lag) * dt
+
+
+@numba.njit(cache=True, inline="always")
+def _demean(x):
+    total = 0.0
+    count = 0
+    for k in range(x.shape[0]):
+        if not np.isnan(x[k]):
+            total += x[k]
+            count += 1
+    if count > 0:
+        mean = total / count
+        for k in range(x.shape[0]):
+            x[k] -= mean
+
+
+def _latest(times, viable, amplitude, candidate):
+    # largest marker time among viable candidates; ties: larger peak magnitude, then
+    # the lower segment number; -1 when none
+    ok = viable & candidate[None, :] & ~np.isnan(times)
+    key = np.where(ok, times, -np.inf)
+    best = key.max(axis=1, initial=-np.inf)
+    tied = ok & (key == best[:, None])
+    amp = np.where(tied, amplitude, -np.inf)
+    winner = tied & (amp == amp.max(axis=1, initial=-np.inf)[:, None])
+    return np.where(ok.any(axis=1), np.argmax(winner, axis=1) + 1, -1).astype(np.int64)
+
+
+def _prepare(strain, time_ms, marker, kind, smooth_ms, scar_threshold_pct, model,
+             candidates, reference, max_lag_ms, onset_fraction):
+    if marker not in MARKERS:
+        raise ValueError(f"marker must be one of {MARKERS}, not {marker!r}")
+    if not 0.0 < onset_fraction < 1.0:
+        raise ValueError("onset_fraction must be in (0, 1)")
+    if max_lag_ms <= 0:
+        raise ValueError("max_lag_ms must be > 0")
+    if reference is not None and not 1 <= int(reference) <= 17:
+        raise ValueError("reference must be a segment number 1-17")
+    engine = measure(strain, time_ms, kind=kind, smooth_ms=smooth_ms,
+                     scar_threshold_pct=scar_threshold_pct, candidates=candidates, model=model)
+    strain = np.ascontiguousarray(np.asarray(strain, dtype=np.float64).reshape(
+        (-1,) + np.shape(strain)[-2:]))
+    time_ms = np.ascontiguousarray(time_ms, dtype=np.float64)
+    peak_frame = np.where(np.isnan(engine.ttp_ms), -1,
+                          np.searchsorted(time_ms, np.nan_to_num(engine.ttp_ms)))
+    dt = float(np.median(np.diff(time_ms))) if time_ms.size > 1 else 1.0
+    max_lag = int(max(1, min(round(max_lag_ms / dt), time_ms.size - 1)))
+    candidate = np.ones(strain.shape[1], dtype=bool)
+    if candidates is not None:
+        candidate[:] = False
+        candidate[np.asarray(candidates, dtype=np.int64) - 1] = True
+    half = (engine.smooth_frames - 1) // 2
+    sign = 1.0 if kind == "radial" else -1.0
+    ref = -1 if reference is None else int(reference) - 1
+    return engine, strain, time_ms, peak_frame.astype(np.int64), max_lag, candidate, half, \
+        sign, ref
+
+
+def measure_marker(strain, time_ms, *, marker: str = "ttp", kind: str = "radial",
+                   smooth_ms: float = DEFAULT_SMOOTH_MS,
+                   scar_threshold_pct: float = DEFAULT_SCAR_THRESHOLD_PCT,
+                   onset_fraction: float = 0.1, reference: int | None = None,
+                   max_lag_ms: float = 200.0, candidates=None,
+                   model: SegmentModel | None = None) -> MarkerResult:
+    """Measure an activation marker per segment and the latest viable segment by it.
+
+    Parameters
+    ----------
+    strain, time_ms, kind, smooth_ms, scar_threshold_pct, candidates, model
+        As for :func:`strainsim.engine.measure`.
+    marker : {"ttp", "onset", "xcorr"}
+        See the module docstring.
+    onset_fraction : float
+        ``"onset"``: fraction of the rise to the peak that marks the onset (0-1).
+    reference : int, optional
+        ``"xcorr"``: reference segment (1-17); default the mean curve of the
+        patient's viable segments.
+    max_lag_ms : float
+        ``"xcorr"``: largest lag searched (ms).
+
+    Returns
+    -------
+    MarkerResult
+    """
+    engine, strain, time_ms, peak_frame, max_lag, candidate, half, sign, ref = _prepare(
+        strain, time_ms, marker, kind, smooth_ms, scar_threshold_pct, model, candidates,
+        reference, max_lag_ms, onset_fraction)
+    if marker == "ttp":
+        times = engine.ttp_ms.copy()
+    else:
+        times = np.empty(strain.shape[:2])
+        _marker_kernel(strain, half, sign, time_ms, _CODES[marker], float(onset_fraction), ref,
+                       max_lag, peak_frame, np.ascontiguousarray(engine.viable), times)
+    latest = _latest(times, engine.viable, np.abs(engine.peak_strain), candidate)
+    return MarkerResult(marker=marker, time_ms=times, latest_segment=latest, engine=engine)
+
+
+def marker_times_numpy(strain, time_ms, *, marker: str, kind: str = "radial",
+                       smooth_ms: float = DEFAULT_SMOOTH_MS,
+                       scar_threshold_pct: float = DEFAULT_SCAR_THRESHOLD_PCT,
+                       onset_fraction: float = 0.1, reference: int | None = None,
+                       max_lag_ms: float = 200.0) -> np.ndarray:
+    """Plain-numpy reference of the marker kernel (same arguments, same times)."""
+    engine, strain, time_ms, peak_frame, max_lag, _, half, sign, ref = _prepare(
+        strain, time_ms, marker, kind, smooth_ms, scar_threshold_pct, None, None, reference,
+        max_lag_ms, onset_fraction)
+    if marker == "ttp":
+        return engine.ttp_ms.copy()
+    n, n_seg, n_frames = strain.shape
+    finite = ~np.isnan(strain)
+    values = np.where(finite, strain, 0.0)
+    total = np.zeros_like(values)
+    count = np.zeros_like(values)
+    for offset in range(-half, half + 1):
+        lo, hi = max(0, -offset), min(n_frames, n_frames - offset)
+        total[:, :, lo:hi] += values[:, :, lo + offset:hi + offset]
+        count[:, :, lo:hi] += finite[:, :, lo + offset:hi + offset]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        smooth = np.where(count > 0, total * (1.0 / count), np.nan)
+    out = np.full((n, n_seg), np.nan)
+    if marker == "onset":
+        for i in range(n):
+            for s in range(n_seg):
+                f = peak_frame[i, s]
+                x = sign * smooth[i, s]
+                if f < 0 or np.isnan(x[0]):
+                    continue
+                level = x[0] + onset_fraction * (x[f] - x[0])
+                hits = np.flatnonzero((x[1:f + 1] >= level) & ~np.isnan(x[:f]))
+                if hits.size == 0:
+                    out[i, s] = time_ms[f]
+                    continue
+                k = hits[0] + 1
+                if x[k] == x[k - 1]:
+                    out[i, s] = time_ms[k]
+                else:
+                    w = (level - x[k - 1]) / (x[k] - x[k - 1])
+                    out[i, s] = time_ms[k - 1] + w * (time_ms[k] - time_ms[k - 1])
+        return out
+    dt = (time_ms[-1] - time_ms[0]) / (n_frames - 1) if n_frames > 1 else 1.0
+    for i in range(n):
+        if ref >= 0:
+            r = smooth[i, ref].copy()
+        else:
+            rows = smooth[i, engine.viable[i]]
+            with np.errstate(invalid="ignore"):
+                r = np.nansum(rows, axis=0) / np.maximum((~np.isnan(rows)).sum(axis=0), 1)
+            r[(~np.isnan(rows)).sum(axis=0) == 0] = np.nan
+        r = r - np.nanmean(r) if np.any(~np.isnan(r)) else r
+        for s in range(n_seg):
+            x = smooth[i, s]
+            x = x - np.nanmean(x) if np.any(~np.isnan(x)) else x
+            vals = np.full(2 * max_lag + 1, -np.inf)
+            for j, lag in enumerate(range(-max_lag, max_lag + 1)):
+                k = np.arange(max(0, lag), min(n_frames, n_frames + lag))
+                a, b = x[k], r[k - lag]
+                ok = ~(np.isnan(a) | np.isnan(b))
+                if ok.sum() < 3:
+                    continue
+                a, b = a[ok], b[ok]
+                va = np.sum(a * a) - np.sum(a) ** 2 / a.size
+                vb = np.sum(b * b) - np.sum(b) ** 2 / b.size
+                if va > 0 and vb > 0:
+                    vals[j] = (np.sum(a * b) - np.sum(a) * np.sum(b) / a.size) / np.sqrt(va * vb)
+            if not np.isfinite(vals).any():
+                continue
+            b = int(np.argmax(vals))
+            shift = 0.0
+            if 0 < b < 2 * max_lag:
+                left, mid, right = vals[b - 1], vals[b], vals[b + 1]
+                denom = left - 2 * mid + right
+                if denom < 0 and np.isfinite(left) and np.isfinite(right):
+                    shift = 0.5 * (left - right) / denom
+            out[i, s] = (b - max_lag + shift) * dt
+    return out
