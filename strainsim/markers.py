@@ -21,8 +21,9 @@ Viability and the peak always come from :func:`strainsim.engine.measure`.
     than the reference.
 
 The smoothing is the engine's (a centred moving average of ``2h + 1`` frames,
-NaN samples skipped). The numba kernel has a plain-numpy reference,
-:func:`marker_times_numpy`, that the tests hold it to.
+NaN samples skipped), and one kernel runs the engine's per-curve routines and
+the marker on the same rows, patient by patient. The kernel has a plain-numpy
+reference, :func:`marker_times_numpy`, that the tests hold it to.
 
 Examples
 --------
@@ -44,7 +45,19 @@ from dataclasses import dataclass
 import numba
 import numpy as np
 
-from .engine import DEFAULT_SCAR_THRESHOLD_PCT, DEFAULT_SMOOTH_MS, EngineResult, measure
+from .engine import (
+    DEFAULT_SCAR_THRESHOLD_PCT,
+    DEFAULT_SMOOTH_MS,
+    EngineResult,
+    _prepare,
+    engine_outputs,
+    finish_patient,
+    measure,
+    measure_numpy,
+    peak_of_row,
+    record_segment,
+    result_from_outputs,
+)
 from .segments import SegmentModel
 
 __all__ = ["MARKERS", "MarkerResult", "measure_marker", "marker_times_numpy"]
@@ -75,36 +88,71 @@ class MarkerResult:
 
 
 @numba.njit(cache=True, inline="always")
-def _smooth(row, half, out):
-    # the engine's moving average: NaN samples skipped, windows shrink at the edges
+def _smooth_at(row, k, half):
+    # the engine's moving average at frame k (NaN samples skipped)
     n = row.shape[0]
-    for k in range(n):
-        total = 0.0
-        count = 0
-        for j in range(max(0, k - half), min(n - 1, k + half) + 1):
-            v = row[j]
-            if not np.isnan(v):
-                total += v
-                count += 1
-        out[k] = total * (1.0 / count) if count > 0 else np.nan
+    total = 0.0
+    count = 0
+    for j in range(max(0, k - half), min(n - 1, k + half) + 1):
+        v = row[j]
+        if not np.isnan(v):
+            total += v
+            count += 1
+    return total * (1.0 / count) if count > 0 else np.nan
 
 
 @numba.njit(cache=True, inline="always")
-def _onset(smooth, peak_frame, sign, fraction, time_ms):
+def _smooth_fast(row, k, half):
+    # _smooth_at with the arithmetic of the engine's 3-frame fast path (the same numbers)
+    # when the window has no NaN sample
+    if half == 1:
+        n = row.shape[0]
+        if 0 < k < n - 1:
+            value = ((row[k - 1] + row[k]) + row[k + 1]) * (1.0 / 3.0)
+        elif k == 0:
+            value = (row[0] + row[1]) * 0.5
+        else:
+            value = (row[k - 1] + row[k]) * 0.5
+        if value == value:
+            return value
+    return _smooth_at(row, k, half)
+
+
+@numba.njit(cache=True, inline="always")
+def _onset(row, half, peak_frame, sign, fraction, time_ms):
     # first crossing of start + fraction * (peak - start) before the peak, interpolated
-    if peak_frame < 0 or np.isnan(smooth[0]):
+    if peak_frame < 0:
         return np.nan
-    start = sign * smooth[0]
-    level = start + fraction * (sign * smooth[peak_frame] - start)
+    start = sign * _smooth_fast(row, 0, half)
+    if np.isnan(start):
+        return np.nan
+    level = start + fraction * (sign * _smooth_fast(row, peak_frame, half) - start)
+    before = start
     for k in range(1, peak_frame + 1):
-        here = sign * smooth[k]
-        before = sign * smooth[k - 1]
+        here = sign * _smooth_fast(row, k, half)
         if here >= level and not np.isnan(before):
             if here == before:
                 return time_ms[k]
             w = (level - before) / (here - before)
             return time_ms[k - 1] + w * (time_ms[k] - time_ms[k - 1])
+        before = here
     return time_ms[peak_frame]
+
+
+@numba.njit(cache=True, inline="always")
+def _latest_row(times, viable, peak, sign, candidate):
+    # largest marker time among viable candidates; ties: larger peak magnitude, then the
+    # lower segment; -1 when none
+    best = -1
+    best_t = 0.0
+    best_amp = 0.0
+    for s in range(times.shape[0]):
+        t = times[s]
+        if viable[s] and candidate[s] and not np.isnan(t):
+            amp = sign * peak[s]
+            if best < 0 or t > best_t or (t == best_t and amp > best_amp):
+                best, best_t, best_amp = s, t, amp
+    return best + 1 if best >= 0 else -1
 
 
 @numba.njit(cache=True, inline="always")
@@ -149,37 +197,66 @@ def _xcorr_lag(x, ref, max_lag):
 
 
 @numba.njit(parallel=True, cache=True)
-def _marker_kernel(strain, half, sign, time_ms, code, fraction, reference, max_lag,
-                   peak_frame, viable, out):
+def _marker_kernel(rec, strain, out, code, fraction, reference, max_lag, frames, times_out,
+                   marker_latest):
+    """The engine and a marker in one pass per patient (records unpacked once: numba's
+    parallel loops lose writes made through a tuple's fields in inlined code)."""
+    half, sign, time_ms, threshold = rec.half, rec.sign, rec.time_ms, rec.threshold
+    candidate, basal_mid, septal, lateral = (rec.candidate, rec.basal_mid, rec.septal,
+                                             rec.lateral)
+    peak, ttp, viable, latest = out.peak, out.ttp, out.viable, out.latest
+    sd, maxmin, sept_lat = out.sd, out.maxmin, out.sept_lat
     n, n_seg, n_frames = strain.shape
     dt = (time_ms[n_frames - 1] - time_ms[0]) / (n_frames - 1) if n_frames > 1 else 1.0
-    for i in numba.prange(n):
-        smooth = np.empty((n_seg, n_frames))
+    for i in numba.prange(n):  # no allocation in here: allocators contend across threads
+        best = -1
+        best_ttp = 0.0
+        best_amp = 0.0
         for s in range(n_seg):
-            _smooth(strain[i, s], half, smooth[s])
-        if code == 1:
+            f, raw = peak_of_row(strain[i, s], half, sign)
+            frames[i, s] = f
+            best, best_ttp, best_amp = record_segment(i, s, f, raw, sign, time_ms, threshold,
+                                                      candidate, best, best_ttp, best_amp,
+                                                      peak, ttp, viable)
+        finish_patient(i, best, basal_mid, septal, lateral, ttp, latest, sd, maxmin,
+                       sept_lat)
+        if code == 0:
             for s in range(n_seg):
-                out[i, s] = _onset(smooth[s], peak_frame[i, s], sign, fraction, time_ms)
-            continue
-        # cross-correlation against the reference curve (both mean-removed)
-        ref = np.zeros(n_frames)
-        if reference >= 0:
-            for k in range(n_frames):
-                ref[k] = smooth[reference, k]
+                times_out[i, s] = ttp[i, s]
+        elif code == 1:
+            for s in range(n_seg):
+                times_out[i, s] = _onset(strain[i, s], half, frames[i, s], sign, fraction,
+                                         time_ms)
         else:
-            counts = np.zeros(n_frames)
-            for s in range(n_seg):
-                if viable[i, s]:
-                    for k in range(n_frames):
-                        if not np.isnan(smooth[s, k]):
-                            ref[k] += smooth[s, k]
-                            counts[k] += 1
-            for k in range(n_frames):
-                ref[k] = ref[k] / counts[k] if counts[k] > 0 else np.nan
-        _demean(ref)
+            _xcorr_patient(strain, i, half, viable, reference, max_lag, dt, times_out)
+        marker_latest[i] = _latest_row(times_out[i], viable[i], peak[i], sign, candidate)
+
+
+@numba.njit(cache=True)
+def _xcorr_patient(strain, i, half, viable, reference, max_lag, dt, times_out):
+    n_seg, n_frames = strain.shape[1], strain.shape[2]
+    smooth = np.empty((n_seg, n_frames))
+    for s in range(n_seg):
+        for k in range(n_frames):
+            smooth[s, k] = _smooth_at(strain[i, s], k, half)
+    ref = np.zeros(n_frames)
+    if reference >= 0:
+        for k in range(n_frames):
+            ref[k] = smooth[reference, k]
+    else:
+        counts = np.zeros(n_frames)
         for s in range(n_seg):
-            _demean(smooth[s])
-            out[i, s] = _xcorr_lag(smooth[s], ref, max_lag) * dt
+            if viable[i, s]:
+                for k in range(n_frames):
+                    if not np.isnan(smooth[s, k]):
+                        ref[k] += smooth[s, k]
+                        counts[k] += 1
+        for k in range(n_frames):
+            ref[k] = ref[k] / counts[k] if counts[k] > 0 else np.nan
+    _demean(ref)
+    for s in range(n_seg):
+        _demean(smooth[s])
+        times_out[i, s] = _xcorr_lag(smooth[s], ref, max_lag) * dt
 
 
 @numba.njit(cache=True, inline="always")
@@ -196,20 +273,7 @@ def _demean(x):
             x[k] -= mean
 
 
-def _latest(times, viable, amplitude, candidate):
-    # largest marker time among viable candidates; ties: larger peak magnitude, then
-    # the lower segment number; -1 when none
-    ok = viable & candidate[None, :] & ~np.isnan(times)
-    key = np.where(ok, times, -np.inf)
-    best = key.max(axis=1, initial=-np.inf)
-    tied = ok & (key == best[:, None])
-    amp = np.where(tied, amplitude, -np.inf)
-    winner = tied & (amp == amp.max(axis=1, initial=-np.inf)[:, None])
-    return np.where(ok.any(axis=1), np.argmax(winner, axis=1) + 1, -1).astype(np.int64)
-
-
-def _prepare(strain, time_ms, marker, kind, smooth_ms, scar_threshold_pct, model,
-             candidates, reference, max_lag_ms, onset_fraction):
+def _check(marker, onset_fraction, max_lag_ms, reference):
     if marker not in MARKERS:
         raise ValueError(f"marker must be one of {MARKERS}, not {marker!r}")
     if not 0.0 < onset_fraction < 1.0:
@@ -218,24 +282,11 @@ def _prepare(strain, time_ms, marker, kind, smooth_ms, scar_threshold_pct, model
         raise ValueError("max_lag_ms must be > 0")
     if reference is not None and not 1 <= int(reference) <= 17:
         raise ValueError("reference must be a segment number 1-17")
-    engine = measure(strain, time_ms, kind=kind, smooth_ms=smooth_ms,
-                     scar_threshold_pct=scar_threshold_pct, candidates=candidates, model=model)
-    strain = np.ascontiguousarray(np.asarray(strain, dtype=np.float64).reshape(
-        (-1,) + np.shape(strain)[-2:]))
-    time_ms = np.ascontiguousarray(time_ms, dtype=np.float64)
-    peak_frame = np.where(np.isnan(engine.ttp_ms), -1,
-                          np.searchsorted(time_ms, np.nan_to_num(engine.ttp_ms)))
+
+
+def _max_lag(time_ms, max_lag_ms):
     dt = float(np.median(np.diff(time_ms))) if time_ms.size > 1 else 1.0
-    max_lag = int(max(1, min(round(max_lag_ms / dt), time_ms.size - 1)))
-    candidate = np.ones(strain.shape[1], dtype=bool)
-    if candidates is not None:
-        candidate[:] = False
-        candidate[np.asarray(candidates, dtype=np.int64) - 1] = True
-    half = (engine.smooth_frames - 1) // 2
-    sign = 1.0 if kind == "radial" else -1.0
-    ref = -1 if reference is None else int(reference) - 1
-    return engine, strain, time_ms, peak_frame.astype(np.int64), max_lag, candidate, half, \
-        sign, ref
+    return int(max(1, min(round(max_lag_ms / dt), time_ms.size - 1)))
 
 
 def measure_marker(strain, time_ms, *, marker: str = "ttp", kind: str = "radial",
@@ -245,6 +296,9 @@ def measure_marker(strain, time_ms, *, marker: str = "ttp", kind: str = "radial"
                    max_lag_ms: float = 200.0, candidates=None,
                    model: SegmentModel | None = None) -> MarkerResult:
     """Measure an activation marker per segment and the latest viable segment by it.
+
+    One pass per patient: the engine's per-curve routines (peak, TTP, viability,
+    dyssynchrony) and the marker on the same rows.
 
     Parameters
     ----------
@@ -264,17 +318,24 @@ def measure_marker(strain, time_ms, *, marker: str = "ttp", kind: str = "radial"
     -------
     MarkerResult
     """
-    engine, strain, time_ms, peak_frame, max_lag, candidate, half, sign, ref = _prepare(
-        strain, time_ms, marker, kind, smooth_ms, scar_threshold_pct, model, candidates,
-        reference, max_lag_ms, onset_fraction)
-    if marker == "ttp":
-        times = engine.ttp_ms.copy()
-    else:
-        times = np.empty(strain.shape[:2])
-        _marker_kernel(strain, half, sign, time_ms, _CODES[marker], float(onset_fraction), ref,
-                       max_lag, peak_frame, np.ascontiguousarray(engine.viable), times)
-    latest = _latest(times, engine.viable, np.abs(engine.peak_strain), candidate)
-    return MarkerResult(marker=marker, time_ms=times, latest_segment=latest, engine=engine)
+    _check(marker, onset_fraction, max_lag_ms, reference)
+    if marker == "ttp":  # the engine's own measurement, latest segment included
+        engine = measure(strain, time_ms, kind=kind, smooth_ms=smooth_ms,
+                         scar_threshold_pct=scar_threshold_pct, candidates=candidates,
+                         model=model)
+        return MarkerResult(marker=marker, time_ms=engine.ttp_ms,
+                            latest_segment=engine.latest_segment, engine=engine)
+    strain, rec = _prepare(strain, time_ms, kind, smooth_ms, scar_threshold_pct, model,
+                           candidates)
+    out = engine_outputs(strain.shape[0], strain.shape[1])
+    times = np.empty(strain.shape[:2])
+    frames = np.empty(strain.shape[:2], dtype=np.int64)
+    latest = np.empty(strain.shape[0], dtype=np.int64)
+    _marker_kernel(rec, strain, out, _CODES[marker], float(onset_fraction),
+                   -1 if reference is None else int(reference) - 1,
+                   _max_lag(rec.time_ms, max_lag_ms), frames, times, latest)
+    return MarkerResult(marker=marker, time_ms=times, latest_segment=latest,
+                        engine=result_from_outputs(out, kind, scar_threshold_pct, rec.half))
 
 
 def marker_times_numpy(strain, time_ms, *, marker: str, kind: str = "radial",
@@ -283,11 +344,17 @@ def marker_times_numpy(strain, time_ms, *, marker: str, kind: str = "radial",
                        onset_fraction: float = 0.1, reference: int | None = None,
                        max_lag_ms: float = 200.0) -> np.ndarray:
     """Plain-numpy reference of the marker kernel (same arguments, same times)."""
-    engine, strain, time_ms, peak_frame, max_lag, _, half, sign, ref = _prepare(
-        strain, time_ms, marker, kind, smooth_ms, scar_threshold_pct, None, None, reference,
-        max_lag_ms, onset_fraction)
+    _check(marker, onset_fraction, max_lag_ms, reference)
+    engine = measure_numpy(strain, time_ms, kind=kind, smooth_ms=smooth_ms,
+                           scar_threshold_pct=scar_threshold_pct)
     if marker == "ttp":
         return engine.ttp_ms.copy()
+    strain, rec = _prepare(strain, time_ms, kind, smooth_ms, scar_threshold_pct, None, None)
+    time_ms, half, sign = rec.time_ms, rec.half, rec.sign
+    peak_frame = np.where(np.isnan(engine.ttp_ms), -1,
+                          np.searchsorted(time_ms, np.nan_to_num(engine.ttp_ms)))
+    max_lag = _max_lag(time_ms, max_lag_ms)
+    ref = -1 if reference is None else int(reference) - 1
     n, n_seg, n_frames = strain.shape
     finite = ~np.isnan(strain)
     values = np.where(finite, strain, 0.0)
