@@ -72,9 +72,10 @@ def main():
                        "engine_over_floor_1e5": engine["rows"][0]["engine_over_floor"]}
                 rows.append(row)
                 print(json.dumps(row), flush=True)
-    meta = {"command": "python benchmarks/compare_commits.py --before <checkout> --rounds "
-                       f"{args.rounds}" + (f" --sweep-replicates {args.sweep_replicates}"
-                                           if args.sweep_replicates != 1000 else ""),
+    meta = {"command": "python benchmarks/compare_commits.py --before <checkout> --after "
+                       f"<checkout> --rounds {args.rounds}"
+                       + (f" --sweep-replicates {args.sweep_replicates}"
+                          if args.sweep_replicates != 1000 else ""),
             "before": subprocess.run(["git", "-C", str(trees["before"]), "rev-parse",
                                       "--short", "HEAD"], capture_output=True,
                                      text=True).stdout.strip(),
