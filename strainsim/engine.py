@@ -212,22 +212,30 @@ class _quiet_nan_warnings:
 # ---------------------------------------------------------------------------------------
 # numba kernels (module level, so that numba's on-disk cache finds them again)
 # ---------------------------------------------------------------------------------------
+@numba.njit(cache=True, inline="always")
+def smoothed_at(row, k, half):
+    """The moving average of ``row`` at frame ``k`` over ``2*half + 1`` frames (NaN
+    samples skipped, the window shrinking at the edges; NaN when it holds no sample)."""
+    n_frames = row.shape[0]
+    total = 0.0
+    count = 0
+    for j in range(max(0, k - half), min(n_frames - 1, k + half) + 1):
+        v = row[j]
+        if not np.isnan(v):
+            total += v
+            count += 1
+    return total * (1.0 / count) if count > 0 else np.nan
+
+
 @numba.njit(cache=True)
 def peak_any(row, half, sign):
     # general case: any window, NaN samples skipped, windows shrink at the edges
-    n_frames = row.shape[0]
     best = -np.inf
     best_frame = -1
-    for k in range(n_frames):
-        total = 0.0
-        count = 0
-        for j in range(max(0, k - half), min(n_frames - 1, k + half) + 1):
-            v = row[j]
-            if not np.isnan(v):
-                total += v
-                count += 1
-        if count > 0:
-            value = sign * (total * (1.0 / count))
+    for k in range(row.shape[0]):
+        smoothed = smoothed_at(row, k, half)
+        if not np.isnan(smoothed):
+            value = sign * smoothed
             if value > best:
                 best = value
                 best_frame = k

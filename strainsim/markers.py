@@ -57,6 +57,7 @@ from .engine import (
     peak_of_row,
     record_segment,
     result_from_outputs,
+    smoothed_at,
 )
 from .segments import SegmentModel
 
@@ -88,22 +89,8 @@ class MarkerResult:
 
 
 @numba.njit(cache=True, inline="always")
-def _smooth_at(row, k, half):
-    # the engine's moving average at frame k (NaN samples skipped)
-    n = row.shape[0]
-    total = 0.0
-    count = 0
-    for j in range(max(0, k - half), min(n - 1, k + half) + 1):
-        v = row[j]
-        if not np.isnan(v):
-            total += v
-            count += 1
-    return total * (1.0 / count) if count > 0 else np.nan
-
-
-@numba.njit(cache=True, inline="always")
 def _smooth_fast(row, k, half):
-    # _smooth_at with the arithmetic of the engine's 3-frame fast path (the same numbers)
+    # smoothed_at with the arithmetic of the engine's 3-frame fast path (the same numbers)
     # when the window has no NaN sample
     if half == 1:
         n = row.shape[0]
@@ -115,7 +102,7 @@ def _smooth_fast(row, k, half):
             value = (row[k - 1] + row[k]) * 0.5
         if value == value:
             return value
-    return _smooth_at(row, k, half)
+    return smoothed_at(row, k, half)
 
 
 @numba.njit(cache=True, inline="always")
@@ -238,7 +225,7 @@ def _xcorr_patient(strain, i, half, viable, reference, max_lag, dt, times_out):
     smooth = np.empty((n_seg, n_frames))
     for s in range(n_seg):
         for k in range(n_frames):
-            smooth[s, k] = _smooth_at(strain[i, s], k, half)
+            smooth[s, k] = smoothed_at(strain[i, s], k, half)
     ref = np.zeros(n_frames)
     if reference >= 0:
         for k in range(n_frames):

@@ -22,3 +22,23 @@ def model():
 @pytest.fixture
 def rng():
     return np.random.default_rng(12345)
+
+
+class CliRun:
+    """What one command-line call returned and printed."""
+
+    def __init__(self, code, out, err):
+        self.code, self.out, self.err = code, out, err
+
+
+@pytest.fixture
+def cli(capsys):
+    """``cli(argv)`` runs ``strainsim argv`` in-process: exit code, stdout, stderr."""
+    from strainsim.cli import main
+
+    def run(argv):
+        code = main(argv)
+        out, err = capsys.readouterr()
+        return CliRun(code, out, err)
+
+    return run

@@ -7,7 +7,6 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from strainsim.cli import main
 from strainsim.meta import (
     cumulative,
     effect_sizes,
@@ -16,18 +15,6 @@ from strainsim.meta import (
     log_odds_ratio,
     pool,
 )
-
-
-class _Run:
-    def __init__(self, code, out, err):
-        self.code, self.out, self.err = code, out, err
-
-
-def run(argv, capsys):
-    code = main(argv)
-    out, err = capsys.readouterr()
-    return _Run(code, out, err)
-
 
 studies = st.integers(3, 12).flatmap(lambda k: st.tuples(
     st.lists(st.floats(-2, 2), min_size=k, max_size=k),
@@ -102,13 +89,13 @@ Stein,180,1541,372,1451,1953
 """
 
 
-def test_meta_cli_sensitivity_json_and_funnel(tmp_path, capsys):
+def test_meta_cli_sensitivity_json_and_funnel(tmp_path, cli):
     table = tmp_path / "bcg.csv"
     table.write_text(BCG)
     funnel = tmp_path / "funnel.png"
-    result = run(["meta", str(table), "--method", "DL", "--json",
+    result = cli(["meta", str(table), "--method", "DL", "--json",
                                       "--leave-one-out", "--cumulative", "--order-by", "year",
-                                      "--funnel", str(funnel)], capsys)
+                                      "--funnel", str(funnel)])
     assert result.code == 0, (result.out + result.err)
     info = json.loads(result.out)
     assert [r["added"] for r in info["cumulative"]] == ["Aronson", "Ferguson", "Stein",
@@ -121,11 +108,11 @@ def test_meta_cli_sensitivity_json_and_funnel(tmp_path, capsys):
     (["--order-by", "decade"], "option --order-by"),
     (["--funnel", "x.png", "--cumulative"], None),
 ])
-def test_meta_cli_sensitivity_errors(tmp_path, argv, fragment, capsys):
+def test_meta_cli_sensitivity_errors(tmp_path, argv, fragment, cli):
     table = tmp_path / "two.csv"
     table.write_text("study,yi,vi\na,0.1,0.04\nb,0.3,0.05\n")
     argv = [a if a != "x.png" else str(tmp_path / "x.png") for a in argv]
-    result = run(["meta", str(table), *argv], capsys)
+    result = cli(["meta", str(table), *argv])
     assert result.code == 2
     assert (fragment or "at least 3 studies") in (result.out + result.err)
     assert not (tmp_path / "x.png").exists()

@@ -6,7 +6,6 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from strainsim.cli import main
 from strainsim.meta import effect_sizes, pool
 from strainsim.tsa import (
     boundaries,
@@ -15,18 +14,6 @@ from strainsim.tsa import (
     required_information,
     trial_sequential_analysis,
 )
-
-
-class _Run:
-    def __init__(self, code, out, err):
-        self.code, self.out, self.err = code, out, err
-
-
-def run(argv, capsys):
-    code = main(argv)
-    out, err = capsys.readouterr()
-    return _Run(code, out, err)
-
 
 
 def test_spending_function_is_lan_demets_obrien_fleming():
@@ -88,14 +75,14 @@ def test_tsa_z_curve_is_the_cumulative_meta_analysis(rng):
     np.testing.assert_allclose(result.fraction, result.patients / result.ris)
 
 
-def test_tsa_cli_on_a_means_table(tmp_path, capsys):
+def test_tsa_cli_on_a_means_table(tmp_path, cli):
     table = tmp_path / "lvesv.csv"
     table.write_text("study,mean_t,sd_t,n_t,mean_c,sd_c,n_c\n"
                      "a,-15,20,100,-10,21,100\nb,-14,19,80,-12,20,82\n"
                      "c,-18,22,60,-9,20,58\n")
     plot = tmp_path / "tsa.png"
-    result = run(["tsa", str(table), "--effect", "-5", "--json",
-                                      "--plot", str(plot)], capsys)
+    result = cli(["tsa", str(table), "--effect", "-5", "--json",
+                                      "--plot", str(plot)])
     assert result.code == 0, (result.out + result.err)
     info = json.loads(result.out)
     assert [look["patients"] for look in info["looks"]] == [200, 362, 480]
@@ -108,16 +95,16 @@ def test_tsa_cli_on_a_means_table(tmp_path, capsys):
     (["--effect", "-5", "--alpha", "0.7"], "option --alpha"),
     (["--effect", "-5", "--method", "FE"], "option --method"),
 ])
-def test_tsa_cli_errors(tmp_path, argv, fragment, capsys):
+def test_tsa_cli_errors(tmp_path, argv, fragment, cli):
     table = tmp_path / "t.csv"
     table.write_text("study,mean_t,sd_t,n_t,mean_c,sd_c,n_c\na,-15,20,100,-10,21,100\n"
                      "b,-14,19,80,-12,20,82\n")
-    result = run(["tsa", str(table), *argv], capsys)
+    result = cli(["tsa", str(table), *argv])
     assert result.code == 2 and fragment in (result.out + result.err)
 
 
-def test_tsa_cli_needs_patient_counts(tmp_path, capsys):
+def test_tsa_cli_needs_patient_counts(tmp_path, cli):
     table = tmp_path / "g.csv"
     table.write_text("study,yi,vi\na,0.1,0.04\nb,0.3,0.05\n")
-    result = run(["tsa", str(table), "--effect", "0.2"], capsys)
+    result = cli(["tsa", str(table), "--effect", "0.2"])
     assert result.code == 2 and "patient counts" in (result.out + result.err)
