@@ -21,7 +21,22 @@ app = typer.Typer(
     add_completion=False,
     no_args_is_help=True,
     pretty_exceptions_enable=False,
+    rich_markup_mode=None,  # plain help: no <bool> metavars, no wrapped boxes in pipes
 )
+
+
+def _show_version(value: bool) -> None:
+    if value:
+        from . import __version__
+
+        typer.echo(f"strainsim {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _app(version: bool = typer.Option(False, "--version", callback=_show_version,
+                                      is_eager=True, help="Show the version and exit.")):
+    """Speckle-tracking lead-targeting simulator for cardiac resynchronization therapy."""
 
 
 class StrainKind(str, Enum):
@@ -62,7 +77,11 @@ def _echo_json(data: dict) -> None:
 def _print_table(table) -> None:
     from rich.console import Console
 
-    Console().print(table)
+    # in a pipe or a file, wide enough that cells do not wrap
+    console = Console()
+    if not console.is_terminal:
+        console = Console(width=max(console.width, 200))
+    console.print(table)
 
 
 def _parse_segments(text: str | None, option: str) -> list[int]:
@@ -179,7 +198,7 @@ def _title(info: dict) -> str:
 
 @app.command()
 def curves(
-    seed: int = typer.Option(0, help="Random seed."),
+    seed: int = typer.Option(0, min=0, help="Random seed (>= 0)."),
     strain: StrainKind = typer.Option(StrainKind.radial, help="Strain component."),
     fps: float = typer.Option(60.0, help="Frame rate (frames per second)."),
     cycle_ms: float = typer.Option(800.0, help="Cycle length covered (ms)."),
@@ -422,27 +441,27 @@ def bench_data(
     strain: StrainKind = typer.Option(StrainKind.radial, help="Strain component."),
     fidelity: str = typer.Option("curves", help="'curves' (fast model) or 'speckle' "
                                  "(B-mode frames tracked; about 4 s a patient)."),
-    seed: int = typer.Option(0, help="Random seed."),
+    seed: int = typer.Option(0, min=0, help="Random seed (>= 0)."),
     csv: bool = typer.Option(False, "--csv", help="Also write one CSV export per patient."),
 ):
     """Write a ground-truth activation-mapping data set: strain exports, truth, manifest."""
     from .benchmark import MAX_PATIENTS, Stratum, make_dataset
+    from .io import check_output_folder, output_folder
 
     if fidelity not in ("curves", "speckle"):
         raise InputError("option --fidelity", None, "'curves' or 'speckle'", repr(fidelity))
     if not 1 <= n <= MAX_PATIENTS:
         raise InputError("option --n", None, f"a number in [1, {MAX_PATIENTS}]", str(n))
-    if seed < 0:
-        raise InputError("option --seed", None, "a number >= 0", str(seed))
     fps_values = _parse_floats(fps, "--fps", 10.0, 500.0)
     noise_values = _parse_floats(noise, "--noise", *((0.0, 50.0) if fidelity == "curves"
                                                       else (-10.0, 80.0)))
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise InputError("option --out", None, "a new or empty folder", str(out))
+    check_output_folder(out)
     strata = [Stratum(f, s) for f in fps_values for s in noise_values]
     progress, advance = _progress(n * len(strata), "patients")
-    with progress:
-        manifest = make_dataset(out, n, strata, kind=strain.value, fidelity=fidelity,
+    with progress, output_folder(out) as stage:
+        manifest = make_dataset(stage, n, strata, kind=strain.value, fidelity=fidelity,
                                 seed=seed, per_patient_csv=csv, progress=advance)
     typer.echo(f"{len(strata)} strata x {n} patients ({fidelity}, {strain.value}) -> {out}/: "
                + ", ".join(s["file"] for s in manifest["strata"])
@@ -573,7 +592,7 @@ def _clean(value):
 def cohort(
     spec: str = typer.Argument(..., help="Trial spec: a TOML file or a shipped name "
                                "(target, starter, ...)."),
-    seed: int = typer.Option(0, help="Random seed."),
+    seed: int = typer.Option(0, min=0, help="Random seed (>= 0)."),
     out: Path = typer.Option(Path("out/cohort"), help="Output folder."),
     block_size: int = typer.Option(8192, help="Patients simulated together (memory bound; "
                                    "never changes the numbers)."),
@@ -587,6 +606,7 @@ def cohort(
     """Simulate one trial's patients: patients.csv and summary.json."""
     from dataclasses import asdict
 
+    from .io import check_output_folder, output_folder
     from .parallel import make_mapper
     from .report import patient_rows
     from .spec import load_spec
@@ -600,6 +620,7 @@ def cohort(
         raise InputError("option --workers/--scheduler", None, "--summary-only with them "
                          "(the per-patient table is built in one process)")
     trial_spec = load_spec(spec)
+    check_output_folder(out)
     progress, advance = _progress(trial_spec.n_total, f"{trial_spec.name}: patients")
     with progress:
         if summary_only:
@@ -612,15 +633,17 @@ def cohort(
                                                      block_size=block_size, progress=advance)
     summary = {"spec": trial_spec.name, "seed": seed, "image_guided": asdict(result.guided),
                "control": asdict(result.control)}
-    _write_json(out / "summary.json", _clean(summary))
+    with output_folder(out) as stage:
+        _write_json(stage / "summary.json", _clean(summary))
+        if not summary_only:
+            header, rows = patient_rows(guided)
+            rows += patient_rows(control)[1]
+            _write_csv(stage / "patients.csv", ["patient", *header],
+                       [[i, *row] for i, row in enumerate(rows)])
     if summary_only:
         typer.echo(f"{trial_spec.name}: {trial_spec.n_total} patients -> "
                    f"{out / 'summary.json'}")
     else:
-        header, rows = patient_rows(guided)
-        rows += patient_rows(control)[1]
-        _write_csv(out / "patients.csv", ["patient", *header],
-                   [[i, *row] for i, row in enumerate(rows)])
         typer.echo(f"{trial_spec.name}: {len(rows)} patients -> {out / 'patients.csv'}, "
                    f"{out / 'summary.json'}")
     g, c = result.guided, result.control
@@ -634,7 +657,7 @@ def trial(
     specs: list[str] = typer.Argument(None, help="Trial specs (files or shipped names); "
                                       "default: the five trials of the published "
                                       "meta-analysis."),
-    seed: int = typer.Option(0, help="Random seed."),
+    seed: int = typer.Option(0, min=0, help="Random seed (>= 0)."),
     out: Path = typer.Option(Path("out/trial"), help="Output folder."),
     method: Method = typer.Option(Method.REML, help="Pooling method (tau^2 estimator)."),
     test: Test = typer.Option(Test.knha, help="z or Hartung-Knapp (knha)."),
@@ -647,8 +670,8 @@ def trial(
 ):
     """Run virtual trials through the whole pipeline and pool them (virtual meta-analysis)."""
     from .experiments import FIVE_TRIALS, published_targets
+    from .io import check_output_folder, output_folder
     from .parallel import make_mapper
-    from .plots import plot_forest, save_figure
     from .report import pooled_table
     from .spec import load_spec
     from .trial import virtual_meta_analysis
@@ -661,6 +684,7 @@ def trial(
         _check_range(concordance, 0.0, 1.0, "--concordance")
     names = specs or list(FIVE_TRIALS)
     loaded = [load_spec(name) for name in names]
+    check_output_folder(out)
     if concordance is not None:
         from .experiments import with_concordance
 
@@ -671,40 +695,12 @@ def trial(
                                                mapper=None if workers == 1 and not scheduler
                                                else mapper)
     published = published_targets()
-    out.mkdir(parents=True, exist_ok=True)
-    for key, result in pooled.items():
-        save_figure(plot_forest(result, title=f"virtual meta-analysis: {key}",
-                                favours=("favours image-guided", "favours control")
-                                if key in ("lvesv", "lvedv") else
-                                ("favours control", "favours image-guided")),
-                    out / f"forest_{key}.png")
-    header = ["trial", "arm", "n", "nyha_improved", "esv_change_mean", "esv_change_sd",
-              "edv_change_mean", "edv_change_sd", "ef_change_mean", "ef_change_sd",
-              "concordant_measured", "concordant_true"]
-    rows = []
-    for t in trials:
-        for arm, s in (("image-guided", t.guided), ("control", t.control)):
-            rows.append([t.spec.name, arm, s.n, s.nyha_improved] + [
-                f"{getattr(s, k):.4f}" for k in header[4:]])
-    _write_csv(out / "trials.csv", header, rows)
-    # one study table per outcome, in the formats strainsim meta and strainsim tsa read
-    _write_csv(out / "nyha.csv", ["study", "events_t", "n_t", "events_c", "n_c"],
-               [[t.spec.name, t.guided.nyha_improved, t.guided.n, t.control.nyha_improved,
-                 t.control.n] for t in trials])
-    for key, mean, sd in (("lvesv", "esv_change_mean", "esv_change_sd"),
-                          ("lvedv", "edv_change_mean", "edv_change_sd"),
-                          ("lvef", "ef_change_mean", "ef_change_sd")):
-        _write_csv(out / f"{key}.csv", ["study", "mean_t", "sd_t", "n_t", "mean_c", "sd_c",
-                                         "n_c"],
-                   [[t.spec.name, f"{getattr(t.guided, mean):.6f}",
-                     f"{getattr(t.guided, sd):.6f}", t.guided.n,
-                     f"{getattr(t.control, mean):.6f}", f"{getattr(t.control, sd):.6f}",
-                     t.control.n] for t in trials])
     info = {"seed": seed, "method": method.value, "test": test.value, "trials": names,
             "concordance": concordance,
             "pooled": {k: r.to_dict() for k, r in pooled.items()},
             "published": {k: list(v) for k, v in published.items()}}
-    _write_json(out / "pooled.json", _clean(info))
+    with output_folder(out) as stage:
+        _write_trial_outputs(stage, trials, pooled, info)
     if as_json:
         _echo_json(_clean(info))
     else:
@@ -715,12 +711,48 @@ def trial(
                    f"(nyha.csv, lvesv.csv, lvedv.csv, lvef.csv) in {out}/")
 
 
+def _write_trial_outputs(stage: Path, trials, pooled: dict, info: dict) -> None:
+    """The trial command's files: forest plots, trials.csv, one study table per outcome
+    and pooled.json."""
+    from .plots import plot_forest, save_figure
+
+    for key, result in pooled.items():
+        save_figure(plot_forest(result, title=f"virtual meta-analysis: {key}",
+                                favours=("favours image-guided", "favours control")
+                                if key in ("lvesv", "lvedv") else
+                                ("favours control", "favours image-guided")),
+                    stage / f"forest_{key}.png")
+    header = ["trial", "arm", "n", "nyha_improved", "esv_change_mean", "esv_change_sd",
+              "edv_change_mean", "edv_change_sd", "ef_change_mean", "ef_change_sd",
+              "concordant_measured", "concordant_true"]
+    rows = []
+    for t in trials:
+        for arm, summary in (("image-guided", t.guided), ("control", t.control)):
+            rows.append([t.spec.name, arm, summary.n, summary.nyha_improved] + [
+                f"{getattr(summary, k):.4f}" for k in header[4:]])
+    _write_csv(stage / "trials.csv", header, rows)
+    # one study table per outcome, in the formats strainsim meta and strainsim tsa read
+    _write_csv(stage / "nyha.csv", ["study", "events_t", "n_t", "events_c", "n_c"],
+               [[t.spec.name, t.guided.nyha_improved, t.guided.n, t.control.nyha_improved,
+                 t.control.n] for t in trials])
+    for key, mean, sd in (("lvesv", "esv_change_mean", "esv_change_sd"),
+                          ("lvedv", "edv_change_mean", "edv_change_sd"),
+                          ("lvef", "ef_change_mean", "ef_change_sd")):
+        _write_csv(stage / f"{key}.csv", ["study", "mean_t", "sd_t", "n_t", "mean_c", "sd_c",
+                                         "n_c"],
+                   [[t.spec.name, f"{getattr(t.guided, mean):.6f}",
+                     f"{getattr(t.guided, sd):.6f}", t.guided.n,
+                     f"{getattr(t.control, mean):.6f}", f"{getattr(t.control, sd):.6f}",
+                     t.control.n] for t in trials])
+    _write_json(stage / "pooled.json", _clean(info))
+
+
 @app.command()
 def sweep(
     levels: str = typer.Option("0.2,0.3,0.4,0.45,0.5,0.6,0.7,0.8,0.9,1.0",
                                help="Concordance levels (fractions), comma-separated."),
     replicates: int = typer.Option(1000, help="Virtual meta-analyses per level."),
-    seed: int = typer.Option(0, help="Random seed."),
+    seed: int = typer.Option(0, min=0, help="Random seed (>= 0)."),
     out: Path = typer.Option(Path("out/sweep"), help="Output folder."),
     workers: int | None = typer.Option(None, help="Worker processes (or Dask workers); "
                                        "default: one per core."),
@@ -753,6 +785,9 @@ def sweep(
 
         workers = os.cpu_count() or 1
     _check_workers(workers)
+    from .io import check_output_folder, output_folder
+
+    check_output_folder(out)
     with make_mapper(workers, scheduler) as mapper:
         # the workers start up while this process imports the rest, plotting included
         from .experiments import concordance_sweep, published_targets
@@ -767,12 +802,13 @@ def sweep(
                                        method=method.value, test=test.value, mapper=mapper,
                                        progress=advance)
     rows = result.table()
-    _write_csv(out / "sweep.csv", list(rows[0]), [[_fmt_cell(v) for v in r.values()]
-                                                  for r in rows])
     info = {"seed": seed, "replicates": replicates, "method": result.method,
             "test": result.test, "n_patients": result.n_patients, "levels": rows}
-    _write_json(out / "sweep.json", _clean(info))
-    save_figure(plot_sweep(result, published=published_targets()), out / "sweep.png")
+    with output_folder(out) as stage:
+        _write_csv(stage / "sweep.csv", list(rows[0]), [[_fmt_cell(v) for v in r.values()]
+                                                        for r in rows])
+        _write_json(stage / "sweep.json", _clean(info))
+        save_figure(plot_sweep(result, published=published_targets()), stage / "sweep.png")
     if as_json:
         _echo_json(_clean(info))
     else:
@@ -784,7 +820,7 @@ def sweep(
 
 @app.command()
 def speckle(
-    seed: int = typer.Option(0, help="Random seed."),
+    seed: int = typer.Option(0, min=0, help="Random seed (>= 0)."),
     strain: StrainKind = typer.Option(StrainKind.radial, help="Strain component."),
     fps: float = typer.Option(60.0, help="Frame rate (frames per second)."),
     snr: float = typer.Option(20.0, help="Echo signal-to-noise ratio (dB)."),
@@ -799,13 +835,14 @@ def speckle(
     from .activation import simulate_activation
     from .curves import CurveParams, simulate_curves
     from .engine import measure
-    from .io import write_strain_csv
+    from .io import check_output_folder, output_folder, write_strain_csv
     from .plots import plot_frames, plot_tracked_curves, save_figure, save_gif
     from .report import result_dict, segment_table
     from .speckle import SpeckleParams, render_frames, track_curves
 
     _check_range(fps, 10.0, 500.0, "--fps")
     _check_range(snr, -10.0, 80.0, "--snr")
+    check_output_folder(out)
     if segment is not None:
         _check_range(segment, 1, 17, "--segment")
     rng_act, rng_curves, rng_speckle, rng_show = (
@@ -826,20 +863,21 @@ def speckle(
     true_latest = int(act.true_latest_segment[0])
     shown = segment or (true_latest if true_latest > 0 else 1)
     frames, _ = render_frames(truth.strain[0, shown - 1], strain.value, params, rng_show)
-    out.mkdir(parents=True, exist_ok=True)
-    save_gif(frames, out / "frames.gif", fps=min(fps, 30.0))
-    save_figure(plot_frames(frames, truth.time_ms, title=f"segment {shown}, {strain.value} "
-                            f"strain, {fps:g} fps, SNR {snr:g} dB"), out / "frames.png")
-    save_figure(plot_tracked_curves(truth.time_ms, truth.strain[0], tracked[0],
-                                    kind=strain.value), out / "curves.png")
-    write_strain_csv(out / "tracked.csv", tracked[0], truth.time_ms)
     err = result.ttp_ms[0] - truth.true_ttp_ms[0]
     info = result_dict(result, source=f"speckle-tracked (seed {seed})", time_ms=truth.time_ms,
                        smooth_ms=50.0, extra={
                            "seed": seed, "snr_db": snr, "true_latest_segment": true_latest,
                            "ttp_error_ms": [round(float(e), 1) for e in err],
                            "ttp_mae_ms": round(float(np.mean(np.abs(err))), 2)})
-    _write_json(out / "ttp.json", _clean(info))
+    with output_folder(out) as stage:
+        save_gif(frames, stage / "frames.gif", fps=min(fps, 30.0))
+        save_figure(plot_frames(frames, truth.time_ms, title=f"segment {shown}, "
+                                f"{strain.value} strain, {fps:g} fps, SNR {snr:g} dB"),
+                    stage / "frames.png")
+        save_figure(plot_tracked_curves(truth.time_ms, truth.strain[0], tracked[0],
+                                        kind=strain.value), stage / "curves.png")
+        write_strain_csv(stage / "tracked.csv", tracked[0], truth.time_ms)
+        _write_json(stage / "ttp.json", _clean(info))
     if as_json:
         _echo_json(_clean(info))
     else:
@@ -863,7 +901,9 @@ def main(argv: list[str] | None = None) -> int:
         from click.exceptions import UsageError
 
     try:
-        app(args=argv, prog_name="strainsim", standalone_mode=False)
+        code = app(args=argv, prog_name="strainsim", standalone_mode=False)
+        if code == 130:  # typer turns Ctrl-C into an exit code outside standalone mode
+            raise KeyboardInterrupt
     except InputError as exc:
         typer.echo(f"strainsim: error: {exc}", err=True)
         return 2
@@ -876,8 +916,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except typer.Exit as exc:
         return exc.exit_code
-    except typer.Abort:
-        typer.echo("strainsim: aborted", err=True)
+    except (typer.Abort, KeyboardInterrupt):
+        typer.echo("strainsim: interrupted; nothing was written", err=True)
         return 130
     except BrokenPipeError:  # output piped into a pager or head that closed early
         sys.stderr.close()

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import csv
 import os
+import shutil
 import tempfile
 import zipfile
 from contextlib import contextmanager
@@ -298,19 +299,72 @@ def read_strain(path: str | Path, model: SegmentModel | None = None) -> StrainRe
     raise InputError(str(path), None, "a .csv or .npz strain export", f"'{suffix or 'no'}' extension")
 
 
+def _umask() -> int:
+    current = os.umask(0)
+    os.umask(current)
+    return current
+
+
 @contextmanager
 def atomic_path(path: str | Path):
-    """Yield a temporary path beside ``path``; rename it onto ``path`` only on success."""
+    """Yield a temporary path beside ``path``; rename it onto ``path`` only on success.
+
+    The file gets the permissions a newly created file would (0666 less the umask).
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=path.suffix)
     os.close(fd)
     try:
         yield Path(tmp)
+        os.chmod(tmp, 0o666 & ~_umask())
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def check_output_folder(out: str | Path, option: str = "--out") -> None:
+    """Refuse, before any computation, an output folder that is a file or cannot be
+    written (one :class:`~strainsim.errors.InputError`)."""
+    from .errors import InputError
+
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise InputError(f"option {option}", None, "a folder", f"the file {out}")
+    probe = out if out.exists() else (out.parent if str(out.parent) else Path("."))
+    while not probe.exists() and probe != probe.parent:
+        probe = probe.parent
+    if not probe.is_dir():
+        raise InputError(f"option {option}", None, "a folder", f"{out} (under the file "
+                         f"{probe})")
+    if not os.access(probe, os.W_OK | os.X_OK):
+        raise InputError(f"option {option}", None, "a folder that can be written",
+                         f"{out} (in {probe})")
+
+
+@contextmanager
+def output_folder(out: str | Path, option: str = "--out"):
+    """Write a command's files into a temporary folder beside ``out``, moved in at the end.
+
+    On success every file is moved into ``out`` (created if needed); on failure or
+    interruption ``out`` is untouched (no new file beside old ones).
+    """
+    out = Path(out)
+    check_output_folder(out, option)
+    parent = out.parent if str(out.parent) else Path(".")
+    parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(dir=parent, prefix=f".{out.name}.partial-"))
+    try:
+        yield staging
+        out.mkdir(exist_ok=True)
+        mode = 0o666 & ~_umask()
+        for item in sorted(staging.iterdir()):
+            if item.is_file():
+                os.chmod(item, mode)
+            os.replace(item, out / item.name)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
 
 
 def write_text_atomic(path: str | Path, text: str) -> None:

@@ -17,6 +17,26 @@ from contextlib import contextmanager
 __all__ = ["make_mapper"]
 
 
+def _ignore_interrupts():
+    # worker processes leave Ctrl-C to the main process, which shuts them down
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def _quiet_cancelled_jobs():
+    import threading
+    from concurrent.futures import InvalidStateError
+
+    previous = threading.excepthook
+
+    def hook(args):
+        if not isinstance(args.exc_value, InvalidStateError):
+            previous(args)
+
+    threading.excepthook = hook
+
+
 def _call(fn_and_args):
     fn, args = fn_and_args
     return fn(*args, numba_threads=1)
@@ -108,13 +128,24 @@ def make_mapper(workers: int = 1, scheduler: str | None = None):
     workers = min(workers, os.cpu_count() or 1)
     # spawn, not fork: numba's OpenMP threading layer does not survive a fork
     context = multiprocessing.get_context("spawn")
-    with _single_threaded_libraries(), ProcessPoolExecutor(max_workers=workers,
-                                                           mp_context=context) as pool:
+    with _single_threaded_libraries(), ProcessPoolExecutor(
+            max_workers=workers, mp_context=context, initializer=_ignore_interrupts) as pool:
         for _ in range(workers):  # start the workers now, in parallel with the caller
             pool.submit(_warm_up)
+
         def mapper(fn, arglist):
             # one job per message: callers make jobs big enough (a chunk of patients, a
             # batch of replicates) that sending them costs little, and no worker is
             # left with a long last message while the others idle
             return pool.map(_call, [(fn, args) for args in arglist])
-        yield mapper
+
+        try:
+            yield mapper
+        except BaseException:  # an error, Ctrl-C or SIGTERM: no worker is left behind
+            # The pool notices its workers are gone and fails their jobs; when the jobs
+            # were already cancelled, Python 3.11's pool thread reports that as an
+            # InvalidStateError, which says nothing to a user here.
+            _quiet_cancelled_jobs()
+            for child in multiprocessing.active_children():
+                child.terminate()
+            raise

@@ -1,0 +1,113 @@
+"""Interrupts, output folders and options: one line, exit 2 (or 130), nothing half-written."""
+
+import os
+import signal
+import stat
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from strainsim.io import output_folder, write_text_atomic
+
+
+def _running(pid):
+    # a process that has not ended (a zombie waiting to be reaped has ended)
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except (FileNotFoundError, ProcessLookupError):
+        return False
+    return "\nState:\tZ" not in status and "\nState:\tX" not in status
+
+
+def _children(pid):
+    found = set()
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        text = (task / "children").read_text() if (task / "children").exists() else ""
+        found.update(int(x) for x in text.split())
+    return found
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_an_interrupted_sweep_exits_130_leaves_no_worker_and_no_output(tmp_path, sig):
+    out = tmp_path / "sweep"
+    proc = subprocess.Popen([sys.executable, "-m", "strainsim", "sweep", "--replicates",
+                             "300", "--workers", "2", "--out", str(out)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    workers = set()
+    deadline = time.monotonic() + 60
+    while len(workers) < 2 and time.monotonic() < deadline:  # the pool is up
+        time.sleep(0.5)
+        workers = {c for c in _children(proc.pid)
+                   if "spawn_main" in Path(f"/proc/{c}/cmdline").read_text()}
+    time.sleep(2.0)  # and working
+    proc.send_signal(sig)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert err.strip().splitlines()[-1].startswith("strainsim: interrupted")
+    assert "Traceback" not in err
+    deadline = time.monotonic() + 10
+    while any(_running(w) for w in workers) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert workers and not any(_running(w) for w in workers)
+    assert not out.exists()
+    assert not list(tmp_path.glob(".sweep.partial-*"))
+
+
+def test_an_output_folder_is_complete_or_untouched(tmp_path):
+    out = tmp_path / "run"
+    out.mkdir()
+    (out / "old.txt").write_text("from before")
+    with pytest.raises(RuntimeError), output_folder(out) as stage:
+        (stage / "new.csv").write_text("half")
+        raise RuntimeError("interrupted")
+    assert sorted(p.name for p in out.iterdir()) == ["old.txt"]
+    with output_folder(out) as stage:
+        (stage / "new.csv").write_text("whole")
+    assert sorted(p.name for p in out.iterdir()) == ["new.csv", "old.txt"]
+    assert not list(tmp_path.glob(".run.partial-*"))
+
+
+def test_files_follow_the_umask(tmp_path):
+    old = os.umask(0o027)
+    try:
+        write_text_atomic(tmp_path / "a.txt", "x")
+        with output_folder(tmp_path / "folder") as stage:
+            (stage / "b.txt").write_text("y")
+    finally:
+        os.umask(old)
+    for path in (tmp_path / "a.txt", tmp_path / "folder" / "b.txt"):
+        assert stat.S_IMODE(path.stat().st_mode) == 0o640
+
+
+@pytest.mark.parametrize("argv, fragment", [
+    (["sweep", "--out", "{file}", "--replicates", "2"], "expected a folder"),
+    (["trial", "--out", "{file}"], "expected a folder"),
+    (["cohort", "target", "--out", "{file}"], "expected a folder"),
+    (["trial", "--seed", "-1"], "--seed"),
+    (["sweep", "--seed", "-3", "--replicates", "2"], "--seed"),
+])
+def test_bad_outputs_and_seeds_are_refused_before_any_work(tmp_path, cli, argv, fragment):
+    target = tmp_path / "taken.txt"
+    target.write_text("a file, not a folder")
+    start = time.monotonic()
+    result = cli([a.replace("{file}", str(target)) for a in argv])
+    assert result.code == 2
+    assert fragment in result.err and result.err.count("\n") == 1
+    assert time.monotonic() - start < 5
+    assert target.read_text() == "a file, not a folder"
+
+
+def test_version(cli):
+    from strainsim import __version__
+
+    result = cli(["--version"])
+    assert result.code == 0 and result.out.strip() == f"strainsim {__version__}"
+
+
+def test_help_has_no_bool_metavars(cli):
+    for command in ([], ["sweep"], ["ttp"], ["meta"]):
+        result = cli([*command, "--help"])
+        assert result.code == 0 and "<bool>" not in result.out
