@@ -217,12 +217,12 @@ def curves(
     import numpy as np
 
     from .activation import ActivationParams, simulate_activation
-    from .curves import CurveParams, simulate_curves
+    from .curves import FPS_RANGE, CurveParams, simulate_curves
     from .engine import measure
     from .report import result_dict, segment_table
     from .segments import load_segments
 
-    _check_range(fps, 10.0, 500.0, "--fps")
+    _check_range(fps, *FPS_RANGE, "--fps")
     _check_range(cycle_ms, 300.0, 3000.0, "--cycle-ms")
     _check_range(noise, 0.0, 50.0, "--noise")
     _check_range(smooth_ms, 0.0, 1000.0, "--smooth-ms")
@@ -833,14 +833,14 @@ def speckle(
     import numpy as np
 
     from .activation import simulate_activation
-    from .curves import CurveParams, simulate_curves
+    from .curves import FPS_RANGE, CurveParams, simulate_curves
     from .engine import measure
     from .io import check_output_folder, output_folder, write_strain_csv
     from .plots import plot_frames, plot_tracked_curves, save_figure, save_gif
     from .report import result_dict, segment_table
     from .speckle import SpeckleParams, render_frames, track_curves
 
-    _check_range(fps, 10.0, 500.0, "--fps")
+    _check_range(fps, *FPS_RANGE, "--fps")
     _check_range(snr, -10.0, 80.0, "--snr")
     check_output_folder(out)
     if segment is not None:

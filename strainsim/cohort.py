@@ -60,6 +60,18 @@ class PopulationParams:
     ef_mean_pct: float = 25.0
     ef_sd_pct: float = 6.0
 
+    def __post_init__(self):
+        for name in ("male_fraction", "ischemic_fraction"):
+            if not 0.0 <= getattr(self, name) <= 1.0:
+                raise ValueError(f"{name} must be in [0, 1]")
+        for name in ("age_sd", "edv_sd_ml", "ef_sd_pct", "ischemic_scar_segments_mean"):
+            if not getattr(self, name) >= 0.0:
+                raise ValueError(f"{name} must be >= 0")
+        if not 10.0 <= self.ef_mean_pct <= 35.0:
+            raise ValueError("ef_mean_pct must be in [10, 35]")
+        if not self.edv_mean_ml >= 80.0:
+            raise ValueError("edv_mean_ml must be >= 80")
+
 
 @dataclass(frozen=True)
 class Patients:

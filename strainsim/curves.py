@@ -43,6 +43,7 @@ __all__ = [
 ]
 
 STRAIN_KINDS = ("radial", "longitudinal")
+FPS_RANGE = (10.0, 500.0)  # frames per second accepted everywhere (specs, options, params)
 
 
 @dataclass(frozen=True)
@@ -92,8 +93,8 @@ class CurveParams:
     def __post_init__(self):
         if self.kind not in STRAIN_KINDS:
             raise ValueError(f"kind must be one of {STRAIN_KINDS}, not {self.kind!r}")
-        if not 1.0 <= self.fps <= 1000.0:
-            raise ValueError("fps must be in [1, 1000]")
+        if not FPS_RANGE[0] <= self.fps <= FPS_RANGE[1]:
+            raise ValueError(f"fps must be in [{FPS_RANGE[0]:g}, {FPS_RANGE[1]:g}]")
         if self.cycle_ms <= 0 or self.cycle_ms * self.fps / 1000.0 < 4:
             raise ValueError("cycle_ms must cover at least 4 frames")
         for name in ("emd_ms", "viable_amplitude_sd_pct", "scar_amplitude_sd_pct",
@@ -106,6 +107,13 @@ class CurveParams:
                 raise ValueError(f"{name} must be > 0")
         if self.scar_amplitude_pct < 0:
             raise ValueError("scar_amplitude_pct must be >= 0")
+        if self.scar_amplitude_pct >= self.viable_amplitude_pct:
+            raise ValueError("scar_amplitude_pct must be below viable_amplitude_pct")
+        for name in ("fps", "cycle_ms", "emd_ms", "contraction_ms", "relaxation_ms",
+                     "viable_amplitude_pct", "viable_amplitude_sd_pct", "scar_amplitude_pct",
+                     "scar_amplitude_sd_pct", "noise_sd_pct", "noise_corr_ms", "drift_sd_pct"):
+            if not np.isfinite(getattr(self, name)):
+                raise ValueError(f"{name} must be finite")
 
     @property
     def sign(self) -> float:

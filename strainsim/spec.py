@@ -29,7 +29,7 @@ from pathlib import Path
 
 from .activation import ActivationParams
 from .cohort import PopulationParams
-from .curves import CurveParams
+from .curves import FPS_RANGE, CurveParams
 from .errors import InputError
 from .outcomes import OutcomeParams
 from .placement import PlacementParams
@@ -109,7 +109,7 @@ _SCHEMA = {
         "scar_conduction": (float, 0, 1), "grid_size": (int, 16, 512),
     },
     "measurement": {
-        "strain": (("radial", "longitudinal"), None, None), "fps": (float, 10, 500),
+        "strain": (("radial", "longitudinal"), None, None), "fps": (float, *FPS_RANGE),
         "cycle_ms": (float, 300, 3000), "noise_sd_pct": (float, 0, 50),
         "noise_corr_ms": (float, 1, 1000), "drift_sd_pct": (float, 0, 50),
         "viable_amplitude_pct": (float, 0.1, 100), "scar_amplitude_pct": (float, 0, 100),
@@ -147,6 +147,8 @@ def _check_value(source, where, value, kind, low, high):
             raise InputError(source, where, "a whole number", repr(value))
     elif isinstance(value, bool) or not isinstance(value, int | float):
         raise InputError(source, where, "a number", repr(value))
+    if value != value or value in (INF, -INF):
+        raise InputError(source, where, "a finite number", repr(value))
     if not low <= value <= high:
         raise InputError(source, where, f"a value in [{low:g}, {high:g}]", repr(value))
     return kind(value)

@@ -52,11 +52,30 @@ def test_every_parameter_is_reachable_from_a_spec():
       "measurement": {"strain": "circumferential"}}, "measurement.strain: expected one of"),
     ({"trial": {"name": "x", "n_image_guided": 10, "n_control": 10},
       "placement": {"concordance": True}}, "placement.concordance: expected a number"),
+    ({"trial": {"name": "x", "n_image_guided": 10, "n_control": 10},
+      "outcomes": {"base_esv_change_pct": float("inf")}},
+     "outcomes.base_esv_change_pct: expected a finite number, found inf"),
+    ({"trial": {"name": "x", "n_image_guided": 10, "n_control": 10},
+      "outcomes": {"nyha_slope": float("nan")}}, "outcomes.nyha_slope: expected a finite number"),
+    ({"trial": {"name": "x", "n_image_guided": 10, "n_control": 10},
+      "measurement": {"scar_amplitude_pct": 30.0}}, "scar_amplitude_pct must be below"),
+    ({"trial": {"name": "x", "n_image_guided": 10, "n_control": 10},
+      "measurement": {"fps": 600}}, "measurement.fps: expected a value in [10, 500]"),
 ])
 def test_bad_specs_name_file_key_and_expectation(raw, fragment):
     with pytest.raises(InputError) as err:
         spec_from_dict(raw, "my.toml")
     assert str(err.value).startswith("my.toml: ") and fragment in str(err.value)
+
+
+def test_parameter_classes_refuse_what_specs_refuse():
+    from strainsim.cohort import PopulationParams
+    from strainsim.curves import CurveParams
+
+    with pytest.raises(ValueError, match="male_fraction"):
+        PopulationParams(male_fraction=1.4)
+    with pytest.raises(ValueError, match="fps"):
+        CurveParams(fps=600.0)
 
 
 def test_spec_values_reach_the_parameter_classes():
