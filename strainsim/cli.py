@@ -777,17 +777,22 @@ def sweep(
                          repr(levels)) from None
     if not values or not all(0.0 <= v <= 1.0 for v in values):
         raise InputError("option --levels", None, "fractions in [0, 1]", repr(levels))
-    if not 1 <= replicates <= 1_000_000:
-        raise InputError("option --replicates", None, "a number in [1, 1000000]",
+    if not 1 <= replicates <= 100_000:  # about 1.4 h on 2 cores; the results stay < 0.4 GB
+        raise InputError("option --replicates", None, "a number in [1, 100000]",
                          str(replicates))
-    if workers is None:
-        import os
+    import os
 
+    if workers is None:
         workers = os.cpu_count() or 1
     _check_workers(workers)
     from .io import check_output_folder, output_folder
 
     check_output_folder(out)
+    # about 10 ms of one core per five-trial meta-analysis (benchmarks/README.md)
+    minutes = len(values) * replicates * 0.010 / max(1, min(workers, os.cpu_count() or 1)) / 60
+    if minutes > 10 and not scheduler:
+        typer.echo(f"strainsim: {len(values) * replicates:,} virtual meta-analyses will take "
+                   f"about {minutes:.0f} minutes on {workers} workers", err=True)
     with make_mapper(workers, scheduler) as mapper:
         # the workers start up while this process imports the rest, plotting included
         from .experiments import concordance_sweep, published_targets

@@ -25,7 +25,7 @@ import numpy as np
 
 from .meta import pool_many
 from .placement import PlacementParams
-from .seeding import children
+from .seeding import child, children
 from .spec import TrialSpec, load_spec
 from .trial import OUTCOMES, simulate_trial, trial_effect_sizes
 
@@ -256,22 +256,26 @@ def concordance_sweep(specs: list[TrialSpec] | None = None, levels=DEFAULT_LEVEL
     # jobs of a few replicates each: small enough to balance the workers, big enough
     # that sending them costs nothing next to running them
     batch = max(1, min(25, replicates // 8))
-    jobs = []
     level_seeds = children(np.random.SeedSequence(seed), len(levels))
-    for level, level_seed in zip(levels, level_seeds, strict=True):
-        level_specs = with_concordance(specs, level)
-        replicate_seeds = children(level_seed, replicates)
-        jobs.extend((level_specs, replicate_seeds[k:k + batch], method, test)
-                    for k in range(0, replicates, batch))
+
+    def jobs():  # made as the workers ask for them: memory stays bounded
+        for level, level_seed in zip(levels, level_seeds, strict=True):
+            level_specs = with_concordance(specs, level)
+            for k in range(0, replicates, batch):
+                seeds = [child(level_seed, r) for r in range(k, min(k + batch, replicates))]
+                yield level_specs, seeds, method, test
+
     if mapper is None:
         def mapper(fn, arglist):
             return (fn(*args) for args in arglist)
-    results = []
-    for res in mapper(run_replicates, jobs):
-        results.extend(res)
+    data = np.empty((len(levels) * replicates, 2, len(OUTCOMES), len(_FIELDS)))
+    done = 0
+    for res in mapper(run_replicates, jobs()):
+        data[done:done + len(res)] = res
+        done += len(res)
         if progress is not None:
-            progress(len(results))
-    data = np.array(results).reshape(len(levels), replicates, 2, len(OUTCOMES), len(_FIELDS))
+            progress(done)
+    data = data.reshape(len(levels), replicates, 2, len(OUTCOMES), len(_FIELDS))
     real, null = data[:, :, 0], data[:, :, 1]
     n_patients = sum(s.n_total for s in specs)
     return SweepResult(levels=levels, replicates=real, null_replicates=null,

@@ -1,7 +1,8 @@
 """Where replicates run: here, in local worker processes, or on dask.distributed.
 
-A *mapper* is ``mapper(function, list_of_argument_tuples)`` returning the
-results in input order. Every job carries its own seed, so all mappers give
+A *mapper* is ``mapper(function, argument_tuples)`` returning the results in
+input order; the argument tuples may come from a generator, and only a few jobs
+per worker are in flight at any time, so memory stays bounded. Every job carries its own seed, so all mappers give
 bit-identical numbers.
 
 numba and Dask: each Dask worker (and each worker process) runs its jobs with
@@ -22,6 +23,21 @@ def _ignore_interrupts():
     import signal
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def _in_order(submit, arglist, limit):
+    """Results of ``submit(args)`` for each ``args``, in order, with at most ``limit`` jobs
+    submitted and not yet collected: memory stays bounded however many jobs there are
+    (``arglist`` may be a generator)."""
+    from collections import deque
+
+    pending = deque()
+    for args in arglist:
+        pending.append(submit(args))
+        if len(pending) >= limit:
+            yield pending.popleft().result()
+    while pending:
+        yield pending.popleft().result()
 
 
 def _quiet_cancelled_jobs():
@@ -107,10 +123,11 @@ def make_mapper(workers: int = 1, scheduler: str | None = None):
                                  "'local-cluster' or the address of a running Dask scheduler",
                                  f"{scheduler!r} ({type(exc).__name__})") from None
         try:
+            in_flight = 4 * max(1, len(client.scheduler_info().get("workers", {})) or workers)
+
             def mapper(fn, arglist):
-                futures = client.map(_call, [(fn, args) for args in arglist], pure=False)
-                for future in futures:  # in input order
-                    yield future.result()
+                return _in_order(lambda args: client.submit(_call, (fn, args), pure=False),
+                                 arglist, in_flight)
             yield mapper
         finally:
             client.close()
@@ -137,7 +154,8 @@ def make_mapper(workers: int = 1, scheduler: str | None = None):
             # one job per message: callers make jobs big enough (a chunk of patients, a
             # batch of replicates) that sending them costs little, and no worker is
             # left with a long last message while the others idle
-            return pool.map(_call, [(fn, args) for args in arglist])
+            return _in_order(lambda args: pool.submit(_call, (fn, args)), arglist,
+                             4 * workers)
 
         try:
             yield mapper
