@@ -36,7 +36,7 @@ demo: $(VENV)/.stamp-run
 	@echo "demo outputs written to $(OUT)/ (summary: $(OUT)/summary.txt)"
 
 test: $(VENV)/.stamp-test
-	$(BIN)/ruff check strainsim tests benchmarks docs
+	$(BIN)/ruff check strainsim tests benchmarks docs examples
 	$(BIN)/python -m pytest -n 2 -q
 
 bench: $(VENV)/.stamp-test
@@ -49,7 +49,7 @@ bench: $(VENV)/.stamp-test
 	$(BIN)/python benchmarks/bench_startup.py
 
 lint: $(VENV)/.stamp-test
-	$(BIN)/ruff check strainsim tests benchmarks docs
+	$(BIN)/ruff check strainsim tests benchmarks docs examples
 
 clean:
 	rm -rf $(VENV) $(OUT) .pytest_cache .hypothesis

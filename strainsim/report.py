@@ -233,11 +233,13 @@ def patient_rows(arm) -> tuple[list[str], list[list]]:
               "lead_vs_true", "scar_at_lead", "sd_ttp_ms", "esv_change_pct", "edv_change_pct",
               "ef_change", "nyha_improved"]
     names = {-1: "none", 0: "concordant", 1: "adjacent", 2: "remote"}
+    # every column computed once (properties such as ef_pct compute a whole array)
+    ef, true_latest, scar_count = p.ef_pct, act.true_latest_segment, act.scar.sum(axis=1)
     rows = []
     for i in range(len(arm)):
         rows.append([arm.arm, f"{p.age[i]:.1f}", int(p.male[i]), int(act.ischemic[i]),
-                     int(act.scar[i].sum()), f"{p.edv_ml[i]:.1f}", f"{p.esv_ml[i]:.1f}",
-                     f"{p.ef_pct[i]:.1f}", int(act.true_latest_segment[i]),
+                     int(scar_count[i]), f"{p.edv_ml[i]:.1f}", f"{p.esv_ml[i]:.1f}",
+                     f"{ef[i]:.1f}", int(true_latest[i]),
                      int(m.latest_segment[i]), int(pl.lead_segment[i]),
                      names[int(pl.vs_measured[i])], names[int(pl.vs_true[i])],
                      int(arm.scar_at_lead[i]), f"{m.sd_ttp_ms[i]:.1f}",
