@@ -146,6 +146,7 @@ def ttp(
     rec = read_strain(file, model)
     result = measure(rec.strain, rec.time_ms, kind=strain.value, smooth_ms=smooth_ms,
                      scar_threshold_pct=scar_threshold, model=model)
+    _check_strain_kind(result, rec, strain.value, smooth_ms, scar_threshold, model, file)
     info = result_dict(result, source=str(file), time_ms=rec.time_ms,
                        patient_id=rec.patient_id, smooth_ms=smooth_ms, model=model)
     if marker != "ttp":
@@ -170,6 +171,23 @@ def ttp(
         _print_table(segment_table(info, _title(info)))
     else:
         _print_table(batch_table(info, f"{file.name}: {len(result)} patients ({strain.value})"))
+
+
+def _check_strain_kind(result, rec, kind, smooth_ms, scar_threshold, model, file) -> None:
+    """Refuse radial curves read as longitudinal and the reverse: every segment would be
+    called scar, while the other sign finds them viable."""
+    from .engine import measure
+
+    if result.viable.any():
+        return
+    other = "longitudinal" if kind == "radial" else "radial"
+    again = measure(rec.strain, rec.time_ms, kind=other, smooth_ms=smooth_ms,
+                    scar_threshold_pct=scar_threshold, model=model)
+    if again.viable.mean() > 0.5:
+        sign = "positive" if kind == "radial" else "negative"
+        raise InputError(str(file), None, f"{kind} strain, peaking {sign}",
+                         f"no segment reaching {scar_threshold:g} %; --strain {other} finds "
+                         f"{again.viable.mean():.0%} of the segments viable")
 
 
 def _add_marker(info: dict, by_marker, model) -> None:

@@ -162,6 +162,22 @@ def read_csv_table(path: str | Path, label: str) -> CsvTable:
                     rows=tuple(n for n, _ in body))
 
 
+MAX_STRAIN_PCT = 1000.0  # |strain| beyond this is not a strain in %
+
+
+def _check_strain(strain: np.ndarray, source: str, field: str) -> None:
+    """Plausible strain values: finite, in %, not all missing."""
+    if np.isinf(strain).any():
+        raise InputError(source, field, "finite numbers or NaN", "an infinite value")
+    finite = strain[~np.isnan(strain)]
+    if finite.size == 0:
+        raise InputError(source, field, "strain values", "every sample missing")
+    big = np.abs(finite).max()
+    if big > MAX_STRAIN_PCT:
+        raise InputError(source, field, f"strain in % (|value| <= {MAX_STRAIN_PCT:g})",
+                         f"{big:g}")
+
+
 def _check_time(time_ms: np.ndarray, source: str, field: str) -> None:
     if time_ms.size < MIN_FRAMES:
         raise InputError(source, field, f"at least {MIN_FRAMES} frames", f"{time_ms.size}")
@@ -172,6 +188,9 @@ def _check_time(time_ms: np.ndarray, source: str, field: str) -> None:
         k = int(np.argmax(steps <= 0)) + 1
         raise InputError(source, field, "strictly increasing times",
                          f"{time_ms[k]:g} after {time_ms[k - 1]:g} at frame {k + 1}")
+    if time_ms[-1] - time_ms[0] < 10.0:  # a cardiac cycle lasts hundreds of ms
+        raise InputError(source, field, "times in ms",
+                         f"a span of {time_ms[-1] - time_ms[0]:g} (seconds? multiply by 1000)")
 
 
 def _segment_columns(header: list[str], source: str, model: SegmentModel) -> list[int]:
@@ -231,8 +250,7 @@ def read_strain_csv(path: str | Path, model: SegmentModel | None = None) -> Stra
     strain = np.full((1, N_SEGMENTS, len(body)), np.nan)
     for c, num in enumerate(numbers, start=1):
         strain[0, num - 1] = values[:, c]
-    if np.isinf(strain).any():
-        raise InputError(source, "strain", "finite numbers", "an infinite value")
+    _check_strain(strain, source, "strain")
     return StrainRecording(strain=strain, time_ms=time_ms, source=source,
                            segments_in_file=tuple(sorted(numbers)),
                            patient_id=(Path(source).stem,))
@@ -256,8 +274,10 @@ def read_strain_npz(path: str | Path) -> StrainRecording:
             raise InputError(source, f"array {key!r}", "present",
                              "arrays " + ", ".join(sorted(arrays)) if arrays else "none")
     strain, time_ms = arrays["strain"], arrays["time_ms"]
-    if not np.issubdtype(strain.dtype, np.number) or not np.issubdtype(time_ms.dtype, np.number):
-        raise InputError(source, "strain/time_ms", "numeric arrays")
+    for key, array in (("strain", strain), ("time_ms", time_ms)):
+        if array.dtype.kind not in "iuf":  # no bool, complex, text or objects
+            raise InputError(source, f"array {key!r}", "real numbers (integer or float)",
+                             f"dtype {array.dtype}")
     strain = strain.astype(np.float64)
     time_ms = time_ms.astype(np.float64)
     if strain.ndim == 2:
@@ -271,8 +291,7 @@ def read_strain_npz(path: str | Path) -> StrainRecording:
     if strain.shape[0] == 0:
         raise InputError(source, "array 'strain'", "at least one patient", "none")
     _check_time(time_ms, source, "array 'time_ms'")
-    if np.isinf(strain).any():
-        raise InputError(source, "array 'strain'", "finite numbers or NaN", "an infinite value")
+    _check_strain(strain, source, "array 'strain'")
     segments_in_file = tuple(range(1, strain.shape[1] + 1))
     if strain.shape[1] == 16:
         strain = np.concatenate([strain, np.full((strain.shape[0], 1, strain.shape[2]), np.nan)],

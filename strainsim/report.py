@@ -23,17 +23,22 @@ def patient_dict(result: EngineResult, index: int = 0, *,
     """One patient's measurements as a JSON-ready dict.
 
     Keys: ``latest_segment`` (int or None), ``latest_name``, ``segments`` (a list
-    of ``{"segment", "name", "ttp_ms", "peak_strain", "viable"}``) and
+    of ``{"segment", "name", "ttp_ms", "peak_strain", "viable", "missing"}``; a
+    segment without samples is ``missing`` with ``viable`` None, not scar) and
     ``dyssynchrony`` (``sd_ttp_ms``, ``maxmin_ttp_ms``, ``septal_lateral_ms``).
     Missing values are ``None``.
     """
     model = model or load_segments()
     latest = int(result.latest_segment[index])
-    segments = [{"segment": seg.number, "name": seg.name,
-                 "ttp_ms": _num(result.ttp_ms[index, seg.number - 1], 1),
-                 "peak_strain": _num(result.peak_strain[index, seg.number - 1]),
-                 "viable": bool(result.viable[index, seg.number - 1])}
-                for seg in model.segments]
+    segments = []
+    for seg in model.segments:
+        missing = bool(np.isnan(result.ttp_ms[index, seg.number - 1]))  # no samples
+        segments.append({"segment": seg.number, "name": seg.name,
+                         "ttp_ms": _num(result.ttp_ms[index, seg.number - 1], 1),
+                         "peak_strain": _num(result.peak_strain[index, seg.number - 1]),
+                         "viable": None if missing else bool(result.viable[index,
+                                                                           seg.number - 1]),
+                         "missing": missing})
     return {
         "latest_segment": latest if latest > 0 else None,
         "latest_name": model.name_of(latest) if latest > 0 else None,
@@ -92,7 +97,8 @@ def segment_table(info: dict, title: str):
         cells = [str(seg["segment"]), seg["name"], _fmt(seg["ttp_ms"])]
         if marker:
             cells.append(_fmt(seg["marker_ms"], 1))
-        cells += [_fmt(seg["peak_strain"], 1), "yes" if seg["viable"] else "scar"]
+        cells += [_fmt(seg["peak_strain"], 1),
+                  "missing" if seg.get("missing") else ("yes" if seg["viable"] else "scar")]
         table.add_row(*cells, style=style)
     return table
 

@@ -34,7 +34,8 @@ def test_ttp_json_schema(export, capsys):
     info = json.loads(out)
     assert info["latest_segment"] == 11 and info["latest_name"] == "mid inferolateral"
     assert len(info["segments"]) == 17
-    assert set(info["segments"][0]) == {"segment", "name", "ttp_ms", "peak_strain", "viable"}
+    assert set(info["segments"][0]) == {"segment", "name", "ttp_ms", "peak_strain", "viable",
+                                        "missing"}
     seg4 = info["segments"][3]
     assert seg4["viable"] is False and seg4["peak_strain"] == pytest.approx(4.4, abs=0.1)
     assert info["segments"][10]["ttp_ms"] == pytest.approx(32 * 1000 / 60, abs=0.1)

@@ -111,3 +111,62 @@ def test_help_has_no_bool_metavars(cli):
     for command in ([], ["sweep"], ["ttp"], ["meta"]):
         result = cli([*command, "--help"])
         assert result.code == 0 and "<bool>" not in result.out
+
+
+# --- strain exports with realistic mistakes ----------------------------------------------
+def _export(tmp_path, name="e.csv", scale_time=1.0, sign=1.0, blank=None, value=None):
+    import numpy as np
+
+    t = np.arange(49) * 1000 / 60
+    rows = ["time_ms," + ",".join(str(s) for s in range(1, 18))]
+    for k, tk in enumerate(t):
+        cells = []
+        for s in range(17):
+            v = sign * 25 * np.exp(-((tk - 300 - 5 * s) / 120) ** 2)
+            if blank == s + 1:
+                cells.append("")
+            elif value is not None and k == 10 and s == 3:
+                cells.append(value)
+            else:
+                cells.append(f"{v:.3f}")
+        rows.append(f"{tk * scale_time:.6f}," + ",".join(cells))
+    path = tmp_path / name
+    path.write_text("\n".join(rows) + "\n")
+    return path
+
+
+@pytest.mark.parametrize("kwargs, fragment", [
+    (dict(scale_time=0.001), "seconds? multiply by 1000"),
+    (dict(sign=-1.0), "--strain longitudinal finds"),
+    (dict(value="inf"), "infinite"),
+    (dict(value="1e308"), "strain in %"),
+])
+def test_export_mistakes_are_caught_not_measured(tmp_path, cli, kwargs, fragment):
+    result = cli(["ttp", str(_export(tmp_path, **kwargs)), "--json"])
+    assert result.code == 2 and fragment in result.err and result.err.count("\n") == 1
+    assert result.out == ""
+
+
+def test_a_segment_without_samples_is_missing_not_scar(tmp_path, cli):
+    import json
+
+    result = cli(["ttp", str(_export(tmp_path, blank=17)), "--json"])
+    assert result.code == 0, result.err
+    info = json.loads(result.out)
+    apex = info["segments"][16]
+    assert apex["missing"] is True and apex["viable"] is None
+    assert info["latest_segment"] not in (None, 17)  # chosen among the measured segments
+
+
+def test_all_missing_and_non_real_npz_arrays(tmp_path, cli):
+    import numpy as np
+
+    empty = tmp_path / "empty.npz"
+    np.savez(empty, strain=np.full((2, 17, 20), np.nan), time_ms=np.arange(20) * 20.0)
+    result = cli(["ttp", str(empty)])
+    assert result.code == 2 and "every sample missing" in result.err
+    for bad in (np.ones((2, 17, 20), dtype=complex), np.ones((2, 17, 20), dtype=bool)):
+        path = tmp_path / f"{bad.dtype}.npz"
+        np.savez(path, strain=bad, time_ms=np.arange(20) * 20.0)
+        result = cli(["ttp", str(path)])
+        assert result.code == 2 and "real numbers" in result.err
