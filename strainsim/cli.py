@@ -103,9 +103,25 @@ def _check_range(value: float, lo: float, hi: float, option: str) -> None:
 
 
 def _check_output(path: Path | None, option: str, suffixes: tuple[str, ...]) -> None:
-    if path is not None and path.suffix.lower() not in suffixes:
+    """An output file: the right suffix, not a folder, in a folder that can be written."""
+    import os
+
+    if path is None:
+        return
+    if path.suffix.lower() not in suffixes:
         raise InputError(f"option {option}", None, "a file name ending in " + " or ".join(suffixes),
                          repr(str(path)))
+    if path.is_dir():
+        raise InputError(f"option {option}", None, "a file name", f"the folder {path}")
+    probe = path.parent if str(path.parent) else Path(".")
+    while not probe.exists() and probe != probe.parent:
+        probe = probe.parent
+    if not probe.is_dir():
+        raise InputError(f"option {option}", None, "a file in a folder", f"{path} (under the "
+                         f"file {probe})")
+    if not os.access(probe, os.W_OK | os.X_OK):
+        raise InputError(f"option {option}", None, "a folder that can be written",
+                         f"{path} (in {probe})")
 
 
 @app.command()

@@ -114,6 +114,10 @@ def _csv_lines(path: str | Path, expected: str) -> list[tuple[int, list[str]]]:
                      if any(cell.strip() for cell in row)]
     except FileNotFoundError:
         raise InputError(source, None, "an existing CSV file", "no such file") from None
+    except IsADirectoryError:
+        raise InputError(source, None, "a CSV file", "a folder") from None
+    except PermissionError:
+        raise InputError(source, None, "a file that can be read", "permission denied") from None
     except (UnicodeDecodeError, csv.Error) as exc:
         raise InputError(source, None, "a UTF-8 CSV text file", type(exc).__name__) from None
     if not lines:
@@ -267,6 +271,10 @@ def read_strain_npz(path: str | Path) -> StrainRecording:
             arrays = {key: data[key] for key in data.files}
     except FileNotFoundError:
         raise InputError(source, None, "an existing NPZ file", "no such file") from None
+    except IsADirectoryError:
+        raise InputError(source, None, "an NPZ file", "a folder") from None
+    except PermissionError:
+        raise InputError(source, None, "a file that can be read", "permission denied") from None
     except (ValueError, OSError, EOFError, zipfile.BadZipFile) as exc:
         raise InputError(source, None, "a NumPy .npz archive", str(exc).split("\n")[0]) from None
     for key in ("strain", "time_ms"):

@@ -50,5 +50,13 @@ def read_toml(path: str | Path) -> dict:
             return tomllib.load(fh)
     except FileNotFoundError:
         raise InputError(str(path), None, "an existing TOML file", "no such file") from None
+    except IsADirectoryError:
+        raise InputError(str(path), None, "a TOML file", "a folder") from None
+    except PermissionError:
+        raise InputError(str(path), None, "a file that can be read",
+                         "permission denied") from None
+    except UnicodeDecodeError as exc:
+        raise InputError(str(path), None, "UTF-8 text", f"byte {exc.start}: "
+                         f"{exc.reason}") from None
     except tomllib.TOMLDecodeError as exc:
         raise InputError(str(path), None, "valid TOML", str(exc)) from None

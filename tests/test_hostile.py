@@ -170,3 +170,27 @@ def test_all_missing_and_non_real_npz_arrays(tmp_path, cli):
         np.savez(path, strain=bad, time_ms=np.arange(20) * 20.0)
         result = cli(["ttp", str(path)])
         assert result.code == 2 and "real numbers" in result.err
+
+
+def test_os_level_problems_are_input_errors(tmp_path, cli):
+    folder = tmp_path / "a_folder.png"
+    folder.mkdir()
+    binary = tmp_path / "binary.csv"
+    binary.write_bytes(bytes(range(256)) * 4)
+    latin = tmp_path / "latin.toml"
+    latin.write_bytes("[trial]\nname = 'caf\xe9'\n".encode("latin-1"))
+    a_file = tmp_path / "plain.txt"
+    a_file.write_text("x")
+    csv_folder = tmp_path / "export.csv"
+    csv_folder.mkdir()
+    cases = [
+        (["curves", "--plot", str(folder)], "the folder"),
+        (["curves", "--csv", str(a_file / "inside.csv")], "under the file"),
+        (["ttp", str(binary)], "UTF-8"),
+        (["ttp", str(csv_folder)], "a folder"),
+        (["trial", str(latin)], "UTF-8 text"),
+    ]
+    for argv, fragment in cases:
+        result = cli(argv)
+        assert result.code == 2, argv
+        assert fragment in result.err and result.err.count("\n") == 1, (argv, result.err)
