@@ -102,6 +102,9 @@ def _check_range(value: float, lo: float, hi: float, option: str) -> None:
         raise InputError(f"option {option}", None, f"a value in [{lo:g}, {hi:g}]", f"{value:g}")
 
 
+MAX_FOREST_STUDIES = 200  # a row per study: beyond this a forest plot is unreadable
+
+
 def _check_output(path: Path | None, option: str, suffixes: tuple[str, ...]) -> None:
     """An output file: the right suffix, not a folder, in a folder that can be written."""
     import os
@@ -334,6 +337,9 @@ def meta(
     if leave_one_out and effects.k < 2:
         raise InputError("option --leave-one-out", None, "at least 2 studies",
                          f"{effects.k} in {file}")
+    if plot is not None and effects.k > MAX_FOREST_STUDIES:
+        raise InputError("option --plot", None, f"at most {MAX_FOREST_STUDIES} studies in a "
+                         "forest plot (--funnel or --json for more)", f"{effects.k} studies")
     if funnel is not None and effects.k < 3:
         raise InputError("option --funnel", None, "at least 3 studies for Egger's test",
                          f"{effects.k} in {file}")

@@ -195,6 +195,9 @@ def _check_time(time_ms: np.ndarray, source: str, field: str) -> None:
     if time_ms[-1] - time_ms[0] < 10.0:  # a cardiac cycle lasts hundreds of ms
         raise InputError(source, field, "times in ms",
                          f"a span of {time_ms[-1] - time_ms[0]:g} (seconds? multiply by 1000)")
+    if time_ms[-1] - time_ms[0] > 60_000.0 or abs(time_ms[0]) > 60_000.0:
+        raise InputError(source, field, "times in ms within a minute of QRS onset",
+                         f"{time_ms[0]:g} to {time_ms[-1]:g}")
 
 
 def _segment_columns(header: list[str], source: str, model: SegmentModel) -> list[int]:

@@ -595,7 +595,8 @@ class MetaResult:
         if self.measure == "OR":
             for key in ("estimate", "ci_low", "ci_high", "pi_low", "pi_high"):
                 name = "or" if key == "estimate" else f"or_{key}"
-                out[name] = num(math.exp(getattr(self, key)))
+                with np.errstate(over="ignore"):
+                    out[name] = num(float(np.exp(getattr(self, key))))
         return out
 
 
@@ -1021,6 +1022,7 @@ def _effects_from_table(table, measure) -> EffectSizes:
         return effect_sizes(v["yi"], v["vi"], study=table.labels, measure=measure)
     for column in ("n_t", "n_c"):
         check(column, v[column] > 0, "a positive number of patients")
+        check(column, v[column] <= 1e9, "at most 1e9 patients")
         check(column, v[column] == np.round(v[column]), "a whole number of patients")
     if layout == "OR":
         for events, n in (("events_t", "n_t"), ("events_c", "n_c")):
