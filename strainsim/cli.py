@@ -146,8 +146,10 @@ def ttp(
     reference: int | None = typer.Option(None, help="xcorr: reference segment (1-17)."),
 ):
     """Time-to-peak strain per segment and the latest-activated viable segment."""
+    import numpy as np
+
     from .engine import measure
-    from .io import read_strain
+    from .io import iter_strain_npz, read_strain
     from .report import batch_table, result_dict, segment_table
     from .segments import load_segments
 
@@ -162,21 +164,37 @@ def ttp(
     if reference is not None and not 1 <= reference <= 17:
         raise InputError("option --reference", None, "a segment number 1-17", str(reference))
     model = load_segments(segments)
-    rec = read_strain(file, model)
-    result = measure(rec.strain, rec.time_ms, kind=strain.value, smooth_ms=smooth_ms,
-                     scar_threshold_pct=scar_threshold, model=model)
-    _check_strain_kind(result, rec, strain.value, smooth_ms, scar_threshold, model, file)
+    # an NPZ batch is measured chunk by chunk: memory stays bounded whatever its size
+    chunks = (iter_strain_npz(file) if file.suffix.lower() == ".npz"
+              else [read_strain(file, model)])
+    results, by_markers, ids, first = [], [], [], None
+    for rec in chunks:
+        part = measure(rec.strain, rec.time_ms, kind=strain.value, smooth_ms=smooth_ms,
+                       scar_threshold_pct=scar_threshold, model=model)
+        _check_strain_kind(part, rec, strain.value, smooth_ms, scar_threshold, model, file)
+        if marker != "ttp":
+            from .markers import measure_marker
+
+            by_markers.append(measure_marker(
+                rec.strain, rec.time_ms, marker=marker, kind=strain.value, smooth_ms=smooth_ms,
+                scar_threshold_pct=scar_threshold, onset_fraction=onset_fraction,
+                reference=reference, model=model))
+        results.append(part)
+        ids.extend(rec.patient_id)
+        first = first or rec
+    result = _concat_results(results)
+    rec = first
     info = result_dict(result, source=str(file), time_ms=rec.time_ms,
-                       patient_id=rec.patient_id, smooth_ms=smooth_ms, model=model)
+                       patient_id=tuple(ids), smooth_ms=smooth_ms, model=model)
     if marker != "ttp":
         from dataclasses import replace as dc_replace
 
-        from .markers import measure_marker
+        from .markers import MarkerResult
 
-        by_marker = measure_marker(rec.strain, rec.time_ms, marker=marker, kind=strain.value,
-                                   smooth_ms=smooth_ms, scar_threshold_pct=scar_threshold,
-                                   onset_fraction=onset_fraction, reference=reference,
-                                   model=model)
+        by_marker = MarkerResult(
+            marker=marker, time_ms=np.concatenate([m.time_ms for m in by_markers]),
+            latest_segment=np.concatenate([m.latest_segment for m in by_markers]),
+            engine=result)
         result = dc_replace(result, latest_segment=by_marker.latest_segment)
         _add_marker(info, by_marker, model)
     if plot is not None:
@@ -185,11 +203,40 @@ def ttp(
         save_figure(plot_patient(rec.time_ms, rec.strain, result, 0, model=model,
                                  title=f"{file.name}: {strain.value} strain"), plot)
     if as_json:
-        _echo_json(info)
+        _echo_json_streamed(info)
     elif len(result) == 1:
         _print_table(segment_table(info, _title(info)))
     else:
         _print_table(batch_table(info, f"{file.name}: {len(result)} patients ({strain.value})"))
+
+
+def _echo_json_streamed(info: dict) -> None:
+    """``_echo_json(info)``, written a patient at a time (the same text)."""
+    patients = info.get("patients")
+    if patients is None:
+        _echo_json(info)
+        return
+    head = {k: v for k, v in info.items() if k != "patients"}
+    text = json.dumps(head, indent=2, allow_nan=False)
+    out = sys.stdout
+    out.write(text[:-2] + ',\n  "patients": [')
+    for k, patient in enumerate(patients):
+        body = json.dumps(patient, indent=2, allow_nan=False).replace("\n", "\n    ")
+        out.write(("," if k else "") + "\n    " + body)
+    out.write("\n  ]\n}\n")
+
+
+def _concat_results(results):
+    """One EngineResult from the results of consecutive chunks of patients."""
+    from dataclasses import fields, replace
+
+    import numpy as np
+
+    if len(results) == 1:
+        return results[0]
+    arrays = {f.name: np.concatenate([getattr(r, f.name) for r in results])
+              for f in fields(results[0]) if isinstance(getattr(results[0], f.name), np.ndarray)}
+    return replace(results[0], **arrays)
 
 
 def _check_strain_kind(result, rec, kind, smooth_ms, scar_threshold, model, file) -> None:

@@ -24,6 +24,7 @@ import os
 import shutil
 import tempfile
 import zipfile
+import zlib
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -263,60 +264,137 @@ def read_strain_csv(path: str | Path, model: SegmentModel | None = None) -> Stra
                            patient_id=(Path(source).stem,))
 
 
-def read_strain_npz(path: str | Path) -> StrainRecording:
-    """Read a batch of strain curves (NPZ); see the module docstring for the format."""
+def _npz_member(zf: zipfile.ZipFile, name: str, source: str):
+    """Header (shape, fortran order, dtype) of one array of an NPZ archive, and its stream."""
+    try:
+        fh = zf.open(f"{name}.npy")
+    except KeyError:
+        raise InputError(source, f"array {name!r}", "present",
+                         "arrays " + ", ".join(sorted(n.removesuffix(".npy")
+                                                      for n in zf.namelist()))) from None
+    try:
+        version = np.lib.format.read_magic(fh)
+        read_header = (np.lib.format.read_array_header_1_0 if version == (1, 0)
+                       else np.lib.format.read_array_header_2_0)
+        shape, fortran, dtype = read_header(fh)
+    except (ValueError, OSError, EOFError, zipfile.BadZipFile) as exc:
+        fh.close()
+        raise InputError(source, f"array {name!r}", "a NumPy array",
+                         str(exc).split("\n")[0]) from None
+    return fh, shape, fortran, dtype
+
+
+def _read_small(zf, name, source):
+    fh, shape, fortran, dtype = _npz_member(zf, name, source)
+    with fh:
+        if dtype.hasobject:
+            raise InputError(source, f"array {name!r}", "an array without Python objects",
+                             f"dtype {dtype}")
+        count = int(np.prod(shape))
+        try:
+            data = fh.read(count * dtype.itemsize)
+        except (zipfile.BadZipFile, zlib.error, OSError, EOFError, ValueError) as exc:
+            raise InputError(source, f"array {name!r}", "an intact NPZ archive",
+                             str(exc).split("\n")[0]) from None
+    if len(data) != count * dtype.itemsize:
+        raise InputError(source, f"array {name!r}", f"{count} values", "a truncated array")
+    return np.frombuffer(data, dtype=dtype).reshape(shape, order="F" if fortran else "C")
+
+
+def iter_strain_npz(path: str | Path, chunk_patients: int = 512):
+    """Read a batch of strain curves (NPZ) chunk by chunk, in bounded memory.
+
+    Yields :class:`StrainRecording` of at most ``chunk_patients`` patients each, in
+    order; the checks of :func:`read_strain_npz` apply to every chunk (and "every
+    sample missing" to the whole file).
+    """
     source = str(path)
     try:
-        data = np.load(path, allow_pickle=False)
-        if not isinstance(data, np.lib.npyio.NpzFile):
-            raise InputError(source, None, "a NumPy .npz archive", "a single .npy array")
-        with data:
-            arrays = {key: data[key] for key in data.files}
+        with open(path, "rb") as probe:
+            if probe.read(6) == b"\x93NUMPY":
+                raise InputError(source, None, "a NumPy .npz archive", "a single .npy array")
+        zf = zipfile.ZipFile(path)
     except FileNotFoundError:
         raise InputError(source, None, "an existing NPZ file", "no such file") from None
     except IsADirectoryError:
         raise InputError(source, None, "an NPZ file", "a folder") from None
     except PermissionError:
         raise InputError(source, None, "a file that can be read", "permission denied") from None
-    except (ValueError, OSError, EOFError, zipfile.BadZipFile) as exc:
+    except (zipfile.BadZipFile, OSError, ValueError) as exc:
         raise InputError(source, None, "a NumPy .npz archive", str(exc).split("\n")[0]) from None
-    for key in ("strain", "time_ms"):
-        if key not in arrays:
-            raise InputError(source, f"array {key!r}", "present",
-                             "arrays " + ", ".join(sorted(arrays)) if arrays else "none")
-    strain, time_ms = arrays["strain"], arrays["time_ms"]
-    for key, array in (("strain", strain), ("time_ms", time_ms)):
-        if array.dtype.kind not in "iuf":  # no bool, complex, text or objects
-            raise InputError(source, f"array {key!r}", "real numbers (integer or float)",
-                             f"dtype {array.dtype}")
-    strain = strain.astype(np.float64)
-    time_ms = time_ms.astype(np.float64)
-    if strain.ndim == 2:
-        strain = strain[None]
-    if strain.ndim != 3 or strain.shape[1] not in (16, 17):
-        raise InputError(source, "array 'strain'", "shape (N, 17, T) or (N, 16, T)",
-                         f"shape {arrays['strain'].shape}")
-    if time_ms.ndim != 1 or time_ms.size != strain.shape[2]:
-        raise InputError(source, "array 'time_ms'", f"shape ({strain.shape[2]},)",
-                         f"shape {time_ms.shape}")
-    if strain.shape[0] == 0:
-        raise InputError(source, "array 'strain'", "at least one patient", "none")
-    _check_time(time_ms, source, "array 'time_ms'")
-    _check_strain(strain, source, "array 'strain'")
-    segments_in_file = tuple(range(1, strain.shape[1] + 1))
-    if strain.shape[1] == 16:
-        strain = np.concatenate([strain, np.full((strain.shape[0], 1, strain.shape[2]), np.nan)],
-                                axis=1)
-    n = strain.shape[0]
-    if "patient_id" in arrays:
-        ids = arrays["patient_id"]
-        if ids.shape != (n,):
-            raise InputError(source, "array 'patient_id'", f"shape ({n},)", f"shape {ids.shape}")
-        patient_id = tuple(str(x) for x in ids)
-    else:
-        patient_id = tuple(str(i) for i in range(n))
-    return StrainRecording(strain=strain, time_ms=time_ms, source=source,
-                           segments_in_file=segments_in_file, patient_id=patient_id)
+    with zf:
+        time_ms = _read_small(zf, "time_ms", source)
+        fh, shape, fortran, dtype = _npz_member(zf, "strain", source)
+        with fh:
+            for key, kind in (("strain", dtype.kind), ("time_ms", time_ms.dtype.kind)):
+                if kind not in "iuf":  # no bool, complex, text or objects
+                    raise InputError(source, f"array {key!r}", "real numbers (integer or float)",
+                                     f"dtype {dtype if key == 'strain' else time_ms.dtype}")
+            if len(shape) == 2:
+                shape = (1, *shape)
+            if len(shape) != 3 or shape[1] not in (16, 17):
+                raise InputError(source, "array 'strain'", "shape (N, 17, T) or (N, 16, T)",
+                                 f"shape {shape}")
+            if fortran and shape[0] > 1:
+                raise InputError(source, "array 'strain'", "C order (numpy's default)",
+                                 "Fortran order")
+            time_ms = time_ms.astype(np.float64)
+            n, n_seg, n_frames = shape
+            if time_ms.ndim != 1 or time_ms.size != n_frames:
+                raise InputError(source, "array 'time_ms'", f"shape ({n_frames},)",
+                                 f"shape {time_ms.shape}")
+            if n == 0:
+                raise InputError(source, "array 'strain'", "at least one patient", "none")
+            _check_time(time_ms, source, "array 'time_ms'")
+            if "patient_id.npy" in zf.namelist():
+                ids = _read_small(zf, "patient_id", source)
+                if ids.shape != (n,):
+                    raise InputError(source, "array 'patient_id'", f"shape ({n},)",
+                                     f"shape {ids.shape}")
+                patient_id = tuple(str(x) for x in ids)
+            else:
+                patient_id = tuple(str(i) for i in range(n))
+            segments_in_file = tuple(range(1, n_seg + 1))
+            row_bytes = n_seg * n_frames * dtype.itemsize
+            measured = False
+            for start in range(0, n, chunk_patients):
+                size = min(chunk_patients, n - start)
+                try:
+                    data = fh.read(size * row_bytes)
+                except (zipfile.BadZipFile, zlib.error, OSError, EOFError, ValueError) as exc:
+                    raise InputError(source, "array 'strain'", "an intact NPZ archive",
+                                     str(exc).split("\n")[0]) from None
+                if len(data) != size * row_bytes:
+                    raise InputError(source, "array 'strain'", f"{n} patients",
+                                     "a truncated array")
+                strain = np.frombuffer(data, dtype=dtype).reshape(size, n_seg, n_frames)
+                strain = strain.astype(np.float64)
+                if np.isinf(strain).any() or np.nanmax(np.abs(strain), initial=0.0) > \
+                        MAX_STRAIN_PCT:
+                    _check_strain(strain, source, "array 'strain'")
+                measured |= bool((~np.isnan(strain)).any())
+                if n_seg == 16:
+                    strain = np.concatenate([strain, np.full((size, 1, n_frames), np.nan)],
+                                            axis=1)
+                yield StrainRecording(strain=strain, time_ms=time_ms, source=source,
+                                      segments_in_file=segments_in_file,
+                                      patient_id=patient_id[start:start + size])
+            if not measured:
+                raise InputError(source, "array 'strain'", "strain values",
+                                 "every sample missing")
+
+
+def read_strain_npz(path: str | Path) -> StrainRecording:
+    """Read a batch of strain curves (NPZ) whole; see the module docstring for the format
+    (:func:`iter_strain_npz` reads it in bounded memory)."""
+    chunks = list(iter_strain_npz(path))
+    if len(chunks) == 1:
+        return chunks[0]
+    first = chunks[0]
+    return StrainRecording(strain=np.concatenate([c.strain for c in chunks]),
+                           time_ms=first.time_ms, source=first.source,
+                           segments_in_file=first.segments_in_file,
+                           patient_id=tuple(p for c in chunks for p in c.patient_id))
 
 
 def read_strain(path: str | Path, model: SegmentModel | None = None) -> StrainRecording:

@@ -157,3 +157,19 @@ def test_row_numbers_count_blank_lines(tmp_path):
     path.write_text(text)
     with pytest.raises(InputError, match="row 6, column '1'"):
         read_strain(path)
+
+
+def test_npz_batches_are_read_in_chunks(tmp_path):
+    from strainsim.io import iter_strain_npz, read_strain_npz
+
+    rng = np.random.default_rng(4)
+    path = tmp_path / "batch.npz"
+    strain = rng.normal(10, 5, (7, 16, 30)).astype(np.float32)
+    np.savez_compressed(path, strain=strain, time_ms=np.arange(30) * 20.0,
+                        patient_id=np.array([f"p{i}" for i in range(7)]))
+    whole = read_strain_npz(path)
+    chunks = list(iter_strain_npz(path, chunk_patients=3))
+    assert [len(c.patient_id) for c in chunks] == [3, 3, 1]
+    np.testing.assert_array_equal(np.concatenate([c.strain for c in chunks]), whole.strain)
+    assert whole.strain.shape == (7, 17, 30) and np.isnan(whole.strain[:, 16]).all()
+    assert sum((c.patient_id for c in chunks), ()) == whole.patient_id
