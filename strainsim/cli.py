@@ -103,6 +103,7 @@ def _check_range(value: float, lo: float, hi: float, option: str) -> None:
 
 
 MAX_FOREST_STUDIES = 200  # a row per study: beyond this a forest plot is unreadable
+MAX_PATIENT_TABLE = 1_000_000  # cohort without --summary-only holds every patient (~2 GB)
 
 
 def _check_output(path: Path | None, option: str, suffixes: tuple[str, ...]) -> None:
@@ -707,6 +708,10 @@ def cohort(
         raise InputError("option --workers/--scheduler", None, "--summary-only with them "
                          "(the per-patient table is built in one process)")
     trial_spec = load_spec(spec)
+    if not summary_only and trial_spec.n_total > MAX_PATIENT_TABLE:
+        raise InputError("option --summary-only", None, "it for more than "
+                         f"{MAX_PATIENT_TABLE:,} patients (the patient table is held in "
+                         "memory)", f"{trial_spec.n_total:,} patients in {spec}")
     check_output_folder(out)
     progress, advance = _progress(trial_spec.n_total, f"{trial_spec.name}: patients")
     with progress:
@@ -770,6 +775,9 @@ def trial(
     if concordance is not None:
         _check_range(concordance, 0.0, 1.0, "--concordance")
     names = specs or list(FIVE_TRIALS)
+    if test == Test.knha and len(names) < 2:
+        raise InputError("option --test", None, "at least 2 trials for Hartung-Knapp "
+                         "(or --test z)", f"{len(names)} trial")
     loaded = [load_spec(name) for name in names]
     check_output_folder(out)
     if concordance is not None:
