@@ -108,8 +108,6 @@ MAX_PATIENT_TABLE = 1_000_000  # cohort without --summary-only holds every patie
 
 def _check_output(path: Path | None, option: str, suffixes: tuple[str, ...]) -> None:
     """An output file: the right suffix, not a folder, in a folder that can be written."""
-    import os
-
     if path is None:
         return
     if path.suffix.lower() not in suffixes:
@@ -117,15 +115,9 @@ def _check_output(path: Path | None, option: str, suffixes: tuple[str, ...]) -> 
                          repr(str(path)))
     if path.is_dir():
         raise InputError(f"option {option}", None, "a file name", f"the folder {path}")
-    probe = path.parent if str(path.parent) else Path(".")
-    while not probe.exists() and probe != probe.parent:
-        probe = probe.parent
-    if not probe.is_dir():
-        raise InputError(f"option {option}", None, "a file in a folder", f"{path} (under the "
-                         f"file {probe})")
-    if not os.access(probe, os.W_OK | os.X_OK):
-        raise InputError(f"option {option}", None, "a folder that can be written",
-                         f"{path} (in {probe})")
+    from .io import check_writable_place
+
+    check_writable_place(path.parent, path, option)
 
 
 @app.command()
@@ -752,7 +744,8 @@ def trial(
     seed: int = typer.Option(0, min=0, help="Random seed (>= 0)."),
     out: Path = typer.Option(Path("out/trial"), help="Output folder."),
     method: Method = typer.Option(Method.REML, help="Pooling method (tau^2 estimator)."),
-    test: Test = typer.Option(Test.knha, help="z or Hartung-Knapp (knha)."),
+    test: Test | None = typer.Option(None, help="z or Hartung-Knapp (knha); default knha, "
+                                     "z for a single trial."),
     concordance: float | None = typer.Option(None, help="Force the image-guided arms' "
                                              "concordance rate (0-1), as the sweep does."),
     workers: int = typer.Option(1, help="Worker processes (or Dask workers), one trial each."),
@@ -775,10 +768,12 @@ def trial(
     if concordance is not None:
         _check_range(concordance, 0.0, 1.0, "--concordance")
     names = specs or list(FIVE_TRIALS)
+    loaded = [load_spec(name) for name in names]
+    if test is None:
+        test = Test.knha if len(names) >= 2 else Test.z
     if test == Test.knha and len(names) < 2:
         raise InputError("option --test", None, "at least 2 trials for Hartung-Knapp "
                          "(or --test z)", f"{len(names)} trial")
-    loaded = [load_spec(name) for name in names]
     check_output_folder(out)
     if concordance is not None:
         from .experiments import with_concordance

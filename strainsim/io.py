@@ -440,15 +440,22 @@ def check_output_folder(out: str | Path, option: str = "--out") -> None:
     out = Path(out)
     if out.exists() and not out.is_dir():
         raise InputError(f"option {option}", None, "a folder", f"the file {out}")
-    probe = out if out.exists() else (out.parent if str(out.parent) else Path("."))
+    check_writable_place(out if out.exists() else out.parent, out, option)
+
+
+def check_writable_place(folder: Path, target: Path, option: str) -> None:
+    """``folder`` (or its nearest existing ancestor) is a folder that can be written."""
+    from .errors import InputError
+
+    probe = folder if str(folder) else Path(".")
     while not probe.exists() and probe != probe.parent:
         probe = probe.parent
     if not probe.is_dir():
-        raise InputError(f"option {option}", None, "a folder", f"{out} (under the file "
-                         f"{probe})")
+        raise InputError(f"option {option}", None, "a place in a folder",
+                         f"{target} (under the file {probe})")
     if not os.access(probe, os.W_OK | os.X_OK):
         raise InputError(f"option {option}", None, "a folder that can be written",
-                         f"{out} (in {probe})")
+                         f"{target} (in {probe})")
 
 
 @contextmanager

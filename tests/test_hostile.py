@@ -199,7 +199,8 @@ def test_os_level_problems_are_input_errors(tmp_path, cli):
 def test_options_that_cannot_work_are_refused_up_front(tmp_path, cli):
     big = tmp_path / "big.toml"
     big.write_text('[trial]\nname = "big"\nn_image_guided = 1000000\nn_control = 1000000\n')
-    for argv, fragment in ((["trial", "target", "--test", "knha"], "at least 2 trials"),
+    for argv, fragment in ((["trial", "target", "--test", "knha", "--out", str(tmp_path / "t")],
+                            "at least 2 trials"),
                            (["cohort", str(big)], "--summary-only"),
                            (["sweep", "--replicates", "200000"], "[1, 100000]")):
         result = cli(argv)
