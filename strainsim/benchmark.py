@@ -179,10 +179,16 @@ def read_truth(folder: str | Path) -> Truth:
                          repr(manifest.get("format") if isinstance(manifest, dict) else None))
     path = folder / str(manifest.get("truth", "truth.csv"))
     try:
-        with open(path, newline="") as fh:
+        with open(path, newline="", encoding="utf-8") as fh:
             rows = list(csv.reader(fh))
     except FileNotFoundError:
         raise InputError(str(path), None, "the truth table", "no such file") from None
+    except (UnicodeDecodeError, IsADirectoryError, PermissionError, csv.Error) as exc:
+        raise InputError(str(path), None, "the truth table (UTF-8 CSV)",
+                         type(exc).__name__) from None
+    if len(rows) < 2:
+        raise InputError(str(path), None, "a header and one row per patient",
+                         f"{len(rows)} rows")
     header = rows[0]
     body = rows[1:]
     try:
@@ -198,7 +204,7 @@ def read_truth(folder: str | Path) -> Truth:
             manifest=manifest)
     except (ValueError, IndexError) as exc:
         raise InputError(str(path), None, "a truth table written by strainsim bench-data",
-                         str(exc)) from None
+                         str(exc).split("\n")[0]) from None
 
 
 @dataclass(frozen=True)

@@ -133,3 +133,16 @@ def test_write_predictions_reads_back(dataset, tmp_path):
     again = read_predictions(path, truth)
     np.testing.assert_array_equal(again.latest, truth.latest)
     np.testing.assert_allclose(again.times_ms, truth.activation_ms + 123.0, atol=1e-3)
+
+
+def test_a_damaged_truth_folder_is_one_line(dataset, tmp_path, capsys):
+    import shutil
+
+    copy = tmp_path / "copy"
+    shutil.copytree(dataset, copy)
+    (copy / "truth.csv").write_text("")
+    assert main(["bench-score", "--truth", str(copy), "--marker", "ttp"]) == 2
+    assert "truth.csv" in capsys.readouterr().err
+    (copy / "manifest.json").write_text("{not json")
+    assert main(["bench-score", "--truth", str(copy), "--marker", "ttp"]) == 2
+    assert "manifest.json" in capsys.readouterr().err
