@@ -376,13 +376,15 @@ def predict_with_marker(folder: str | Path, truth: Truth, marker: str, *,
 
 
 def write_predictions(path: str | Path, truth: Truth, predictions: Predictions) -> None:
-    """Write predictions in the benchmark's CSV format."""
+    """Write predictions in the benchmark's CSV format (atomically)."""
     header = ["patient_id", "latest_segment"]
     if predictions.times_ms is not None:
         header += [f"t_{s}" for s in range(1, N_SEGMENTS + 1)]
     if predictions.scar is not None:
         header += [f"scar_{s}" for s in range(1, N_SEGMENTS + 1)]
-    with open(path, "w", newline="") as fh:
+    from .io import atomic_path
+
+    with atomic_path(path) as tmp, open(tmp, "w", newline="") as fh:
         writer = csv.writer(fh)
         writer.writerow(header)
         for i, pid in enumerate(truth.patient_id):

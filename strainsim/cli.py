@@ -565,6 +565,7 @@ def bench_score(
     from .benchmark import write_predictions as write_csv
 
     _check_output(plot, "--plot", (".png", ".svg", ".pdf"))
+    _check_output(write_predictions, "--write-predictions", (".csv",))
     if (predictions is None) == (marker is None):
         raise InputError("arguments", None, "a predictions CSV or --marker (one of them)",
                          "both" if predictions is not None else "neither")

@@ -678,6 +678,15 @@ class MetaBatch:
         return (self.ci_low > 0) | (self.ci_high < 0)
 
 
+def _check_pool_args(method, test, level, methods):
+    if method not in methods:
+        raise ValueError(f"method must be one of {methods}, not {method!r}")
+    if test not in TESTS:
+        raise ValueError(f"test must be one of {TESTS}, not {test!r}")
+    if not 0 < level < 1:
+        raise ValueError("level must be in (0, 1)")
+
+
 def pool_many(yi, vi, method: str = "REML", test: str = "z", level: float = 0.95,
               mask=None) -> MetaBatch:
     """Pool ``M`` meta-analyses in one call.
@@ -705,12 +714,7 @@ def pool_many(yi, vi, method: str = "REML", test: str = "z", level: float = 0.95
     """
     from scipy.special import ndtri, stdtrit
 
-    if method not in _CODES:
-        raise ValueError(f"method must be one of {BATCH_METHODS}, not {method!r}")
-    if test not in TESTS:
-        raise ValueError(f"test must be one of {TESTS}, not {test!r}")
-    if not 0 < level < 1:
-        raise ValueError("level must be in (0, 1)")
+    _check_pool_args(method, test, level, BATCH_METHODS)
     yi = np.atleast_2d(np.asarray(yi, dtype=np.float64))
     vi = np.atleast_2d(np.asarray(vi, dtype=np.float64))
     if yi.shape != vi.shape or yi.ndim != 2:
@@ -762,12 +766,7 @@ def pool(effects: EffectSizes, method: str = "REML", test: str = "z",
     """
     from scipy.special import chdtrc, ndtr, ndtri
 
-    if method not in METHODS:
-        raise ValueError(f"method must be one of {METHODS}, not {method!r}")
-    if test not in TESTS:
-        raise ValueError(f"test must be one of {TESTS}, not {test!r}")
-    if not 0 < level < 1:
-        raise ValueError("level must be in (0, 1)")
+    _check_pool_args(method, test, level, METHODS)
     yi, vi, k = effects.yi, effects.vi, effects.k
     if test == "knha" and k < 2:
         raise ValueError("Hartung-Knapp needs at least 2 studies")

@@ -31,7 +31,7 @@ Examples
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import NamedTuple
 
 import numba
@@ -184,21 +184,14 @@ def apply_outcomes_kernel(rec, shift_pct, edv_ml, esv_ml, position_class, scar_a
         out.nyha_improved[i] = noise[2, i] < 1.0 / (1.0 + math.exp(-logit))
 
 
-class OutcomeArrays(NamedTuple):
-    """The arrays :func:`outcomes_kernel` fills (the fields of :class:`Outcomes`)."""
-
-    esv_change_pct: np.ndarray
-    edv_change_pct: np.ndarray
-    esv_ml: np.ndarray
-    edv_ml: np.ndarray
-    ef_change: np.ndarray
-    nyha_improved: np.ndarray
+# the arrays apply_outcomes_kernel fills: the fields of Outcomes, as a typed record
+OutcomeArrays = NamedTuple("OutcomeArrays", [(f.name, np.ndarray) for f in fields(Outcomes)])
 
 
 def empty_outcomes(n: int) -> OutcomeArrays:
-    """Preallocated arrays for :func:`outcomes_kernel`."""
-    return OutcomeArrays(np.empty(n), np.empty(n), np.empty(n), np.empty(n), np.empty(n),
-                         np.empty(n, dtype=np.bool_))
+    """Preallocated arrays for :func:`apply_outcomes_kernel`."""
+    return OutcomeArrays(*(np.empty(n, dtype=np.bool_ if f.name == "nyha_improved" else float)
+                           for f in fields(Outcomes)))
 
 
 def simulate_outcomes(edv_ml, esv_ml, position_class, scar_at_lead, ischemic, male,

@@ -146,3 +146,11 @@ def test_a_damaged_truth_folder_is_one_line(dataset, tmp_path, capsys):
     (copy / "manifest.json").write_text("{not json")
     assert main(["bench-score", "--truth", str(copy), "--marker", "ttp"]) == 2
     assert "manifest.json" in capsys.readouterr().err
+
+
+def test_write_predictions_path_is_checked_before_scoring(dataset, tmp_path, capsys):
+    folder = tmp_path / "taken.csv"
+    folder.mkdir()
+    assert main(["bench-score", "--truth", str(dataset), "--marker", "ttp",
+                 "--write-predictions", str(folder)]) == 2
+    assert "--write-predictions" in capsys.readouterr().err
