@@ -914,6 +914,135 @@ def sweep(
         typer.echo(f"sweep.csv, sweep.json and sweep.png in {out}/")
 
 
+def _targets_and_specs(targets: Path | None, specs: list[str] | None, replicates: int):
+    from .calibration import load_targets
+    from .experiments import FIVE_TRIALS
+    from .spec import load_spec
+
+    if not 2 <= replicates <= 10_000:
+        raise InputError("option --replicates", None, "a number in [2, 10000]", str(replicates))
+    loaded = [load_spec(name) for name in (specs or FIVE_TRIALS)]
+    return load_targets(targets, tuple(s.name for s in loaded)), loaded
+
+
+def _calibration_outputs(stage: Path, rows: list[dict], info: dict, title: str) -> None:
+    from .plots import plot_calibration, save_figure
+
+    _write_csv(stage / "targets.csv", list(rows[0]),
+               [[_csv_cell(v) for v in r.values()] for r in rows])
+    _write_json(stage / "calibration.json", _clean(info))
+    save_figure(plot_calibration(rows, title=title), stage / "calibration.png")
+
+
+def _csv_cell(value) -> str:
+    if isinstance(value, float):
+        return _fmt_cell(value)
+    text = str(value)
+    return '"' + text.replace('"', '""') + '"' if ("," in text or '"' in text) else text
+
+
+@app.command()
+def calibrate(
+    targets: Path = typer.Argument(None, help="Targets file (default: the shipped "
+                                   "cohorts/published/targets.toml)."),
+    specs: list[str] = typer.Option(None, "--spec", help="Trial specs of the world (repeat; "
+                                    "default: the five trials)."),
+    replicates: int = typer.Option(40, help="Virtual meta-analyses per evaluation."),
+    max_evals: int = typer.Option(300, help="Objective evaluations at most."),
+    seed: int = typer.Option(0, min=0, help="Random seed (>= 0): the common random numbers."),
+    out: Path = typer.Option(Path("out/calibrate"), help="Output folder."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
+):
+    """Fit the free parameters to the published targets (simulated method of moments)."""
+    from .calibration import calibrate as fit
+    from .io import check_output_folder, output_folder
+    from .report import calibration_rows, calibration_table
+
+    if not 1 <= max_evals <= 100_000:
+        raise InputError("option --max-evals", None, "a number in [1, 100000]", str(max_evals))
+    loaded_targets, loaded = _targets_and_specs(targets, specs, replicates)
+    check_output_folder(out)
+    progress, advance = _progress(max_evals, "objective evaluations")
+    with progress:
+        result = fit(loaded, loaded_targets, replicates=replicates, seed=seed,
+                     max_evals=max_evals, progress=advance)
+    rows = calibration_rows(loaded_targets, result.best)
+    start_rows = calibration_rows(loaded_targets, result.start)
+    info = {"targets": loaded_targets.source, "replicates": replicates, "seed": seed,
+            "evaluations": result.evaluations, "converged": result.converged,
+            "objective_start": result.start.objective, "objective": result.best.objective,
+            "start": result.start.values, "fitted": result.best.values,
+            "parameters": [{"name": p.name, "low": p.low, "high": p.high}
+                           for p in loaded_targets.parameters],
+            "table": rows, "table_start": start_rows}
+    with output_folder(out) as stage:
+        _calibration_outputs(stage, rows, info, f"fitted world ({replicates} replicates, "
+                             f"seed {seed})")
+        lines = ["# fitted by strainsim calibrate: paste into a spec or set as defaults"]
+        sections: dict = {}
+        for name, value in result.best.values.items():
+            section, field = name.split(".", 1)
+            sections.setdefault(section, []).append(f"{field} = {value:.4g}")
+        for section, entries in sections.items():
+            lines += ["", f"[{'measurement' if section == 'curves' else section}]", *entries]
+        from .io import write_text_atomic
+
+        write_text_atomic(stage / "fitted.toml", "\n".join(lines) + "\n")
+    if as_json:
+        _echo_json(_clean(info))
+        return
+    _print_table(calibration_table(rows, f"targets vs the fitted world ({replicates} "
+                                   f"replicates, seed {seed})"))
+    typer.echo(f"objective {result.start.objective:.2f} -> {result.best.objective:.2f} after "
+               f"{result.evaluations} evaluations ({'converged' if result.converged else 'stopped at --max-evals'})")
+    for name, value in result.best.values.items():
+        typer.echo(f"  {name} = {value:.4g} (was {result.start.values[name]:.4g})")
+    typer.echo(f"targets.csv, calibration.json, calibration.png and fitted.toml in {out}/")
+
+
+@app.command()
+def validate(
+    targets: Path = typer.Argument(None, help="Targets file (default: the shipped "
+                                   "cohorts/published/targets.toml)."),
+    specs: list[str] = typer.Option(None, "--spec", help="Trial specs of the world (repeat; "
+                                    "default: the five trials)."),
+    replicates: int = typer.Option(200, help="Virtual meta-analyses."),
+    seed: int = typer.Option(0, min=0, help="Random seed (>= 0)."),
+    out: Path | None = typer.Option(None, help="Also write targets.csv, calibration.json "
+                                    "and calibration.png into this folder."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
+):
+    """Check the shipped defaults against the published targets."""
+    from .calibration import evaluate
+    from .io import check_output_folder, output_folder
+    from .report import calibration_rows, calibration_table
+
+    loaded_targets, loaded = _targets_and_specs(targets, specs, replicates)
+    if out is not None:
+        check_output_folder(out)
+    progress, advance = _progress(replicates, "virtual meta-analyses")
+    with progress:
+        evaluation = evaluate(loaded, loaded_targets, replicates=replicates, seed=seed,
+                              progress=advance)
+    rows = calibration_rows(loaded_targets, evaluation)
+    fitted = [r for r in rows if r["fit"]]
+    info = {"targets": loaded_targets.source, "replicates": replicates, "seed": seed,
+            "objective": evaluation.objective, "values": evaluation.values,
+            "inside_95": sum(r["inside_95"] for r in fitted), "fitted_targets": len(fitted),
+            "table": rows}
+    if out is not None:
+        with output_folder(out) as stage:
+            _calibration_outputs(stage, rows, info, f"shipped defaults ({replicates} "
+                                 f"replicates, seed {seed})")
+    if as_json:
+        _echo_json(_clean(info))
+        return
+    _print_table(calibration_table(rows, f"targets vs the shipped defaults ({replicates} "
+                                   f"replicates, seed {seed})"))
+    typer.echo(f"objective {evaluation.objective:.2f}; {info['inside_95']} of {len(fitted)} "
+               f"fitted targets inside the simulated 95 % range")
+
+
 @app.command()
 def speckle(
     seed: int = typer.Option(0, min=0, help="Random seed (>= 0)."),

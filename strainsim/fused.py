@@ -220,16 +220,17 @@ def block_kernel(patients_rng, measurement_rng, care_rng, guided, shift_pct, nul
                           a.measured)
     # care stream: veins, leads, outcomes
     veins_kernel(care_rng, k.veins, a.available, a.reachable)
-    place_kernel(care_rng, k.placement, guided, a.measured.latest, a.reachable, a.lead)
+    place_kernel(care_rng, k.placement, guided, a.measured.latest, a.measured.ttp,
+                 a.measured.viable, a.scar, a.activation_ms, a.reachable, a.lead)
     classify_kernel(a.lead, a.measured.latest, k.placement.hops, a.vs_measured)
     classify_kernel(a.lead, a.true_latest, k.placement.hops, a.vs_true)
     scar_at_lead_kernel(a.lead, a.scar, a.scar_at_lead)
     outcome_noise_kernel(care_rng, a.outcome_noise)
-    apply_outcomes_kernel(k.outcomes, shift_pct, a.edv, a.esv, a.vs_true, a.scar_at_lead,
-                          a.ischemic, a.male, a.outcome_noise, a.outcomes)
+    apply_outcomes_kernel(k.outcomes, shift_pct, a.edv, a.esv, a.vs_true, a.delay, a.scar,
+                          a.scar_at_lead, a.ischemic, a.male, a.outcome_noise, a.outcomes)
     if null_world:
-        apply_outcomes_kernel(k.null_outcomes, shift_pct, a.edv, a.esv, a.vs_true,
-                              a.scar_at_lead, a.ischemic, a.male, a.outcome_noise,
+        apply_outcomes_kernel(k.null_outcomes, shift_pct, a.edv, a.esv, a.vs_true, a.delay,
+                              a.scar, a.scar_at_lead, a.ischemic, a.male, a.outcome_noise,
                               a.null_outcomes)
 
 
@@ -317,7 +318,7 @@ def simulate_block(n: int, streams, guided: bool, spec, model: SegmentModel | No
         Must satisfy :func:`block_supported`.
     model : SegmentModel, optional
     shift_pct : float
-        Trial-level shift of the image-guided ESV change (%).
+        The arm's trial-level shift of the ESV change (%).
     null_world : bool
         Also give the outcomes with the lead's position of no effect.
 

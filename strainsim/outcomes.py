@@ -3,27 +3,32 @@
 Reverse remodelling is modelled on the end-systolic volume (ESV), the quantity
 CRT trials call response on. A patient's ESV change (%) is
 
-    base + position[class] + scar_at_lead + ischemic + male + noise_sd * z
+    base + position[class] * dyssynchrony * (1 - scar_fraction)
+         + scar_burden * scar_fraction + scar_at_lead + ischemic + male
+         + noise_sd * z + arm shift
 
 where ``class`` is the lead's position against the patient's *true* latest
-non-scar segment (concordant, adjacent, remote). The end-diastolic volume
+non-scar segment (concordant, adjacent, remote), ``dyssynchrony`` the patient's
+septal-to-late-site delay over ``dyssynchrony_ref_ms`` (capped at 2: the lead
+corrects the delay there is to correct), ``scar_fraction`` the share of the 17
+segments that are scar (scar neither contracts nor remodels), and the arm shift
+the trial's centre and protocol effect (:func:`arm_shifts`). The end-diastolic volume
 (EDV) follows a fraction of that change plus its own noise, and the ejection
 fraction is computed from the two volumes (EF = 1 - ESV/EDV), so volumes and
 EF always agree. NYHA improvement (at least one class) is a Bernoulli draw
 whose log-odds rise with the ESV reduction.
 
-The defaults are calibrated so that five virtual trials of the published
-meta-analysis's size, pooled by :mod:`strainsim.meta`, land on average inside
-its confidence intervals (see ``docs/calibration.md``).
+The defaults are those ``strainsim calibrate`` fitted to the published numbers
+of ``cohorts/published/targets.toml`` (see ``docs/calibration.md``).
 
 Examples
 --------
 >>> import numpy as np
 >>> from strainsim.outcomes import OutcomeParams, simulate_outcomes
 >>> out = simulate_outcomes(np.full(3, 200.0), np.full(3, 150.0), np.array([0, 1, 2]),
-...                         np.zeros(3, bool), np.zeros(3, bool), np.ones(3, bool),
-...                         np.random.default_rng(0), OutcomeParams(noise_sd_pct=0.0,
-...                                                                  edv_noise_sd_pct=0.0))
+...                         np.full(3, 130.0), np.zeros((3, 17), bool), np.zeros(3, bool),
+...                         np.zeros(3, bool), np.ones(3, bool), np.random.default_rng(0),
+...                         OutcomeParams(noise_sd_pct=0.0, edv_noise_sd_pct=0.0))
 >>> out.esv_change_pct.round(1).tolist()
 [-34.0, -24.0, -9.0]
 """
@@ -39,7 +44,7 @@ import numpy as np
 
 __all__ = ["OutcomeParams", "Outcomes", "simulate_outcomes", "OutcomeRecord", "outcome_record",
            "null_record", "outcome_noise_kernel", "apply_outcomes_kernel", "OutcomeArrays",
-           "empty_outcomes"]
+           "empty_outcomes", "arm_shifts"]
 
 
 @dataclass(frozen=True)
@@ -51,7 +56,14 @@ class OutcomeParams:
     base_esv_change_pct : float
         ESV change with a remote lead in a non-ischemic woman without scar at the lead.
     concordant_extra_pct, adjacent_extra_pct : float
-        Additional ESV change for a concordant or adjacent lead (vs remote).
+        Additional ESV change for a concordant or adjacent lead (vs remote) in a
+        patient with the reference dyssynchrony and no scar.
+    dyssynchrony_ref_ms : float
+        Septal-to-late delay (ms) at which the position effects take their stated
+        size; they scale with ``delay / dyssynchrony_ref_ms`` (at most 2).
+    scar_burden_pct : float
+        ESV change added per whole LV of scar (scaled by the scar fraction): less
+        remodelling with more scar.
     scar_at_lead_pct : float
         Penalty (less reduction) when the lead sits on scar.
     ischemic_pct, male_pct : float
@@ -64,28 +76,37 @@ class OutcomeParams:
         Extra SD of the EDV change.
     nyha_intercept, nyha_slope : float
         Log-odds of NYHA improvement: ``intercept + slope * (-ESV change / 10)``.
-    trial_sd_pct : float
-        Between-trial SD of the image-guided arm's ESV change (operators, centres,
-        protocols): each trial draws one shift for its image-guided patients.
-        The default reproduces the width of the published pooled intervals.
+    centre_sd_pct : float
+        Between-trial SD of the ESV change shared by both arms of a trial (centre,
+        population, follow-up, core lab).
+    arm_sd_pct : float
+        Between-trial SD of each arm's own ESV change (operators, implant protocol,
+        the comparator's practice): drawn separately for the two arms, so it makes
+        the trials' effects differ.
     """
 
-    base_esv_change_pct: float = -12.0
-    concordant_extra_pct: float = -25.0
-    adjacent_extra_pct: float = -15.0
+    base_esv_change_pct: float = -10.22
+    concordant_extra_pct: float = -53.75
+    adjacent_extra_pct: float = -16.26
+    dyssynchrony_ref_ms: float = 130.0
+    scar_burden_pct: float = 20.0
     scar_at_lead_pct: float = 15.0
     ischemic_pct: float = 5.0
     male_pct: float = 3.0
     noise_sd_pct: float = 20.0
     edv_fraction: float = 0.8
     edv_noise_sd_pct: float = 7.0
-    nyha_intercept: float = -1.6
-    nyha_slope: float = 1.25
-    trial_sd_pct: float = 8.0
+    nyha_intercept: float = -0.6636
+    nyha_slope: float = 1.794
+    centre_sd_pct: float = 5.0
+    arm_sd_pct: float = 3.235
 
     def __post_init__(self):
-        if self.noise_sd_pct < 0 or self.edv_noise_sd_pct < 0 or self.trial_sd_pct < 0:
+        if min(self.noise_sd_pct, self.edv_noise_sd_pct, self.centre_sd_pct,
+               self.arm_sd_pct) < 0:
             raise ValueError("noise SDs must be >= 0")
+        if self.dyssynchrony_ref_ms <= 0:
+            raise ValueError("dyssynchrony_ref_ms must be > 0")
         if not 0.0 <= self.edv_fraction <= 1.5:
             raise ValueError("edv_fraction must be in [0, 1.5]")
 
@@ -115,11 +136,13 @@ class Outcomes:
 
 
 class OutcomeRecord(NamedTuple):
-    """:class:`OutcomeParams` as the outcome kernel reads them (the trial shift apart)."""
+    """:class:`OutcomeParams` as the outcome kernel reads them (the trial shifts apart)."""
 
     base_esv_change_pct: float
     concordant_extra_pct: float
     adjacent_extra_pct: float
+    dyssynchrony_ref_ms: float
+    scar_burden_pct: float
     scar_at_lead_pct: float
     ischemic_pct: float
     male_pct: float
@@ -142,6 +165,17 @@ def null_record(params: OutcomeParams) -> OutcomeRecord:
                                            scar_at_lead_pct=0.0)
 
 
+def arm_shifts(params: OutcomeParams, rng: np.random.Generator) -> tuple[float, float]:
+    """A trial's ESV shifts (%) of its image-guided and control arms.
+
+    Three standard normals from ``rng`` (the trial's own stream): the centre
+    effect both arms share, then each arm's own effect.
+    """
+    centre, guided, control = rng.standard_normal(3)
+    return (float(params.centre_sd_pct * centre + params.arm_sd_pct * guided),
+            float(params.centre_sd_pct * centre + params.arm_sd_pct * control))
+
+
 @numba.njit(cache=True)
 def outcome_noise_kernel(rng, noise_out):
     """Each patient's outcome draws, patient by patient: the ESV noise (normal), the EDV
@@ -153,10 +187,11 @@ def outcome_noise_kernel(rng, noise_out):
 
 
 @numba.njit(cache=True)
-def apply_outcomes_kernel(rec, shift_pct, edv_ml, esv_ml, position_class, scar_at_lead,
-                          ischemic, male, noise, out):
-    """Six-month outcomes from the patients' draws (see the module docstring); ``out``
-    is an :class:`OutcomeArrays` of preallocated arrays."""
+def apply_outcomes_kernel(rec, shift_pct, edv_ml, esv_ml, position_class, delay_ms, scar,
+                          scar_at_lead, ischemic, male, noise, out):
+    """Six-month outcomes from the patients' draws (see the module docstring); ``scar``
+    is (n, 17) bool, ``out`` an :class:`OutcomeArrays` of preallocated arrays."""
+    n_seg = scar.shape[1]
     for i in range(edv_ml.shape[0]):
         if position_class[i] == 0:
             extra = rec.concordant_extra_pct
@@ -164,7 +199,14 @@ def apply_outcomes_kernel(rec, shift_pct, edv_ml, esv_ml, position_class, scar_a
             extra = rec.adjacent_extra_pct
         else:
             extra = 0.0
-        esv_change = (rec.base_esv_change_pct + extra
+        scarred = 0
+        for s in range(n_seg):
+            scarred += scar[i, s]
+        scar_fraction = scarred / n_seg
+        dyssynchrony = min(max(delay_ms[i], 0.0) / rec.dyssynchrony_ref_ms, 2.0)
+        esv_change = (rec.base_esv_change_pct
+                      + extra * dyssynchrony * (1.0 - scar_fraction)
+                      + rec.scar_burden_pct * scar_fraction
                       + (rec.scar_at_lead_pct if scar_at_lead[i] else 0.0)
                       + (rec.ischemic_pct if ischemic[i] else 0.0)
                       + (rec.male_pct if male[i] else 0.0)
@@ -194,8 +236,8 @@ def empty_outcomes(n: int) -> OutcomeArrays:
                            for f in fields(Outcomes)))
 
 
-def simulate_outcomes(edv_ml, esv_ml, position_class, scar_at_lead, ischemic, male,
-                      rng: np.random.Generator, params: OutcomeParams,
+def simulate_outcomes(edv_ml, esv_ml, position_class, delay_ms, scar, scar_at_lead, ischemic,
+                      male, rng: np.random.Generator, params: OutcomeParams,
                       shift_pct: float = 0.0, *, null_world: bool = False):
     """Draw 6-month outcomes (:func:`outcome_noise_kernel`, :func:`apply_outcomes_kernel`).
 
@@ -205,12 +247,15 @@ def simulate_outcomes(edv_ml, esv_ml, position_class, scar_at_lead, ischemic, ma
         Baseline volumes (mL).
     position_class : ndarray of int, shape (n,)
         Lead vs true latest segment: 0 concordant, 1 adjacent, 2 remote (-1 counts as remote).
+    delay_ms : ndarray, shape (n,)
+        Septal-to-late-site delay (ms), the dyssynchrony a lead can correct.
+    scar : ndarray of bool, shape (n, 17)
     scar_at_lead, ischemic, male : ndarray of bool, shape (n,)
     rng : numpy.random.Generator
         The block's ``care`` stream, after the veins and the leads.
     params : OutcomeParams
     shift_pct : float
-        Added to every patient's ESV change (a trial-level effect).
+        Added to every patient's ESV change (the arm's trial-level shift).
     null_world : bool
         Also return the outcomes of the same patients, from the same draws, in a
         world where the lead's position does not matter (:func:`null_record`; the
@@ -231,7 +276,8 @@ def simulate_outcomes(edv_ml, esv_ml, position_class, scar_at_lead, ischemic, ma
     noise = np.empty((3, n))
     outcome_noise_kernel(rng, noise)
     args = (edv_ml, esv_ml, np.ascontiguousarray(position_class, dtype=np.int8),
-            flags(scar_at_lead), flags(ischemic), flags(male), noise)
+            floats(delay_ms), flags(scar), flags(scar_at_lead), flags(ischemic), flags(male),
+            noise)
     out = empty_outcomes(n)
     apply_outcomes_kernel(outcome_record(params), float(shift_pct), *args, out)
     if not null_world:

@@ -1,28 +1,44 @@
-"""LV lead placement: vein access, image-guided and empirical strategies, concordance.
+"""LV lead placement: vein access, four placement strategies, concordance.
 
 Coronary veins
     Each patient has each coronary-sinus branch with the prevalence given in the
     segment model; a segment is reachable when an available branch reaches it.
-Image-guided strategy
-    Aim at the latest viable segment measured by the engine. When it is
-    reachable the lead lands there with probability ``aim_success`` and
-    otherwise in a reachable neighbour (lead instability, phrenic capture,
-    high thresholds); when it is not reachable the lead goes to the nearest
-    reachable segment. With ``concordance`` set, the anatomy is bypassed:
-    the lead lands on the target with exactly that probability and otherwise
-    on an adjacent (share ``adjacent_share``) or remote segment; this is the
-    knob the concordance sweep turns.
-Empirical strategy
-    A lateral or posterolateral branch as usual: the first available branch in
-    ``empirical_order`` and one of its usual segments.
+Strategies (named per arm in the spec, :data:`STRATEGIES`)
+    ``empirical``
+        Standard care by vein anatomy: the first available branch in
+        ``empirical_order`` (posterolateral first) and one of its usual segments.
+    ``ste``
+        Aim at the latest viable segment measured by speckle-tracking strain (the
+        engine's target). When a vein reaches it the lead stays there with
+        probability ``aim_success``. A failed aim (no vein there, lead instability,
+        phrenic capture, high thresholds) ends in the nearest reachable segment
+        (share ``miss_nearest_share``) or where an empirical implanter would have
+        put the lead. The implanter learns the veins only at implant.
+    ``multimodality``
+        STE timing, scar imaging (SPECT, PET or MR) that excludes scar segments and
+        a CT venogram that shows before implant which segments a vein reaches: the
+        aim is the latest viable, scar-free, reachable segment by strain, then as
+        for ``ste``.
+    ``electrical``
+        Q-LV (QRS onset to the local LV electrogram) measured at every reachable
+        site, each with its own error (``qlv_error_sd_ms``); the lead stays at the
+        longest. Q-LV follows electrical activation, which scar delays, so this
+        strategy knows nothing of scar and can pace it.
+    With ``concordance`` set the image-guided arm's anatomy and strategy are
+    bypassed: the lead lands on the measured STE target with exactly that
+    probability and otherwise on an adjacent (share ``adjacent_share``) or remote
+    segment; this is the knob the concordance sweep turns.
 Classification
     Concordant = lead in the reference segment, adjacent = one hop away,
-    remote = further (codes 0, 1, 2; -1 when there is no reference).
+    remote = further (codes 0, 1, 2; -1 when there is no reference). Every arm is
+    classified against the STE target measured at baseline and against the true
+    latest non-scar segment.
 
 Veins and leads are drawn by numba kernels from the block's ``care`` stream
-(:mod:`strainsim.seeding`); :func:`draw_veins`, :func:`place_leads` and
-:func:`classify` are thin wrappers around them, and the per-block pipeline
-(:mod:`strainsim.fused`) calls the same kernels.
+(:mod:`strainsim.seeding`): three uniforms per patient whatever the strategy,
+then, for ``electrical`` only, one normal per segment. :func:`draw_veins`,
+:func:`place_leads` and :func:`classify` are thin wrappers around the kernels,
+and the per-block pipeline (:mod:`strainsim.fused`) calls the same kernels.
 
 Examples
 --------
@@ -61,9 +77,12 @@ __all__ = [
     "CONCORDANT",
     "ADJACENT",
     "REMOTE",
+    "STRATEGIES",
 ]
 
 CONCORDANT, ADJACENT, REMOTE = 0, 1, 2
+STRATEGIES = ("empirical", "ste", "multimodality", "electrical")
+EMPIRICAL, STE, MULTIMODALITY, ELECTRICAL = range(4)
 
 
 @dataclass(frozen=True)
@@ -72,10 +91,17 @@ class PlacementParams:
 
     Attributes
     ----------
+    image_guided, control : str
+        The placement strategy of each arm (:data:`STRATEGIES`).
     aim_success : float
-        Image-guided, anatomical model: chance that a lead aimed at a reachable
-        target stays there (0-1). The default gives about 45 % concordance
-        with the measured target, as in the trials.
+        ``ste`` and ``multimodality``: chance that a lead aimed at a reachable
+        segment stays there (0-1). Calibrated (``strainsim calibrate``) to the
+        45 % concordance of the image-guided arms.
+    miss_nearest_share : float
+        ``ste`` and ``multimodality``: share of failed aims that end in the nearest
+        reachable segment; the others end in the empirical position. Calibrated.
+    qlv_error_sd_ms : float
+        ``electrical``: SD of each Q-LV measurement (ms).
     concordance : float or None
         If set (0-1), the image-guided lead lands on the measured target with
         exactly this probability, whatever the veins.
@@ -86,15 +112,27 @@ class PlacementParams:
         Branches an empirical implanter tries, in order.
     """
 
-    aim_success: float = 0.5
+    image_guided: str = "ste"
+    control: str = "empirical"
+    aim_success: float = 0.4924
+    miss_nearest_share: float = 0.5238
+    qlv_error_sd_ms: float = 15.0
     concordance: float | None = None
     adjacent_share: float = 0.9
     empirical_order: tuple[str, ...] = ("posterolateral", "lateral", "anterolateral",
                                         "middle_cardiac", "anterior_interventricular")
 
     def __post_init__(self):
+        for arm in ("image_guided", "control"):
+            if getattr(self, arm) not in STRATEGIES:
+                raise ValueError(f"{arm} strategy must be one of {', '.join(STRATEGIES)}, "
+                                 f"not {getattr(self, arm)!r}")
+        if self.qlv_error_sd_ms < 0:
+            raise ValueError("qlv_error_sd_ms must be >= 0")
         if not 0.0 <= self.aim_success <= 1.0:
             raise ValueError("aim_success must be in [0, 1]")
+        if not 0.0 <= self.miss_nearest_share <= 1.0:
+            raise ValueError("miss_nearest_share must be in [0, 1]")
         if self.concordance is not None and not 0.0 <= self.concordance <= 1.0:
             raise ValueError("concordance must be in [0, 1]")
         if not 0.0 <= self.adjacent_share <= 1.0:
@@ -174,8 +212,12 @@ def draw_veins(n: int, rng: np.random.Generator, model: SegmentModel | None = No
 class PlacementRecord(NamedTuple):
     """:class:`PlacementParams` and the segment geometry as the placement kernel reads them."""
 
+    strategy_guided: int       # index in STRATEGIES
+    strategy_control: int
     aim_success: float
-    concordance: float         # < 0: None (the anatomical image-guided model)
+    miss_nearest_share: float
+    qlv_error_sd_ms: float
+    concordance: float         # < 0: None (the arm's own strategy)
     adjacent_share: float
     empirical_masks: np.ndarray  # (branches, 17) bool: usual segments, in empirical order
     adjacency: np.ndarray      # (17, 17) bool
@@ -189,7 +231,9 @@ def placement_record(params: PlacementParams, model: SegmentModel) -> PlacementR
     for row, key in enumerate(params.empirical_order):
         masks[row, np.asarray(model.veins[keys.index(key)].usual, dtype=np.int64) - 1] = True
     return PlacementRecord(
-        float(params.aim_success), -1.0 if params.concordance is None else float(params.concordance),
+        STRATEGIES.index(params.image_guided), STRATEGIES.index(params.control),
+        float(params.aim_success), float(params.miss_nearest_share),
+        float(params.qlv_error_sd_ms), -1.0 if params.concordance is None else float(params.concordance),
         float(params.adjacent_share), masks,
         np.ascontiguousarray(model.adjacency, dtype=np.bool_),
         np.ascontiguousarray(model.hops, dtype=np.int64))
@@ -225,31 +269,41 @@ def _empirical_row(masks, reachable_row, u, options):
 
 
 @numba.njit(cache=True)
-def _guided_row(rec, hops, adjacency, target, reachable_row, u_aim, u_pick, u_class, allowed,
-                ties):
+def _aimed_row(rec, hops, adjacency, target, reachable_row, u_aim, u_pick, u_miss, allowed,
+               ties):
+    # aim at `target`: kept with probability aim_success when a vein reaches it; a miss
+    # ends (u_miss < miss_nearest_share) in the nearest reachable segment other than a
+    # reachable target (ties by u_pick), else in the empirical position (-1 returned)
     t = target - 1
     n_seg = reachable_row.shape[0]
-    if rec.concordance < 0.0:  # anatomy decides
-        target_ok = reachable_row[t]
-        if target_ok and u_aim < rec.aim_success:
-            return target
-        # the nearest reachable segment other than a reachable target (ties by u_pick)
-        best = np.int64(1 << 30)
-        for s in range(n_seg):
-            allowed[s] = reachable_row[s] and (s != t or not target_ok)
-            if allowed[s] and hops[t, s] < best:
-                best = hops[t, s]
-        for s in range(n_seg):
-            ties[s] = allowed[s] and hops[t, s] == best
-        lead = _pick_row(ties, u_pick)
-        if lead <= 0:  # no vein at all: a neighbour of the target regardless
-            lead = _pick_row(adjacency[t], u_pick)
-        return lead
-    if u_aim < rec.concordance:  # concordance forced
+    target_ok = reachable_row[t]
+    if target_ok and u_aim < rec.aim_success:
+        return target
+    if u_miss >= rec.miss_nearest_share:
+        return -1
+    best = np.int64(1 << 30)
+    for s in range(n_seg):
+        allowed[s] = reachable_row[s] and (s != t or not target_ok)
+        if allowed[s] and hops[t, s] < best:
+            best = hops[t, s]
+    for s in range(n_seg):
+        ties[s] = allowed[s] and hops[t, s] == best
+    lead = _pick_row(ties, u_pick)
+    if lead <= 0:  # no vein at all: a neighbour of the target regardless
+        lead = _pick_row(adjacency[t], u_pick)
+    return lead
+
+
+@numba.njit(cache=True)
+def _forced_row(rec, hops, adjacency, target, reachable_row, u_aim, u_pick, u_class, allowed,
+                ties):
+    # concordance forced: the target with probability `concordance`, else adjacent / remote
+    t = target - 1
+    if u_aim < rec.concordance:
         return target
     adjacent = u_class < rec.adjacent_share
     any_reach = False
-    for s in range(n_seg):
+    for s in range(reachable_row.shape[0]):
         near = adjacency[t, s] if adjacent else hops[t, s] >= 2
         allowed[s] = near and reachable_row[s]
         ties[s] = near
@@ -258,32 +312,77 @@ def _guided_row(rec, hops, adjacency, target, reachable_row, u_aim, u_pick, u_cl
 
 
 @numba.njit(cache=True)
-def place_kernel(rng, rec, guided, target, reachable, lead_out):
-    """Lead segments (1-17), patient by patient.
+def _multimodality_target(ttp_row, viable_row, scar_row, reachable_row):
+    # the latest viable, scar-free, reachable segment by strain TTP (1-17); -1 if none
+    best = -1
+    best_ttp = -np.inf
+    for s in range(ttp_row.shape[0]):
+        if viable_row[s] and not scar_row[s] and reachable_row[s] and ttp_row[s] > best_ttp:
+            best, best_ttp = s + 1, ttp_row[s]
+    return best
 
-    Every patient draws three uniforms (aim, pick, class) whatever the arm, so
-    the arms and every concordance level share their draws. Image-guided
-    (``guided``), anatomical model: a reachable target is hit with probability
-    ``aim_success``; otherwise the lead goes to the nearest reachable segment
-    (ties by the pick uniform), or to a neighbour of the target when no vein
-    reaches anything. Forced concordance: the target with probability
-    ``concordance``, else an adjacent (share ``adjacent_share``) or remote
-    segment, reachable if possible. Empirical, and image-guided without a
-    target: the first branch of the empirical order with a usual segment.
+
+@numba.njit(cache=True)
+def _electrical_row(rng, sd_ms, activation_row, reachable_row):
+    # longest measured Q-LV among reachable sites (one normal per segment, all drawn); -1 if
+    # no vein reaches anything
+    best = -1
+    best_qlv = -np.inf
+    for s in range(activation_row.shape[0]):
+        qlv = activation_row[s] + sd_ms * rng.standard_normal()
+        if reachable_row[s] and qlv > best_qlv:
+            best, best_qlv = s + 1, qlv
+    return best
+
+
+@numba.njit(cache=True)
+def place_kernel(rng, rec, guided, target, ttp, viable, scar, activation_ms, reachable,
+                 lead_out):
+    """Lead segments (1-17), patient by patient, by the arm's strategy.
+
+    Every patient draws three uniforms (aim, pick, and class/miss) whatever the strategy,
+    so both arms and every concordance level share them; ``electrical`` then
+    draws one normal per segment (the Q-LV errors). ``target`` is the measured
+    STE target (-1: none), ``ttp``/``viable`` the engine's per-segment results,
+    ``scar`` what scar imaging shows, ``activation_ms`` the electrical activation
+    Q-LV measures. Forced concordance (image-guided arm only): the STE target
+    with probability ``concordance``, else an adjacent (share ``adjacent_share``)
+    or remote segment, reachable if possible. A strategy without a target (no
+    viable segment measured, no vein reaching one), and a missed aim not sent to the
+    nearest reachable segment, fall back to ``empirical``.
     """
     n, n_seg = reachable.shape
     masks, hops, adjacency = rec.empirical_masks, rec.hops, rec.adjacency
+    strategy = rec.strategy_guided if guided else rec.strategy_control
+    forced = guided and rec.concordance >= 0.0
+    sd_ms = rec.qlv_error_sd_ms
     allowed = np.empty(n_seg, np.bool_)
     ties = np.empty(n_seg, np.bool_)
     for i in range(n):
         u_aim = rng.random()
         u_pick = rng.random()
         u_class = rng.random()
-        if guided and target[i] > 0:
-            lead_out[i] = _guided_row(rec, hops, adjacency, target[i], reachable[i], u_aim,
-                                      u_pick, u_class, allowed, ties)
-        else:
-            lead_out[i] = _empirical_row(masks, reachable[i], u_pick, allowed)
+        lead = -1
+        if forced:
+            if target[i] > 0:
+                lead = _forced_row(rec, hops, adjacency, target[i], reachable[i], u_aim,
+                                   u_pick, u_class, allowed, ties)
+        elif strategy == STE:
+            if target[i] > 0:
+                lead = _aimed_row(rec, hops, adjacency, target[i], reachable[i], u_aim,
+                                  u_pick, u_class, allowed, ties)
+        elif strategy == MULTIMODALITY:
+            aim = _multimodality_target(ttp[i], viable[i], scar[i], reachable[i])
+            if aim < 0:
+                aim = target[i]
+            if aim > 0:
+                lead = _aimed_row(rec, hops, adjacency, aim, reachable[i], u_aim, u_pick,
+                                  u_class, allowed, ties)
+        elif strategy == ELECTRICAL:
+            lead = _electrical_row(rng, sd_ms, activation_ms[i], reachable[i])
+        if lead <= 0:
+            lead = _empirical_row(masks, reachable[i], u_pick, allowed)
+        lead_out[i] = lead
 
 
 @numba.njit(cache=True, inline="always")
@@ -329,19 +428,21 @@ def classify(lead: np.ndarray, reference: np.ndarray,
     return out
 
 
-def place_leads(guided: bool, target: np.ndarray, true_latest: np.ndarray,
-                reachable: np.ndarray, rng: np.random.Generator, params: PlacementParams,
+def place_leads(guided: bool, measured, activation, reachable: np.ndarray,
+                rng: np.random.Generator, params: PlacementParams,
                 model: SegmentModel | None = None) -> Placement:
-    """Place every patient's lead (see :func:`place_kernel`) and classify it.
+    """Place every patient's lead by its arm's strategy (:func:`place_kernel`) and classify it.
 
     Parameters
     ----------
     guided : bool
-        Image-guided (aim at ``target``) or empirical.
-    target : ndarray of int, shape (n,)
-        Measured latest viable segment (-1: none).
-    true_latest : ndarray of int, shape (n,)
-        True latest non-scar segment, for classification.
+        The image-guided arm (``params.image_guided``) or the control arm
+        (``params.control``).
+    measured : EngineResult
+        The engine on the patients' baseline strain curves (the STE target).
+    activation : Activation
+        True activation times and scar (scar imaging, Q-LV and the true latest
+        segment).
     reachable : ndarray of bool, shape (n, 17)
     rng : numpy.random.Generator
         The block's ``care`` stream, after the veins.
@@ -349,10 +450,16 @@ def place_leads(guided: bool, target: np.ndarray, true_latest: np.ndarray,
     model : SegmentModel, optional
     """
     model = model or load_segments()
-    target = np.ascontiguousarray(target, dtype=np.int64)
+    target = np.ascontiguousarray(measured.latest_segment, dtype=np.int64)
     reachable = np.ascontiguousarray(reachable, dtype=np.bool_)
     lead = np.empty(target.shape[0], dtype=np.int64)
-    place_kernel(rng, placement_record(params, model), bool(guided), target, reachable, lead)
+    place_kernel(rng, placement_record(params, model), bool(guided), target,
+                 np.ascontiguousarray(measured.ttp_ms, dtype=np.float64),
+                 np.ascontiguousarray(measured.viable, dtype=np.bool_),
+                 np.ascontiguousarray(activation.scar, dtype=np.bool_),
+                 np.ascontiguousarray(activation.activation_ms, dtype=np.float64),
+                 reachable, lead)
     return Placement(lead_segment=lead, target_segment=target,
                      vs_measured=classify(lead, target, model),
-                     vs_true=classify(lead, true_latest, model), reachable=reachable)
+                     vs_true=classify(lead, activation.true_latest_segment, model),
+                     reachable=reachable)

@@ -541,3 +541,34 @@ def save_gif(frames, path: str | Path, *, fps: float = 20.0) -> None:
     with atomic_path(path) as tmp:
         images[0].save(tmp, format="GIF", save_all=True, append_images=images[1:],
                        duration=int(1000 / fps), loop=0)
+
+
+def plot_calibration(rows: list[dict], *, title: str | None = None):
+    """Each target: the published value (diamond) against the simulated mean and 95 %
+    range across replicates, on a common scale of published SEs (z)."""
+    plt = _pyplot()
+    n = len(rows)
+    fig, ax = plt.subplots(figsize=(8.5, 0.34 * n + 1.4))
+    y = np.arange(n)[::-1]
+    for yk, r in zip(y, rows, strict=True):
+        se = r["se"]
+        if r["statistic"] == "pooled" and r["outcome"] == "nyha":  # odds ratio: log scale
+            def scale(v, r=r, se=se):
+                return (np.log(max(v, 1e-12)) - np.log(r["published"])) / se
+        else:
+            def scale(v, r=r, se=se):
+                return (v - r["published"]) / se
+        color = "C0" if r["fit"] else "0.55"
+        ax.plot([scale(r["simulated_low"]), scale(r["simulated_high"])], [yk, yk], color=color,
+                lw=2, alpha=0.6)
+        ax.plot(scale(r["simulated_mean"]), yk, "o", color=color)
+    ax.plot(np.zeros(n), y, "D", color="C3", label="published value")
+    ax.axvspan(-2, 2, color="C3", alpha=0.08, label="within 2 published SEs")
+    ax.set_yticks(y, [r["target"] + ("" if r["fit"] else " (not fitted)") for r in rows],
+                  fontsize=8)
+    ax.set_xlabel("(simulated - published) / published SE")
+    ax.plot([], [], "o-", color="C0", label="simulated mean, 95 % range")
+    ax.legend(loc="lower right", fontsize=8)
+    ax.set_title(title or "calibration targets")
+    fig.tight_layout()
+    return fig

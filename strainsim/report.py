@@ -252,3 +252,36 @@ def patient_rows(arm) -> tuple[list[str], list[list]]:
                      f"{o.esv_change_pct[i]:.2f}", f"{o.edv_change_pct[i]:.2f}",
                      f"{o.ef_change[i]:.2f}", int(o.nyha_improved[i])])
     return header, rows
+
+
+def calibration_rows(targets, evaluation) -> list[dict]:
+    """One dict per target: the published value, the simulated mean and 95 % range, z."""
+    rows = []
+    for k, t in enumerate(targets.targets):
+        rows.append({
+            "target": t.name, "statistic": t.statistic,
+            "trial": t.trial or "", "arm": t.arm or "", "outcome": t.outcome or "",
+            "quantity": t.quantity or "", "published": t.value, "se": t.se,
+            "simulated_mean": float(evaluation.mean[k]),
+            "simulated_low": float(evaluation.low[k]),
+            "simulated_high": float(evaluation.high[k]),
+            "z": float(evaluation.z[k]), "fit": t.fit,
+            "inside_95": bool(evaluation.low[k] <= t.value <= evaluation.high[k]),
+            "source": t.source})
+    return rows
+
+
+def calibration_table(rows: list[dict], title: str):
+    """A rich Table of :func:`calibration_rows`."""
+    from rich.table import Table
+
+    table = Table(title=title, title_justify="left")
+    for col in ("target", "published", "simulated mean [95% range]", "z", "fitted"):
+        table.add_column(col, justify="left" if col == "target" else "right")
+    for r in rows:
+        digits = 3 if abs(r["published"]) < 1.5 else 2
+        table.add_row(r["target"], f"{r['published']:.{digits}f}",
+                      f"{r['simulated_mean']:.{digits}f} [{r['simulated_low']:.{digits}f}, "
+                      f"{r['simulated_high']:.{digits}f}]", f"{r['z']:+.2f}",
+                      "yes" if r["fit"] else "no")
+    return table

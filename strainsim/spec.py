@@ -13,7 +13,8 @@ A spec names a trial design and the parameters of every pipeline stage::
 
     [activation]          # strainsim.activation.ActivationParams
     [measurement]         # strain kind, frame rate, noise; engine smoothing and scar threshold
-    [placement]           # strainsim.placement.PlacementParams
+    [placement]           # strainsim.placement.PlacementParams: each arm's strategy
+                          # (image_guided = "ste", control = "empirical", ...)
     [outcomes]            # strainsim.outcomes.OutcomeParams
 
 Every section but ``[trial]`` is optional; a missing key takes the default of
@@ -32,7 +33,7 @@ from .cohort import PopulationParams
 from .curves import FPS_RANGE, CurveParams
 from .errors import InputError
 from .outcomes import OutcomeParams
-from .placement import PlacementParams
+from .placement import STRATEGIES, PlacementParams
 from .resources import data_path, read_toml
 from .speckle import SpeckleParams
 
@@ -117,14 +118,18 @@ _SCHEMA = {
         "fidelity": (("curves", "speckle"), None, None), "snr_db": (float, -10, 80),
     },
     "placement": {
-        "aim_success": (float, 0, 1), "concordance": (float, 0, 1),
-        "adjacent_share": (float, 0, 1),
+        "image_guided": (STRATEGIES, None, None), "control": (STRATEGIES, None, None),
+        "aim_success": (float, 0, 1), "miss_nearest_share": (float, 0, 1),
+        "qlv_error_sd_ms": (float, 0, 200),
+        "concordance": (float, 0, 1), "adjacent_share": (float, 0, 1),
     },
     "outcomes": {name: _NUM for name in (
         "base_esv_change_pct", "concordant_extra_pct", "adjacent_extra_pct",
         "scar_at_lead_pct", "ischemic_pct", "male_pct", "nyha_intercept", "nyha_slope")}
     | {"noise_sd_pct": (float, 0, 100), "edv_fraction": (float, 0, 1.5),
-       "edv_noise_sd_pct": (float, 0, 100), "trial_sd_pct": (float, 0, 100)},
+       "edv_noise_sd_pct": (float, 0, 100), "dyssynchrony_ref_ms": (float, 1, 1000),
+       "scar_burden_pct": (float, -100, 100), "centre_sd_pct": (float, 0, 100),
+       "arm_sd_pct": (float, 0, 100)},
 }
 _CURVE_KEYS = {"strain": "kind", "fps": "fps", "cycle_ms": "cycle_ms",
                "noise_sd_pct": "noise_sd_pct", "noise_corr_ms": "noise_corr_ms",

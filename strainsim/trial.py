@@ -6,9 +6,11 @@ Every patient goes activation -> strain curves (or, with
 measured on the patient's own curves (no shortcut around the curves). The
 control arm has the same baseline echo but places leads empirically.
 
-Trials differ: each draws one shift of its image-guided arm's remodelling
-(``OutcomeParams.trial_sd_pct``), the between-trial heterogeneity real
-meta-analyses see.
+Trials differ: each draws a centre effect both arms share and an effect of each
+arm (``OutcomeParams.centre_sd_pct``, ``arm_sd_pct``;
+:func:`strainsim.outcomes.arm_shifts`), the between-trial heterogeneity real
+meta-analyses see. Each arm places its leads by its own strategy
+(``PlacementParams.image_guided``, ``control``).
 
 Reproducibility: a trial's seed has one child per arm (and one for the
 trial-level draw), an arm's seed one child per block of :data:`SEED_BLOCK`
@@ -38,7 +40,7 @@ from .curves import simulate_curves
 from .engine import EngineResult, measure
 from .fused import block_arrays, block_supported, measure_simulated, simulate_block
 from .meta import MetaResult, log_odds_ratio, mean_difference, pool
-from .outcomes import Outcomes, simulate_outcomes
+from .outcomes import Outcomes, arm_shifts, simulate_outcomes
 from .placement import Placement, draw_veins, place_leads, scar_at_lead
 from .seeding import as_seed_sequence, block_streams, child, children
 from .segments import load_segments
@@ -103,18 +105,27 @@ class ArmSummary:
     ----------
     n : int
     nyha_improved : int
+        Patients better by at least one NYHA class.
+    esv_responders : int
+        Patients with an LVESV reduction of at least 15 %.
     esv_change_mean, esv_change_sd, edv_change_mean, edv_change_sd : float
         Percent volume changes.
     ef_change_mean, ef_change_sd : float
         Percentage points.
-    concordant_measured, concordant_true : float
-        Fraction of leads concordant with the measured target (among patients
-        with one) and with the true latest segment.
-    adjacent_measured, remote_measured : float
+    concordant_measured, adjacent_measured, remote_measured : float
+        Classes of the leads against the STE target measured at baseline (among
+        patients with one).
+    concordant_true, adjacent_true, remote_true : float
+        The same against the true latest non-scar segment.
+    septal_latest : float
+        Share of patients whose true latest non-scar segment is septal.
+    lead_on_scar : float
+        Share of leads on a scar segment.
     """
 
     n: int
     nyha_improved: int
+    esv_responders: int
     esv_change_mean: float
     esv_change_sd: float
     edv_change_mean: float
@@ -125,6 +136,15 @@ class ArmSummary:
     adjacent_measured: float
     remote_measured: float
     concordant_true: float
+    adjacent_true: float
+    remote_true: float
+    septal_latest: float
+    lead_on_scar: float
+
+    @property
+    def concordant_or_adjacent_measured(self) -> float:
+        """Leads concordant with or adjacent to the measured STE target."""
+        return self.concordant_measured + self.adjacent_measured
 
 
 @dataclass(frozen=True)
@@ -209,12 +229,13 @@ def _simulate_chunk(blocks, guided, spec: TrialSpec, model, shift_pct=0.0, backe
         act = patients.activation
         measured = _measure_block(patients, measurement_rng, spec, model)
         _, reachable = draw_veins(n, care_rng, model)
-        placement = place_leads(guided, measured.latest_segment, act.true_latest_segment,
-                                reachable, care_rng, spec.placement, model)
+        placement = place_leads(guided, measured, act, reachable, care_rng, spec.placement,
+                                model)
         on_scar = scar_at_lead(placement.lead_segment, act.scar)
         outcomes = simulate_outcomes(patients.edv_ml, patients.esv_ml, placement.vs_true,
-                                     on_scar, act.ischemic, patients.male, care_rng,
-                                     spec.outcomes, shift_pct, null_world=null_world)
+                                     act.delay_ms, act.scar, on_scar, act.ischemic,
+                                     patients.male, care_rng, spec.outcomes, shift_pct,
+                                     null_world=null_world)
         outcomes, null = outcomes if null_world else (outcomes, None)
         parts.append((patients, measured, placement, outcomes, on_scar, null))
     return parts
@@ -254,7 +275,7 @@ def simulate_arm(n: int, guided: bool, spec: TrialSpec, seed: np.random.SeedSequ
         :data:`SEED_BLOCK`); bounds memory, never changes the numbers.
         Default: everything at once.
     shift_pct : float
-        Trial-level shift of every patient's ESV change (%).
+        The arm's trial-level shift of every patient's ESV change (%).
     progress : callable, optional
         Called with the number of patients simulated so far, after each chunk.
     backend : {"auto", "stages"}
@@ -315,33 +336,61 @@ def summarize_arm(arm: ArmResult, *, null_world: bool = False) -> ArmSummary:
     o, p = (arm.null_outcomes if null_world else arm.outcomes), arm.placement
     if o is None:
         raise ValueError("this arm was simulated without its null world")
-    return _summary(len(arm), o.nyha_improved, o.esv_change_pct, o.edv_change_pct,
-                    o.ef_change, p.vs_measured, p.vs_true)
+    return _summary(o.nyha_improved, o.esv_change_pct, o.edv_change_pct, o.ef_change,
+                    p.vs_measured, p.vs_true, arm.patients.activation.true_latest_segment,
+                    arm.scar_at_lead)
 
 
-def _summary(n, nyha, esv_change, edv_change, ef_change, vs_measured, vs_true) -> ArmSummary:
-    classes = np.bincount(vs_measured.astype(np.int64) + 1, minlength=4)
-    evaluable = n - int(classes[0])
+def _septal_segments() -> np.ndarray:
+    return load_segments().numbers(wall=("anteroseptal", "inferoseptal", "septal"))
 
-    def frac(cls):
-        return int(classes[cls + 1]) / evaluable if evaluable else float("nan")
 
-    esv_mean, esv_sd = mean_sd(np.ascontiguousarray(esv_change, dtype=np.float64))
-    edv_mean, edv_sd = mean_sd(np.ascontiguousarray(edv_change, dtype=np.float64))
-    ef_mean, ef_sd = mean_sd(np.ascontiguousarray(ef_change, dtype=np.float64))
+def _counts(nyha, esv_change, vs_measured, vs_true, true_latest, on_scar) -> np.ndarray:
+    """The counts behind an :class:`ArmSummary`: n, NYHA improved, LVESV responders,
+    lead classes vs the measured target (-1, 0, 1, 2) and vs the true latest segment,
+    septal latest segments, leads on scar."""
+    measured = np.bincount(np.asarray(vs_measured, np.int64) + 1, minlength=4)
+    true = np.bincount(np.asarray(vs_true, np.int64) + 1, minlength=4)
+    return np.concatenate([
+        [len(nyha), np.count_nonzero(nyha), np.count_nonzero(esv_change <= -15.0)],
+        measured, true,
+        [np.count_nonzero(np.isin(true_latest, _septal_segments())),
+         np.count_nonzero(on_scar)]]).astype(np.int64)
+
+
+def _from_counts(counts, esv, edv, ef) -> ArmSummary:
+    """An :class:`ArmSummary` from :func:`_counts` and (mean, SD) of the three changes."""
+    n, nyha, responders = (int(x) for x in counts[:3])
+    measured, true = counts[3:7], counts[7:11]
+
+    def fracs(classes):
+        evaluable = int(classes[1:].sum())
+        return [int(c) / evaluable if evaluable else float("nan") for c in classes[1:]]
+
+    (cm, am, rm), (ct, at, rt) = fracs(measured), fracs(true)
     return ArmSummary(
-        n=n, nyha_improved=int(np.count_nonzero(nyha)),
-        esv_change_mean=float(esv_mean), esv_change_sd=float(esv_sd),
-        edv_change_mean=float(edv_mean), edv_change_sd=float(edv_sd),
-        ef_change_mean=float(ef_mean), ef_change_sd=float(ef_sd),
-        concordant_measured=frac(0), adjacent_measured=frac(1), remote_measured=frac(2),
-        concordant_true=int(np.count_nonzero(vs_true == 0)) / n)
+        n=n, nyha_improved=nyha, esv_responders=responders,
+        esv_change_mean=float(esv[0]), esv_change_sd=float(esv[1]),
+        edv_change_mean=float(edv[0]), edv_change_sd=float(edv[1]),
+        ef_change_mean=float(ef[0]), ef_change_sd=float(ef[1]),
+        concordant_measured=cm, adjacent_measured=am, remote_measured=rm,
+        concordant_true=ct, adjacent_true=at, remote_true=rt,
+        septal_latest=int(counts[11]) / n, lead_on_scar=int(counts[12]) / n)
+
+
+def _summary(nyha, esv_change, edv_change, ef_change, vs_measured, vs_true, true_latest,
+             on_scar) -> ArmSummary:
+    def moments(x):
+        return mean_sd(np.ascontiguousarray(x, dtype=np.float64))
+
+    return _from_counts(_counts(nyha, esv_change, vs_measured, vs_true, true_latest, on_scar),
+                        moments(esv_change), moments(edv_change), moments(ef_change))
 
 
 def _summary_columns(a, null_world=False) -> tuple:
     o = a.null_outcomes if null_world else a.outcomes
     return (o.nyha_improved, o.esv_change_pct, o.edv_change_pct, o.ef_change, a.vs_measured,
-            a.vs_true)
+            a.vs_true, a.true_latest, a.scar_at_lead)
 
 
 def _arm_summary(n, guided, spec, seed, model, shift_pct=0.0, progress=None,
@@ -362,7 +411,7 @@ def _arm_summary(n, guided, spec, seed, model, shift_pct=0.0, progress=None,
     def summary(columns):
         joined = [p[0] if len(columns) == 1 else np.concatenate(p)
                   for p in zip(*columns, strict=True)]
-        return _summary(n, *joined)
+        return _summary(*joined)
 
     if progress is not None:
         progress(n)
@@ -374,14 +423,9 @@ _MOMENTS = ("esv_change_pct", "edv_change_pct", "ef_change")
 
 def _block_stats(part) -> tuple:
     """Counts and (n, mean, M2) moments of one seed block's outcomes."""
-    _, _, placement, outcomes, _, _ = part
-    n = placement.lead_segment.shape[0]
-    evaluable = placement.vs_measured >= 0
-    counts = np.array([n, int(outcomes.nyha_improved.sum()), int(evaluable.sum()),
-                       int(np.sum(placement.vs_measured == 0)),
-                       int(np.sum(placement.vs_measured == 1)),
-                       int(np.sum(placement.vs_measured == 2)),
-                       int(np.sum(placement.vs_true == 0))], dtype=np.int64)
+    patients, _, placement, outcomes, on_scar, _ = part
+    counts = _counts(outcomes.nyha_improved, outcomes.esv_change_pct, placement.vs_measured,
+                     placement.vs_true, patients.activation.true_latest_segment, on_scar)
     moments = []
     for name in _MOMENTS:
         x = getattr(outcomes, name)
@@ -405,17 +449,7 @@ def _combine(stats) -> ArmSummary:
             m2_a = m2_a + m2_b + delta * delta * n_a * n_b / n
             n_a = n
         merged.append((mean_a, float(np.sqrt(m2_a / (n_a - 1)))))
-    n, nyha, evaluable, conc, adj, rem, conc_true = (int(x) for x in counts)
-
-    def frac(k):
-        return k / evaluable if evaluable else float("nan")
-
-    (esv_m, esv_s), (edv_m, edv_s), (ef_m, ef_s) = merged
-    return ArmSummary(n=n, nyha_improved=nyha, esv_change_mean=esv_m, esv_change_sd=esv_s,
-                      edv_change_mean=edv_m, edv_change_sd=edv_s, ef_change_mean=ef_m,
-                      ef_change_sd=ef_s, concordant_measured=frac(conc),
-                      adjacent_measured=frac(adj), remote_measured=frac(rem),
-                      concordant_true=conc_true / n)
+    return _from_counts(counts, *merged)
 
 
 def _chunk_stats(blocks, guided, spec, shift_pct, numba_threads=None):
@@ -460,15 +494,16 @@ def stream_arm(n: int, guided: bool, spec: TrialSpec, seed: np.random.SeedSequen
 
 
 def _trial_setup(spec: TrialSpec, seed, progress):
-    """A trial's arm seeds, its image-guided shift, and the control arm's progress callback."""
+    """A trial's arm seeds, its arms' shifts (:func:`~strainsim.outcomes.arm_shifts`), and
+    the control arm's progress callback."""
     seed_guided, seed_control, seed_trial = children(as_seed_sequence(seed), 3)
-    shift = spec.outcomes.trial_sd_pct * np.random.default_rng(seed_trial).standard_normal()
+    shifts = arm_shifts(spec.outcomes, np.random.default_rng(seed_trial))
 
     def control_progress(done):
         if progress is not None:
             progress(spec.n_image_guided + done)
 
-    return seed_guided, seed_control, shift, control_progress
+    return seed_guided, seed_control, shifts, control_progress
 
 
 def stream_trial(spec: TrialSpec, seed: int | np.random.SeedSequence = 0, *, model=None,
@@ -477,10 +512,10 @@ def stream_trial(spec: TrialSpec, seed: int | np.random.SeedSequence = 0, *, mod
 
     ``mapper`` runs chunks in worker processes or on Dask; the numbers do not change.
     """
-    seed_guided, seed_control, shift, control_progress = _trial_setup(spec, seed, progress)
-    g = stream_arm(spec.n_image_guided, True, spec, seed_guided, model, block_size, shift,
+    seed_guided, seed_control, shifts, control_progress = _trial_setup(spec, seed, progress)
+    g = stream_arm(spec.n_image_guided, True, spec, seed_guided, model, block_size, shifts[0],
                    progress, mapper)
-    c = stream_arm(spec.n_control, False, spec, seed_control, model, block_size,
+    c = stream_arm(spec.n_control, False, spec, seed_control, model, block_size, shifts[1],
                    progress=control_progress, mapper=mapper)
     return TrialResult(spec=spec, guided=g, control=c)
 
@@ -534,18 +569,18 @@ def simulate_trial(spec: TrialSpec, seed: int | np.random.SeedSequence = 0, *,
     -------
     TrialResult, or (TrialResult, ArmResult, ArmResult) with ``keep_arms``.
     """
-    seed_guided, seed_control, shift, control_progress = _trial_setup(spec, seed, progress)
+    seed_guided, seed_control, shifts, control_progress = _trial_setup(spec, seed, progress)
     if not keep_arms and block_supported(spec):  # summaries straight from the kernel
-        g, null_g = _arm_summary(spec.n_image_guided, True, spec, seed_guided, model, shift,
-                                 progress, null_world)
-        c, null_c = _arm_summary(spec.n_control, False, spec, seed_control, model,
+        g, null_g = _arm_summary(spec.n_image_guided, True, spec, seed_guided, model,
+                                 shifts[0], progress, null_world)
+        c, null_c = _arm_summary(spec.n_control, False, spec, seed_control, model, shifts[1],
                                  progress=control_progress, null_world=null_world)
         return TrialResult(spec=spec, guided=g, control=c, null_guided=null_g,
                            null_control=null_c)
     guided = simulate_arm(spec.n_image_guided, True, spec, seed_guided, model, block_size,
-                          shift, progress, null_world=null_world)
+                          shifts[0], progress, null_world=null_world)
     control = simulate_arm(spec.n_control, False, spec, seed_control, model, block_size,
-                           progress=control_progress, null_world=null_world)
+                           shifts[1], progress=control_progress, null_world=null_world)
     g, c = summarize_arm(guided), summarize_arm(control)
     nulls = ((summarize_arm(guided, null_world=True), summarize_arm(control, null_world=True))
              if null_world else (None, None))

@@ -42,3 +42,26 @@ def cli(capsys):
         return CliRun(code, out, err)
 
     return run
+
+
+def placement_inputs(target, *, activation_ms=None, scar=None, ttp_ms=None, viable=None):
+    """What :func:`strainsim.placement.place_leads` reads of the engine's result and the
+    patients' activation, built from plain arrays (the true latest = ``target`` unless
+    activation times are given)."""
+    from types import SimpleNamespace
+
+    from strainsim.activation import Activation
+
+    target = np.asarray(target, dtype=np.int64)
+    n = target.shape[0]
+    if activation_ms is None:  # the target activates last
+        activation_ms = np.zeros((n, 17))
+        activation_ms[target > 0, target[target > 0] - 1] = 100.0
+    scar = np.zeros((n, 17), bool) if scar is None else scar
+    ttp_ms = activation_ms + 300.0 if ttp_ms is None else ttp_ms
+    viable = ~scar if viable is None else viable
+    measured = SimpleNamespace(latest_segment=target, ttp_ms=ttp_ms, viable=viable)
+    activation = Activation(activation_ms=activation_ms, scar=scar,
+                            ischemic=np.zeros(n, bool), late_angle_deg=np.zeros(n),
+                            delay_ms=np.full(n, 130.0))
+    return measured, activation

@@ -11,6 +11,7 @@ from dataclasses import replace
 import numba
 import numpy as np
 import pytest
+from conftest import placement_inputs
 from scipy import special, stats
 
 from strainsim.activation import ActivationParams, ScarParams, draw_scar, vonmises
@@ -140,7 +141,7 @@ def test_leads_go_only_where_a_vein_reaches(model):
     target[::50] = -1
     anyreach = reachable.any(axis=1)
     for guided in (True, False):
-        p = place_leads(guided, target, target, reachable, rng, PlacementParams(), model)
+        p = place_leads(guided, *placement_inputs(target), reachable, rng, PlacementParams(), model)
         lead = p.lead_segment
         ok = reachable[np.arange(n), lead - 1]
         assert np.all(ok[anyreach & (target > 0)] if guided else True)
@@ -160,7 +161,7 @@ def test_forced_concordance_is_met_and_misses_are_adjacent_or_remote(model):
     target = rng.integers(1, 17, n)
     _, reachable = draw_veins(n, rng, model)
     for c in (0.2, 0.45, 1.0):
-        p = place_leads(True, target, target, reachable, rng,
+        p = place_leads(True, *placement_inputs(target), reachable, rng,
                         PlacementParams(concordance=c, adjacent_share=0.8), model)
         assert _within(np.mean(p.vs_measured == 0), c, np.sqrt(c * (1 - c)), n)
         miss = p.vs_measured > 0

@@ -1,0 +1,255 @@
+"""The five trials, the four placement strategies, the physiology, and calibration."""
+
+from dataclasses import replace
+
+import numpy as np
+import pytest
+from conftest import placement_inputs
+
+from strainsim.calibration import (
+    Targets,
+    current_values,
+    evaluate,
+    load_targets,
+    with_parameters,
+)
+from strainsim.calibration import calibrate as fit
+from strainsim.errors import InputError
+from strainsim.experiments import five_trial_specs
+from strainsim.outcomes import OutcomeParams, arm_shifts, simulate_outcomes
+from strainsim.placement import PlacementParams, draw_veins, place_leads
+from strainsim.resources import data_path, read_toml
+from strainsim.spec import TrialSpec
+from strainsim.trial import simulate_trial
+
+
+# --- the five trials ---------------------------------------------------------------------
+def test_five_trials_are_the_published_ones_with_their_strategies():
+    specs = {s.name: s for s in five_trial_specs()}
+    assert list(specs) == ["TARGET", "STARTER", "ImagingCRT", "ElectroCRT", "Lund"]
+    sizes = read_toml(data_path("cohorts", "published/trials.toml"))["arm_sizes"]
+    for name, spec in specs.items():
+        assert [spec.n_image_guided, spec.n_control] == sizes[name]
+    assert [sum(s.n_image_guided for s in specs.values()),
+            sum(s.n_control for s in specs.values())] == sizes["meta_analysis"]
+    assert {n: (s.placement.image_guided, s.placement.control) for n, s in specs.items()} == {
+        "TARGET": ("ste", "empirical"), "STARTER": ("ste", "empirical"),
+        "ImagingCRT": ("multimodality", "empirical"),
+        "ElectroCRT": ("multimodality", "electrical"), "Lund": ("multimodality", "empirical")}
+    assert specs["Lund"].population.ischemic_fraction == 0.46
+
+
+# --- strategies --------------------------------------------------------------------------
+def _random_world(n, seed, model):
+    rng = np.random.default_rng(seed)
+    _, reachable = draw_veins(n, rng, model)
+    activation = rng.uniform(0, 200, (n, 17))
+    scar = rng.random((n, 17)) < 0.15
+    ttp = activation + 300 + rng.normal(0, 20, (n, 17))
+    viable = rng.random((n, 17)) < 0.9
+    target = np.where(viable, ttp, -np.inf).argmax(axis=1) + 1
+    return rng, reachable, activation, scar, ttp, viable, target
+
+
+def test_multimodality_aims_at_the_latest_viable_scar_free_reachable_segment(model):
+    n = 4000
+    rng, reachable, activation, scar, ttp, viable, target = _random_world(n, 1, model)
+    inputs = placement_inputs(target, activation_ms=activation, scar=scar, ttp_ms=ttp,
+                              viable=viable)
+    params = PlacementParams(image_guided="multimodality", aim_success=1.0)
+    lead = place_leads(True, *inputs, reachable, rng, params, model).lead_segment
+    allowed = viable & ~scar & reachable
+    has = allowed.any(axis=1)
+    expected = np.where(allowed, ttp, -np.inf).argmax(axis=1) + 1
+    assert has.mean() > 0.9
+    np.testing.assert_array_equal(lead[has], expected[has])
+    assert not scar[np.arange(n), lead - 1][has].any()
+
+
+def test_electrical_stays_at_the_longest_qlv_and_can_pace_scar(model):
+    n = 4000
+    rng, reachable, activation, scar, ttp, viable, target = _random_world(n, 2, model)
+    inputs = placement_inputs(target, activation_ms=activation, scar=scar, ttp_ms=ttp,
+                              viable=viable)
+    exact = PlacementParams(control="electrical", qlv_error_sd_ms=0.0)
+    lead = place_leads(False, *inputs, reachable, rng, exact, model).lead_segment
+    has = reachable.any(axis=1)
+    expected = np.where(reachable, activation, -np.inf).argmax(axis=1) + 1
+    np.testing.assert_array_equal(lead[has], expected[has])
+    assert scar[np.arange(n), lead - 1].mean() > 0.05   # Q-LV does not see scar
+    noisy = place_leads(False, *inputs, reachable, np.random.default_rng(3),
+                        replace(exact, qlv_error_sd_ms=60.0), model).lead_segment
+    assert 0.2 < np.mean(noisy[has] == expected[has]) < 0.9   # measurement error misleads
+
+
+def test_forced_concordance_applies_to_every_image_guided_strategy(model):
+    n = 20_000
+    rng, reachable, activation, scar, ttp, viable, target = _random_world(n, 4, model)
+    inputs = placement_inputs(target, activation_ms=activation, scar=scar, ttp_ms=ttp,
+                              viable=viable)
+    for strategy in ("ste", "multimodality", "electrical"):
+        p = place_leads(True, *inputs, reachable, np.random.default_rng(5),
+                        PlacementParams(image_guided=strategy, concordance=0.6), model)
+        rate = np.mean(p.vs_measured == 0)
+        assert abs(rate - 0.6) < 4 * np.sqrt(0.24 / n)
+
+
+def test_strategies_differ_as_the_physiology_says():
+    spec = TrialSpec(name="x", n_image_guided=3000, n_control=3000)
+    by = {}
+    for strategy in ("empirical", "ste", "multimodality", "electrical"):
+        s = replace(spec, placement=replace(spec.placement, image_guided=strategy))
+        by[strategy] = simulate_trial(s, 11).guided
+    assert by["ste"].concordant_measured > 2 * by["empirical"].concordant_measured
+    assert by["multimodality"].lead_on_scar < by["ste"].lead_on_scar
+    assert by["electrical"].lead_on_scar > by["multimodality"].lead_on_scar
+    for arm in by.values():  # LBBB: septal latest segments are rare
+        assert arm.septal_latest < 0.10
+
+
+# --- outcomes ----------------------------------------------------------------------------
+def _esv(position, delay, scar_segments, params):
+    n = position.shape[0]
+    scar = np.zeros((n, 17), bool)
+    scar[:, :scar_segments] = True
+    out = simulate_outcomes(np.full(n, 200.0), np.full(n, 150.0), position,
+                            np.full(n, float(delay)), scar, np.zeros(n, bool),
+                            np.zeros(n, bool), np.zeros(n, bool), np.random.default_rng(0),
+                            params)
+    return out.esv_change_pct
+
+
+def test_lead_benefit_grows_with_dyssynchrony_and_shrinks_with_scar():
+    params = OutcomeParams(noise_sd_pct=0.0, edv_noise_sd_pct=0.0, scar_burden_pct=0.0,
+                           base_esv_change_pct=-5.0, concordant_extra_pct=-20.0,
+                           adjacent_extra_pct=-10.0)   # away from the -80 % floor
+    position = np.array([0, 1, 2])
+
+    def benefit(delay, scar_segments):
+        esv = _esv(position, delay, scar_segments, params)
+        return esv[2] - esv[0], esv[2] - esv[1]
+
+    base = benefit(params.dyssynchrony_ref_ms, 0)
+    assert base == pytest.approx((-params.concordant_extra_pct, -params.adjacent_extra_pct))
+    assert benefit(2 * params.dyssynchrony_ref_ms, 0) == pytest.approx(
+        tuple(2 * b for b in base))
+    assert benefit(0.5 * params.dyssynchrony_ref_ms, 0) == pytest.approx(
+        tuple(0.5 * b for b in base))
+    assert benefit(params.dyssynchrony_ref_ms, 17) == pytest.approx((0.0, 0.0), abs=1e-9)
+    with_burden = OutcomeParams(noise_sd_pct=0.0, edv_noise_sd_pct=0.0, scar_burden_pct=20.0)
+    remote = np.array([2])
+    assert _esv(remote, 130, 6, with_burden)[0] - _esv(remote, 130, 0, with_burden)[0] == \
+        pytest.approx(20.0 * 6 / 17)
+
+
+def test_heterogeneity_reaches_both_arms_and_only_arm_effects_reach_the_difference():
+    params = OutcomeParams(centre_sd_pct=4.0, arm_sd_pct=3.0)
+    rng = np.random.default_rng(7)
+    shifts = np.array([arm_shifts(params, rng) for _ in range(40_000)])
+    for column in shifts.T:  # each arm: centre + its own effect
+        assert np.var(column) == pytest.approx(4.0 ** 2 + 3.0 ** 2, rel=0.03)
+    assert np.var(shifts[:, 0] - shifts[:, 1]) == pytest.approx(2 * 3.0 ** 2, rel=0.03)
+    assert abs(np.mean(shifts)) < 0.1
+
+
+# --- targets and calibration -------------------------------------------------------------
+def test_shipped_targets_load_with_every_required_number():
+    targets = load_targets()
+    names = [t.name for t in targets.targets]
+    for required in ("pooled NYHA improvement OR", "pooled LVESV change MD (%)",
+                     "pooled LVEDV change MD (%)", "pooled LVEF change MD (points)",
+                     "concordant, image-guided arms",
+                     "STARTER concordant or adjacent, image-guided",
+                     "STARTER concordant or adjacent, routine",
+                     "TARGET NYHA improved, image-guided", "TARGET LVESV responders, control",
+                     "TARGET LVEF change, image-guided (points)"):
+        assert required in names
+    by = {t.name: t for t in targets.targets}
+    assert by["pooled NYHA improvement OR"].se == pytest.approx(
+        (np.log(2.69) - np.log(1.02)) / 3.92)
+    assert by["TARGET LVEF change, control (points)"].se == pytest.approx(8 / np.sqrt(104))
+    assert by["concordant or adjacent, control arms"].value == pytest.approx(291 / 361)
+    assert {p.name for p in targets.parameters} >= {"placement.aim_success",
+                                                    "outcomes.concordant_extra_pct"}
+
+
+@pytest.mark.parametrize("body, fragment", [
+    ('[[target]]\nname = "a"\nstatistic = "median"\nsource = "s"\nvalue = 1\nn = 5\n',
+     "statistic: expected one of pooled"),
+    ('[[target]]\nname = "a"\nstatistic = "arm"\nquantity = "concordant_measured"\n'
+     'trial = "MADIT"\narm = "control"\nsource = "s"\nvalue = 0.5\nn = 5\n',
+     "trial: expected 'all' or one of the trials"),
+    ('[[target]]\nname = "a"\nstatistic = "pooled"\noutcome = "lvesv"\nsource = "s"\n'
+     'value = 1\n', "expected an uncertainty"),
+    ('[[target]]\nname = "a"\nstatistic = "pooled"\noutcome = "lvesv"\nsource = "s"\n'
+     'value = 1\ntolerance = 2\n', "reason: expected a reason"),
+    ('[[target]]\nname = "a"\nstatistic = "pooled"\noutcome = "nyha"\nsource = "s"\n'
+     'value = 1\nci = [0, 2]\n', "ci: expected low < high (and > 0"),
+    ('[[target]]\nname = "a"\nstatistic = "pooled"\noutcome = "lvesv"\nsource = "s"\n'
+     'value = 1\nci = [0, 2]\n[[parameter]]\nname = "outcomes.noise"\nlow = 0\nhigh = 1\n',
+     "expected a numeric field of [outcomes]"),
+])
+def test_bad_targets_files_are_one_line(tmp_path, body, fragment):
+    path = tmp_path / "t.toml"
+    path.write_text(body)
+    with pytest.raises(InputError) as err:
+        load_targets(path)
+    assert fragment in str(err.value) and str(path) in str(err.value)
+    assert "\n" not in str(err.value)
+
+
+def test_evaluation_is_reproducible_and_uses_common_random_numbers():
+    specs = five_trial_specs()
+    targets = load_targets()
+    a = evaluate(specs, targets, replicates=3, seed=5)
+    b = evaluate(specs, targets, replicates=3, seed=5)
+    np.testing.assert_array_equal(a.samples, b.samples)
+    assert a.values == current_values(specs, targets.parameters)
+    # outcome parameters move outcomes only: the same leads under common random numbers
+    moved = evaluate(specs, targets, {**a.values, "outcomes.base_esv_change_pct": -30.0},
+                     replicates=3, seed=5)
+    lead_rows = [k for k, t in enumerate(targets.targets) if t.statistic == "arm"
+                 and "concordant" in t.quantity]
+    np.testing.assert_array_equal(a.samples[:, lead_rows], moved.samples[:, lead_rows])
+    lvesv = [t.name for t in targets.targets].index("pooled LVESV change MD (%)")
+    assert not np.array_equal(a.samples[:, lvesv], moved.samples[:, lvesv])
+
+
+def test_calibration_recovers_known_parameters():
+    """Targets made by the model itself at known values are fitted back from elsewhere."""
+    specs = [replace(s, n_image_guided=s.n_image_guided * 3, n_control=s.n_control * 3)
+             for s in five_trial_specs()]
+    shipped = load_targets()
+    chosen = [t for t in shipped.targets if t.name in (
+        "concordant, image-guided arms", "TARGET LVESV responders, control",
+        "TARGET NYHA improved, control")]
+    params = tuple(p for p in shipped.parameters if p.name in (
+        "placement.aim_success", "outcomes.base_esv_change_pct"))
+    truth = {"placement.aim_success": 0.6, "outcomes.base_esv_change_pct": -15.0}
+    probe = Targets(tuple(chosen), params, "probe")
+    made = evaluate(with_parameters(specs, truth), probe, truth, replicates=6, seed=3)
+    synthetic = Targets(tuple(replace(t, value=float(m), se=0.01)
+                              for t, m in zip(chosen, made.mean, strict=True)),
+                        params, "synthetic")
+    result = fit(specs, synthetic, replicates=6, seed=3, max_evals=80,
+                 start={"placement.aim_success": 0.35, "outcomes.base_esv_change_pct": -5.0})
+    assert result.best.objective < result.start.objective / 50
+    assert result.best.values["placement.aim_success"] == pytest.approx(0.6, abs=0.04)
+    assert result.best.values["outcomes.base_esv_change_pct"] == pytest.approx(-15.0, abs=1.5)
+
+
+def test_validate_and_calibrate_commands(cli, tmp_path):
+    run = cli(["validate", "--replicates", "2", "--out", str(tmp_path / "v")])
+    assert run.code == 0 and "pooled NYHA improvement OR" in run.out
+    assert {p.name for p in (tmp_path / "v").iterdir()} == {
+        "targets.csv", "calibration.json", "calibration.png"}
+    run = cli(["calibrate", "--replicates", "2", "--max-evals", "3",
+               "--out", str(tmp_path / "c"), "--json"])
+    assert run.code == 0
+    assert {p.name for p in (tmp_path / "c").iterdir()} == {
+        "targets.csv", "calibration.json", "calibration.png", "fitted.toml"}
+    assert "outcomes.concordant_extra_pct" in run.out
+    bad = cli(["validate", str(tmp_path / "missing.toml")])
+    assert bad.code == 2 and bad.err.count("\n") == 1 and "missing.toml" in bad.err
+    bad = cli(["calibrate", "--replicates", "1"])
+    assert bad.code == 2 and "--replicates" in bad.err
