@@ -56,6 +56,8 @@ QUANTITIES = {
     "concordant_or_adjacent_measured": lambda a: a.concordant_or_adjacent_measured,
     "concordant_true": lambda a: a.concordant_true,
     "concordant_or_adjacent_true": lambda a: a.concordant_true + a.adjacent_true,
+    "esv_change_concordant_mean": lambda a: a.esv_change_concordant_mean,
+    "esv_change_discordant_mean": lambda a: a.esv_change_discordant_mean,
     "septal_latest": lambda a: a.septal_latest,
     "lead_on_scar": lambda a: a.lead_on_scar,
 }

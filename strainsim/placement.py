@@ -114,8 +114,8 @@ class PlacementParams:
 
     image_guided: str = "ste"
     control: str = "empirical"
-    aim_success: float = 0.4924
-    miss_nearest_share: float = 0.5238
+    aim_success: float = 0.4916
+    miss_nearest_share: float = 0.4808
     qlv_error_sd_ms: float = 15.0
     concordance: float | None = None
     adjacent_share: float = 0.9

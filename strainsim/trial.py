@@ -121,6 +121,9 @@ class ArmSummary:
         Share of patients whose true latest non-scar segment is septal.
     lead_on_scar : float
         Share of leads on a scar segment.
+    esv_change_concordant_mean, esv_change_discordant_mean : float
+        Mean LVESV change (%) of the patients whose lead is concordant with the
+        measured target, and of those whose lead is not (NaN without any).
     """
 
     n: int
@@ -140,6 +143,8 @@ class ArmSummary:
     remote_true: float
     septal_latest: float
     lead_on_scar: float
+    esv_change_concordant_mean: float
+    esv_change_discordant_mean: float
 
     @property
     def concordant_or_adjacent_measured(self) -> float:
@@ -345,21 +350,26 @@ def _septal_segments() -> np.ndarray:
     return load_segments().numbers(wall=("anteroseptal", "inferoseptal", "septal"))
 
 
-def _counts(nyha, esv_change, vs_measured, vs_true, true_latest, on_scar) -> np.ndarray:
-    """The counts behind an :class:`ArmSummary`: n, NYHA improved, LVESV responders,
+def _counts(nyha, esv_change, vs_measured, vs_true, true_latest, on_scar) -> tuple:
+    """The counts behind an :class:`ArmSummary` (n, NYHA improved, LVESV responders,
     lead classes vs the measured target (-1, 0, 1, 2) and vs the true latest segment,
-    septal latest segments, leads on scar."""
-    measured = np.bincount(np.asarray(vs_measured, np.int64) + 1, minlength=4)
+    septal latest segments, leads on scar) and the sums of the LVESV change of
+    concordant and of discordant (evaluable, not concordant) patients."""
+    vs_measured = np.asarray(vs_measured, np.int64)
+    measured = np.bincount(vs_measured + 1, minlength=4)
     true = np.bincount(np.asarray(vs_true, np.int64) + 1, minlength=4)
-    return np.concatenate([
+    counts = np.concatenate([
         [len(nyha), np.count_nonzero(nyha), np.count_nonzero(esv_change <= -15.0)],
         measured, true,
         [np.count_nonzero(np.isin(true_latest, _septal_segments())),
          np.count_nonzero(on_scar)]]).astype(np.int64)
+    sums = np.array([np.sum(esv_change[vs_measured == 0]), np.sum(esv_change[vs_measured > 0])])
+    return counts, sums
 
 
-def _from_counts(counts, esv, edv, ef) -> ArmSummary:
+def _from_counts(counted, esv, edv, ef) -> ArmSummary:
     """An :class:`ArmSummary` from :func:`_counts` and (mean, SD) of the three changes."""
+    counts, sums = counted
     n, nyha, responders = (int(x) for x in counts[:3])
     measured, true = counts[3:7], counts[7:11]
 
@@ -375,7 +385,13 @@ def _from_counts(counts, esv, edv, ef) -> ArmSummary:
         ef_change_mean=float(ef[0]), ef_change_sd=float(ef[1]),
         concordant_measured=cm, adjacent_measured=am, remote_measured=rm,
         concordant_true=ct, adjacent_true=at, remote_true=rt,
-        septal_latest=int(counts[11]) / n, lead_on_scar=int(counts[12]) / n)
+        septal_latest=int(counts[11]) / n, lead_on_scar=int(counts[12]) / n,
+        esv_change_concordant_mean=_ratio(sums[0], measured[1]),
+        esv_change_discordant_mean=_ratio(sums[1], measured[2] + measured[3]))
+
+
+def _ratio(total, count) -> float:
+    return float(total) / int(count) if count else float("nan")
 
 
 def _summary(nyha, esv_change, edv_change, ef_change, vs_measured, vs_true, true_latest,
@@ -436,12 +452,15 @@ def _block_stats(part) -> tuple:
 
 def _combine(stats) -> ArmSummary:
     """Merge per-block statistics in block order (Chan et al.'s pairwise update)."""
-    counts = np.sum([c for c, _ in stats], axis=0)
+    counts = np.sum([c[0] for c, _ in stats], axis=0)
+    sums = np.zeros(2)
+    for c, _ in stats:  # in block order: the same sums whatever the chunking
+        sums = sums + c[1]
     merged = []
     for k in range(len(_MOMENTS)):
         n_a, mean_a, m2_a = 0, 0.0, 0.0
         for c, moments in stats:
-            n_b = int(c[0])
+            n_b = int(c[0][0])
             mean_b, m2_b = moments[k]
             n = n_a + n_b
             delta = mean_b - mean_a
@@ -449,7 +468,7 @@ def _combine(stats) -> ArmSummary:
             m2_a = m2_a + m2_b + delta * delta * n_a * n_b / n
             n_a = n
         merged.append((mean_a, float(np.sqrt(m2_a / (n_a - 1)))))
-    return _from_counts(counts, *merged)
+    return _from_counts((counts, sums), *merged)
 
 
 def _chunk_stats(blocks, guided, spec, shift_pct, numba_threads=None):

@@ -100,7 +100,7 @@ def test_strategies_differ_as_the_physiology_says():
     for strategy in ("empirical", "ste", "multimodality", "electrical"):
         s = replace(spec, placement=replace(spec.placement, image_guided=strategy))
         by[strategy] = simulate_trial(s, 11).guided
-    assert by["ste"].concordant_measured > 2 * by["empirical"].concordant_measured
+    assert by["ste"].concordant_measured > by["empirical"].concordant_measured + 0.15
     assert by["multimodality"].lead_on_scar < by["ste"].lead_on_scar
     assert by["electrical"].lead_on_scar > by["multimodality"].lead_on_scar
     for arm in by.values():  # LBBB: septal latest segments are rare
@@ -209,7 +209,7 @@ def test_evaluation_is_reproducible_and_uses_common_random_numbers():
     moved = evaluate(specs, targets, {**a.values, "outcomes.base_esv_change_pct": -30.0},
                      replicates=3, seed=5)
     lead_rows = [k for k, t in enumerate(targets.targets) if t.statistic == "arm"
-                 and "concordant" in t.quantity]
+                 and t.quantity.startswith("concordant")]
     np.testing.assert_array_equal(a.samples[:, lead_rows], moved.samples[:, lead_rows])
     lvesv = [t.name for t in targets.targets].index("pooled LVESV change MD (%)")
     assert not np.array_equal(a.samples[:, lvesv], moved.samples[:, lvesv])
