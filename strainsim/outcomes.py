@@ -30,7 +30,7 @@ Examples
 ...                         np.zeros(3, bool), np.ones(3, bool), np.random.default_rng(0),
 ...                         OutcomeParams(noise_sd_pct=0.0, edv_noise_sd_pct=0.0))
 >>> out.esv_change_pct.round(1).tolist()
-[-34.0, -24.0, -9.0]
+[-58.2, -23.5, -6.5]
 """
 
 from __future__ import annotations
