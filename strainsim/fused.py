@@ -193,6 +193,7 @@ class BlockArrays(NamedTuple):
     measured: EngineOutputs      # the engine on the patient's curves
     available: np.ndarray        # (n, n_veins) bool
     reachable: np.ndarray        # (n, 17) bool
+    aim: np.ndarray              # (n,) int64, the arm's measured target
     lead: np.ndarray             # (n,) int64
     vs_measured: np.ndarray      # (n,) int8
     vs_true: np.ndarray          # (n,) int8
@@ -221,8 +222,8 @@ def block_kernel(patients_rng, measurement_rng, care_rng, guided, shift_pct, nul
     # care stream: veins, leads, outcomes
     veins_kernel(care_rng, k.veins, a.available, a.reachable)
     place_kernel(care_rng, k.placement, guided, a.measured.latest, a.measured.ttp,
-                 a.measured.viable, a.scar, a.activation_ms, a.reachable, a.lead)
-    classify_kernel(a.lead, a.measured.latest, k.placement.hops, a.vs_measured)
+                 a.measured.viable, a.scar, a.activation_ms, a.reachable, a.aim, a.lead)
+    classify_kernel(a.lead, a.aim, k.placement.hops, a.vs_measured)
     classify_kernel(a.lead, a.true_latest, k.placement.hops, a.vs_true)
     scar_at_lead_kernel(a.lead, a.scar, a.scar_at_lead)
     outcome_noise_kernel(care_rng, a.outcome_noise)
@@ -279,7 +280,8 @@ def _empty_arrays(n: int, n_veins: int) -> BlockArrays:
         scar=flags(n, N_SEGMENTS), ischemic=flags(n), late=floats(n), delay=floats(n),
         activation_ms=floats(n, N_SEGMENTS), true_latest=np.empty(n, dtype=np.int64),
         measured=engine_outputs(n), available=flags(n, n_veins),
-        reachable=flags(n, N_SEGMENTS), lead=np.empty(n, dtype=np.int64),
+        reachable=flags(n, N_SEGMENTS), aim=np.empty(n, dtype=np.int64),
+        lead=np.empty(n, dtype=np.int64),
         vs_measured=np.empty(n, dtype=np.int8), vs_true=np.empty(n, dtype=np.int8),
         scar_at_lead=flags(n), outcome_noise=floats(3, n), outcomes=empty_outcomes(n),
         null_outcomes=empty_outcomes(n))
@@ -336,7 +338,7 @@ def simulate_block(n: int, streams, guided: bool, spec, model: SegmentModel | No
                                               delay_ms=a.delay))
     half = block_constants(spec, model or load_segments()).engine.half
     measured = result_from_outputs(a.measured, spec.curves.kind, spec.scar_threshold_pct, half)
-    placement = Placement(lead_segment=a.lead, target_segment=a.measured.latest,
+    placement = Placement(lead_segment=a.lead, target_segment=a.aim,
                           vs_measured=a.vs_measured, vs_true=a.vs_true, reachable=a.reachable)
     outcomes = Outcomes(**a.outcomes._asdict())
     null = Outcomes(**a.null_outcomes._asdict()) if null_world else None

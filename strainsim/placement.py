@@ -24,15 +24,17 @@ Strategies (named per arm in the spec, :data:`STRATEGIES`)
         site, each with its own error (``qlv_error_sd_ms``); the lead stays at the
         longest. Q-LV follows electrical activation, which scar delays, so this
         strategy knows nothing of scar and can pace it.
-    With ``concordance`` set the image-guided arm's anatomy and strategy are
-    bypassed: the lead lands on the measured STE target with exactly that
-    probability and otherwise on an adjacent (share ``adjacent_share``) or remote
-    segment; this is the knob the concordance sweep turns.
+    With ``concordance`` set the image-guided arm's anatomy is bypassed: the lead
+    lands on the arm's measured target with exactly that probability and
+    otherwise where a missed aim lands (the nearest reachable other segment,
+    share ``miss_nearest_share``, or the empirical position, never the target);
+    this is the knob the concordance sweep turns.
 Classification
     Concordant = lead in the reference segment, adjacent = one hop away,
     remote = further (codes 0, 1, 2; -1 when there is no reference). Every arm is
-    classified against the STE target measured at baseline and against the true
-    latest non-scar segment.
+    classified against its measured target (the STE target measured at baseline;
+    in a ``multimodality`` image-guided arm, the target imaging chose) and
+    against the true latest non-scar segment.
 
 Veins and leads are drawn by numba kernels from the block's ``care`` stream
 (:mod:`strainsim.seeding`): three uniforms per patient whatever the strategy,
@@ -105,9 +107,6 @@ class PlacementParams:
     concordance : float or None
         If set (0-1), the image-guided lead lands on the measured target with
         exactly this probability, whatever the veins.
-    adjacent_share : float
-        With ``concordance`` set: share of the non-concordant leads that land
-        adjacent to the target (the rest are remote).
     empirical_order : tuple of str
         Branches an empirical implanter tries, in order.
     """
@@ -118,7 +117,6 @@ class PlacementParams:
     miss_nearest_share: float = 0.4808
     qlv_error_sd_ms: float = 15.0
     concordance: float | None = None
-    adjacent_share: float = 0.9
     empirical_order: tuple[str, ...] = ("posterolateral", "lateral", "anterolateral",
                                         "middle_cardiac", "anterior_interventricular")
 
@@ -135,8 +133,6 @@ class PlacementParams:
             raise ValueError("miss_nearest_share must be in [0, 1]")
         if self.concordance is not None and not 0.0 <= self.concordance <= 1.0:
             raise ValueError("concordance must be in [0, 1]")
-        if not 0.0 <= self.adjacent_share <= 1.0:
-            raise ValueError("adjacent_share must be in [0, 1]")
 
 
 @dataclass(frozen=True)
@@ -148,9 +144,11 @@ class Placement:
     lead_segment : ndarray of int, shape (n,)
         Segment (1-17) of the LV lead.
     target_segment : ndarray of int, shape (n,)
-        The measured latest viable segment (-1 if none).
+        The arm's measured target (-1 if none): the latest viable segment by STE,
+        or in a ``multimodality`` image-guided arm the latest viable, scar-free,
+        reachable one.
     vs_measured, vs_true : ndarray of int8, shape (n,)
-        Class of the lead against the measured and the true latest segment
+        Class of the lead against the measured target and the true latest segment
         (0 concordant, 1 adjacent, 2 remote, -1 no reference).
     reachable : ndarray of bool, shape (n, 17)
         Segments an available vein reaches.
@@ -218,7 +216,6 @@ class PlacementRecord(NamedTuple):
     miss_nearest_share: float
     qlv_error_sd_ms: float
     concordance: float         # < 0: None (the arm's own strategy)
-    adjacent_share: float
     empirical_masks: np.ndarray  # (branches, 17) bool: usual segments, in empirical order
     adjacency: np.ndarray      # (17, 17) bool
     hops: np.ndarray           # (17, 17) int64
@@ -233,8 +230,8 @@ def placement_record(params: PlacementParams, model: SegmentModel) -> PlacementR
     return PlacementRecord(
         STRATEGIES.index(params.image_guided), STRATEGIES.index(params.control),
         float(params.aim_success), float(params.miss_nearest_share),
-        float(params.qlv_error_sd_ms), -1.0 if params.concordance is None else float(params.concordance),
-        float(params.adjacent_share), masks,
+        float(params.qlv_error_sd_ms),
+        -1.0 if params.concordance is None else float(params.concordance), masks,
         np.ascontiguousarray(model.adjacency, dtype=np.bool_),
         np.ascontiguousarray(model.hops, dtype=np.int64))
 
@@ -269,46 +266,53 @@ def _empirical_row(masks, reachable_row, u, options):
 
 
 @numba.njit(cache=True)
+def _nearest_other(hops, adjacency, t, exclude_target, reachable_row, u_pick, allowed, ties):
+    # the nearest reachable segment to segment index t (other than t itself when
+    # exclude_target), ties by u_pick; a neighbour of t when no vein reaches anything
+    n_seg = reachable_row.shape[0]
+    best = np.int64(1 << 30)
+    for s in range(n_seg):
+        allowed[s] = reachable_row[s] and (s != t or not exclude_target)
+        if allowed[s] and hops[t, s] < best:
+            best = hops[t, s]
+    for s in range(n_seg):
+        ties[s] = allowed[s] and hops[t, s] == best
+    lead = _pick_row(ties, u_pick)
+    if lead <= 0:
+        lead = _pick_row(adjacency[t], u_pick)
+    return lead
+
+
+@numba.njit(cache=True)
 def _aimed_row(rec, hops, adjacency, target, reachable_row, u_aim, u_pick, u_miss, allowed,
                ties):
     # aim at `target`: kept with probability aim_success when a vein reaches it; a miss
     # ends (u_miss < miss_nearest_share) in the nearest reachable segment other than a
     # reachable target (ties by u_pick), else in the empirical position (-1 returned)
     t = target - 1
-    n_seg = reachable_row.shape[0]
     target_ok = reachable_row[t]
     if target_ok and u_aim < rec.aim_success:
         return target
     if u_miss >= rec.miss_nearest_share:
         return -1
-    best = np.int64(1 << 30)
-    for s in range(n_seg):
-        allowed[s] = reachable_row[s] and (s != t or not target_ok)
-        if allowed[s] and hops[t, s] < best:
-            best = hops[t, s]
-    for s in range(n_seg):
-        ties[s] = allowed[s] and hops[t, s] == best
-    lead = _pick_row(ties, u_pick)
-    if lead <= 0:  # no vein at all: a neighbour of the target regardless
-        lead = _pick_row(adjacency[t], u_pick)
-    return lead
+    return _nearest_other(hops, adjacency, t, target_ok, reachable_row, u_pick, allowed, ties)
 
 
 @numba.njit(cache=True)
-def _forced_row(rec, hops, adjacency, target, reachable_row, u_aim, u_pick, u_class, allowed,
-                ties):
-    # concordance forced: the target with probability `concordance`, else adjacent / remote
+def _forced_row(rec, masks, hops, adjacency, target, reachable_row, u_aim, u_pick, u_miss,
+                allowed, ties):
+    # concordance forced: the target with probability `concordance`; a miss lands where a
+    # missed aim lands (nearest reachable other segment, or the empirical position unless
+    # that is the target, when it goes to the nearest other segment)
     t = target - 1
     if u_aim < rec.concordance:
         return target
-    adjacent = u_class < rec.adjacent_share
-    any_reach = False
-    for s in range(reachable_row.shape[0]):
-        near = adjacency[t, s] if adjacent else hops[t, s] >= 2
-        allowed[s] = near and reachable_row[s]
-        ties[s] = near
-        any_reach |= allowed[s]
-    return _pick_row(allowed if any_reach else ties, u_pick)
+    if u_miss < rec.miss_nearest_share:
+        return _nearest_other(hops, adjacency, t, True, reachable_row, u_pick, allowed, ties)
+    lead = _empirical_row(masks, reachable_row, u_pick, allowed)
+    if lead == target:
+        lead = _nearest_other(hops, adjacency, t, True, reachable_row, u_pick, allowed, ties)
+    return lead
 
 
 @numba.njit(cache=True)
@@ -337,19 +341,22 @@ def _electrical_row(rng, sd_ms, activation_row, reachable_row):
 
 @numba.njit(cache=True)
 def place_kernel(rng, rec, guided, target, ttp, viable, scar, activation_ms, reachable,
-                 lead_out):
-    """Lead segments (1-17), patient by patient, by the arm's strategy.
+                 aim_out, lead_out):
+    """Each patient's target (``aim_out``) and lead segment (``lead_out``, 1-17), patient
+    by patient, by the arm's strategy.
 
-    Every patient draws three uniforms (aim, pick, and class/miss) whatever the strategy,
-    so both arms and every concordance level share them; ``electrical`` then
-    draws one normal per segment (the Q-LV errors). ``target`` is the measured
-    STE target (-1: none), ``ttp``/``viable`` the engine's per-segment results,
-    ``scar`` what scar imaging shows, ``activation_ms`` the electrical activation
-    Q-LV measures. Forced concordance (image-guided arm only): the STE target
-    with probability ``concordance``, else an adjacent (share ``adjacent_share``)
-    or remote segment, reachable if possible. A strategy without a target (no
-    viable segment measured, no vein reaching one), and a missed aim not sent to the
-    nearest reachable segment, fall back to ``empirical``.
+    Every patient draws three uniforms (aim, pick, miss) whatever the strategy, so
+    both arms and every concordance level share them; ``electrical`` then draws one
+    normal per segment (the Q-LV errors). ``target`` is the measured STE target
+    (-1: none), ``ttp``/``viable`` the engine's per-segment results, ``scar`` what
+    scar imaging shows, ``activation_ms`` the electrical activation Q-LV measures.
+    The arm's target is the STE target, except in a ``multimodality`` image-guided
+    arm, whose target is the latest viable, scar-free, reachable segment (the STE
+    target when there is none). Forced concordance (image-guided arm only): the
+    target with probability ``concordance``, else where a missed aim lands, never on
+    the target. A strategy without a target (no viable segment measured), and a
+    missed aim not sent to the nearest reachable segment, fall back to
+    ``empirical``.
     """
     n, n_seg = reachable.shape
     masks, hops, adjacency = rec.empirical_masks, rec.hops, rec.adjacency
@@ -361,23 +368,22 @@ def place_kernel(rng, rec, guided, target, ttp, viable, scar, activation_ms, rea
     for i in range(n):
         u_aim = rng.random()
         u_pick = rng.random()
-        u_class = rng.random()
+        u_miss = rng.random()
+        aim = target[i]
+        if guided and strategy == MULTIMODALITY:  # scar and vein imaging move the aim
+            multimodality = _multimodality_target(ttp[i], viable[i], scar[i], reachable[i])
+            if multimodality > 0:
+                aim = multimodality
+        aim_out[i] = aim
         lead = -1
         if forced:
-            if target[i] > 0:
-                lead = _forced_row(rec, hops, adjacency, target[i], reachable[i], u_aim,
-                                   u_pick, u_class, allowed, ties)
-        elif strategy == STE:
-            if target[i] > 0:
-                lead = _aimed_row(rec, hops, adjacency, target[i], reachable[i], u_aim,
-                                  u_pick, u_class, allowed, ties)
-        elif strategy == MULTIMODALITY:
-            aim = _multimodality_target(ttp[i], viable[i], scar[i], reachable[i])
-            if aim < 0:
-                aim = target[i]
+            if aim > 0:
+                lead = _forced_row(rec, masks, hops, adjacency, aim, reachable[i], u_aim,
+                                   u_pick, u_miss, allowed, ties)
+        elif strategy == STE or strategy == MULTIMODALITY:
             if aim > 0:
                 lead = _aimed_row(rec, hops, adjacency, aim, reachable[i], u_aim, u_pick,
-                                  u_class, allowed, ties)
+                                  u_miss, allowed, ties)
         elif strategy == ELECTRICAL:
             lead = _electrical_row(rng, sd_ms, activation_ms[i], reachable[i])
         if lead <= 0:
@@ -453,13 +459,14 @@ def place_leads(guided: bool, measured, activation, reachable: np.ndarray,
     target = np.ascontiguousarray(measured.latest_segment, dtype=np.int64)
     reachable = np.ascontiguousarray(reachable, dtype=np.bool_)
     lead = np.empty(target.shape[0], dtype=np.int64)
+    aim = np.empty(target.shape[0], dtype=np.int64)
     place_kernel(rng, placement_record(params, model), bool(guided), target,
                  np.ascontiguousarray(measured.ttp_ms, dtype=np.float64),
                  np.ascontiguousarray(measured.viable, dtype=np.bool_),
                  np.ascontiguousarray(activation.scar, dtype=np.bool_),
                  np.ascontiguousarray(activation.activation_ms, dtype=np.float64),
-                 reachable, lead)
-    return Placement(lead_segment=lead, target_segment=target,
-                     vs_measured=classify(lead, target, model),
+                 reachable, aim, lead)
+    return Placement(lead_segment=lead, target_segment=aim,
+                     vs_measured=classify(lead, aim, model),
                      vs_true=classify(lead, activation.true_latest_segment, model),
                      reachable=reachable)

@@ -121,7 +121,7 @@ _SCHEMA = {
         "image_guided": (STRATEGIES, None, None), "control": (STRATEGIES, None, None),
         "aim_success": (float, 0, 1), "miss_nearest_share": (float, 0, 1),
         "qlv_error_sd_ms": (float, 0, 200),
-        "concordance": (float, 0, 1), "adjacent_share": (float, 0, 1),
+        "concordance": (float, 0, 1),
     },
     "outcomes": {name: _NUM for name in (
         "base_esv_change_pct", "concordant_extra_pct", "adjacent_extra_pct",

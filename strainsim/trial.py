@@ -113,8 +113,9 @@ class ArmSummary:
     ef_change_mean, ef_change_sd : float
         Percentage points.
     concordant_measured, adjacent_measured, remote_measured : float
-        Classes of the leads against the STE target measured at baseline (among
-        patients with one).
+        Classes of the leads against the arm's measured target (among patients
+        with one): the STE target measured at baseline, or in a multimodality
+        image-guided arm the target imaging chose.
     concordant_true, adjacent_true, remote_true : float
         The same against the true latest non-scar segment.
     septal_latest : float

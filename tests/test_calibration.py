@@ -87,11 +87,16 @@ def test_forced_concordance_applies_to_every_image_guided_strategy(model):
     rng, reachable, activation, scar, ttp, viable, target = _random_world(n, 4, model)
     inputs = placement_inputs(target, activation_ms=activation, scar=scar, ttp_ms=ttp,
                               viable=viable)
+    allowed = viable & ~scar & reachable   # the multimodality aim, where there is one
+    aim = np.where(allowed.any(axis=1), np.where(allowed, ttp, -np.inf).argmax(axis=1) + 1,
+                   target)
     for strategy in ("ste", "multimodality", "electrical"):
         p = place_leads(True, *inputs, reachable, np.random.default_rng(5),
                         PlacementParams(image_guided=strategy, concordance=0.6), model)
-        rate = np.mean(p.vs_measured == 0)
-        assert abs(rate - 0.6) < 4 * np.sqrt(0.24 / n)
+        on_aim = p.lead_segment == (aim if strategy == "multimodality" else target)
+        assert abs(on_aim.mean() - 0.6) < 4 * np.sqrt(0.24 / n)
+        if strategy != "multimodality":
+            np.testing.assert_array_equal(on_aim, p.vs_measured == 0)
 
 
 def test_strategies_differ_as_the_physiology_says():

@@ -155,18 +155,34 @@ def test_leads_go_only_where_a_vein_reaches(model):
             assert np.all(lead[~has_branch] == 12)
 
 
-def test_forced_concordance_is_met_and_misses_are_adjacent_or_remote(model):
+def test_forced_concordance_is_met_and_misses_land_where_missed_aims_land(model):
     n = 20_000
     rng = np.random.default_rng(14)
     target = rng.integers(1, 17, n)
     _, reachable = draw_veins(n, rng, model)
+    hops = model.hops
     for c in (0.2, 0.45, 1.0):
-        p = place_leads(True, *placement_inputs(target), reachable, rng,
-                        PlacementParams(concordance=c, adjacent_share=0.8), model)
-        assert _within(np.mean(p.vs_measured == 0), c, np.sqrt(c * (1 - c)), n)
-        miss = p.vs_measured > 0
-        if miss.any():
-            assert _within(np.mean(p.vs_measured[miss] == 1), 0.8, 0.4, miss.sum())
+        for share in (0.0, 1.0):
+            p = place_leads(True, *placement_inputs(target), reachable,
+                            np.random.default_rng(15),
+                            PlacementParams(concordance=c, miss_nearest_share=share), model)
+            assert _within(np.mean(p.vs_measured == 0), c, np.sqrt(c * (1 - c)), n)
+            miss = np.flatnonzero(p.lead_segment != target)
+            assert np.all(p.vs_measured[miss] > 0)   # a miss is never on the target
+            if share == 1.0:  # the nearest reachable segment other than the target
+                for i in miss[:500]:
+                    others = np.flatnonzero(reachable[i]) + 1
+                    others = others[others != target[i]]
+                    if others.size:
+                        assert hops[target[i] - 1, p.lead_segment[i] - 1] == \
+                            hops[target[i] - 1, others - 1].min()
+            else:  # the empirical position, which is what the control arm gets
+                empirical = place_leads(False, *placement_inputs(target), reachable,
+                                        np.random.default_rng(15), PlacementParams(),
+                                        model).lead_segment
+                moved = empirical[miss] != target[miss]
+                np.testing.assert_array_equal(p.lead_segment[miss][moved],
+                                              empirical[miss][moved])
 
 
 def test_noise_free_curve_is_the_contraction_shape():
