@@ -138,7 +138,7 @@ class ActivationParams:
     delay_mean_ms: float = 130.0
     delay_sd_ms: float = 35.0
     late_angle_deg: float = 340.0
-    late_angle_kappa: float = 6.466
+    late_angle_kappa: float = 6.467
     base_apex_ms: float = 20.0
     jitter_sd_ms: float = 12.0
     scar_delay_ms: float = 25.0

@@ -85,9 +85,9 @@ class OutcomeParams:
         the trials' effects differ.
     """
 
-    base_esv_change_pct: float = -10.74
+    base_esv_change_pct: float = -10.75
     concordant_extra_pct: float = -49.05
-    adjacent_extra_pct: float = -17.99
+    adjacent_extra_pct: float = -17.96
     dyssynchrony_ref_ms: float = 130.0
     scar_burden_pct: float = 20.0
     scar_at_lead_pct: float = 15.0
@@ -96,10 +96,10 @@ class OutcomeParams:
     noise_sd_pct: float = 20.0
     edv_fraction: float = 0.8
     edv_noise_sd_pct: float = 7.0
-    nyha_intercept: float = -0.389
-    nyha_slope: float = 2.3
+    nyha_intercept: float = -0.3875
+    nyha_slope: float = 2.314
     centre_sd_pct: float = 5.0
-    arm_sd_pct: float = 4.176
+    arm_sd_pct: float = 4.187
 
     def __post_init__(self):
         if min(self.noise_sd_pct, self.edv_noise_sd_pct, self.centre_sd_pct,

@@ -114,7 +114,7 @@ class PlacementParams:
     image_guided: str = "ste"
     control: str = "empirical"
     aim_success: float = 0.3759
-    miss_nearest_share: float = 0.3475
+    miss_nearest_share: float = 0.3464
     qlv_error_sd_ms: float = 15.0
     concordance: float | None = None
     empirical_order: tuple[str, ...] = ("posterolateral", "lateral", "anterolateral",

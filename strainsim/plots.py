@@ -410,6 +410,95 @@ def plot_benchmark(scores: dict, *, title: str | None = None):
     return fig
 
 
+_COLOURS = (("nyha", "tab:purple"), ("lvesv", "tab:green"), ("lvedv", "tab:olive"),
+            ("lvef", "tab:orange"))
+
+
+def _power_panel(ax, result, current: float | None = None):
+    levels = np.asarray(result.levels) * 100
+    for key, colour in _COLOURS:
+        ax.plot(levels, [lvl.power[key] * 100 for lvl in result.summary], "o-", color=colour,
+                label=key.upper())
+    ax.axhline(80, color="0.4", linestyle="--", linewidth=0.8)
+    ax.axvline(45, color="tab:red", linestyle=":", linewidth=1, label="published (45%)")
+    if current is not None:
+        ax.axvline(current * 100, color="black", linewidth=1.2, label="this setting")
+    ax.set_ylim(0, 102)
+    ax.set_xlabel("image-guided concordance (%)")
+    ax.set_ylabel(f"power of a {result.n_patients}-patient meta-analysis (%)")
+    ax.legend(fontsize=8)
+
+
+def _false_positive_panel(ax, result, current: float | None = None):
+    levels = np.asarray(result.levels) * 100
+    for key, colour in _COLOURS:
+        ax.plot(levels, [lvl.false_positive[key] * 100 for lvl in result.summary], "o-",
+                color=colour, label=key.upper())
+    ax.axhline(5, color="0.4", linestyle="--", linewidth=0.8, label="nominal 5%")
+    if current is not None:
+        ax.axvline(current * 100, color="black", linewidth=1.2)
+    ax.set_ylim(0, max(12.0, 1.1 * max(lvl.false_positive[k] * 100 for lvl in result.summary
+                                       for k, _ in _COLOURS)))
+    ax.set_xlabel("image-guided concordance (%)")
+    ax.set_ylabel("false positives with no image-guided benefit (%)")
+    ax.set_title(f"{result.method}, {'Hartung-Knapp' if result.test == 'knha' else 'z'} test",
+                 fontsize=9)
+    ax.legend(fontsize=8)
+
+
+def _patients_panel(ax, result, current: float | None = None):
+    levels = np.asarray(result.levels) * 100
+    for key, colour in (("nyha", "tab:purple"), ("lvesv", "tab:green")):
+        need = np.array([lvl.patients_for_80[key] for lvl in result.summary])
+        ok = np.isfinite(need) & (need > 0)
+        ax.plot(levels[ok], need[ok], "o-", color=colour, label=key.upper())
+    ax.axhline(result.n_patients, color="0.4", linestyle="--", linewidth=0.8,
+               label=f"{result.n_patients} patients pooled")
+    ax.axvline(45, color="tab:red", linestyle=":", linewidth=1)
+    if current is not None:
+        ax.axvline(current * 100, color="black", linewidth=1.2)
+    ax.set_yscale("log")
+    ax.set_xlabel("image-guided concordance (%)")
+    ax.set_ylabel("patients needed for 80% power\n(more trials of the same size)")
+    ax.legend(fontsize=8)
+
+
+def plot_power(result, *, current: float | None = None):
+    """The lower row of :func:`plot_sweep` alone (power, false positives, patients
+    needed), with the concordance ``current`` marked: the explorer's power view."""
+    plt = _pyplot()
+    fig, axes = plt.subplots(1, 3, figsize=(13, 3.8))
+    _power_panel(axes[0], result, current)
+    _false_positive_panel(axes[1], result, current)
+    _patients_panel(axes[2], result, current)
+    fig.suptitle(f"{result.replicates.shape[1]} virtual meta-analyses per level "
+                 f"(seed {result.seed})", fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def plot_strategies(case, *, model: SegmentModel | None = None):
+    """One patient's bullseye per placement strategy: time to peak, scar hatched, the
+    strategy's target (T) and lead (L), and how the lead is classified.
+
+    ``case`` is a :class:`strainsim.explore.PatientCase`.
+    """
+    plt = _pyplot()
+    names = list(case.strategies)
+    fig, axes = plt.subplots(1, len(names), figsize=(3.6 * len(names), 4.2))
+    ttp = np.where(case.measured.viable[0], case.measured.ttp_ms[0], np.nan)
+    for ax, name in zip(axes, names, strict=True):
+        info = case.strategies[name]
+        plot_bullseye(ttp, ax=ax, target=info["target"] if info["target"] > 0 else None,
+                      lead=info["lead"], scar=case.scar, label="TTP (ms)", model=model,
+                      title=f"{name}: lead in {info['lead']}\n"
+                            f"vs its target ({info['target']}): {info['vs_target']}\n"
+                            f"vs true latest ({case.true_latest}): {info['vs_true']}")
+        ax.title.set_fontsize(9)
+    fig.tight_layout()
+    return fig
+
+
 def plot_sweep(result, *, published: dict | None = None):
     """Concordance sweep: pooled effects with their mean 95 % CI, power, false positives,
     patients needed.
@@ -455,42 +544,9 @@ def plot_sweep(result, *, published: dict | None = None):
         ax.set_xlabel("image-guided concordance (%)")
         ax.set_ylabel(label)
         ax.legend(fontsize=8, loc="best")
-    colours = (("nyha", "tab:purple"), ("lvesv", "tab:green"), ("lvedv", "tab:olive"),
-               ("lvef", "tab:orange"))
-    ax = axes[1, 0]
-    for key, colour in colours:
-        ax.plot(levels, [lvl.power[key] * 100 for lvl in result.summary], "o-", color=colour,
-                label=key.upper())
-    ax.axhline(80, color="0.4", linestyle="--", linewidth=0.8)
-    ax.axvline(45, color="tab:red", linestyle=":", linewidth=1)
-    ax.set_ylim(0, 102)
-    ax.set_xlabel("image-guided concordance (%)")
-    ax.set_ylabel(f"power of a {result.n_patients}-patient meta-analysis (%)")
-    ax.legend(fontsize=8)
-    ax = axes[1, 1]
-    for key, colour in colours:
-        ax.plot(levels, [lvl.false_positive[key] * 100 for lvl in result.summary], "o-",
-                color=colour, label=key.upper())
-    ax.axhline(5, color="0.4", linestyle="--", linewidth=0.8, label="nominal 5%")
-    ax.set_ylim(0, max(12.0, 1.1 * max(lvl.false_positive[k] * 100 for lvl in result.summary
-                                       for k, _ in colours)))
-    ax.set_xlabel("image-guided concordance (%)")
-    ax.set_ylabel("false positives with no image-guided benefit (%)")
-    ax.set_title(f"{result.method}, {'Hartung-Knapp' if result.test == 'knha' else 'z'} test",
-                 fontsize=9)
-    ax.legend(fontsize=8)
-    ax = axes[1, 2]
-    for key, colour in (("nyha", "tab:purple"), ("lvesv", "tab:green")):
-        need = np.array([lvl.patients_for_80[key] for lvl in result.summary])
-        ok = np.isfinite(need)
-        ax.plot(levels[ok], need[ok], "o-", color=colour, label=key.upper())
-    ax.axhline(result.n_patients, color="0.4", linestyle="--", linewidth=0.8,
-               label=f"{result.n_patients} patients pooled")
-    ax.axvline(45, color="tab:red", linestyle=":", linewidth=1)
-    ax.set_yscale("log")
-    ax.set_xlabel("image-guided concordance (%)")
-    ax.set_ylabel("patients needed for 80% power\n(more trials of the same size)")
-    ax.legend(fontsize=8)
+    _power_panel(axes[1, 0], result)
+    _false_positive_panel(axes[1, 1], result)
+    _patients_panel(axes[1, 2], result)
     fig.suptitle(f"Concordance sweep: {result.replicates.shape[1]} virtual meta-analyses per "
                  f"level (seed {result.seed}, {result.method}, {result.test})")
     fig.tight_layout()

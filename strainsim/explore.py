@@ -1,0 +1,286 @@
+"""The concordance explorer's logic: settings, one virtual meta-analysis, the power
+curve, one patient under the four strategies.
+
+Everything here runs the same simulation, meta-analysis and plotting code as the
+command line; :mod:`strainsim.explorer_app` only lays it out as a Panel page.
+Nothing in this module imports Panel, so it is tested like any other module.
+
+Settings come from the page's widgets or from the page's URL
+(``/?concordance=0.9&trials=8``): :func:`settings_from_query` turns a query
+into :class:`ExplorerSettings` and a list of one-line messages for whatever it
+had to refuse, so a bad URL gives a visible message and the defaults, never a
+broken page.
+
+Examples
+--------
+>>> from strainsim.explore import settings_from_query
+>>> settings, problems = settings_from_query({"concordance": ["0.9"], "trials": ["seven"]})
+>>> settings.concordance, settings.trials
+(0.9, 5)
+>>> problems
+["trials: expected a whole number in [2, 12], found 'seven'"]
+"""
+
+from __future__ import annotations
+
+import copy
+import functools
+import math
+from dataclasses import dataclass, fields, replace
+
+import numpy as np
+
+from .curves import CurveParams
+from .outcomes import OutcomeParams
+
+__all__ = ["ExplorerSettings", "SETTINGS", "settings_from_query", "meta_specs",
+           "one_meta_analysis", "power_curve", "patient_case", "PatientCase", "POWER_LEVELS"]
+
+_OUTCOMES = OutcomeParams()
+_CURVES = CurveParams()
+METHODS = ("REML", "DL", "PM", "ML", "HE", "FE")
+TESTS = ("knha", "z")
+POWER_LEVELS = (0.2, 0.35, 0.5, 0.65, 0.8, 1.0)
+# (kind, low, high) per setting; kinds: float, int, or a tuple of choices
+SETTINGS = {
+    "concordance": (float, 0.0, 1.0),
+    "trials": (int, 2, 12),
+    "size": (float, 0.25, 5.0),
+    "concordant_extra_pct": (float, -80.0, 0.0),
+    "adjacent_extra_pct": (float, -60.0, 0.0),
+    "arm_sd_pct": (float, 0.0, 20.0),
+    "noise_sd_pct": (float, 0.0, 5.0),
+    "fps": (float, 20.0, 120.0),
+    "method": (METHODS, None, None),
+    "test": (TESTS, None, None),
+    "seed": (int, 0, 2**31 - 1),
+    "replicates": (int, 8, 200),
+}
+
+
+@dataclass(frozen=True)
+class ExplorerSettings:
+    """What the trials view shows.
+
+    Attributes
+    ----------
+    concordance : float
+        Image-guided concordance forced in every trial (0-1).
+    trials : int
+        Trials in the virtual meta-analysis: the five published designs, repeated.
+    size : float
+        Each trial's size as a multiple of the published one.
+    concordant_extra_pct, adjacent_extra_pct : float
+        LVESV change (%) of a concordant / adjacent lead against a remote one.
+    arm_sd_pct : float
+        Between-trial SD of each arm's LVESV change (%).
+    noise_sd_pct, fps : float
+        Speckle-tracking noise (% strain) and frame rate of the echo.
+    method, test : str
+        Pooling: tau^2 estimator and z or Hartung-Knapp.
+    seed : int
+        The virtual meta-analysis shown (the re-roll button draws a new one).
+    replicates : int
+        Virtual meta-analyses per concordance level of the power curve.
+    """
+
+    concordance: float = 0.45
+    trials: int = 5
+    size: float = 1.0
+    concordant_extra_pct: float = _OUTCOMES.concordant_extra_pct
+    adjacent_extra_pct: float = _OUTCOMES.adjacent_extra_pct
+    arm_sd_pct: float = _OUTCOMES.arm_sd_pct
+    noise_sd_pct: float = _CURVES.noise_sd_pct
+    fps: float = _CURVES.fps
+    method: str = "REML"
+    test: str = "knha"
+    seed: int = 1
+    replicates: int = 16
+
+    def world(self) -> ExplorerSettings:
+        """The settings that change the simulated world (not the shown replicate or the
+        concordance level): the power curve's cache key."""
+        return replace(self, concordance=0.45, seed=0)
+
+
+def _check(name: str, raw):
+    kind, low, high = SETTINGS[name]
+    if isinstance(kind, tuple):
+        if raw not in kind:
+            raise ValueError(f"{name}: expected one of {', '.join(kind)}, found {raw!r}")
+        return raw
+    what = "a whole number" if kind is int else "a number"
+    try:
+        value = kind(raw) if kind is float else int(str(raw))
+    except (TypeError, ValueError):
+        raise ValueError(f"{name}: expected {what} in [{low:g}, {high:g}], "
+                         f"found {raw!r}") from None
+    if not (math.isfinite(value) and low <= value <= high):
+        raise ValueError(f"{name}: expected {what} in [{low:g}, {high:g}], found {raw!r}")
+    return value
+
+
+def settings_from_query(query: dict) -> tuple[ExplorerSettings, list[str]]:
+    """Settings from a URL query (values as lists of str or bytes, as web servers
+    give them); every refused key or value is one message and keeps its default."""
+    values, problems = {}, []
+    names = {f.name for f in fields(ExplorerSettings)}
+    for key, raw in query.items():
+        if key not in names:
+            problems.append(f"{key}: not a setting (expected one of {', '.join(SETTINGS)})")
+            continue
+        raw = raw[-1] if isinstance(raw, list | tuple) and raw else raw
+        if isinstance(raw, bytes):
+            raw = raw.decode("utf-8", "replace")
+        try:
+            values[key] = _check(key, raw)
+        except ValueError as exc:
+            problems.append(str(exc))
+    settings = ExplorerSettings(**values)
+    return settings, problems
+
+
+def checked(settings: ExplorerSettings) -> ExplorerSettings:
+    """``settings`` if every value is in range, else ValueError naming the first bad one."""
+    for f in fields(settings):
+        _check(f.name, getattr(settings, f.name))
+    return settings
+
+
+def meta_specs(settings: ExplorerSettings) -> list:
+    """The trial specs of the settings' world (concordance not yet forced)."""
+    from .experiments import five_trial_specs
+
+    base = five_trial_specs()
+    specs = []
+    for k in range(settings.trials):
+        spec = base[k % len(base)]
+        name = spec.name if k < len(base) else f"{spec.name}-{k // len(base) + 1}"
+        specs.append(replace(
+            spec, name=name,
+            n_image_guided=max(2, round(spec.n_image_guided * settings.size)),
+            n_control=max(2, round(spec.n_control * settings.size)),
+            curves=replace(spec.curves, noise_sd_pct=settings.noise_sd_pct, fps=settings.fps),
+            outcomes=replace(spec.outcomes, concordant_extra_pct=settings.concordant_extra_pct,
+                             adjacent_extra_pct=settings.adjacent_extra_pct,
+                             arm_sd_pct=settings.arm_sd_pct)))
+    return specs
+
+
+def one_meta_analysis(settings: ExplorerSettings):
+    """One virtual meta-analysis at the settings' concordance and seed.
+
+    Returns
+    -------
+    trials : list of TrialResult
+    pooled : dict of str to MetaResult
+    """
+    from .experiments import with_concordance
+    from .trial import virtual_meta_analysis
+
+    checked(settings)
+    specs = with_concordance(meta_specs(settings), settings.concordance)
+    return virtual_meta_analysis(specs, settings.seed, method=settings.method,
+                                 test=settings.test)
+
+
+@functools.lru_cache(maxsize=64)
+def _power_curve(world: ExplorerSettings):
+    from .experiments import concordance_sweep
+
+    return concordance_sweep(meta_specs(world), levels=POWER_LEVELS,
+                             replicates=world.replicates, seed=2026, method=world.method,
+                             test=world.test)
+
+
+def power_curve(settings: ExplorerSettings):
+    """The concordance sweep of the settings' world at :data:`POWER_LEVELS`
+    (``settings.replicates`` per level, seed 2026), cached: moving the concordance
+    or re-rolling the shown meta-analysis does not recompute it."""
+    checked(settings)
+    return _power_curve(settings.world())
+
+
+# ---------------------------------------------------------------------------------------
+# one patient
+# ---------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class PatientCase:
+    """One simulated patient, measured, with a lead placed by each strategy.
+
+    Attributes
+    ----------
+    seed : int
+    time_ms, strain : ndarray
+        The strain curves (T,) and (17, T) at the settings' frame rate and noise.
+    measured : EngineResult
+        The engine on those curves.
+    scar : ndarray of bool, shape (17,)
+    true_latest : int
+        The truly latest-activated non-scar segment.
+    reachable : ndarray of bool, shape (17,)
+        Segments a coronary vein reaches.
+    strategies : dict of str to dict
+        Per strategy: ``target`` (its measured target), ``lead``, ``vs_target`` and
+        ``vs_true`` ("concordant", "adjacent", "remote" or "-").
+    """
+
+    seed: int
+    time_ms: np.ndarray
+    strain: np.ndarray
+    measured: object
+    scar: np.ndarray
+    true_latest: int
+    reachable: np.ndarray
+    strategies: dict
+
+
+_CLASS = {0: "concordant", 1: "adjacent", 2: "remote", -1: "-"}
+
+
+def patient_case(seed: int, fps: float = _CURVES.fps,
+                 noise_sd_pct: float = _CURVES.noise_sd_pct) -> PatientCase:
+    """Simulate one patient and place a lead by each of the four strategies.
+
+    The stage functions of the trial pipeline, with the block's three streams
+    (:func:`strainsim.seeding.block_streams`); every strategy starts from the same
+    state of the care stream, so they see the same veins and the same draws.
+    """
+    from .curves import simulate_curves
+    from .engine import measure
+    from .placement import STRATEGIES, PlacementParams, draw_veins, place_leads
+    from .seeding import block_streams
+    from .segments import load_segments
+    from .spec import TrialSpec
+
+    _check("seed", seed)
+    _check("fps", fps)
+    _check("noise_sd_pct", noise_sd_pct)
+    from .cohort import simulate_patients
+
+    model = load_segments()
+    spec = TrialSpec(name="patient", n_image_guided=2, n_control=2)
+    patients_rng, measurement_rng, care_rng = block_streams(np.random.SeedSequence(seed))
+    patients = simulate_patients(1, patients_rng, spec.population, spec.activation, model)
+    act = patients.activation
+    params = replace(spec.curves, fps=float(fps), noise_sd_pct=float(noise_sd_pct))
+    curves = simulate_curves(act.activation_ms, act.scar, measurement_rng, params)
+    measured = measure(curves.strain, curves.time_ms, kind=params.kind,
+                       smooth_ms=spec.smooth_ms, scar_threshold_pct=spec.scar_threshold_pct,
+                       model=model)
+    _, reachable = draw_veins(1, care_rng, model)
+    strategies = {}
+    for strategy in STRATEGIES:
+        guided = strategy != "empirical"
+        placement_params = replace(PlacementParams(), image_guided=strategy
+                                   if guided else "ste", control="empirical")
+        p = place_leads(guided, measured, act, reachable, copy.deepcopy(care_rng),
+                        placement_params, model)
+        strategies[strategy] = {"target": int(p.target_segment[0]),
+                                "lead": int(p.lead_segment[0]),
+                                "vs_target": _CLASS[int(p.vs_measured[0])],
+                                "vs_true": _CLASS[int(p.vs_true[0])]}
+    return PatientCase(seed=int(seed), time_ms=curves.time_ms, strain=curves.strain[0],
+                       measured=measured, scar=act.scar[0],
+                       true_latest=int(act.true_latest_segment[0]), reachable=reachable[0],
+                       strategies=strategies)
