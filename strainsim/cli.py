@@ -1044,6 +1044,32 @@ def validate(
 
 
 @app.command()
+def explore(
+    port: int = typer.Option(5006, help="Port to serve the page on."),
+    host: str = typer.Option("127.0.0.1", help="Address to listen on (default: this "
+                             "machine only; 0.0.0.0 opens it to the network)."),
+    no_browser: bool = typer.Option(False, "--no-browser", help="Do not open a browser."),
+    workers: int = typer.Option(2, help="Worker processes for the power curves."),
+):
+    """Serve the concordance explorer: an interactive page for teaching."""
+    import socket
+
+    _check_workers(workers)
+    if not 1 <= port <= 65535:
+        raise InputError("option --port", None, "a port number in [1, 65535]", str(port))
+    try:
+        with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            probe.bind((host, port))
+    except OSError as exc:
+        raise InputError("option --port/--host", None, "a free port on an address of this "
+                         "machine", f"{host}:{port} ({exc.strerror or exc})") from None
+    from .explorer_app import serve
+
+    serve(port, host, open_browser=not no_browser, workers=workers)
+
+
+@app.command()
 def speckle(
     seed: int = typer.Option(0, min=0, help="Random seed (>= 0)."),
     strain: StrainKind = typer.Option(StrainKind.radial, help="Strain component."),

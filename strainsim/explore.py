@@ -24,7 +24,6 @@ Examples
 from __future__ import annotations
 
 import copy
-import functools
 import math
 from dataclasses import dataclass, fields, replace
 
@@ -34,13 +33,19 @@ from .curves import CurveParams
 from .outcomes import OutcomeParams
 
 __all__ = ["ExplorerSettings", "SETTINGS", "settings_from_query", "meta_specs",
-           "one_meta_analysis", "power_curve", "patient_case", "PatientCase", "POWER_LEVELS"]
+           "one_meta_analysis", "power_curve", "patient_case", "PatientCase", "POWER_LEVELS",
+           "render_trials", "render_patient", "TrialsView", "PatientView",
+           "QUICK_REPLICATES", "PRECISE_REPLICATES", "OUTCOME_LABELS"]
 
 _OUTCOMES = OutcomeParams()
 _CURVES = CurveParams()
 METHODS = ("REML", "DL", "PM", "ML", "HE", "FE")
 TESTS = ("knha", "z")
 POWER_LEVELS = (0.2, 0.35, 0.5, 0.65, 0.8, 1.0)
+QUICK_REPLICATES = 32     # per level, for a world first seen: about 1 s on 2 workers
+PRECISE_REPLICATES = 200  # per level: precomputed for the default world, or on request
+OUTCOME_LABELS = {"lvesv": "LVESV change (%)", "nyha": "NYHA improvement (odds ratio)",
+                  "lvedv": "LVEDV change (%)", "lvef": "LVEF change (points)"}
 # (kind, low, high) per setting; kinds: float, int, or a tuple of choices
 SETTINGS = {
     "concordance": (float, 0.0, 1.0),
@@ -54,7 +59,6 @@ SETTINGS = {
     "method": (METHODS, None, None),
     "test": (TESTS, None, None),
     "seed": (int, 0, 2**31 - 1),
-    "replicates": (int, 8, 200),
 }
 
 
@@ -80,8 +84,6 @@ class ExplorerSettings:
         Pooling: tau^2 estimator and z or Hartung-Knapp.
     seed : int
         The virtual meta-analysis shown (the re-roll button draws a new one).
-    replicates : int
-        Virtual meta-analyses per concordance level of the power curve.
     """
 
     concordance: float = 0.45
@@ -95,7 +97,6 @@ class ExplorerSettings:
     method: str = "REML"
     test: str = "knha"
     seed: int = 1
-    replicates: int = 16
 
     def world(self) -> ExplorerSettings:
         """The settings that change the simulated world (not the shown replicate or the
@@ -184,21 +185,109 @@ def one_meta_analysis(settings: ExplorerSettings):
                                  test=settings.test)
 
 
-@functools.lru_cache(maxsize=64)
-def _power_curve(world: ExplorerSettings):
+_SWEEPS: dict = {}
+
+
+def power_curve(settings: ExplorerSettings, *, precise: bool = False, mapper=None):
+    """The concordance sweep of the settings' world at :data:`POWER_LEVELS`, seed 2026.
+
+    Cached per world (every setting but the concordance and the seed): moving the
+    concordance or re-rolling the shown meta-analysis does not recompute it. A world
+    first seen gets :data:`QUICK_REPLICATES` per level, or
+    :data:`PRECISE_REPLICATES` with ``precise``; a precise curve, once computed, is
+    always preferred. ``mapper`` runs the replicates in worker processes
+    (:func:`strainsim.parallel.make_mapper`); the numbers do not depend on it.
+    """
     from .experiments import concordance_sweep
 
-    return concordance_sweep(meta_specs(world), levels=POWER_LEVELS,
-                             replicates=world.replicates, seed=2026, method=world.method,
-                             test=world.test)
+    world = checked(settings).world()
+    best = _SWEEPS.get((world, PRECISE_REPLICATES))
+    if best is not None:
+        return best
+    replicates = PRECISE_REPLICATES if precise else QUICK_REPLICATES
+    key = (world, replicates)
+    if key not in _SWEEPS:
+        if len(_SWEEPS) > 64:
+            _SWEEPS.clear()
+        _SWEEPS[key] = concordance_sweep(meta_specs(world), levels=POWER_LEVELS,
+                                         replicates=replicates, seed=2026,
+                                         method=world.method, test=world.test, mapper=mapper)
+    return _SWEEPS[key]
 
 
-def power_curve(settings: ExplorerSettings):
-    """The concordance sweep of the settings' world at :data:`POWER_LEVELS`
-    (``settings.replicates`` per level, seed 2026), cached: moving the concordance
-    or re-rolling the shown meta-analysis does not recompute it."""
-    checked(settings)
-    return _power_curve(settings.world())
+def _png(fig) -> bytes:
+    import io
+
+    from .plots import _pyplot
+
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=90, bbox_inches="tight")
+    _pyplot().close(fig)
+    return buffer.getvalue()
+
+
+@dataclass(frozen=True)
+class TrialsView:
+    """What the trials view shows: two PNG images and a Markdown summary."""
+
+    forest_png: bytes
+    power_png: bytes
+    summary: str
+    replicates: int
+
+
+def render_trials(settings: ExplorerSettings, outcome: str = "lvesv", *, mapper=None,
+                  precise: bool = False) -> TrialsView:
+    """The trials view for ``settings``: the forest plot of one virtual meta-analysis
+    (``outcome``, the published result marked), the power curve with the concordance
+    marked, and a summary."""
+    from .experiments import published_targets
+    from .plots import plot_forest
+
+    if outcome not in OUTCOME_LABELS:
+        raise ValueError(f"outcome: expected one of {', '.join(OUTCOME_LABELS)}, "
+                         f"found {outcome!r}")
+    trials, pooled = one_meta_analysis(settings)
+    sweep = power_curve(settings, precise=precise, mapper=mapper)
+    published = published_targets()
+    result = pooled[outcome]
+    forest = _png(plot_forest(
+        result, published=published.get(outcome),
+        title=f"{OUTCOME_LABELS[outcome]}: concordance {settings.concordance:.0%}, "
+              f"seed {settings.seed}",
+        favours=("favours image-guided", "favours control")
+        if outcome in ("lvesv", "lvedv") else ("favours control", "favours image-guided")))
+    power = _png(_power_figure(sweep, settings.concordance))
+    nearest = min(sweep.summary, key=lambda lvl: abs(lvl.concordance - settings.concordance))
+    estimate = math.exp(result.estimate) if outcome == "nyha" else result.estimate
+    need = nearest.patients_for_80["lvesv"]
+    replicates = sweep.replicates.shape[1]
+    p_est, p_low, p_high = published[outcome]
+    summary = (
+        f"**Seed {settings.seed}**: {len(trials)} trials, "
+        f"{sum(t.spec.n_total for t in trials):,} patients; pooled {OUTCOME_LABELS[outcome]} "
+        f"**{estimate:.2f}** [{_shown(result.ci_low, outcome)}, "
+        f"{_shown(result.ci_high, outcome)}], p = {result.p:.3f}. Published: {p_est:g} "
+        f"[{p_low:g}, {p_high:g}] with 818 patients at 45 % concordance.  \n"
+        f"At {nearest.concordance:.0%} concordance, meta-analyses of this world show the "
+        f"LVESV benefit {nearest.power['lvesv']:.0%} of the time (false positives "
+        f"{nearest.false_positive['lvesv']:.0%} when there is no benefit); 80 % power needs "
+        + (f"about {need:,.0f} patients." if math.isfinite(need) and need > 0
+           else "more patients than any trial (no mean effect).")
+        + f"  \n*Power curve: {replicates} virtual meta-analyses per level"
+        + (" (quick; `refine` or `strainsim sweep` for more).*" if replicates
+           < PRECISE_REPLICATES else ".*"))
+    return TrialsView(forest, power, summary, replicates)
+
+
+def _power_figure(sweep, concordance):
+    from .plots import plot_power
+
+    return plot_power(sweep, current=concordance)
+
+
+def _shown(value, outcome):
+    return f"{math.exp(value):.2f}" if outcome == "nyha" else f"{value:.2f}"
 
 
 # ---------------------------------------------------------------------------------------
@@ -284,3 +373,33 @@ def patient_case(seed: int, fps: float = _CURVES.fps,
                        measured=measured, scar=act.scar[0],
                        true_latest=int(act.true_latest_segment[0]), reachable=reachable[0],
                        strategies=strategies)
+
+
+@dataclass(frozen=True)
+class PatientView:
+    """What the patient view shows: two PNG images and a Markdown summary."""
+
+    curves_png: bytes
+    strategies_png: bytes
+    summary: str
+
+
+def render_patient(seed: int, fps: float = _CURVES.fps,
+                   noise_sd_pct: float = _CURVES.noise_sd_pct) -> PatientView:
+    """The patient view: the curves with each time to peak, a bullseye per strategy
+    and a table of targets, leads and classes."""
+    from .plots import plot_curves, plot_strategies
+
+    case = patient_case(seed, fps, noise_sd_pct)
+    m = case.measured
+    latest = int(m.latest_segment[0])
+    ax = plot_curves(case.time_ms, case.strain, ttp_ms=m.ttp_ms[0], viable=m.viable[0],
+                     latest=latest if latest > 0 else None)
+    ax.set_title(f"patient {case.seed}: {fps:g} fps, noise {noise_sd_pct:g} % strain")
+    rows = "\n".join(f"| {name} | {info['target']} | {info['lead']} | {info['vs_target']} | "
+                     f"{info['vs_true']} |" for name, info in case.strategies.items())
+    summary = (f"**Patient {case.seed}**: strain names segment **{latest}** as the latest "
+               f"viable one; the truly latest non-scar segment is **{case.true_latest}**."
+               f"\n\n| strategy | target | lead | vs its target | vs true latest |\n"
+               f"|---|---:|---:|---|---|\n{rows}")
+    return PatientView(_png(ax.figure), _png(plot_strategies(case)), summary)

@@ -206,7 +206,8 @@ def save_figure(fig, path: str | Path) -> None:
 
 
 def plot_forest(result, *, title: str | None = None, xlabel: str | None = None,
-                favours: tuple[str, str] | None = None, ax=None):
+                favours: tuple[str, str] | None = None, ax=None,
+                published: tuple[float, float, float] | None = None):
     """Forest plot in the metafor/RevMan style.
 
     One row per study (square sized by its weight, horizontal CI line, the
@@ -222,6 +223,8 @@ def plot_forest(result, *, title: str | None = None, xlabel: str | None = None,
     favours : (str, str), optional
         Labels under the left and right halves ("favours image-guided", ...).
     ax : matplotlib Axes, optional
+    published : (estimate, low, high), optional
+        A published pooled result (odds ratios as ratios) drawn as a red line and band.
 
     Returns
     -------
@@ -252,6 +255,12 @@ def plot_forest(result, *, title: str | None = None, xlabel: str | None = None,
                   linestyle=(0, (2, 2)), linewidth=1)
     null = 1.0 if is_ratio else 0.0
     ax.axvline(null, color="0.5", linewidth=0.8, linestyle="--")
+    if published is not None:
+        p_est, p_low, p_high = published
+        ax.axvspan(p_low, p_high, color="tab:red", alpha=0.08)
+        ax.axvline(p_est, color="tab:red", linewidth=1.2, linestyle="-.",
+                   label=f"published {p_est:g} [{p_low:g}, {p_high:g}]")
+        ax.legend(loc="upper left", bbox_to_anchor=(0.0, 1.0), fontsize=8, frameon=False)
     if is_ratio:
         from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 

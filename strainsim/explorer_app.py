@@ -1,0 +1,185 @@
+"""The concordance explorer page, laid out with Panel; the logic is :mod:`strainsim.explore`.
+
+Two tabs. *Trials*: sliders for the image-guided concordance, the number and
+size of trials, the benefit of a concordant / adjacent lead, between-trial
+heterogeneity, tracking noise and frame rate, the pooling method and test; one
+virtual meta-analysis as a forest plot (a re-roll button draws another, the
+seed is shown), and power, false positives and patients needed against
+concordance, with the published meta-analysis marked. *Patient*: one patient's
+strain curves and, per placement strategy, a bullseye with its target and lead.
+
+The views are rendered by :func:`strainsim.explore.render_trials` and
+:func:`~strainsim.explore.render_patient` (the command line's matplotlib figures,
+as PNG images); this module only wires widgets to them. A value the model
+refuses, in a widget or in the URL, shows a message on the page.
+
+Importing this module imports Panel: only ``strainsim explore`` does.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import panel as pn
+
+from .explore import (
+    METHODS,
+    OUTCOME_LABELS,
+    PRECISE_REPLICATES,
+    SETTINGS,
+    TESTS,
+    ExplorerSettings,
+    power_curve,
+    render_patient,
+    render_trials,
+    settings_from_query,
+)
+
+__all__ = ["build_page", "serve"]
+
+_MAPPER = None  # worker processes for the power curves, set by serve()
+
+
+def _report(exc: Exception) -> str:
+    """One line for the page; anything unexpected also goes to the server's log."""
+    if isinstance(exc, ValueError):
+        return str(exc)
+    print(f"strainsim explore: {type(exc).__name__}: {exc}", file=sys.stderr)
+    return f"could not compute this view ({type(exc).__name__}: {exc})"
+
+
+def _slider(name, label, step, fmt=None):
+    kind, low, high = SETTINGS[name]
+    widget = pn.widgets.IntSlider if kind is int else pn.widgets.FloatSlider
+    options = {"format": fmt} if fmt else {}
+    return widget(name=label, start=low, end=high, step=step,
+                  value=getattr(ExplorerSettings(), name), **options)
+
+
+def _trials_view(settings: ExplorerSettings, problems: list[str]):
+    widgets = {
+        "concordance": _slider("concordance", "image-guided concordance", 0.05, "0%"),
+        "trials": _slider("trials", "number of trials", 1),
+        "size": _slider("size", "trial size (x published)", 0.25),
+        "concordant_extra_pct": _slider("concordant_extra_pct",
+                                        "concordant lead: extra LVESV change (%)", 1.0),
+        "adjacent_extra_pct": _slider("adjacent_extra_pct",
+                                      "adjacent lead: extra LVESV change (%)", 1.0),
+        "arm_sd_pct": _slider("arm_sd_pct", "between-trial SD of each arm (%)", 0.5),
+        "noise_sd_pct": _slider("noise_sd_pct", "speckle-tracking noise (% strain)", 0.1),
+        "fps": _slider("fps", "frame rate (fps)", 5.0),
+        "method": pn.widgets.Select(name="pooling (tau^2)", options=list(METHODS)),
+        "test": pn.widgets.Select(name="test", options=list(TESTS)),
+    }
+    for name, widget in widgets.items():
+        widget.value = getattr(settings, name)
+    outcome = pn.widgets.Select(name="forest plot outcome",
+                                options={label: key for key, label in OUTCOME_LABELS.items()},
+                                value="lvesv")
+    reroll = pn.widgets.Button(name="re-roll the meta-analysis", button_type="primary")
+    refine = pn.widgets.Button(name=f"refine the power curve ({PRECISE_REPLICATES} per level)")
+    seed = {"value": settings.seed}
+    url_alert = pn.pane.Alert("\n".join(f"- URL {p}" for p in problems)
+                              + "\n\nThe defaults are used instead.", alert_type="warning",
+                              visible=bool(problems))
+    error = pn.pane.Alert("", alert_type="danger", visible=False)
+    summary = pn.pane.Markdown("", sizing_mode="stretch_width")
+    forest = pn.pane.PNG(None, width=780)
+    power = pn.pane.PNG(None, width=1000)
+
+    def current() -> ExplorerSettings:
+        return ExplorerSettings(**{name: widgets[name].value for name in widgets},
+                                seed=seed["value"])
+
+    def update(*_, precise=False):
+        try:
+            view = render_trials(current(), outcome.value, mapper=_MAPPER, precise=precise)
+        except Exception as exc:  # shown on the page, never a broken page
+            error.object = _report(exc)
+            error.visible = True
+            return
+        error.visible = False
+        forest.object, power.object, summary.object = (view.forest_png, view.power_png,
+                                                       view.summary)
+
+    def new_seed(_):
+        seed["value"] += 1
+        update()
+
+    for widget in (*widgets.values(), outcome):
+        widget.param.watch(update, "value")
+    reroll.on_click(new_seed)
+    refine.on_click(lambda _: update(precise=True))
+    update()
+    controls = pn.Column("### The trials", *widgets.values(), outcome, reroll, refine,
+                         width=330)
+    return pn.Row(controls, pn.Column(url_alert, error, summary, forest, power))
+
+
+def _patient_view():
+    seed = pn.widgets.IntInput(name="patient seed", value=7, start=0, end=2**31 - 1)
+    new = pn.widgets.Button(name="new patient", button_type="primary")
+    fps = _slider("fps", "frame rate (fps)", 5.0)
+    noise = _slider("noise_sd_pct", "speckle-tracking noise (% strain)", 0.1)
+    error = pn.pane.Alert("", alert_type="danger", visible=False)
+    summary = pn.pane.Markdown("")
+    curves = pn.pane.PNG(None, width=640)
+    bullseyes = pn.pane.PNG(None, width=1100)
+
+    def update(*_):
+        try:
+            view = render_patient(seed.value, fps.value, noise.value)
+        except Exception as exc:
+            error.object = _report(exc)
+            error.visible = True
+            return
+        error.visible = False
+        curves.object, bullseyes.object, summary.object = (view.curves_png,
+                                                           view.strategies_png, view.summary)
+
+    def next_patient(_):
+        seed.value = seed.value + 1
+
+    for widget in (seed, fps, noise):
+        widget.param.watch(update, "value")
+    new.on_click(next_patient)
+    update()
+    controls = pn.Column("### One patient", seed, new, fps, noise, width=330)
+    return pn.Row(controls, pn.Column(error, summary, curves, bullseyes))
+
+
+def build_page(query: dict | None = None):
+    """The whole page for one browser session (``query``: the URL's query arguments)."""
+    settings, problems = settings_from_query(query or {})
+    tabs = pn.Tabs(("Trials", _trials_view(settings, problems)),
+                   ("Patient", _patient_view()), dynamic=True)
+    header = pn.pane.Markdown(
+        "## strainsim: why 45 % concordance hides the benefit of targeting the LV lead\n"
+        "Every number comes from simulated patients, measured strain curves, placed "
+        "leads and pooled trials: the same code as the `strainsim` command line.",
+        sizing_mode="stretch_width")
+    return pn.Column(header, tabs, sizing_mode="stretch_width")
+
+
+def _session():
+    return build_page(dict(pn.state.session_args or {}))
+
+
+def serve(port: int, host: str, open_browser: bool, workers: int = 2) -> None:
+    """Precompute the default world's power curve, then serve the page until
+    interrupted (``host``: the address to listen on)."""
+    global _MAPPER
+    from .parallel import make_mapper
+
+    with make_mapper(workers) as mapper:
+        _MAPPER = mapper if workers > 1 else None
+        print(f"strainsim explore: precomputing the default power curve "
+              f"({PRECISE_REPLICATES} virtual meta-analyses per level)...", file=sys.stderr)
+        power_curve(ExplorerSettings(), precise=True, mapper=_MAPPER)
+        origins = [f"{host}:{port}"] + ([f"localhost:{port}", f"127.0.0.1:{port}"]
+                                        if host in ("127.0.0.1", "localhost") else [])
+        print(f"strainsim explorer on http://{host}:{port}/ (Ctrl-C to stop)",
+              file=sys.stderr)
+        pn.serve({"/": _session}, port=port, address=host, show=open_browser,
+                 title="strainsim explorer", websocket_origin=origins, threaded=False,
+                 start=True, print=False)
