@@ -36,6 +36,7 @@ demo: $(VENV)/.stamp-run
 	@echo "demo outputs written to $(OUT)/ (summary: $(OUT)/summary.txt)"
 
 test: $(VENV)/.stamp-test
+	bash .ci/ensure-chromium
 	$(BIN)/ruff check strainsim tests benchmarks docs examples
 	$(BIN)/python -m pytest -n 2 -q
 

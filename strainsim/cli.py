@@ -1050,6 +1050,8 @@ def explore(
                              "machine only; 0.0.0.0 opens it to the network)."),
     no_browser: bool = typer.Option(False, "--no-browser", help="Do not open a browser."),
     workers: int = typer.Option(2, help="Worker processes for the power curves."),
+    precompute: bool = typer.Option(True, help="Compute the default world's power curve "
+                                    "precisely before serving (a few seconds)."),
 ):
     """Serve the concordance explorer: an interactive page for teaching."""
     import socket
@@ -1066,7 +1068,12 @@ def explore(
                          "machine", f"{host}:{port} ({exc.strerror or exc})") from None
     from .explorer_app import serve
 
-    serve(port, host, open_browser=not no_browser, workers=workers)
+    try:  # the server runs until Ctrl-C (or SIGTERM), which it handles by returning
+        serve(port, host, open_browser=not no_browser, workers=workers, precompute=precompute)
+    except KeyboardInterrupt:
+        pass
+    typer.echo("strainsim explorer stopped", err=True)
+    raise typer.Exit(130)
 
 
 @app.command()

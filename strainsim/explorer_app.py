@@ -52,7 +52,7 @@ def _slider(name, label, step, fmt=None):
     kind, low, high = SETTINGS[name]
     widget = pn.widgets.IntSlider if kind is int else pn.widgets.FloatSlider
     options = {"format": fmt} if fmt else {}
-    return widget(name=label, start=low, end=high, step=step,
+    return widget(label=label, start=low, end=high, step=step,
                   value=getattr(ExplorerSettings(), name), **options)
 
 
@@ -68,16 +68,16 @@ def _trials_view(settings: ExplorerSettings, problems: list[str]):
         "arm_sd_pct": _slider("arm_sd_pct", "between-trial SD of each arm (%)", 0.5),
         "noise_sd_pct": _slider("noise_sd_pct", "speckle-tracking noise (% strain)", 0.1),
         "fps": _slider("fps", "frame rate (fps)", 5.0),
-        "method": pn.widgets.Select(name="pooling (tau^2)", options=list(METHODS)),
-        "test": pn.widgets.Select(name="test", options=list(TESTS)),
+        "method": pn.widgets.Select(label="pooling (tau^2)", options=list(METHODS)),
+        "test": pn.widgets.Select(label="test", options=list(TESTS)),
     }
     for name, widget in widgets.items():
         widget.value = getattr(settings, name)
-    outcome = pn.widgets.Select(name="forest plot outcome",
+    outcome = pn.widgets.Select(label="forest plot outcome",
                                 options={label: key for key, label in OUTCOME_LABELS.items()},
                                 value="lvesv")
-    reroll = pn.widgets.Button(name="re-roll the meta-analysis", button_type="primary")
-    refine = pn.widgets.Button(name=f"refine the power curve ({PRECISE_REPLICATES} per level)")
+    reroll = pn.widgets.Button(label="re-roll the meta-analysis", color="primary")
+    refine = pn.widgets.Button(label=f"refine the power curve ({PRECISE_REPLICATES} per level)")
     seed = {"value": settings.seed}
     url_alert = pn.pane.Alert("\n".join(f"- URL {p}" for p in problems)
                               + "\n\nThe defaults are used instead.", alert_type="warning",
@@ -117,8 +117,8 @@ def _trials_view(settings: ExplorerSettings, problems: list[str]):
 
 
 def _patient_view():
-    seed = pn.widgets.IntInput(name="patient seed", value=7, start=0, end=2**31 - 1)
-    new = pn.widgets.Button(name="new patient", button_type="primary")
+    seed = pn.widgets.IntInput(label="patient seed", value=7, start=0, end=2**31 - 1)
+    new = pn.widgets.Button(label="new patient", color="primary")
     fps = _slider("fps", "frame rate (fps)", 5.0)
     noise = _slider("noise_sd_pct", "speckle-tracking noise (% strain)", 0.1)
     error = pn.pane.Alert("", alert_type="danger", visible=False)
@@ -165,7 +165,8 @@ def _session():
     return build_page(dict(pn.state.session_args or {}))
 
 
-def serve(port: int, host: str, open_browser: bool, workers: int = 2) -> None:
+def serve(port: int, host: str, open_browser: bool, workers: int = 2,
+          precompute: bool = True) -> None:
     """Precompute the default world's power curve, then serve the page until
     interrupted (``host``: the address to listen on)."""
     global _MAPPER
@@ -173,9 +174,11 @@ def serve(port: int, host: str, open_browser: bool, workers: int = 2) -> None:
 
     with make_mapper(workers) as mapper:
         _MAPPER = mapper if workers > 1 else None
-        print(f"strainsim explore: precomputing the default power curve "
-              f"({PRECISE_REPLICATES} virtual meta-analyses per level)...", file=sys.stderr)
-        power_curve(ExplorerSettings(), precise=True, mapper=_MAPPER)
+        if precompute:
+            print(f"strainsim explore: precomputing the default power curve "
+                  f"({PRECISE_REPLICATES} virtual meta-analyses per level)...",
+                  file=sys.stderr)
+            power_curve(ExplorerSettings(), precise=True, mapper=_MAPPER)
         origins = [f"{host}:{port}"] + ([f"localhost:{port}", f"127.0.0.1:{port}"]
                                         if host in ("127.0.0.1", "localhost") else [])
         print(f"strainsim explorer on http://{host}:{port}/ (Ctrl-C to stop)",

@@ -1,0 +1,162 @@
+"""The concordance explorer's logic (strainsim.explore) and its page (Panel), without a
+browser; tests/test_explorer_browser.py drives the page in Chromium."""
+
+from dataclasses import replace
+
+import numpy as np
+import pytest
+
+from strainsim import explore
+from strainsim.explore import (
+    ExplorerSettings,
+    meta_specs,
+    one_meta_analysis,
+    patient_case,
+    power_curve,
+    render_patient,
+    render_trials,
+    settings_from_query,
+)
+
+PNG = b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.fixture
+def quick(monkeypatch):
+    """Small power curves, so that the tests stay fast (the logic is the same)."""
+    monkeypatch.setattr(explore, "QUICK_REPLICATES", 3)
+    monkeypatch.setattr(explore, "PRECISE_REPLICATES", 5)
+    monkeypatch.setattr(explore, "_SWEEPS", {})
+
+
+@pytest.mark.parametrize("query, expected, problem", [
+    ({"concordance": ["0.9"]}, {"concordance": 0.9}, None),
+    ({"trials": [b"7"], "method": [b"DL"]}, {"trials": 7, "method": "DL"}, None),
+    ({"concordance": ["abc"]}, {}, "concordance: expected a number in [0, 1], found 'abc'"),
+    ({"concordance": ["1.5"]}, {}, "concordance: expected a number in [0, 1], found '1.5'"),
+    ({"size": ["nan"]}, {}, "size: expected a number in [0.25, 5]"),
+    ({"trials": ["2.5"]}, {}, "trials: expected a whole number in [2, 12]"),
+    ({"method": ["XYZ"]}, {}, "method: expected one of REML, DL"),
+    ({"colour": ["red"]}, {}, "colour: not a setting"),
+])
+def test_url_settings_are_checked_one_by_one(query, expected, problem):
+    settings, problems = settings_from_query(query)
+    for key, value in expected.items():
+        assert getattr(settings, key) == value
+    if problem is None:
+        assert problems == []
+    else:
+        assert len(problems) == 1 and problems[0].startswith(problem)
+        assert settings == ExplorerSettings()   # the defaults stand
+
+
+def test_the_default_world_is_the_published_meta_analysis():
+    specs = meta_specs(ExplorerSettings())
+    assert [s.name for s in specs] == ["TARGET", "STARTER", "ImagingCRT", "ElectroCRT", "Lund"]
+    assert sum(s.n_total for s in specs) == 818
+    more = meta_specs(ExplorerSettings(trials=7, size=2.0, fps=30.0, arm_sd_pct=1.0))
+    assert len({s.name for s in more}) == 7 and more[5].name == "TARGET-2"
+    assert more[0].n_image_guided == 220 and more[0].curves.fps == 30.0
+    assert all(s.outcomes.arm_sd_pct == 1.0 for s in more)
+
+
+def test_one_meta_analysis_forces_the_concordance_and_is_reproducible():
+    settings = ExplorerSettings(concordance=0.9, size=3.0)
+    trials, pooled = one_meta_analysis(settings)
+    n = sum(t.guided.n for t in trials)
+    rate = sum(t.guided.concordant_measured * t.guided.n for t in trials) / n
+    assert abs(rate - 0.9) < 4 * np.sqrt(0.09 / n)
+    again, pooled_again = one_meta_analysis(settings)
+    assert pooled_again["lvesv"].estimate == pooled["lvesv"].estimate
+    other = one_meta_analysis(replace(settings, seed=2))[1]
+    assert other["lvesv"].estimate != pooled["lvesv"].estimate
+    with pytest.raises(ValueError, match="concordance"):
+        one_meta_analysis(replace(settings, concordance=2.0))
+
+
+def test_power_curves_are_cached_per_world(quick):
+    settings = ExplorerSettings(size=0.5)
+    first = power_curve(settings)
+    assert first.replicates.shape[1] == 3
+    assert power_curve(replace(settings, concordance=0.9, seed=8)) is first
+    assert power_curve(replace(settings, arm_sd_pct=1.0)) is not first
+    precise = power_curve(settings, precise=True)
+    assert precise.replicates.shape[1] == 5
+    assert power_curve(settings) is precise   # a precise curve, once there, is preferred
+
+
+def test_the_trials_view_renders_and_follows_the_concordance(quick):
+    settings = ExplorerSettings(size=0.5)
+    view = render_trials(settings)
+    assert view.forest_png.startswith(PNG) and view.power_png.startswith(PNG)
+    assert "**Seed 1**" in view.summary and "Published: -7.1" in view.summary
+    moved = render_trials(replace(settings, concordance=0.9))
+    assert moved.forest_png != view.forest_png and moved.power_png != view.power_png
+    assert "At 90% concordance" in moved.summary    # the nearest level of the curve
+    assert render_trials(settings, "nyha").forest_png != view.forest_png
+    with pytest.raises(ValueError, match="outcome"):
+        render_trials(settings, "qol")
+
+
+def test_one_patient_under_the_four_strategies():
+    case = patient_case(7)
+    assert list(case.strategies) == ["empirical", "ste", "multimodality", "electrical"]
+    for name, info in case.strategies.items():
+        assert 1 <= info["lead"] <= 17
+        assert info["vs_true"] in ("concordant", "adjacent", "remote")
+        if name == "electrical":
+            assert case.reachable[info["lead"] - 1]
+    assert case.strategies["ste"]["target"] == int(case.measured.latest_segment[0])
+    again = patient_case(7)
+    assert again.strategies == case.strategies
+    np.testing.assert_array_equal(again.strain, case.strain)
+    slower = patient_case(7, fps=30.0)
+    assert slower.strain.shape[1] < case.strain.shape[1]
+    view = render_patient(7)
+    assert view.curves_png.startswith(PNG) and view.strategies_png.startswith(PNG)
+    assert "| multimodality |" in view.summary
+    with pytest.raises(ValueError, match="fps"):
+        patient_case(7, fps=5.0)
+
+
+def test_the_page_shows_bad_url_values_instead_of_breaking(quick):
+    from strainsim.explorer_app import build_page
+
+    page = build_page({"concordance": [b"abc"], "trials": [b"3"]})
+    alerts = [p for p in page.select() if type(p).__name__ == "Alert" and p.visible]
+    assert len(alerts) == 1
+    assert "concordance: expected a number in [0, 1], found 'abc'" in alerts[0].object
+    pngs = [p for p in page.select() if type(p).__name__ == "PNG"]
+    assert all(p.object is not None and p.object.startswith(PNG) for p in pngs)
+    sliders = {w.label: w for w in page.select() if hasattr(w, "start")}
+    assert sliders["number of trials"].value == 3
+
+
+def test_the_page_reports_what_the_model_refuses(quick, monkeypatch):
+    from strainsim import explorer_app
+
+    page = explorer_app.build_page()
+
+    def refuse(*args, **kwargs):
+        raise ValueError("trials: expected a whole number in [2, 12], found 99")
+
+    monkeypatch.setattr(explorer_app, "render_trials", refuse)
+    trials = next(w for w in page.select() if getattr(w, "label", "") == "number of trials")
+    trials.value = 4
+    shown = [p for p in page.select() if type(p).__name__ == "Alert" and p.visible]
+    assert any("found 99" in p.object for p in shown)
+
+
+def test_explore_refuses_bad_options_in_one_line(cli):
+    import socket
+
+    run = cli(["explore", "--port", "70000", "--no-browser"])
+    assert run.code == 2 and "--port" in run.err and run.err.count("\n") == 1
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        run = cli(["explore", "--port", str(port), "--no-browser"])
+    assert run.code == 2 and "free port" in run.err and run.err.count("\n") == 1
+    run = cli(["explore", "--host", "192.0.2.1", "--no-browser"])   # not this machine
+    assert run.code == 2 and "192.0.2.1" in run.err

@@ -1,0 +1,118 @@
+"""The explorer in a real headless Chromium: load the page, move the concordance slider,
+see the plots change; a bad URL shows a message.
+
+Needs Debian's chromium (``.ci/run`` installs it). Without a browser this test fails
+rather than skips: a page nobody has loaded is not tested. Set STRAINSIM_SCREENSHOT to
+a PNG path to keep the screenshot (docs/figures/explorer.png is made that way).
+"""
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync"]
+
+
+def _browser() -> str:
+    for name in ("chromium", "chromium-browser", "google-chrome"):
+        path = shutil.which(name)
+        if path:
+            return path
+    pytest.fail("no Chromium found: install Debian's chromium (apt-get install chromium); "
+                ".ci/run does this")
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server():
+    port = _free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "strainsim", "explore", "--port", str(port),
+                             "--no-browser", "--no-precompute", "--workers", "1"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    url = f"http://127.0.0.1:{port}/"
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            pytest.fail(f"the explorer exited: {proc.stderr.read()}")
+        try:
+            with urllib.request.urlopen(url, timeout=5) as response:
+                if response.status == 200:
+                    break
+        except OSError:
+            time.sleep(0.3)
+    else:
+        proc.kill()
+        pytest.fail("the explorer did not answer within 120 s")
+    yield url
+    proc.send_signal(signal.SIGINT)   # Ctrl-C: exit 130, one line
+    try:
+        _, err = proc.communicate(timeout=30)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        pytest.fail("the explorer did not stop on Ctrl-C")
+    assert proc.returncode == 130, err
+    assert "strainsim explorer stopped" in err and "Traceback" not in err
+
+
+def _image_sources(page):
+    return [page.locator("img").nth(k).get_attribute("src")
+            for k in range(page.locator("img").count())]
+
+
+def _wait_for_change(page, before, timeout_s=60.0):
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        now = _image_sources(page)
+        if len(now) == len(before) and all(a != b for a, b in zip(now, before, strict=True)):
+            return now
+        page.wait_for_timeout(250)
+    pytest.fail("the plots did not change after the slider moved")
+
+
+def test_moving_the_concordance_slider_changes_the_plots(server, tmp_path):
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=_browser(), args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1500, "height": 1250})
+            page.goto(server)
+            page.locator("img").nth(1).wait_for(timeout=120_000)
+            page.get_by_text("image-guided concordance: 45%").wait_for(timeout=30_000)
+            before = _image_sources(page)
+            assert len(before) == 2 and all(src.startswith("data:image/png") for src in before)
+            handle = page.locator(".noUi-handle").first   # the concordance slider
+            handle.focus()
+            for _ in range(9):                           # 9 steps of 5 %: 45 % -> 90 %
+                handle.press("ArrowRight")
+            page.get_by_text("image-guided concordance: 90%").wait_for(timeout=30_000)
+            after = _wait_for_change(page, before)
+            assert all(src.startswith("data:image/png") for src in after)
+            page.get_by_text("At 90% concordance").first.wait_for(timeout=30_000)
+            shot = Path(os.environ.get("STRAINSIM_SCREENSHOT") or tmp_path / "explorer.png")
+            page.screenshot(path=str(shot))
+            assert shot.stat().st_size > 10_000
+
+            # a bad URL value: a visible message, the defaults, a working page
+            page.goto(server + "?concordance=abc&trials=3")
+            page.get_by_text("URL concordance: expected a number in [0, 1], found 'abc'") \
+                .wait_for(timeout=60_000)
+            page.locator("img").nth(1).wait_for(timeout=120_000)
+            page.get_by_text("number of trials: 3").wait_for(timeout=30_000)
+        finally:
+            browser.close()
