@@ -28,9 +28,11 @@ Examples
 >>> out = simulate_outcomes(np.full(3, 200.0), np.full(3, 150.0), np.array([0, 1, 2]),
 ...                         np.full(3, 130.0), np.zeros((3, 17), bool), np.zeros(3, bool),
 ...                         np.zeros(3, bool), np.ones(3, bool), np.random.default_rng(0),
-...                         OutcomeParams(noise_sd_pct=0.0, edv_noise_sd_pct=0.0))
->>> out.esv_change_pct.round(1).tolist()
-[-58.2, -23.5, -6.5]
+...                         OutcomeParams(base_esv_change_pct=-10.0, concordant_extra_pct=-25.0,
+...                                       adjacent_extra_pct=-15.0, male_pct=3.0,
+...                                       noise_sd_pct=0.0, edv_noise_sd_pct=0.0))
+>>> out.esv_change_pct.round(1).tolist()   # a man: +3; concordant, adjacent, remote lead
+[-32.0, -22.0, -7.0]
 """
 
 from __future__ import annotations
