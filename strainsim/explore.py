@@ -42,7 +42,7 @@ _CURVES = CurveParams()
 METHODS = ("REML", "DL", "PM", "ML", "HE", "FE")
 TESTS = ("knha", "z")
 POWER_LEVELS = (0.2, 0.45, 0.6, 0.75, 0.9, 1.0)   # 0.45: the published concordance
-QUICK_REPLICATES = 32     # per level, for a world first seen: about 1 s on 2 workers
+QUICK_REPLICATES = 24     # per level, for a world first seen: about 1 s on 2 workers
 PRECISE_REPLICATES = 200  # per level: precomputed for the default world, or on request
 OUTCOME_LABELS = {"lvesv": "LVESV change (%)", "nyha": "NYHA improvement (odds ratio)",
                   "lvedv": "LVEDV change (%)", "lvef": "LVEF change (points)"}
@@ -215,13 +215,14 @@ def power_curve(settings: ExplorerSettings, *, precise: bool = False, mapper=Non
     return _SWEEPS[key]
 
 
-def _png(fig) -> bytes:
+def _png(fig, tight: bool = False) -> bytes:
+    # tight: crop to what is drawn (labels outside the axes), at the cost of a second draw
     import io
 
     from .plots import _pyplot
 
     buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=90, bbox_inches="tight")
+    fig.savefig(buffer, format="png", dpi=90, bbox_inches="tight" if tight else None)
     _pyplot().close(fig)
     return buffer.getvalue()
 
@@ -256,7 +257,8 @@ def render_trials(settings: ExplorerSettings, outcome: str = "lvesv", *, mapper=
         title=f"{OUTCOME_LABELS[outcome]}: concordance {settings.concordance:.0%}, "
               f"seed {settings.seed}",
         favours=("favours image-guided", "favours control")
-        if outcome in ("lvesv", "lvedv") else ("favours control", "favours image-guided")))
+        if outcome in ("lvesv", "lvedv") else ("favours control", "favours image-guided")),
+        tight=True)
     power = _png(_power_figure(sweep, settings.concordance))
     nearest = min(sweep.summary, key=lambda lvl: abs(lvl.concordance - settings.concordance))
     estimate = math.exp(result.estimate) if outcome == "nyha" else result.estimate
@@ -402,4 +404,4 @@ def render_patient(seed: int, fps: float = _CURVES.fps,
                f"viable one; the truly latest non-scar segment is **{case.true_latest}**."
                f"\n\n| strategy | target | lead | vs its target | vs true latest |\n"
                f"|---|---:|---:|---|---|\n{rows}")
-    return PatientView(_png(ax.figure), _png(plot_strategies(case)), summary)
+    return PatientView(_png(ax.figure, tight=True), _png(plot_strategies(case)), summary)
