@@ -43,7 +43,7 @@ from .meta import MetaResult, log_odds_ratio, mean_difference, pool
 from .outcomes import Outcomes, arm_shifts, simulate_outcomes
 from .placement import Placement, draw_veins, place_leads, scar_at_lead
 from .seeding import as_seed_sequence, block_streams, child, children
-from .segments import load_segments
+from .segments import N_SEGMENTS, load_segments
 from .spec import TrialSpec
 from .speckle import track_curves
 
@@ -347,24 +347,54 @@ def summarize_arm(arm: ArmResult, *, null_world: bool = False) -> ArmSummary:
                     arm.scar_at_lead)
 
 
-def _septal_segments() -> np.ndarray:
-    return load_segments().numbers(wall=("anteroseptal", "inferoseptal", "septal"))
+_SEPTAL: list = []
+
+
+def _septal_mask() -> np.ndarray:
+    """Bool array indexed by segment number (0-17): the septal segments."""
+    if not _SEPTAL:
+        mask = np.zeros(N_SEGMENTS + 1, dtype=np.bool_)
+        mask[load_segments().numbers(wall=("anteroseptal", "inferoseptal", "septal"))] = True
+        _SEPTAL.append(mask)
+    return _SEPTAL[0]
+
+
+@numba.njit(cache=True)
+def arm_counts_kernel(nyha, esv_change, vs_measured, vs_true, true_latest, on_scar, septal,
+                      counts, sums):
+    """The counts behind an :class:`ArmSummary`, in one pass: ``counts`` (13,) gets n,
+    NYHA improved, LVESV responders (>= 15 % reduction), lead classes vs the measured
+    target (-1, 0, 1, 2) and vs the true latest segment, septal true latest segments
+    and leads on scar; ``sums`` (2,) the LVESV change summed over concordant and over
+    discordant (evaluable, not concordant) patients, in patient order."""
+    counts[:] = 0
+    sums[:] = 0.0
+    n = nyha.shape[0]
+    counts[0] = n
+    for i in range(n):
+        counts[1] += nyha[i]
+        counts[2] += esv_change[i] <= -15.0
+        counts[4 + vs_measured[i]] += 1
+        counts[8 + vs_true[i]] += 1
+        counts[11] += true_latest[i] > 0 and septal[true_latest[i]]
+        counts[12] += on_scar[i]
+        if vs_measured[i] == 0:
+            sums[0] += esv_change[i]
+        elif vs_measured[i] > 0:
+            sums[1] += esv_change[i]
 
 
 def _counts(nyha, esv_change, vs_measured, vs_true, true_latest, on_scar) -> tuple:
-    """The counts behind an :class:`ArmSummary` (n, NYHA improved, LVESV responders,
-    lead classes vs the measured target (-1, 0, 1, 2) and vs the true latest segment,
-    septal latest segments, leads on scar) and the sums of the LVESV change of
-    concordant and of discordant (evaluable, not concordant) patients."""
-    vs_measured = np.asarray(vs_measured, np.int64)
-    measured = np.bincount(vs_measured + 1, minlength=4)
-    true = np.bincount(np.asarray(vs_true, np.int64) + 1, minlength=4)
-    counts = np.concatenate([
-        [len(nyha), np.count_nonzero(nyha), np.count_nonzero(esv_change <= -15.0)],
-        measured, true,
-        [np.count_nonzero(np.isin(true_latest, _septal_segments())),
-         np.count_nonzero(on_scar)]]).astype(np.int64)
-    sums = np.array([np.sum(esv_change[vs_measured == 0]), np.sum(esv_change[vs_measured > 0])])
+    """:func:`arm_counts_kernel` on one arm's (or block's) arrays: (counts, sums)."""
+    counts = np.empty(13, dtype=np.int64)
+    sums = np.empty(2)
+    arm_counts_kernel(np.ascontiguousarray(nyha, dtype=np.bool_),
+                      np.ascontiguousarray(esv_change, dtype=np.float64),
+                      np.ascontiguousarray(vs_measured, dtype=np.int8),
+                      np.ascontiguousarray(vs_true, dtype=np.int8),
+                      np.ascontiguousarray(true_latest, dtype=np.int64),
+                      np.ascontiguousarray(on_scar, dtype=np.bool_), _septal_mask(),
+                      counts, sums)
     return counts, sums
 
 
