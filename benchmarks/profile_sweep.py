@@ -19,7 +19,7 @@ from pathlib import Path
 PARTS = {
     "block_arrays": "block kernels (numba, with their call)",
     "block_streams": "seeding the blocks' streams",
-    "_trial_setup": "trial seeds and trial-level shift",
+    "_trial_setup": "trial seeds and trial-level shifts",
     "_summary": "arm summaries",
     "trial_effect_sizes": "effect sizes",
     "pool_many": "pooling (both worlds, batched)",
