@@ -29,6 +29,8 @@ demo: $(VENV)/.stamp-run
 	$(BIN)/strainsim ttp $(OUT)/patient.csv --json > $(OUT)/patient_ttp.json
 	@echo "== the five virtual trials pooled like the published meta-analysis =="
 	$(BIN)/strainsim trial --seed 1 --out $(OUT)/trial | tee $(OUT)/summary.txt
+	@echo "== the world against the published numbers =="
+	$(BIN)/strainsim validate --replicates 100 --out $(OUT)/validate | tail -n 1 | tee -a $(OUT)/summary.txt
 	@echo "== concordance sweep (small: 40 virtual meta-analyses per level) =="
 	$(BIN)/strainsim sweep --replicates 40 --seed 1 --out $(OUT)/sweep | tee -a $(OUT)/summary.txt
 	@echo "== one patient's B-mode frames, speckle-tracked =="
