@@ -12,7 +12,7 @@ cached power curve is hit only where the page would hit it too:
 * concordance: the slider moves (one meta-analysis, cached power curve);
 * re-roll: a new seed (one meta-analysis, cached power curve);
 * world: a setting that changes the world (between-trial SD): one meta-analysis
-  and a new power curve of 32 meta-analyses per level;
+  and a new power curve of 24 meta-analyses per level (QUICK_REPLICATES);
 * patient: a new patient (curves, engine, four strategies, two figures).
 
 The browser's own drawing and the websocket transfer are not included.

@@ -160,3 +160,11 @@ def test_explore_refuses_bad_options_in_one_line(cli):
     assert run.code == 2 and "free port" in run.err and run.err.count("\n") == 1
     run = cli(["explore", "--host", "192.0.2.1", "--no-browser"])   # not this machine
     assert run.code == 2 and "192.0.2.1" in run.err
+
+
+def test_every_setting_has_a_range():
+    from dataclasses import fields
+
+    from strainsim.explore import SETTINGS
+
+    assert {f.name for f in fields(ExplorerSettings)} == set(SETTINGS)
