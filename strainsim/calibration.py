@@ -39,7 +39,7 @@ from .trial import OUTCOMES, pool_trials, simulate_trial
 
 __all__ = ["Target", "FreeParameter", "Targets", "load_targets", "with_parameters",
            "current_values", "Evaluation", "evaluate", "CalibrationResult", "calibrate",
-           "QUANTITIES"]
+           "QUANTITIES", "spec_fragment"]
 
 ARMS = ("image_guided", "control")
 STATISTICS = ("pooled", "pooled_ci_width", "arm")
@@ -438,3 +438,16 @@ def calibrate(specs: list[TrialSpec], targets: Targets, replicates: int = 40, se
     best = evaluate(specs, targets, values_of(result.x), replicates, seed)
     return CalibrationResult(targets, first, best, count[0] + 1, bool(result.success),
                              replicates, seed)
+
+
+def spec_fragment(values: dict[str, float]) -> str:
+    """``values`` (``section.field`` -> value) as spec sections, to paste into a spec file."""
+    lines = ["# fitted by strainsim calibrate: paste into a spec or set as defaults"]
+    sections: dict = {}
+    for name, value in values.items():
+        section, field = name.split(".", 1)
+        sections.setdefault("measurement" if section == "curves" else section,
+                            []).append(f"{field} = {value:.4g}")
+    for section, entries in sections.items():
+        lines += ["", f"[{section}]", *entries]
+    return "\n".join(lines) + "\n"

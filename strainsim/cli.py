@@ -955,6 +955,7 @@ def calibrate(
 ):
     """Fit the free parameters to the published targets (simulated method of moments)."""
     from .calibration import calibrate as fit
+    from .calibration import spec_fragment
     from .io import check_output_folder, output_folder
     from .report import calibration_rows, calibration_table
 
@@ -978,16 +979,9 @@ def calibrate(
     with output_folder(out) as stage:
         _calibration_outputs(stage, rows, info, f"fitted world ({replicates} replicates, "
                              f"seed {seed})")
-        lines = ["# fitted by strainsim calibrate: paste into a spec or set as defaults"]
-        sections: dict = {}
-        for name, value in result.best.values.items():
-            section, field = name.split(".", 1)
-            sections.setdefault(section, []).append(f"{field} = {value:.4g}")
-        for section, entries in sections.items():
-            lines += ["", f"[{'measurement' if section == 'curves' else section}]", *entries]
         from .io import write_text_atomic
 
-        write_text_atomic(stage / "fitted.toml", "\n".join(lines) + "\n")
+        write_text_atomic(stage / "fitted.toml", spec_fragment(result.best.values))
     if as_json:
         _echo_json(_clean(info))
         return

@@ -254,6 +254,13 @@ def test_validate_and_calibrate_commands(cli, tmp_path):
     assert {p.name for p in (tmp_path / "c").iterdir()} == {
         "targets.csv", "calibration.json", "calibration.png", "fitted.toml"}
     assert "outcomes.concordant_extra_pct" in run.out
+    from strainsim.resources import read_toml
+    from strainsim.spec import spec_from_dict
+
+    fragment = read_toml(tmp_path / "c" / "fitted.toml")   # a spec fragment that loads
+    spec = spec_from_dict({"trial": {"name": "x", "n_image_guided": 2, "n_control": 2},
+                           **fragment})
+    assert spec.placement.aim_success == pytest.approx(fragment["placement"]["aim_success"])
     bad = cli(["validate", str(tmp_path / "missing.toml")])
     assert bad.code == 2 and bad.err.count("\n") == 1 and "missing.toml" in bad.err
     bad = cli(["calibrate", "--replicates", "1"])
