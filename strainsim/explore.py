@@ -243,7 +243,7 @@ def render_trials(settings: ExplorerSettings, outcome: str = "lvesv", *, mapper=
     (``outcome``, the published result marked), the power curve with the concordance
     marked, and a summary."""
     from .experiments import published_targets
-    from .plots import plot_forest
+    from .plots import plot_forest, plot_power
 
     if outcome not in OUTCOME_LABELS:
         raise ValueError(f"outcome: expected one of {', '.join(OUTCOME_LABELS)}, "
@@ -259,7 +259,7 @@ def render_trials(settings: ExplorerSettings, outcome: str = "lvesv", *, mapper=
         favours=("favours image-guided", "favours control")
         if outcome in ("lvesv", "lvedv") else ("favours control", "favours image-guided")),
         tight=True)
-    power = _png(_power_figure(sweep, settings.concordance))
+    power = _png(plot_power(sweep, current=settings.concordance))
     nearest = min(sweep.summary, key=lambda lvl: abs(lvl.concordance - settings.concordance))
     estimate = math.exp(result.estimate) if outcome == "nyha" else result.estimate
     need = nearest.patients_for_80["lvesv"]
@@ -271,8 +271,8 @@ def render_trials(settings: ExplorerSettings, outcome: str = "lvesv", *, mapper=
         f"**{estimate:.2f}** [{_shown(result.ci_low, outcome)}, "
         f"{_shown(result.ci_high, outcome)}], p = {result.p:.3f}. Published: {p_est:g} "
         f"[{p_low:g}, {p_high:g}] with 818 patients at 45 % concordance.  \n"
-        f"At {nearest.concordance:.0%} concordance, meta-analyses of this world show the "
-        f"LVESV benefit {nearest.power['lvesv']:.0%} of the time (false positives "
+        f"At {nearest.concordance:.0%} concordance, meta-analyses of this world find an "
+        f"LVESV difference {nearest.power['lvesv']:.0%} of the time (false positives "
         f"{nearest.false_positive['lvesv']:.0%} when there is no benefit); 80 % power needs "
         + (f"about {need:,.0f} patients." if math.isfinite(need) and need > 0
            else "more patients than any trial (no mean effect).")
@@ -280,12 +280,6 @@ def render_trials(settings: ExplorerSettings, outcome: str = "lvesv", *, mapper=
         + (" (quick; `refine` or `strainsim sweep` for more).*" if replicates
            < PRECISE_REPLICATES else ".*"))
     return TrialsView(forest, power, summary, replicates)
-
-
-def _power_figure(sweep, concordance):
-    from .plots import plot_power
-
-    return plot_power(sweep, current=concordance)
 
 
 def _shown(value, outcome):
