@@ -26,6 +26,7 @@ Examples
 from __future__ import annotations
 
 import math
+import warnings
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -354,8 +355,11 @@ def evaluate(specs: list[TrialSpec], targets: Targets, values: dict[str, float] 
                                                                      targets.parameters)
     world = with_parameters(specs, values)
     samples = simulate_samples(world, targets.targets, replicates, seed, progress=progress)
-    mean = samples.mean(axis=0)
-    low, high = np.percentile(samples, [2.5, 97.5], axis=0)
+    # a replicate without, say, a single concordant lead has no mean for it: left out
+    with np.errstate(all="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        mean = np.nanmean(samples, axis=0)
+        low, high = np.nanpercentile(samples, [2.5, 97.5], axis=0)
     z = np.empty(len(targets.targets))
     for k, t in enumerate(targets.targets):
         if t.log_scale:
@@ -363,7 +367,10 @@ def evaluate(specs: list[TrialSpec], targets: Targets, values: dict[str, float] 
         else:
             z[k] = (mean[k] - t.value) / t.se
     fitted = np.array([t.fit for t in targets.targets])
-    return Evaluation(values, samples, mean, low, high, z, float(np.sum(z[fitted] ** 2)))
+    objective = float(np.sum(z[fitted] ** 2))
+    if not math.isfinite(objective):  # a fitted statistic the world cannot produce
+        objective = math.inf
+    return Evaluation(values, samples, mean, low, high, z, objective)
 
 
 @dataclass(frozen=True)
