@@ -1066,8 +1066,7 @@ def explore(
         serve(port, host, open_browser=not no_browser, workers=workers, precompute=precompute)
     except KeyboardInterrupt:
         pass
-    typer.echo("strainsim explorer stopped", err=True)
-    raise typer.Exit(130)
+    raise typer.Exit(130)  # stopped by Ctrl-C or SIGTERM: main() says so in one line
 
 
 @app.command()

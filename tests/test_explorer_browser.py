@@ -66,7 +66,7 @@ def server():
         proc.kill()
         pytest.fail("the explorer did not stop on Ctrl-C")
     assert proc.returncode == 130, err
-    assert "strainsim explorer stopped" in err and "Traceback" not in err
+    assert "strainsim: interrupted" in err and "Traceback" not in err
 
 
 def _image_sources(page):
