@@ -721,8 +721,8 @@ def cohort(
     with output_folder(out) as stage:
         _write_json(stage / "summary.json", _clean(summary))
         if not summary_only:
-            header, rows = patient_rows(guided)
-            rows += patient_rows(control)[1]
+            header, rows = patient_rows(guided, trial_spec.placement.image_guided)
+            rows += patient_rows(control, trial_spec.placement.control)[1]
             _write_csv(stage / "patients.csv", ["patient", *header],
                        [[i, *row] for i, row in enumerate(rows)])
     if summary_only:
@@ -731,9 +731,10 @@ def cohort(
     else:
         typer.echo(f"{trial_spec.name}: {len(rows)} patients -> {out / 'patients.csv'}, "
                    f"{out / 'summary.json'}")
-    g, c = result.guided, result.control
-    typer.echo(f"image-guided: concordant with the measured target {g.concordant_measured:.0%}, "
-               f"with the true latest segment {g.concordant_true:.0%}; control "
+    g, c, placement = result.guided, result.control, trial_spec.placement
+    typer.echo(f"image-guided ({placement.image_guided}): concordant with the measured target "
+               f"{g.concordant_measured:.0%}, with the true latest segment "
+               f"{g.concordant_true:.0%}; control ({placement.control}) "
                f"{c.concordant_measured:.0%} / {c.concordant_true:.0%}")
 
 
@@ -813,14 +814,20 @@ def _write_trial_outputs(stage: Path, trials, pooled: dict, info: dict) -> None:
                                 if key in ("lvesv", "lvedv") else
                                 ("favours control", "favours image-guided")),
                     stage / f"forest_{key}.png")
-    header = ["trial", "arm", "n", "nyha_improved", "esv_change_mean", "esv_change_sd",
-              "edv_change_mean", "edv_change_sd", "ef_change_mean", "ef_change_sd",
-              "concordant_measured", "concordant_true"]
+    from dataclasses import fields
+
+    from .trial import ArmSummary
+
+    measures = [f.name for f in fields(ArmSummary)]
+    header = ["trial", "arm", "strategy", *measures]
     rows = []
     for t in trials:
-        for arm, summary in (("image-guided", t.guided), ("control", t.control)):
-            rows.append([t.spec.name, arm, summary.n, summary.nyha_improved] + [
-                f"{getattr(summary, k):.4f}" for k in header[4:]])
+        for arm, strategy, summary in (
+                ("image-guided", t.spec.placement.image_guided, t.guided),
+                ("control", t.spec.placement.control, t.control)):
+            rows.append([t.spec.name, arm, strategy] + [
+                _fmt_cell(v) if isinstance(v := getattr(summary, k), float) else v
+                for k in measures])
     _write_csv(stage / "trials.csv", header, rows)
     # one study table per outcome, in the formats strainsim meta and strainsim tsa read
     _write_csv(stage / "nyha.csv", ["study", "events_t", "n_t", "events_c", "n_c"],

@@ -230,12 +230,16 @@ def sweep_table(result, title: str):
     return table
 
 
-def patient_rows(arm) -> tuple[list[str], list[list]]:
-    """Header and rows of the per-patient CSV for one arm."""
+def patient_rows(arm, strategy: str) -> tuple[list[str], list[list]]:
+    """Header and rows of the per-patient CSV for one arm (placed by ``strategy``):
+    ``measured_latest`` is the STE target, ``target_segment`` the arm's own target
+    (they differ in a multimodality arm), ``lead_vs_measured`` the lead against the
+    arm's target."""
     p, act, m, pl, o = (arm.patients, arm.patients.activation, arm.measured, arm.placement,
                         arm.outcomes)
-    header = ["arm", "age", "male", "ischemic", "scar_segments", "edv_ml", "esv_ml", "ef_pct",
-              "true_latest", "measured_latest", "lead_segment", "lead_vs_measured",
+    header = ["arm", "strategy", "age", "male", "ischemic", "scar_segments", "edv_ml",
+              "esv_ml", "ef_pct", "true_latest", "measured_latest", "target_segment",
+              "lead_segment", "lead_vs_measured",
               "lead_vs_true", "scar_at_lead", "sd_ttp_ms", "esv_change_pct", "edv_change_pct",
               "ef_change", "nyha_improved"]
     names = {-1: "none", 0: "concordant", 1: "adjacent", 2: "remote"}
@@ -243,10 +247,11 @@ def patient_rows(arm) -> tuple[list[str], list[list]]:
     ef, true_latest, scar_count = p.ef_pct, act.true_latest_segment, act.scar.sum(axis=1)
     rows = []
     for i in range(len(arm)):
-        rows.append([arm.arm, f"{p.age[i]:.1f}", int(p.male[i]), int(act.ischemic[i]),
-                     int(scar_count[i]), f"{p.edv_ml[i]:.1f}", f"{p.esv_ml[i]:.1f}",
-                     f"{ef[i]:.1f}", int(true_latest[i]),
-                     int(m.latest_segment[i]), int(pl.lead_segment[i]),
+        rows.append([arm.arm, strategy, f"{p.age[i]:.1f}", int(p.male[i]),
+                     int(act.ischemic[i]), int(scar_count[i]), f"{p.edv_ml[i]:.1f}",
+                     f"{p.esv_ml[i]:.1f}", f"{ef[i]:.1f}", int(true_latest[i]),
+                     int(m.latest_segment[i]), int(pl.target_segment[i]),
+                     int(pl.lead_segment[i]),
                      names[int(pl.vs_measured[i])], names[int(pl.vs_true[i])],
                      int(arm.scar_at_lead[i]), f"{m.sd_ttp_ms[i]:.1f}",
                      f"{o.esv_change_pct[i]:.2f}", f"{o.edv_change_pct[i]:.2f}",
