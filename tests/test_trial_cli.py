@@ -19,6 +19,8 @@ def test_cohort_writes_patient_table_and_summary(tmp_path, capsys):
     assert len(rows) == 187
     assert {r["arm"] for r in rows} == {"image-guided", "control"}
     assert {r["lead_vs_true"] for r in rows} <= {"concordant", "adjacent", "remote", "none"}
+    assert {(r["arm"], r["strategy"]) for r in rows} == {("image-guided", "ste"),
+                                                         ("control", "empirical")}
     summary = json.loads((tmp_path / "summary.json").read_text())
     assert summary["image_guided"]["n"] == 110 and summary["control"]["n"] == 77
 
@@ -34,6 +36,20 @@ def test_trial_json_forest_plots_and_same_seed(tmp_path, capsys):
         assert (tmp_path / f"forest_{key}.png").exists()
     code, again, _ = run(argv, capsys)
     assert json.loads(again) == info
+
+
+def test_trial_table_names_each_arms_strategy(tmp_path, capsys):
+    code, _, _ = run(["trial", "imagingcrt", "electrocrt", "--seed", "5", "--out",
+                      str(tmp_path)], capsys)
+    assert code == 0
+    rows = list(csv.DictReader((tmp_path / "trials.csv").open()))
+    assert [(r["trial"], r["arm"], r["strategy"]) for r in rows] == [
+        ("ImagingCRT", "image-guided", "multimodality"), ("ImagingCRT", "control", "empirical"),
+        ("ElectroCRT", "image-guided", "multimodality"), ("ElectroCRT", "control", "electrical")]
+    for r in rows:  # classes against the arm's target and against the truth add up
+        for against in ("measured", "true"):
+            assert sum(float(r[f"{c}_{against}"]) for c in ("concordant", "adjacent",
+                                                            "remote")) == pytest.approx(1.0)
 
 
 def test_sweep_small_run_writes_outputs(tmp_path, capsys):
