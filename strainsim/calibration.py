@@ -417,7 +417,7 @@ def calibrate(specs: list[TrialSpec], targets: Targets, replicates: int = 40, se
     widths = np.array([p.high - p.low for p in params])
     initial = dict(start) if start is not None else current_values(specs, params)
     x0 = np.clip((np.array([initial[p.name] for p in params]) - lows) / widths, 0.0, 1.0)
-    seen: dict[tuple, float] = {}
+    seen: dict[tuple, Evaluation] = {}
     count = [0]
 
     def values_of(x):
@@ -427,14 +427,14 @@ def calibrate(specs: list[TrialSpec], targets: Targets, replicates: int = 40, se
     def objective(x):
         key = tuple(np.round(x, 12))
         if key not in seen:
-            seen[key] = evaluate(specs, targets, values_of(x), replicates, seed).objective
+            seen[key] = evaluate(specs, targets, values_of(x), replicates, seed)
             count[0] += 1
             if progress is not None:
                 progress(count[0])
-        return seen[key]
+        return seen[key].objective
 
     first = evaluate(specs, targets, values_of(x0), replicates, seed)
-    seen[tuple(np.round(x0, 12))] = first.objective
+    seen[tuple(np.round(x0, 12))] = first
     simplex = np.vstack([x0] + [np.clip(x0 + np.eye(len(params))[k] * (0.15 if x0[k] < 0.85
                                                                         else -0.15), 0, 1)
                                 for k in range(len(params))])
@@ -442,7 +442,9 @@ def calibrate(specs: list[TrialSpec], targets: Targets, replicates: int = 40, se
                       bounds=[(0.0, 1.0)] * len(params),
                       options={"maxfev": max_evals, "initial_simplex": simplex,
                                "xatol": 1e-3, "fatol": 1e-3})
-    best = evaluate(specs, targets, values_of(result.x), replicates, seed)
+    key = tuple(np.round(result.x, 12))
+    best = seen[key] if key in seen else evaluate(specs, targets, values_of(result.x),
+                                                   replicates, seed)
     return CalibrationResult(targets, first, best, count[0] + 1, bool(result.success),
                              replicates, seed)
 

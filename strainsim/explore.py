@@ -331,6 +331,7 @@ def patient_case(seed: int, fps: float = _CURVES.fps,
     (:func:`strainsim.seeding.block_streams`); every strategy starts from the same
     state of the care stream, so they see the same veins and the same draws.
     """
+    from .cohort import simulate_patients
     from .curves import simulate_curves
     from .engine import measure
     from .placement import STRATEGIES, PlacementParams, draw_veins, place_leads
@@ -341,8 +342,6 @@ def patient_case(seed: int, fps: float = _CURVES.fps,
     _check("seed", seed)
     _check("fps", fps)
     _check("noise_sd_pct", noise_sd_pct)
-    from .cohort import simulate_patients
-
     model = load_segments()
     spec = TrialSpec(name="patient", n_image_guided=2, n_control=2)
     patients_rng, measurement_rng, care_rng = block_streams(np.random.SeedSequence(seed))

@@ -29,6 +29,7 @@ Examples
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, replace
 from functools import cached_property
 
@@ -347,16 +348,12 @@ def summarize_arm(arm: ArmResult, *, null_world: bool = False) -> ArmSummary:
                     arm.scar_at_lead)
 
 
-_SEPTAL: list = []
-
-
+@functools.cache
 def _septal_mask() -> np.ndarray:
     """Bool array indexed by segment number (0-17): the septal segments."""
-    if not _SEPTAL:
-        mask = np.zeros(N_SEGMENTS + 1, dtype=np.bool_)
-        mask[load_segments().numbers(wall=("anteroseptal", "inferoseptal", "septal"))] = True
-        _SEPTAL.append(mask)
-    return _SEPTAL[0]
+    mask = np.zeros(N_SEGMENTS + 1, dtype=np.bool_)
+    mask[load_segments().numbers(wall=("anteroseptal", "inferoseptal", "septal"))] = True
+    return mask
 
 
 @numba.njit(cache=True)

@@ -48,14 +48,15 @@ def _random_world(n, seed, model):
     ttp = activation + 300 + rng.normal(0, 20, (n, 17))
     viable = rng.random((n, 17)) < 0.9
     target = np.where(viable, ttp, -np.inf).argmax(axis=1) + 1
-    return rng, reachable, activation, scar, ttp, viable, target
+    inputs = placement_inputs(target, activation_ms=activation, scar=scar, ttp_ms=ttp,
+                              viable=viable)
+    return rng, reachable, activation, scar, ttp, viable, target, inputs
 
 
 def test_multimodality_aims_at_the_latest_viable_scar_free_reachable_segment(model):
     n = 4000
-    rng, reachable, activation, scar, ttp, viable, target = _random_world(n, 1, model)
-    inputs = placement_inputs(target, activation_ms=activation, scar=scar, ttp_ms=ttp,
-                              viable=viable)
+    rng, reachable, activation, scar, ttp, viable, target, inputs = _random_world(n, 1,
+                                                                                 model)
     params = PlacementParams(image_guided="multimodality", aim_success=1.0)
     lead = place_leads(True, *inputs, reachable, rng, params, model).lead_segment
     allowed = viable & ~scar & reachable
@@ -68,9 +69,8 @@ def test_multimodality_aims_at_the_latest_viable_scar_free_reachable_segment(mod
 
 def test_electrical_stays_at_the_longest_qlv_and_can_pace_scar(model):
     n = 4000
-    rng, reachable, activation, scar, ttp, viable, target = _random_world(n, 2, model)
-    inputs = placement_inputs(target, activation_ms=activation, scar=scar, ttp_ms=ttp,
-                              viable=viable)
+    rng, reachable, activation, scar, ttp, viable, target, inputs = _random_world(n, 2,
+                                                                                 model)
     exact = PlacementParams(control="electrical", qlv_error_sd_ms=0.0)
     lead = place_leads(False, *inputs, reachable, rng, exact, model).lead_segment
     has = reachable.any(axis=1)
@@ -84,9 +84,8 @@ def test_electrical_stays_at_the_longest_qlv_and_can_pace_scar(model):
 
 def test_forced_concordance_applies_to_every_image_guided_strategy(model):
     n = 20_000
-    rng, reachable, activation, scar, ttp, viable, target = _random_world(n, 4, model)
-    inputs = placement_inputs(target, activation_ms=activation, scar=scar, ttp_ms=ttp,
-                              viable=viable)
+    rng, reachable, activation, scar, ttp, viable, target, inputs = _random_world(n, 4,
+                                                                                 model)
     allowed = viable & ~scar & reachable   # the multimodality aim, where there is one
     aim = np.where(allowed.any(axis=1), np.where(allowed, ttp, -np.inf).argmax(axis=1) + 1,
                    target)
