@@ -5,9 +5,9 @@ For each batch size N the script simulates N patients' radial strain curves
 
 * ``floor``  - a parallel numba sum over every sample (what merely reading the
   array costs on this machine),
-* ``engine`` - :func:`strainsim.engine.measure` (smoothing, TTP, viability,
+* ``engine`` - :func:`strainsim.measure.engine.measure` (smoothing, TTP, viability,
   latest viable segment, dyssynchrony),
-* ``numpy``  - :func:`strainsim.engine.measure_numpy`, the plain-numpy reference.
+* ``numpy``  - :func:`strainsim.measure.engine.measure_numpy`, the plain-numpy reference.
 
 Each timing is the median of ``--repeats`` runs after a warm-up call; the
 ratios are taken within one run of this script. Results go to stdout as a
@@ -28,9 +28,9 @@ from pathlib import Path
 import numba
 import numpy as np
 
-from strainsim.activation import simulate_activation
-from strainsim.curves import CurveParams, simulate_curves
-from strainsim.engine import measure, measure_numpy
+from strainsim.measure.engine import measure, measure_numpy
+from strainsim.model.activation import simulate_activation
+from strainsim.model.curves import CurveParams, simulate_curves
 
 RESULTS = Path(__file__).resolve().parent / "results"
 

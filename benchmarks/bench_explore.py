@@ -4,7 +4,7 @@ Run: python benchmarks/bench_explore.py [--repeats 5] [--workers 2]
 Writes benchmarks/results/explore.json.
 
 Each row times what the server does between a widget change and new images:
-``strainsim.explore.render_trials`` / ``render_patient`` (simulation, pooling,
+``strainsim.app.explorer.render_trials`` / ``render_patient`` (simulation, pooling,
 matplotlib figures, PNG encoding), with the power-curve worker processes the
 server uses (``--workers``). Every repeat uses a value not seen before, so a
 cached power curve is hit only where the page would hit it too:
@@ -35,13 +35,13 @@ def main():
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--workers", type=int, default=2)
     args = parser.parse_args()
-    from strainsim.explore import (
+    from strainsim.app.explorer import (
         QUICK_REPLICATES,
         ExplorerSettings,
         render_patient,
         render_trials,
     )
-    from strainsim.parallel import make_mapper
+    from strainsim.studies.parallel import make_mapper
 
     base = ExplorerSettings()
     rows = []

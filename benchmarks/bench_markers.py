@@ -3,7 +3,7 @@
 On one (N, 17, 49) array of simulated radial strain curves (60 fps), medians of
 --repeats rounds (each round times the parallel-sum floor, reading the array,
 and every marker once, after a warm-up): each marker through
-:func:`strainsim.markers.measure_marker` (the engine's pass included: viability
+:func:`strainsim.measure.markers.measure_marker` (the engine's pass included: viability
 comes from it; ``ttp`` is the engine itself) and, on a 2,000-patient slice, its
 numpy reference. ``ttp`` and ``onset`` are one pass over the data;
 ``xcorr`` compares every segment with a reference at every lag up to 200 ms, so
@@ -24,9 +24,9 @@ import numba
 import numpy as np
 from bench_engine import median_time, parallel_sum
 
-from strainsim.activation import simulate_activation
-from strainsim.curves import CurveParams, simulate_curves
-from strainsim.markers import MARKERS, marker_times_numpy, measure_marker
+from strainsim.measure.markers import MARKERS, marker_times_numpy, measure_marker
+from strainsim.model.activation import simulate_activation
+from strainsim.model.curves import CurveParams, simulate_curves
 
 RESULTS = Path(__file__).resolve().parent / "results"
 

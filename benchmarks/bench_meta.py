@@ -1,7 +1,7 @@
 """Batched pooling against PyMARE and statsmodels, side by side in one run.
 
 M = 10,000 simulated meta-analyses of k = 5 studies each, pooled by
-``strainsim.meta.pool_many`` (DL and REML), by PyMARE's batched estimators
+``strainsim.stats.pooling.pool_many`` (DL and REML), by PyMARE's batched estimators
 (``DerSimonianLaird``, ``VarianceBasedLikelihoodEstimator(method="REML")``) and,
 for scale, by statsmodels' ``combine_effects`` one row at a time (DL, 500 rows).
 Best of --repeats runs; microseconds per meta-analysis. The script checks that
@@ -48,7 +48,8 @@ def main():
     from pymare import estimators
     from statsmodels.stats.meta_analysis import combine_effects
 
-    from strainsim.meta import effect_sizes, pool, pool_many
+    from strainsim.stats.effects import effect_sizes
+    from strainsim.stats.pooling import pool, pool_many
 
     rng = np.random.default_rng(0)
     m, k = args.m, args.k

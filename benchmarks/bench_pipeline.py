@@ -2,7 +2,7 @@
 
 Each size runs in a fresh subprocess: a two-arm trial of N patients (N/2 per
 arm) through activation -> strain curves -> engine -> placement -> outcomes
-with :func:`strainsim.trial.stream_trial` (summaries only, chunks of
+with :func:`strainsim.studies.trials.stream_trial` (summaries only, chunks of
 --block-size patients), in the main process (1 worker) or on worker processes.
 Reported: wall time of the simulation (after a small warm-up run that loads the
 numba caches and starts the workers), patients per second, peak resident
@@ -27,9 +27,9 @@ RESULTS = Path(__file__).resolve().parent / "results"
 
 CHILD = """
 import resource, sys, time, json
-from strainsim.parallel import make_mapper
-from strainsim.spec import TrialSpec
-from strainsim.trial import stream_trial
+from strainsim.studies.parallel import make_mapper
+from strainsim.studies.specs import TrialSpec
+from strainsim.studies.trials import stream_trial
 
 if __name__ == "__main__":
     n, block, workers = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from strainsim.speckle import SpeckleParams, _kernel_starts, render_frames, track_frames
+from strainsim.measure.speckle import SpeckleParams, _kernel_starts, render_frames, track_frames
 
 RESULTS = Path(__file__).resolve().parent / "results"
 

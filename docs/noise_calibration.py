@@ -16,9 +16,9 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from speckle_accuracy import run  # noqa: E402
 
-from strainsim.activation import simulate_activation  # noqa: E402
-from strainsim.curves import CurveParams, simulate_curves  # noqa: E402
-from strainsim.engine import measure  # noqa: E402
+from strainsim.measure.engine import measure
+from strainsim.model.activation import simulate_activation
+from strainsim.model.curves import CurveParams, simulate_curves
 
 
 def main():

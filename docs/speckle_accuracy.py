@@ -21,10 +21,10 @@ from pathlib import Path
 
 import numpy as np
 
-from strainsim.activation import simulate_activation
-from strainsim.curves import CurveParams, simulate_curves
-from strainsim.engine import measure
-from strainsim.speckle import SpeckleParams, noise_statistics, track_curves
+from strainsim.measure.engine import measure
+from strainsim.measure.speckle import SpeckleParams, noise_statistics, track_curves
+from strainsim.model.activation import simulate_activation
+from strainsim.model.curves import CurveParams, simulate_curves
 
 
 def run(fps, snr_db, n_patients, seed):

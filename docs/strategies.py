@@ -12,9 +12,9 @@ import argparse
 
 import numpy as np
 
-from strainsim.experiments import five_trial_specs
 from strainsim.seeding import children
-from strainsim.trial import virtual_meta_analysis
+from strainsim.studies.sweep import five_trial_specs
+from strainsim.studies.trials import virtual_meta_analysis
 
 
 def main() -> None:

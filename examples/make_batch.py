@@ -7,8 +7,8 @@ from pathlib import Path
 
 import numpy as np
 
-from strainsim.activation import simulate_activation
-from strainsim.curves import CurveParams, simulate_curves
+from strainsim.model.activation import simulate_activation
+from strainsim.model.curves import CurveParams, simulate_curves
 
 act = simulate_activation(8, np.random.default_rng(2026))
 curves = simulate_curves(act.activation_ms, act.scar, np.random.default_rng(2027),

@@ -3,7 +3,7 @@
 import signal
 import sys
 
-from .cli import main
+from strainsim.app.cli import main
 
 
 def _terminate(signum, frame):

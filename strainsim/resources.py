@@ -11,7 +11,7 @@ import tomllib
 from importlib import resources
 from pathlib import Path
 
-from .errors import InputError
+from strainsim.errors import InputError
 
 __all__ = ["data_path", "read_toml"]
 

@@ -25,8 +25,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import InputError
-from .resources import data_path, read_toml
+from strainsim.errors import InputError
+from strainsim.resources import data_path, read_toml
 
 __all__ = [
     "Segment",

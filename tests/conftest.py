@@ -34,7 +34,7 @@ class CliRun:
 @pytest.fixture
 def cli(capsys):
     """``cli(argv)`` runs ``strainsim argv`` in-process: exit code, stdout, stderr."""
-    from strainsim.cli import main
+    from strainsim.app.cli import main
 
     def run(argv):
         code = main(argv)
@@ -45,12 +45,12 @@ def cli(capsys):
 
 
 def placement_inputs(target, *, activation_ms=None, scar=None, ttp_ms=None, viable=None):
-    """What :func:`strainsim.placement.place_leads` reads of the engine's result and the
+    """What :func:`strainsim.model.placement.place_leads` reads of the engine's result and the
     patients' activation, built from plain arrays (the true latest = ``target`` unless
     activation times are given)."""
     from types import SimpleNamespace
 
-    from strainsim.activation import Activation
+    from strainsim.model.activation import Activation
 
     target = np.asarray(target, dtype=np.int64)
     n = target.shape[0]

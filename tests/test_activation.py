@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from strainsim.activation import (
+from strainsim.model.activation import (
     ActivationParams,
     ScarParams,
     draw_scar,
@@ -69,7 +69,7 @@ def test_no_ischemia_means_little_scar(model):
 
 
 def test_pattern_scar_delays_only_the_scar_segments(model):
-    from strainsim.activation import pattern_activation
+    from strainsim.model.activation import pattern_activation
 
     rng = np.random.default_rng(2)
     late, delay = rng.uniform(0, 360, 20), rng.uniform(60, 200, 20)

@@ -7,7 +7,8 @@ import json
 import numpy as np
 import pytest
 
-from strainsim.benchmark import (
+from strainsim.app.cli import main
+from strainsim.studies.benchmark import (
     Predictions,
     Stratum,
     make_dataset,
@@ -17,7 +18,6 @@ from strainsim.benchmark import (
     wilson_interval,
     write_predictions,
 )
-from strainsim.cli import main
 
 
 @pytest.fixture(scope="module")

@@ -6,21 +6,21 @@ import numpy as np
 import pytest
 from conftest import placement_inputs
 
-from strainsim.calibration import (
+from strainsim.errors import InputError
+from strainsim.model.outcomes import OutcomeParams, arm_shifts, simulate_outcomes
+from strainsim.model.placement import PlacementParams, draw_veins, place_leads
+from strainsim.resources import data_path, read_toml
+from strainsim.studies.calibration import (
     Targets,
     current_values,
     evaluate,
     load_targets,
     with_parameters,
 )
-from strainsim.calibration import calibrate as fit
-from strainsim.errors import InputError
-from strainsim.experiments import five_trial_specs
-from strainsim.outcomes import OutcomeParams, arm_shifts, simulate_outcomes
-from strainsim.placement import PlacementParams, draw_veins, place_leads
-from strainsim.resources import data_path, read_toml
-from strainsim.spec import TrialSpec
-from strainsim.trial import simulate_trial
+from strainsim.studies.calibration import calibrate as fit
+from strainsim.studies.specs import TrialSpec
+from strainsim.studies.sweep import five_trial_specs
+from strainsim.studies.trials import simulate_trial
 
 
 # --- the five trials ---------------------------------------------------------------------
@@ -254,7 +254,7 @@ def test_validate_and_calibrate_commands(cli, tmp_path):
         "targets.csv", "calibration.json", "calibration.png", "fitted.toml"}
     assert "outcomes.concordant_extra_pct" in run.out
     from strainsim.resources import read_toml
-    from strainsim.spec import spec_from_dict
+    from strainsim.studies.specs import spec_from_dict
 
     fragment = read_toml(tmp_path / "c" / "fitted.toml")   # a spec fragment that loads
     spec = spec_from_dict({"trial": {"name": "x", "n_image_guided": 2, "n_control": 2},

@@ -5,8 +5,8 @@ import sys
 import numpy as np
 import pytest
 
-from strainsim.cli import main
-from strainsim.io import write_strain_csv
+from strainsim.app.cli import main
+from strainsim.measure.exports import write_strain_csv
 
 
 def run(argv, capsys):
@@ -128,7 +128,7 @@ def test_console_script_help_runs():
     assert done.returncode == 0 and "ttp" in done.stdout
     # --help must not pull in the heavy modules
     probe = subprocess.run([sys.executable, "-c",
-                            "import sys; from strainsim.cli import main\n"
+                            "import sys; from strainsim.app.cli import main\n"
                             "try:\n    main(['--help'])\nexcept SystemExit: pass\n"
                             "print(sorted(m for m in ('numba', 'matplotlib', 'scipy', 'skimage')"
                             " if m in sys.modules))"], capture_output=True, text=True, timeout=60)

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from strainsim.curves import CurveParams, simulate_curves, time_axis
+from strainsim.model.curves import CurveParams, simulate_curves, time_axis
 
 
 def _patients(n, seed=0):

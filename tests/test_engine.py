@@ -4,9 +4,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from strainsim.activation import simulate_activation
-from strainsim.curves import CurveParams, simulate_curves
-from strainsim.engine import half_window_frames, measure, measure_numpy
+from strainsim.measure.engine import half_window_frames, measure, measure_numpy
+from strainsim.model.activation import simulate_activation
+from strainsim.model.curves import CurveParams, simulate_curves
 
 FIELDS = ("ttp_ms", "peak_strain", "viable", "latest_segment")
 FLOAT_FIELDS = ("sd_ttp_ms", "maxmin_ttp_ms", "septal_lateral_ms")
@@ -194,7 +194,7 @@ def test_engine_rejects_bad_arrays(bad):
 @given(st.integers(1, 300), st.integers(0, 2**32 - 1), st.sampled_from(["radial", "longitudinal"]),
        st.sampled_from([30.0, 60.0, 90.0]), st.sampled_from([0.0, 50.0, 100.0]))
 def test_fused_simulation_and_measurement_equals_the_two_steps(n, seed, kind, fps, smooth_ms):
-    from strainsim.fused import measure_simulated
+    from strainsim.model.block import measure_simulated
 
     act = simulate_activation(n, np.random.default_rng(seed))
     params = CurveParams(kind=kind, fps=fps)

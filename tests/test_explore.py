@@ -1,4 +1,4 @@
-"""The concordance explorer's logic (strainsim.explore) and its page (Panel), without a
+"""The concordance explorer's logic (strainsim.app.explorer) and its page (Panel), without a
 browser; tests/test_explorer_browser.py drives the page in Chromium."""
 
 from dataclasses import replace
@@ -6,8 +6,8 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from strainsim import explore
-from strainsim.explore import (
+from strainsim.app import explorer as explore
+from strainsim.app.explorer import (
     ExplorerSettings,
     meta_specs,
     one_meta_analysis,
@@ -120,7 +120,7 @@ def test_one_patient_under_the_four_strategies():
 
 
 def test_the_page_shows_bad_url_values_instead_of_breaking(quick):
-    from strainsim.explorer_app import build_page
+    from strainsim.app.explorer_page import build_page
 
     page = build_page({"concordance": [b"abc"], "trials": [b"3"]})
     alerts = [p for p in page.select() if type(p).__name__ == "Alert" and p.visible]
@@ -133,7 +133,7 @@ def test_the_page_shows_bad_url_values_instead_of_breaking(quick):
 
 
 def test_the_page_reports_what_the_model_refuses(quick, monkeypatch):
-    from strainsim import explorer_app
+    from strainsim.app import explorer_page as explorer_app
 
     page = explorer_app.build_page()
 
@@ -165,6 +165,6 @@ def test_explore_refuses_bad_options_in_one_line(cli):
 def test_every_setting_has_a_range():
     from dataclasses import fields
 
-    from strainsim.explore import SETTINGS
+    from strainsim.app.explorer import SETTINGS
 
     assert {f.name for f in fields(ExplorerSettings)} == set(SETTINGS)

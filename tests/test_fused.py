@@ -1,7 +1,7 @@
 """The per-block pipeline is the stage functions strung together, nothing more.
 
 Every stage is one numba kernel; the stage functions are thin wrappers around
-those kernels and :mod:`strainsim.fused` calls the same kernels in the same
+those kernels and :mod:`strainsim.model.block` calls the same kernels in the same
 order from the same streams. These tests check that composition: a block
 through one kernel gives what the stage functions give, curves measured as
 they are made give what the engine finds on the stored curves, and the trial
@@ -15,14 +15,14 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from strainsim.activation import ActivationParams
-from strainsim.cohort import PopulationParams
-from strainsim.curves import CurveParams, simulate_curves
-from strainsim.engine import measure
-from strainsim.fused import block_supported, measure_simulated, simulate_block
-from strainsim.placement import PlacementParams
-from strainsim.spec import TrialSpec
-from strainsim.trial import mean_sd, simulate_arm
+from strainsim.measure.engine import measure
+from strainsim.model.activation import ActivationParams
+from strainsim.model.block import block_supported, measure_simulated, simulate_block
+from strainsim.model.curves import CurveParams, simulate_curves
+from strainsim.model.placement import PlacementParams
+from strainsim.model.population import PopulationParams
+from strainsim.studies.specs import TrialSpec
+from strainsim.studies.trials import mean_sd, simulate_arm
 
 
 def assert_same(a, b, where=""):
@@ -115,7 +115,7 @@ def test_block_refuses_what_it_does_not_cover(model):
 def test_trial_summaries_from_the_kernel_equal_those_of_the_arms(spec, seed):
     """simulate_trial summarizes the kernel's arrays directly; keep_arms builds the
     per-patient results first. The summaries are the same."""
-    from strainsim.trial import simulate_trial
+    from strainsim.studies.trials import simulate_trial
 
     lean = simulate_trial(spec, seed)
     full, _, _ = simulate_trial(spec, seed, keep_arms=True)

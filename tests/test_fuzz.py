@@ -11,7 +11,7 @@ import numpy as np
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from strainsim.cli import main
+from strainsim.app.cli import main
 
 ODD = ["", "nan", "inf", "-inf", "1e308", "-1e308", "abc", "0x10", "1,2", " ", "NaN", "1e-320",
        "-0", "9" * 400, "\x00", "é", "true"]

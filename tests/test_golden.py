@@ -24,8 +24,8 @@ N_PATIENTS = 6
 
 
 def golden_numbers() -> dict:
-    from strainsim.spec import TrialSpec
-    from strainsim.trial import simulate_trial
+    from strainsim.studies.specs import TrialSpec
+    from strainsim.studies.trials import simulate_trial
 
     spec = TrialSpec(name="golden", n_image_guided=60, n_control=60)
     result, guided, control = simulate_trial(spec, seed=20261125, keep_arms=True)

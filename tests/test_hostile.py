@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from strainsim.io import output_folder, write_text_atomic
+from strainsim.files import output_folder, write_text_atomic
 
 
 def _running(pid):

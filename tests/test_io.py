@@ -2,7 +2,8 @@ import numpy as np
 import pytest
 
 from strainsim.errors import InputError
-from strainsim.io import read_strain, write_strain_csv, write_text_atomic
+from strainsim.files import write_text_atomic
+from strainsim.measure.exports import read_strain, write_strain_csv
 
 
 def _csv(tmp_path, header, rows, name="export.csv"):
@@ -131,7 +132,7 @@ def test_atomic_write_leaves_nothing_on_failure(tmp_path):
     class Boom(Exception):
         pass
 
-    from strainsim.io import atomic_path
+    from strainsim.files import atomic_path
 
     with pytest.raises(Boom):
         with atomic_path(target) as tmp:
@@ -160,7 +161,7 @@ def test_row_numbers_count_blank_lines(tmp_path):
 
 
 def test_npz_batches_are_read_in_chunks(tmp_path):
-    from strainsim.io import iter_strain_npz, read_strain_npz
+    from strainsim.measure.exports import iter_strain_npz, read_strain_npz
 
     rng = np.random.default_rng(4)
     path = tmp_path / "batch.npz"

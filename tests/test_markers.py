@@ -6,10 +6,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from strainsim.activation import simulate_activation
-from strainsim.curves import CurveParams, simulate_curves
-from strainsim.engine import measure
-from strainsim.markers import marker_times_numpy, measure_marker
+from strainsim.measure.engine import measure
+from strainsim.measure.markers import marker_times_numpy, measure_marker
+from strainsim.model.activation import simulate_activation
+from strainsim.model.curves import CurveParams, simulate_curves
 
 
 def _batch(n, seed, fps=60.0, noise=0.5):

@@ -8,14 +8,13 @@ from hypothesis import given
 from hypothesis import strategies as st
 from scipy.optimize import minimize_scalar
 
-from strainsim.meta import (
+from strainsim.stats.effects import (
     effect_sizes,
     log_odds_ratio,
     mean_difference,
-    pool,
     standardized_mean_difference,
-    tau2_estimate,
 )
+from strainsim.stats.pooling import pool, tau2_estimate
 
 # BCG vaccine trials (metafor's dat.bcg): tpos, tneg, cpos, cneg
 BCG = np.array([[4, 119, 11, 128], [6, 300, 29, 274], [3, 228, 11, 209],
@@ -125,7 +124,7 @@ def test_reml_and_ml_maximize_their_likelihoods(data):
         # at least as likely as a bounded Brent search finds, and a stationary point
         # (or the boundary with a non-positive slope)
         assert _neg_loglik(ours, yi, vi, restricted) <= ref.fun + 1e-9
-        from strainsim.meta import _score_info
+        from strainsim.stats.pooling import _score_info
 
         score, info = _score_info(ours, yi, vi, len(yi), restricted)
         # within 1e-6 (relative) of the stationary point; metafor stops at 1e-5

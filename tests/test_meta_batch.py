@@ -5,7 +5,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from strainsim.meta import BATCH_METHODS, effect_sizes, pool, pool_many
+from strainsim.stats.effects import effect_sizes
+from strainsim.stats.pooling import BATCH_METHODS, pool, pool_many
 
 FIELDS = ("estimate", "se", "ci_low", "ci_high", "stat", "p", "tau2", "i2", "h2", "q", "q_p",
           "pi_low", "pi_high")

@@ -2,9 +2,9 @@ import json
 
 import pytest
 
-from strainsim.cli import main
+from strainsim.app.cli import main
 from strainsim.errors import InputError
-from strainsim.meta import read_meta_csv
+from strainsim.stats.study_tables import read_meta_csv
 
 
 def run(argv, capsys):

@@ -7,14 +7,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from strainsim.meta import (
-    cumulative,
-    effect_sizes,
-    egger_test,
-    leave_one_out,
-    log_odds_ratio,
-    pool,
-)
+from strainsim.stats.effects import effect_sizes, log_odds_ratio
+from strainsim.stats.pooling import pool
+from strainsim.stats.sensitivity import cumulative, egger_test, leave_one_out
 
 studies = st.integers(3, 12).flatmap(lambda k: st.tuples(
     st.lists(st.floats(-2, 2), min_size=k, max_size=k),

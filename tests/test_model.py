@@ -14,12 +14,12 @@ import pytest
 from conftest import placement_inputs
 from scipy import special, stats
 
-from strainsim.activation import ActivationParams, ScarParams, draw_scar, vonmises
-from strainsim.cohort import PopulationParams, simulate_patients
-from strainsim.curves import CurveParams, contraction_shape, simulate_curves
-from strainsim.placement import PlacementParams, draw_veins, place_leads
-from strainsim.spec import TrialSpec
-from strainsim.trial import simulate_arm
+from strainsim.model.activation import ActivationParams, ScarParams, draw_scar, vonmises
+from strainsim.model.curves import CurveParams, contraction_shape, simulate_curves
+from strainsim.model.placement import PlacementParams, draw_veins, place_leads
+from strainsim.model.population import PopulationParams, simulate_patients
+from strainsim.studies.specs import TrialSpec
+from strainsim.studies.trials import simulate_arm
 
 
 @numba.njit(cache=True)

@@ -5,17 +5,17 @@ import json
 import numpy as np
 import pytest
 
-from strainsim.activation import simulate_activation
-from strainsim.cli import main
-from strainsim.curves import CurveParams, simulate_curves
-from strainsim.engine import measure
-from strainsim.speckle import (
+from strainsim.app.cli import main
+from strainsim.measure.engine import measure
+from strainsim.measure.speckle import (
     SpeckleParams,
     noise_statistics,
     render_frames,
     track_curves,
     track_segment,
 )
+from strainsim.model.activation import simulate_activation
+from strainsim.model.curves import CurveParams, simulate_curves
 
 
 def _bump(n_frames, peak):
@@ -68,8 +68,8 @@ def test_same_seed_same_tracking_and_noise_statistics():
 
 
 def test_speckle_fidelity_in_a_trial_is_reproducible():
-    from strainsim.spec import spec_from_dict
-    from strainsim.trial import simulate_trial
+    from strainsim.studies.specs import spec_from_dict
+    from strainsim.studies.trials import simulate_trial
 
     spec = spec_from_dict({"trial": {"name": "s", "n_image_guided": 2, "n_control": 2},
                            "measurement": {"fidelity": "speckle", "fps": 30,

@@ -5,21 +5,22 @@ import pytest
 from conftest import placement_inputs
 
 from strainsim.errors import InputError
-from strainsim.experiments import (
+from strainsim.model.outcomes import OutcomeParams, simulate_outcomes
+from strainsim.model.placement import PlacementParams, classify, draw_veins, place_leads
+from strainsim.studies.specs import (
+    TrialSpec,
+    _schema_gaps,
+    load_spec,
+    shipped_specs,
+    spec_from_dict,
+)
+from strainsim.studies.sweep import (
     concordance_sweep,
     five_trial_specs,
     published_targets,
     with_concordance,
 )
-from strainsim.outcomes import OutcomeParams, simulate_outcomes
-from strainsim.placement import (
-    PlacementParams,
-    classify,
-    draw_veins,
-    place_leads,
-)
-from strainsim.spec import TrialSpec, _schema_gaps, load_spec, shipped_specs, spec_from_dict
-from strainsim.trial import simulate_trial, virtual_meta_analysis
+from strainsim.studies.trials import simulate_trial, virtual_meta_analysis
 
 SMALL = TrialSpec(name="small", n_image_guided=300, n_control=300)
 
@@ -70,8 +71,8 @@ def test_bad_specs_name_file_key_and_expectation(raw, fragment):
 
 
 def test_parameter_classes_refuse_what_specs_refuse():
-    from strainsim.cohort import PopulationParams
-    from strainsim.curves import CurveParams
+    from strainsim.model.curves import CurveParams
+    from strainsim.model.population import PopulationParams
 
     with pytest.raises(ValueError, match="male_fraction"):
         PopulationParams(male_fraction=1.4)
@@ -204,7 +205,7 @@ def test_calibration_lands_inside_the_published_intervals():
 
 
 def test_sweep_effect_grows_with_concordance_and_mappers_agree():
-    from strainsim.parallel import make_mapper
+    from strainsim.studies.parallel import make_mapper
 
     specs = [TrialSpec(name="a", n_image_guided=120, n_control=120),
              TrialSpec(name="b", n_image_guided=100, n_control=90)]
@@ -219,7 +220,7 @@ def test_sweep_effect_grows_with_concordance_and_mappers_agree():
 
 def test_dask_local_cluster_gives_bit_identical_numbers():
     pytest.importorskip("dask.distributed")
-    from strainsim.parallel import make_mapper
+    from strainsim.studies.parallel import make_mapper
 
     specs = [TrialSpec(name="a", n_image_guided=80, n_control=80)]
     local = concordance_sweep(specs, levels=(0.45,), replicates=4, seed=9)
@@ -235,7 +236,7 @@ def test_with_concordance_changes_only_the_placement():
 
 
 def test_streamed_summaries_match_and_do_not_depend_on_block_size():
-    from strainsim.trial import stream_trial
+    from strainsim.studies.trials import stream_trial
 
     spec = TrialSpec(name="s", n_image_guided=700, n_control=600)
     full = simulate_trial(spec, 21)

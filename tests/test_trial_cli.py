@@ -3,7 +3,7 @@ import json
 
 import pytest
 
-from strainsim.cli import main
+from strainsim.app.cli import main
 
 
 def run(argv, capsys):

@@ -6,8 +6,9 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from strainsim.meta import effect_sizes, pool
-from strainsim.tsa import (
+from strainsim.stats.effects import effect_sizes
+from strainsim.stats.pooling import pool
+from strainsim.stats.sequential import (
     boundaries,
     diversity,
     obf_spending,

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import typer
 
-from .errors import InputError
+from strainsim.errors import InputError
 
 app = typer.Typer(
     name="strainsim",
@@ -27,7 +27,7 @@ app = typer.Typer(
 
 def _show_version(value: bool) -> None:
     if value:
-        from . import __version__
+        from strainsim import __version__
 
         typer.echo(f"strainsim {__version__}")
         raise typer.Exit()
@@ -115,7 +115,7 @@ def _check_output(path: Path | None, option: str, suffixes: tuple[str, ...]) -> 
                          repr(str(path)))
     if path.is_dir():
         raise InputError(f"option {option}", None, "a file name", f"the folder {path}")
-    from .io import check_writable_place
+    from strainsim.files import check_writable_place
 
     check_writable_place(path.parent, path, option)
 
@@ -141,10 +141,10 @@ def ttp(
     """Time-to-peak strain per segment and the latest-activated viable segment."""
     import numpy as np
 
-    from .engine import measure
-    from .io import iter_strain_npz, read_strain
-    from .report import batch_table, result_dict, segment_table
-    from .segments import load_segments
+    from strainsim.app.display import batch_table, result_dict, segment_table
+    from strainsim.measure.engine import measure
+    from strainsim.measure.exports import iter_strain_npz, read_strain
+    from strainsim.segments import load_segments
 
     _check_range(smooth_ms, 0.0, 1000.0, "--smooth-ms")
     _check_range(scar_threshold, 0.0, 100.0, "--scar-threshold")
@@ -166,7 +166,7 @@ def ttp(
                        scar_threshold_pct=scar_threshold, model=model)
         _check_strain_kind(part, rec, strain.value, smooth_ms, scar_threshold, model, file)
         if marker != "ttp":
-            from .markers import measure_marker
+            from strainsim.measure.markers import measure_marker
 
             by_markers.append(measure_marker(
                 rec.strain, rec.time_ms, marker=marker, kind=strain.value, smooth_ms=smooth_ms,
@@ -182,7 +182,7 @@ def ttp(
     if marker != "ttp":
         from dataclasses import replace as dc_replace
 
-        from .markers import MarkerResult
+        from strainsim.measure.markers import MarkerResult
 
         by_marker = MarkerResult(
             marker=marker, time_ms=np.concatenate([m.time_ms for m in by_markers]),
@@ -191,7 +191,7 @@ def ttp(
         result = dc_replace(result, latest_segment=by_marker.latest_segment)
         _add_marker(info, by_marker, model)
     if plot is not None:
-        from .plots import plot_patient, save_figure
+        from strainsim.app.plots import plot_patient, save_figure
 
         save_figure(plot_patient(rec.time_ms, rec.strain, result, 0, model=model,
                                  title=f"{file.name}: {strain.value} strain"), plot)
@@ -235,7 +235,7 @@ def _concat_results(results):
 def _check_strain_kind(result, rec, kind, smooth_ms, scar_threshold, model, file) -> None:
     """Refuse radial curves read as longitudinal and the reverse: every segment would be
     called scar, while the other sign finds them viable."""
-    from .engine import measure
+    from strainsim.measure.engine import measure
 
     if result.viable.any():
         return
@@ -293,11 +293,11 @@ def curves(
     """Simulate one LBBB patient's strain curves and measure them like an export."""
     import numpy as np
 
-    from .activation import ActivationParams, simulate_activation
-    from .curves import FPS_RANGE, CurveParams, simulate_curves
-    from .engine import measure
-    from .report import result_dict, segment_table
-    from .segments import load_segments
+    from strainsim.app.display import result_dict, segment_table
+    from strainsim.measure.engine import measure
+    from strainsim.model.activation import ActivationParams, simulate_activation
+    from strainsim.model.curves import FPS_RANGE, CurveParams, simulate_curves
+    from strainsim.segments import load_segments
 
     _check_range(fps, *FPS_RANGE, "--fps")
     _check_range(cycle_ms, 300.0, 3000.0, "--cycle-ms")
@@ -327,11 +327,11 @@ def curves(
                        extra={"seed": seed, "true_latest_segment": true_latest,
                               "scar_segments": [int(k) + 1 for k in np.flatnonzero(scar_mask[0])]})
     if csv is not None:
-        from .io import write_strain_csv
+        from strainsim.measure.exports import write_strain_csv
 
         write_strain_csv(csv, sim.strain[0], sim.time_ms)
     if plot is not None:
-        from .plots import plot_patient, save_figure
+        from strainsim.app.plots import plot_patient, save_figure
 
         save_figure(plot_patient(sim.time_ms, sim.strain, result, 0, model=model,
                                  title=f"simulated patient (seed {seed}), true latest "
@@ -363,10 +363,12 @@ def meta(
 ):
     """Pool studies: fixed/random effects, heterogeneity, prediction interval; leave-one-out,
     cumulative and funnel-plot (Egger) sensitivity analyses."""
-    from .meta import cumulative as cumulative_analysis
-    from .meta import egger_test, pool, read_meta_csv
-    from .meta import leave_one_out as leave_one_out_analysis
-    from .report import meta_table, sensitivity_table
+    from strainsim.app.display import meta_table, sensitivity_table
+    from strainsim.stats.pooling import pool
+    from strainsim.stats.sensitivity import cumulative as cumulative_analysis
+    from strainsim.stats.sensitivity import egger_test
+    from strainsim.stats.sensitivity import leave_one_out as leave_one_out_analysis
+    from strainsim.stats.study_tables import read_meta_csv
 
     _check_output(plot, "--plot", (".png", ".svg", ".pdf"))
     _check_output(funnel, "--funnel", (".png", ".svg", ".pdf"))
@@ -393,11 +395,11 @@ def meta(
         raise InputError(str(file), None, f"data the {method.value} method can pool",
                          str(exc)) from None
     if plot is not None:
-        from .plots import plot_forest, save_figure
+        from strainsim.app.plots import plot_forest, save_figure
 
         save_figure(plot_forest(result, title=file.name), plot)
     if funnel is not None:
-        from .plots import plot_funnel, save_figure
+        from strainsim.app.plots import plot_funnel, save_figure
 
         save_figure(plot_funnel(result, egger, title=file.name), funnel)
     if as_json:
@@ -449,9 +451,9 @@ def tsa(
 
     import numpy as np
 
-    from .meta import read_study_table
-    from .report import tsa_table
-    from .tsa import trial_sequential_analysis
+    from strainsim.app.display import tsa_table
+    from strainsim.stats.sequential import trial_sequential_analysis
+    from strainsim.stats.study_tables import read_study_table
 
     _check_output(plot, "--plot", (".png", ".svg", ".pdf"))
     for name, value in (("--alpha", alpha), ("--beta", beta)):
@@ -493,7 +495,7 @@ def tsa(
         raise InputError(str(file), None, "studies a trial sequential analysis can use",
                          str(exc)) from None
     if plot is not None:
-        from .plots import plot_tsa, save_figure
+        from strainsim.app.plots import plot_tsa, save_figure
 
         save_figure(plot_tsa(result, title=f"{file.name}: trial sequential analysis"), plot)
     if as_json:
@@ -525,8 +527,8 @@ def bench_data(
     csv: bool = typer.Option(False, "--csv", help="Also write one CSV export per patient."),
 ):
     """Write a ground-truth activation-mapping data set: strain exports, truth, manifest."""
-    from .benchmark import MAX_PATIENTS, Stratum, make_dataset
-    from .io import check_output_folder, output_folder
+    from strainsim.files import check_output_folder, output_folder
+    from strainsim.studies.benchmark import MAX_PATIENTS, Stratum, make_dataset
 
     if fidelity not in ("curves", "speckle"):
         raise InputError("option --fidelity", None, "'curves' or 'speckle'", repr(fidelity))
@@ -561,8 +563,8 @@ def bench_score(
     plot: Path | None = typer.Option(None, help="Write accuracy vs frame rate (PNG/SVG/PDF)."),
 ):
     """Score activation-mapping predictions against a data set's truth."""
-    from .benchmark import predict_with_marker, read_predictions, read_truth, score
-    from .benchmark import write_predictions as write_csv
+    from strainsim.studies.benchmark import predict_with_marker, read_predictions, read_truth, score
+    from strainsim.studies.benchmark import write_predictions as write_csv
 
     _check_output(plot, "--plot", (".png", ".svg", ".pdf"))
     _check_output(write_predictions, "--write-predictions", (".csv",))
@@ -579,7 +581,7 @@ def bench_score(
     result = score(data, preds)
     result["method"] = marker.value if marker is not None else str(predictions)
     if plot is not None:
-        from .plots import plot_benchmark, save_figure
+        from strainsim.app.plots import plot_benchmark, save_figure
 
         save_figure(plot_benchmark(result, title=f"activation mapping: {result['method']}"),
                     plot)
@@ -642,14 +644,14 @@ def _check_workers(workers: int) -> None:
 
 
 def _write_csv(path: Path, header: list[str], rows: list[list]) -> None:
-    from .io import write_text_atomic
+    from strainsim.files import write_text_atomic
 
     lines = [",".join(header)] + [",".join(str(v) for v in row) for row in rows]
     write_text_atomic(path, "\n".join(lines) + "\n")
 
 
 def _write_json(path: Path, data) -> None:
-    from .io import write_text_atomic
+    from strainsim.files import write_text_atomic
 
     write_text_atomic(path, json.dumps(data, indent=2, allow_nan=False) + "\n")
 
@@ -687,11 +689,11 @@ def cohort(
     """Simulate one trial's patients: patients.csv and summary.json."""
     from dataclasses import asdict
 
-    from .io import check_output_folder, output_folder
-    from .parallel import make_mapper
-    from .report import patient_rows
-    from .spec import load_spec
-    from .trial import simulate_trial, stream_trial
+    from strainsim.app.display import patient_rows
+    from strainsim.files import check_output_folder, output_folder
+    from strainsim.studies.parallel import make_mapper
+    from strainsim.studies.specs import load_spec
+    from strainsim.studies.trials import simulate_trial, stream_trial
 
     if not 1 <= block_size <= 10_000_000:
         raise InputError("option --block-size", None, "a number of patients in [1, 1e7]",
@@ -756,12 +758,12 @@ def trial(
     as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
 ):
     """Run virtual trials through the whole pipeline and pool them (virtual meta-analysis)."""
-    from .experiments import FIVE_TRIALS, published_targets
-    from .io import check_output_folder, output_folder
-    from .parallel import make_mapper
-    from .report import pooled_table
-    from .spec import load_spec
-    from .trial import virtual_meta_analysis
+    from strainsim.app.display import pooled_table
+    from strainsim.files import check_output_folder, output_folder
+    from strainsim.studies.parallel import make_mapper
+    from strainsim.studies.specs import load_spec
+    from strainsim.studies.sweep import FIVE_TRIALS, published_targets
+    from strainsim.studies.trials import virtual_meta_analysis
 
     if method == Method.MH:
         raise InputError("option --method", None, "an inverse-variance method for the "
@@ -778,7 +780,7 @@ def trial(
                          "(or --test z)", f"{len(names)} trial")
     check_output_folder(out)
     if concordance is not None:
-        from .experiments import with_concordance
+        from strainsim.studies.sweep import with_concordance
 
         loaded = with_concordance(loaded, concordance)
     with make_mapper(workers, scheduler) as mapper:
@@ -806,7 +808,7 @@ def trial(
 def _write_trial_outputs(stage: Path, trials, pooled: dict, info: dict) -> None:
     """The trial command's files: forest plots, trials.csv, one study table per outcome
     and pooled.json."""
-    from .plots import plot_forest, save_figure
+    from strainsim.app.plots import plot_forest, save_figure
 
     for key, result in pooled.items():
         save_figure(plot_forest(result, title=f"virtual meta-analysis: {key}",
@@ -816,7 +818,7 @@ def _write_trial_outputs(stage: Path, trials, pooled: dict, info: dict) -> None:
                     stage / f"forest_{key}.png")
     from dataclasses import fields
 
-    from .trial import ArmSummary
+    from strainsim.studies.trials import ArmSummary
 
     measures = [f.name for f in fields(ArmSummary)]
     header = ["trial", "arm", "strategy", *measures]
@@ -862,7 +864,7 @@ def sweep(
 ):
     """Sweep the image-guided concordance rate: pooled effect, CI width, power, false
     positives (the same world without the image-guided benefit), sample size."""
-    from .parallel import make_mapper
+    from strainsim.studies.parallel import make_mapper
 
     if method == Method.MH:
         raise InputError("option --method", None, "an inverse-variance method "
@@ -883,7 +885,7 @@ def sweep(
     if workers is None:
         workers = os.cpu_count() or 1
     _check_workers(workers)
-    from .io import check_output_folder, output_folder
+    from strainsim.files import check_output_folder, output_folder
 
     check_output_folder(out)
     # about 10 ms of one core per five-trial meta-analysis (benchmarks/README.md)
@@ -893,9 +895,9 @@ def sweep(
                    f"about {minutes:.0f} minutes on {workers} workers", err=True)
     with make_mapper(workers, scheduler) as mapper:
         # the workers start up while this process imports the rest, plotting included
-        from .experiments import concordance_sweep, published_targets
-        from .plots import _pyplot, plot_sweep, save_figure
-        from .report import sweep_table
+        from strainsim.app.display import sweep_table
+        from strainsim.app.plots import _pyplot, plot_sweep, save_figure
+        from strainsim.studies.sweep import concordance_sweep, published_targets
 
         _pyplot()
 
@@ -922,9 +924,9 @@ def sweep(
 
 
 def _targets_and_specs(targets: Path | None, specs: list[str] | None, replicates: int):
-    from .calibration import load_targets
-    from .experiments import FIVE_TRIALS
-    from .spec import load_spec
+    from strainsim.studies.calibration import load_targets
+    from strainsim.studies.specs import load_spec
+    from strainsim.studies.sweep import FIVE_TRIALS
 
     if not 2 <= replicates <= 10_000:
         raise InputError("option --replicates", None, "a number in [2, 10000]", str(replicates))
@@ -933,7 +935,7 @@ def _targets_and_specs(targets: Path | None, specs: list[str] | None, replicates
 
 
 def _calibration_outputs(stage: Path, rows: list[dict], info: dict, title: str) -> None:
-    from .plots import plot_calibration, save_figure
+    from strainsim.app.plots import plot_calibration, save_figure
 
     _write_csv(stage / "targets.csv", list(rows[0]),
                [[_csv_cell(v) for v in r.values()] for r in rows])
@@ -961,10 +963,10 @@ def calibrate(
     as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
 ):
     """Fit the free parameters to the published targets (simulated method of moments)."""
-    from .calibration import calibrate as fit
-    from .calibration import spec_fragment
-    from .io import check_output_folder, output_folder
-    from .report import calibration_rows, calibration_table
+    from strainsim.app.display import calibration_rows, calibration_table
+    from strainsim.files import check_output_folder, output_folder
+    from strainsim.studies.calibration import calibrate as fit
+    from strainsim.studies.calibration import spec_fragment
 
     if not 1 <= max_evals <= 100_000:
         raise InputError("option --max-evals", None, "a number in [1, 100000]", str(max_evals))
@@ -986,7 +988,7 @@ def calibrate(
     with output_folder(out) as stage:
         _calibration_outputs(stage, rows, info, f"fitted world ({replicates} replicates, "
                              f"seed {seed})")
-        from .io import write_text_atomic
+        from strainsim.files import write_text_atomic
 
         write_text_atomic(stage / "fitted.toml", spec_fragment(result.best.values))
     if as_json:
@@ -1014,9 +1016,9 @@ def validate(
     as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
 ):
     """Check the shipped defaults against the published targets."""
-    from .calibration import evaluate
-    from .io import check_output_folder, output_folder
-    from .report import calibration_rows, calibration_table
+    from strainsim.app.display import calibration_rows, calibration_table
+    from strainsim.files import check_output_folder, output_folder
+    from strainsim.studies.calibration import evaluate
 
     loaded_targets, loaded = _targets_and_specs(targets, specs, replicates)
     if out is not None:
@@ -1067,7 +1069,7 @@ def explore(
     except OSError as exc:
         raise InputError("option --port/--host", None, "a free port on an address of this "
                          "machine", f"{host}:{port} ({exc.strerror or exc})") from None
-    from .explorer_app import serve
+    from strainsim.app.explorer_page import serve
 
     try:  # the server runs until Ctrl-C (or SIGTERM), which it handles by returning
         serve(port, host, open_browser=not no_browser, workers=workers, precompute=precompute)
@@ -1090,13 +1092,14 @@ def speckle(
     """Render one patient's B-mode frames, speckle-track them, and measure the curves."""
     import numpy as np
 
-    from .activation import simulate_activation
-    from .curves import FPS_RANGE, CurveParams, simulate_curves
-    from .engine import measure
-    from .io import check_output_folder, output_folder, write_strain_csv
-    from .plots import plot_frames, plot_tracked_curves, save_figure, save_gif
-    from .report import result_dict, segment_table
-    from .speckle import SpeckleParams, render_frames, track_curves
+    from strainsim.app.display import result_dict, segment_table
+    from strainsim.app.plots import plot_frames, plot_tracked_curves, save_figure, save_gif
+    from strainsim.files import check_output_folder, output_folder
+    from strainsim.measure.engine import measure
+    from strainsim.measure.exports import write_strain_csv
+    from strainsim.measure.speckle import SpeckleParams, render_frames, track_curves
+    from strainsim.model.activation import simulate_activation
+    from strainsim.model.curves import FPS_RANGE, CurveParams, simulate_curves
 
     _check_range(fps, *FPS_RANGE, "--fps")
     _check_range(snr, -10.0, 80.0, "--snr")

@@ -1,4 +1,4 @@
-"""The concordance explorer page, laid out with Panel; the logic is :mod:`strainsim.explore`.
+"""The concordance explorer page, laid out with Panel; the logic is :mod:`strainsim.app.explorer`.
 
 Two tabs. *Trials*: sliders for the image-guided concordance, the number and
 size of trials, the benefit of a concordant / adjacent lead, between-trial
@@ -8,8 +8,8 @@ seed is shown), and power, false positives and patients needed against
 concordance, with the published meta-analysis marked. *Patient*: one patient's
 strain curves and, per placement strategy, a bullseye with its target and lead.
 
-The views are rendered by :func:`strainsim.explore.render_trials` and
-:func:`~strainsim.explore.render_patient` (the command line's matplotlib figures,
+The views are rendered by :func:`strainsim.app.explorer.render_trials` and
+:func:`~strainsim.app.explorer.render_patient` (the command line's matplotlib figures,
 as PNG images); this module only wires widgets to them. A value the model
 refuses, in a widget or in the URL, shows a message on the page.
 
@@ -22,7 +22,7 @@ import sys
 
 import panel as pn
 
-from .explore import (
+from strainsim.app.explorer import (
     METHODS,
     OUTCOME_LABELS,
     PRECISE_REPLICATES,
@@ -170,7 +170,7 @@ def serve(port: int, host: str, open_browser: bool, workers: int = 2,
     """Precompute the default world's power curve, then serve the page until
     interrupted (``host``: the address to listen on)."""
     global _MAPPER
-    from .parallel import make_mapper
+    from strainsim.studies.parallel import make_mapper
 
     with make_mapper(workers) as mapper:
         _MAPPER = mapper if workers > 1 else None

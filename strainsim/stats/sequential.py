@@ -29,7 +29,7 @@ not computed here.
 
 Examples
 --------
->>> from strainsim.tsa import obf_spending, boundaries
+>>> from strainsim.stats.sequential import obf_spending, boundaries
 >>> round(float(obf_spending(1.0, 0.05)), 6)
 0.05
 >>> b = boundaries([1.0], alpha=0.05)
@@ -44,7 +44,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .meta import EffectSizes, pool_many
+from strainsim.stats.effects import EffectSizes
+from strainsim.stats.pooling import pool_many
 
 __all__ = ["obf_spending", "boundaries", "diversity", "required_information",
            "TsaResult", "trial_sequential_analysis"]

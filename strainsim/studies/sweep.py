@@ -23,11 +23,11 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from .meta import pool_many
-from .placement import PlacementParams
-from .seeding import child, children
-from .spec import TrialSpec, load_spec
-from .trial import OUTCOMES, simulate_trial, trial_effect_sizes
+from strainsim.model.placement import PlacementParams
+from strainsim.seeding import child, children
+from strainsim.stats.pooling import pool_many
+from strainsim.studies.specs import TrialSpec, load_spec
+from strainsim.studies.trials import OUTCOMES, simulate_trial, trial_effect_sizes
 
 __all__ = [
     "FIVE_TRIALS",
@@ -53,7 +53,7 @@ def published_targets() -> dict[str, tuple[float, float, float]]:
 
     Read from ``cohorts/published/meta_analysis.toml`` (OR on the ratio scale).
     """
-    from .resources import data_path, read_toml
+    from strainsim.resources import data_path, read_toml
 
     raw = read_toml(data_path("cohorts", "published/meta_analysis.toml"))["pooled"]
     return {key: (float(v["estimate"]), float(v["ci"][0]), float(v["ci"][1]))
@@ -79,7 +79,7 @@ def run_replicates(specs: list[TrialSpec], seeds: list[np.random.SeedSequence],
 
     Each replicate simulates one trial per spec (:func:`virtual_meta_analysis`'s
     seeds) with its null world, then every replicate's trials are pooled in one
-    :func:`~strainsim.meta.pool_many` call per outcome and world.
+    :func:`~strainsim.stats.pooling.pool_many` call per outcome and world.
 
     Returns
     -------
@@ -144,7 +144,7 @@ class SweepResult:
     levels : tuple of float
     replicates : ndarray, shape (n_levels, n_replicates, 4, 6)
         Pooled estimate, SE, CI, p and tau^2 of every replicate (outcomes in
-        :data:`strainsim.trial.OUTCOMES` order).
+        :data:`strainsim.studies.trials.OUTCOMES` order).
     null_replicates : ndarray, shape (n_levels, n_replicates, 4, 6)
         The same replicates with the image-guided benefit switched off.
     n_patients : int
@@ -240,7 +240,7 @@ def concordance_sweep(specs: list[TrialSpec] | None = None, levels=DEFAULT_LEVEL
     mapper : callable, optional
         ``mapper(function, list_of_argument_tuples) -> iterable of results`` in
         order; default: run here, one after another. See
-        :func:`strainsim.parallel.make_mapper` for processes and Dask.
+        :func:`strainsim.studies.parallel.make_mapper` for processes and Dask.
     progress : callable, optional
         Called with the number of finished replicates after each one.
 

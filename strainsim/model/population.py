@@ -2,13 +2,13 @@
 
 A seed block's patients are drawn from its ``patients`` stream (see
 :mod:`strainsim.seeding`): demographics and volumes by :func:`population_kernel`,
-then scar and activation by :func:`strainsim.activation.simulate_activation`.
-The per-block pipeline (:mod:`strainsim.fused`) calls the same kernels.
+then scar and activation by :func:`strainsim.model.activation.simulate_activation`.
+The per-block pipeline (:mod:`strainsim.model.block`) calls the same kernels.
 
 Examples
 --------
 >>> import numpy as np
->>> from strainsim.cohort import PopulationParams, simulate_patients
+>>> from strainsim.model.population import PopulationParams, simulate_patients
 >>> patients = simulate_patients(5, np.random.default_rng(0), PopulationParams())
 >>> patients.esv_ml.shape, bool(np.all(patients.esv_ml < patients.edv_ml))
 ((5,), True)
@@ -22,8 +22,8 @@ from typing import NamedTuple
 import numba
 import numpy as np
 
-from .activation import Activation, ActivationParams, simulate_activation
-from .segments import SegmentModel
+from strainsim.model.activation import Activation, ActivationParams, simulate_activation
+from strainsim.segments import SegmentModel
 
 __all__ = ["PopulationParams", "Patients", "simulate_patients", "activation_for",
            "PopulationRecord", "population_record", "population_kernel"]
@@ -157,7 +157,7 @@ def simulate_patients(n: int, rng: np.random.Generator, population: PopulationPa
     rng : numpy.random.Generator
         The block's ``patients`` stream: demographics and volumes
         (:func:`population_kernel`), then scar and activation
-        (:func:`strainsim.activation.simulate_activation`).
+        (:func:`strainsim.model.activation.simulate_activation`).
     population : PopulationParams
     activation : ActivationParams, optional
         Its scar settings take the population's ischemic fraction and scar burden.

@@ -63,8 +63,8 @@ def _warm_up():
     # worker is ready by the time the first real job arrives
     import numba
 
-    from .spec import TrialSpec
-    from .trial import simulate_trial
+    from strainsim.studies.specs import TrialSpec
+    from strainsim.studies.trials import simulate_trial
 
     numba.set_num_threads(1)
     simulate_trial(TrialSpec(name="warm-up", n_image_guided=2, n_control=2), 0)
@@ -102,7 +102,7 @@ def make_mapper(workers: int = 1, scheduler: str | None = None):
         of a running scheduler (``tcp://host:8786``).
     """
     if scheduler:
-        from .errors import InputError
+        from strainsim.errors import InputError
 
         try:
             from dask.distributed import Client, LocalCluster

@@ -5,7 +5,7 @@ Every marker gives each segment a time (ms after QRS onset, or a delay on that
 scale) whose order is the order of mechanical activation; the latest viable
 segment is then the viable segment with the largest marker time (ties: the
 larger peak magnitude, then the lower segment number, as in the engine).
-Viability and the peak always come from :func:`strainsim.engine.measure`.
+Viability and the peak always come from :func:`strainsim.measure.engine.measure`.
 
 ``"ttp"``
     Time to peak of the smoothed curve (the engine's own TTP).
@@ -28,7 +28,7 @@ reference, :func:`marker_times_numpy`, that the tests hold it to.
 Examples
 --------
 >>> import numpy as np
->>> from strainsim.markers import measure_marker
+>>> from strainsim.measure.markers import measure_marker
 >>> t = np.arange(60) * 10.0
 >>> curve = lambda onset: np.clip((t - onset) / 200.0, 0, 1) * 25.0
 >>> strain = np.array([[curve(100.0 + 5 * s) for s in range(17)]])
@@ -45,7 +45,7 @@ from dataclasses import dataclass
 import numba
 import numpy as np
 
-from .engine import (
+from strainsim.measure.engine import (
     DEFAULT_SCAR_THRESHOLD_PCT,
     DEFAULT_SMOOTH_MS,
     EngineResult,
@@ -59,7 +59,7 @@ from .engine import (
     result_from_outputs,
     smoothed_at,
 )
-from .segments import SegmentModel
+from strainsim.segments import SegmentModel
 
 __all__ = ["MARKERS", "MarkerResult", "measure_marker", "marker_times_numpy"]
 
@@ -290,7 +290,7 @@ def measure_marker(strain, time_ms, *, marker: str = "ttp", kind: str = "radial"
     Parameters
     ----------
     strain, time_ms, kind, smooth_ms, scar_threshold_pct, candidates, model
-        As for :func:`strainsim.engine.measure`.
+        As for :func:`strainsim.measure.engine.measure`.
     marker : {"ttp", "onset", "xcorr"}
         See the module docstring.
     onset_fraction : float

@@ -17,7 +17,7 @@ only through the parameters).
 
 Examples
 --------
->>> from strainsim.calibration import load_targets
+>>> from strainsim.studies.calibration import load_targets
 >>> targets = load_targets()
 >>> [t.name for t in targets.targets][:2]
 ['pooled NYHA improvement OR', 'pooled LVESV change MD (%)']
@@ -32,11 +32,11 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import InputError
-from .resources import data_path, read_toml
-from .seeding import as_seed_sequence, children
-from .spec import TrialSpec
-from .trial import OUTCOMES, pool_trials, simulate_trial
+from strainsim.errors import InputError
+from strainsim.resources import data_path, read_toml
+from strainsim.seeding import as_seed_sequence, children
+from strainsim.studies.specs import TrialSpec
+from strainsim.studies.trials import OUTCOMES, pool_trials, simulate_trial
 
 __all__ = ["Target", "FreeParameter", "Targets", "load_targets", "with_parameters",
            "current_values", "Evaluation", "evaluate", "CalibrationResult", "calibrate",
@@ -241,7 +241,7 @@ def load_targets(path: str | Path | None = None,
     raw = read_toml(path)
     source = str(path)
     if trial_names is None:
-        from .experiments import five_trial_specs
+        from strainsim.studies.sweep import five_trial_specs
 
         trial_names = tuple(s.name for s in five_trial_specs())
     for key in raw:
@@ -325,7 +325,7 @@ def simulate_samples(specs: list[TrialSpec], targets: tuple[Target, ...], replic
     """Each replicate's value of every target's statistic, shape (replicates, targets).
 
     Replicate ``r`` simulates the five trials from ``SeedSequence(seed)`` -> child ``r``
-    -> one child per trial (as :func:`strainsim.trial.virtual_meta_analysis`).
+    -> one child per trial (as :func:`strainsim.studies.trials.virtual_meta_analysis`).
     """
     out = np.empty((replicates, len(targets)))
     for r, rep_seed in enumerate(children(as_seed_sequence(seed), replicates)):

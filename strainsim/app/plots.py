@@ -10,8 +10,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .io import atomic_path
-from .segments import N_SEGMENTS, SegmentModel, load_segments
+from strainsim.files import atomic_path
+from strainsim.segments import N_SEGMENTS, SegmentModel, load_segments
 
 __all__ = ["plot_bullseye", "plot_curves", "plot_patient", "save_figure"]
 
@@ -58,7 +58,7 @@ def plot_bullseye(values=None, *, ax=None, target: int | None = None, lead: int 
     Examples
     --------
     >>> import numpy as np
-    >>> from strainsim.plots import plot_bullseye
+    >>> from strainsim.app.plots import plot_bullseye
     >>> ax = plot_bullseye(np.arange(17.0), target=5, lead=11)
     """
     plt = _pyplot()
@@ -218,7 +218,7 @@ def plot_forest(result, *, title: str | None = None, xlabel: str | None = None,
 
     Parameters
     ----------
-    result : strainsim.meta.MetaResult
+    result : strainsim.stats.pooling.MetaResult
     title, xlabel : str, optional
     favours : (str, str), optional
         Labels under the left and right halves ("favours image-guided", ...).
@@ -321,8 +321,8 @@ def plot_funnel(result, egger=None, *, title: str | None = None):
 
     Parameters
     ----------
-    result : strainsim.meta.MetaResult
-    egger : strainsim.meta.EggerTest, optional
+    result : strainsim.stats.pooling.MetaResult
+    egger : strainsim.stats.sensitivity.EggerTest, optional
     """
     plt = _pyplot()
     effects = result.effects
@@ -360,7 +360,7 @@ def plot_tsa(result, *, title: str | None = None):
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(8, 5))
     frac = np.asarray(result.fraction)
-    from .tsa import boundaries
+    from strainsim.stats.sequential import boundaries
 
     # the boundary as a curve: a spending schedule of 40 looks (its values at the
     # actual looks are in the table; a denser schedule changes them by little)
@@ -491,7 +491,7 @@ def plot_strategies(case, *, model: SegmentModel | None = None):
     """One patient's bullseye per placement strategy: time to peak, scar hatched, the
     strategy's target (T) and lead (L), and how the lead is classified.
 
-    ``case`` is a :class:`strainsim.explore.PatientCase`.
+    ``case`` is a :class:`strainsim.app.explorer.PatientCase`.
     """
     plt = _pyplot()
     names = list(case.strategies)
@@ -515,7 +515,7 @@ def plot_sweep(result, *, published: dict | None = None):
 
     Parameters
     ----------
-    result : strainsim.experiments.SweepResult
+    result : strainsim.studies.sweep.SweepResult
     published : dict, optional
         ``{"nyha": (estimate, low, high), "lvesv": ...}`` drawn as the published
         pooled estimate and CI at the trials' concordance.

@@ -20,13 +20,13 @@ electrically activated:
 Every draw is made by a numba kernel from the block's ``patients`` stream
 (:mod:`strainsim.seeding`), patient by patient: :func:`scar_kernel`, then
 :func:`sites_kernel`, then :func:`pattern_kernel`. The Python functions are
-thin wrappers around them, and the per-block pipeline (:mod:`strainsim.fused`)
+thin wrappers around them, and the per-block pipeline (:mod:`strainsim.model.block`)
 calls the same kernels.
 
 Examples
 --------
 >>> import numpy as np
->>> from strainsim.activation import ActivationParams, simulate_activation
+>>> from strainsim.model.activation import ActivationParams, simulate_activation
 >>> act = simulate_activation(4, np.random.default_rng(0), ActivationParams())
 >>> act.activation_ms.shape
 (4, 17)
@@ -41,7 +41,7 @@ from typing import NamedTuple
 import numba
 import numpy as np
 
-from .segments import N_SEGMENTS, SegmentModel, load_segments
+from strainsim.segments import N_SEGMENTS, SegmentModel, load_segments
 
 __all__ = [
     "ActivationParams",

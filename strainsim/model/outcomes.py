@@ -24,7 +24,7 @@ of ``cohorts/published/targets.toml`` (see ``docs/calibration.md``).
 Examples
 --------
 >>> import numpy as np
->>> from strainsim.outcomes import OutcomeParams, simulate_outcomes
+>>> from strainsim.model.outcomes import OutcomeParams, simulate_outcomes
 >>> out = simulate_outcomes(np.full(3, 200.0), np.full(3, 150.0), np.array([0, 1, 2]),
 ...                         np.full(3, 130.0), np.zeros((3, 17), bool), np.zeros(3, bool),
 ...                         np.zeros(3, bool), np.ones(3, bool), np.random.default_rng(0),

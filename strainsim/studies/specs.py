@@ -7,15 +7,15 @@ A spec names a trial design and the parameters of every pipeline stage::
     n_image_guided = 110
     n_control = 110
 
-    [population]          # strainsim.cohort.PopulationParams
+    [population]          # strainsim.model.population.PopulationParams
     age_mean = 72.0
     ischemic_fraction = 0.56
 
-    [activation]          # strainsim.activation.ActivationParams
+    [activation]          # strainsim.model.activation.ActivationParams
     [measurement]         # strain kind, frame rate, noise; engine smoothing and scar threshold
-    [placement]           # strainsim.placement.PlacementParams: each arm's strategy
+    [placement]           # strainsim.model.placement.PlacementParams: each arm's strategy
                           # (image_guided = "ste", control = "empirical", ...)
-    [outcomes]            # strainsim.outcomes.OutcomeParams
+    [outcomes]            # strainsim.model.outcomes.OutcomeParams
 
 Every section but ``[trial]`` is optional; a missing key takes the default of
 the dataclass behind the section. An unknown section or key, a value of the
@@ -28,14 +28,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 
-from .activation import ActivationParams
-from .cohort import PopulationParams
-from .curves import FPS_RANGE, CurveParams
-from .errors import InputError
-from .outcomes import OutcomeParams
-from .placement import STRATEGIES, PlacementParams
-from .resources import data_path, read_toml
-from .speckle import SpeckleParams
+from strainsim.errors import InputError
+from strainsim.measure.speckle import SpeckleParams
+from strainsim.model.activation import ActivationParams
+from strainsim.model.curves import FPS_RANGE, CurveParams
+from strainsim.model.outcomes import OutcomeParams
+from strainsim.model.placement import STRATEGIES, PlacementParams
+from strainsim.model.population import PopulationParams
+from strainsim.resources import data_path, read_toml
 
 __all__ = ["TrialSpec", "load_spec", "spec_from_dict", "shipped_specs"]
 
@@ -58,7 +58,7 @@ class TrialSpec:
     fidelity : {"curves", "speckle"}
         How strain is "measured": the fast curve model with its calibrated
         tracking noise, or B-mode frames rendered and speckle-tracked
-        (:mod:`strainsim.speckle`; about 100x slower).
+        (:mod:`strainsim.measure.speckle`; about 100x slower).
     speckle : SpeckleParams
         Imaging settings for ``fidelity = "speckle"``.
     """

@@ -24,12 +24,12 @@ Tracking
     curve is drift-compensated (linearly brought back to zero at the end of
     the cycle), as commercial software does.
 
-The tracked curves go to :func:`strainsim.engine.measure` like any export.
+The tracked curves go to :func:`strainsim.measure.engine.measure` like any export.
 
 Examples
 --------
 >>> import numpy as np
->>> from strainsim.speckle import SpeckleParams, track_segment
+>>> from strainsim.measure.speckle import SpeckleParams, track_segment
 >>> time_ms = np.arange(25) * 1000 / 60
 >>> true = 20 * np.sin(np.pi * np.arange(25) / 24)          # % radial strain
 >>> tracked = track_segment(true, "radial", SpeckleParams(), np.random.default_rng(0))

@@ -3,22 +3,22 @@
 Nothing here models anything: this module strings the stage kernels together.
 
 :func:`measure_simulated` makes each strain curve with
-:func:`strainsim.curves.synthesize_curve` into a one-curve buffer and measures
+:func:`strainsim.model.curves.synthesize_curve` into a one-curve buffer and measures
 it at once with the engine's own per-curve routines
-(:func:`strainsim.engine.peak_of_row`, ``record_segment``, ``finish_patient``),
+(:func:`strainsim.measure.engine.peak_of_row`, ``record_segment``, ``finish_patient``),
 so a block's curves are never stored; the numbers are those of
 ``measure(simulate_curves(...).strain, ...)`` because both call the same code
 on the same draws.
 
 :func:`simulate_block` runs a seed block's whole pipeline (pattern activation,
-curve fidelity) in one call: :func:`strainsim.cohort.population_kernel`,
-:func:`strainsim.activation.scar_kernel`, ``sites_kernel``, ``pattern_kernel``,
-the curves measured as above, :func:`strainsim.placement.veins_kernel`,
+curve fidelity) in one call: :func:`strainsim.model.population.population_kernel`,
+:func:`strainsim.model.activation.scar_kernel`, ``sites_kernel``, ``pattern_kernel``,
+the curves measured as above, :func:`strainsim.model.placement.veins_kernel`,
 ``place_kernel``, the classification and
-:func:`strainsim.outcomes.outcome_noise_kernel` and ``apply_outcomes_kernel``, in
+:func:`strainsim.model.outcomes.outcome_noise_kernel` and ``apply_outcomes_kernel``, in
 the order the stage functions
 call them and from the same three streams (:mod:`strainsim.seeding`). The
-stage-by-stage path of :func:`strainsim.trial.simulate_arm` calls the same
+stage-by-stage path of :func:`strainsim.studies.trials.simulate_arm` calls the same
 kernels through their thin Python wrappers.
 
 The kernels' parameters travel as a few typed records (one per stage,
@@ -27,9 +27,9 @@ The kernels' parameters travel as a few typed records (one per stage,
 Examples
 --------
 >>> import numpy as np
->>> from strainsim.curves import CurveParams, simulate_curves
->>> from strainsim.engine import measure
->>> from strainsim.fused import measure_simulated
+>>> from strainsim.model.curves import CurveParams, simulate_curves
+>>> from strainsim.measure.engine import measure
+>>> from strainsim.model.block import measure_simulated
 >>> onset = np.random.default_rng(0).uniform(0, 150, (3, 17))
 >>> scar = np.zeros((3, 17), bool)
 >>> fused = measure_simulated(onset, scar, np.random.default_rng(1), CurveParams())
@@ -45,26 +45,7 @@ from typing import NamedTuple
 import numba
 import numpy as np
 
-from .activation import (
-    Activation,
-    PatternRecord,
-    ScarRecord,
-    pattern_kernel,
-    pattern_record,
-    scar_kernel,
-    scar_record,
-    sites_kernel,
-    true_latest_kernel,
-)
-from .cohort import (
-    Patients,
-    PopulationRecord,
-    activation_for,
-    population_kernel,
-    population_record,
-)
-from .curves import CurveParams, CurveRecord, curve_record, synthesize_curve, time_axis
-from .engine import (
+from strainsim.measure.engine import (
     DEFAULT_SCAR_THRESHOLD_PCT,
     DEFAULT_SMOOTH_MS,
     EngineOutputs,
@@ -77,7 +58,25 @@ from .engine import (
     record_segment,
     result_from_outputs,
 )
-from .outcomes import (
+from strainsim.model.activation import (
+    Activation,
+    PatternRecord,
+    ScarRecord,
+    pattern_kernel,
+    pattern_record,
+    scar_kernel,
+    scar_record,
+    sites_kernel,
+    true_latest_kernel,
+)
+from strainsim.model.curves import (
+    CurveParams,
+    CurveRecord,
+    curve_record,
+    synthesize_curve,
+    time_axis,
+)
+from strainsim.model.outcomes import (
     OutcomeArrays,
     OutcomeRecord,
     Outcomes,
@@ -87,7 +86,7 @@ from .outcomes import (
     outcome_noise_kernel,
     outcome_record,
 )
-from .placement import (
+from strainsim.model.placement import (
     Placement,
     PlacementRecord,
     VeinRecord,
@@ -98,7 +97,14 @@ from .placement import (
     vein_record,
     veins_kernel,
 )
-from .segments import N_SEGMENTS, SegmentModel, load_segments
+from strainsim.model.population import (
+    Patients,
+    PopulationRecord,
+    activation_for,
+    population_kernel,
+    population_record,
+)
+from strainsim.segments import N_SEGMENTS, SegmentModel, load_segments
 
 __all__ = ["measure_simulated", "simulate_block", "block_arrays", "block_supported",
            "block_constants", "BlockConstants", "BlockArrays"]
@@ -106,7 +112,7 @@ __all__ = ["measure_simulated", "simulate_block", "block_arrays", "block_support
 
 @numba.njit(cache=True)
 def measure_curves_kernel(rng, curves, engine, activation_ms, scar, out):
-    """Make every curve (:func:`~strainsim.curves.synthesize_curve`) and measure it at
+    """Make every curve (:func:`~strainsim.model.curves.synthesize_curve`) and measure it at
     once with the engine's per-curve routines; fills ``out`` (:class:`EngineOutputs`)."""
     half, sign, time_ms, threshold = engine.half, engine.sign, engine.time_ms, engine.threshold
     candidate, basal_mid, septal, lateral = (engine.candidate, engine.basal_mid,
@@ -138,18 +144,18 @@ def measure_simulated(activation_ms: np.ndarray, scar: np.ndarray,
     Parameters
     ----------
     activation_ms : ndarray, shape (n, 17)
-        Activation times (ms), as given to :func:`strainsim.curves.simulate_curves`.
+        Activation times (ms), as given to :func:`strainsim.model.curves.simulate_curves`.
     scar : ndarray of bool, shape (n, 17)
     rng : numpy.random.Generator
-        Consumed exactly as :func:`strainsim.curves.simulate_curves` consumes it.
+        Consumed exactly as :func:`strainsim.model.curves.simulate_curves` consumes it.
     params : CurveParams
     smooth_ms, scar_threshold_pct, model
-        As for :func:`strainsim.engine.measure` (all segments are candidates).
+        As for :func:`strainsim.measure.engine.measure` (all segments are candidates).
 
     Returns
     -------
     EngineResult
-        What :func:`strainsim.engine.measure` finds on the simulated curves.
+        What :func:`strainsim.measure.engine.measure` finds on the simulated curves.
     """
     activation_ms = np.ascontiguousarray(activation_ms, dtype=np.float64)
     scar = np.ascontiguousarray(scar, dtype=np.bool_)
@@ -328,7 +334,7 @@ def simulate_block(n: int, streams, guided: bool, spec, model: SegmentModel | No
     -------
     patients, measured, placement, outcomes, scar_at_lead, null_outcomes
         What the stage functions return for the same generators (see
-        :func:`strainsim.trial.simulate_arm`); ``null_outcomes`` is None without
+        :func:`strainsim.studies.trials.simulate_arm`); ``null_outcomes`` is None without
         ``null_world``.
     """
     a = block_arrays(n, streams, guided, spec, model, shift_pct, null_world)

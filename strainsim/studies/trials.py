@@ -8,7 +8,7 @@ control arm has the same baseline echo but places leads empirically.
 
 Trials differ: each draws a centre effect both arms share and an effect of each
 arm (``OutcomeParams.centre_sd_pct``, ``arm_sd_pct``;
-:func:`strainsim.outcomes.arm_shifts`), the between-trial heterogeneity real
+:func:`strainsim.model.outcomes.arm_shifts`), the between-trial heterogeneity real
 meta-analyses see. Each arm places its leads by its own strategy
 (``PlacementParams.image_guided``, ``control``).
 
@@ -20,8 +20,8 @@ depend on the chunk size, the thread count, or where a replicate runs.
 
 Examples
 --------
->>> from strainsim.spec import TrialSpec
->>> from strainsim.trial import simulate_trial
+>>> from strainsim.studies.specs import TrialSpec
+>>> from strainsim.studies.trials import simulate_trial
 >>> result = simulate_trial(TrialSpec(name="demo", n_image_guided=40, n_control=40), seed=1)
 >>> sorted(result.effects)
 ['lvedv', 'lvef', 'lvesv', 'nyha']
@@ -36,17 +36,18 @@ from functools import cached_property
 import numba
 import numpy as np
 
-from .cohort import Patients, simulate_patients
-from .curves import simulate_curves
-from .engine import EngineResult, measure
-from .fused import block_arrays, block_supported, measure_simulated, simulate_block
-from .meta import MetaResult, log_odds_ratio, mean_difference, pool
-from .outcomes import Outcomes, arm_shifts, simulate_outcomes
-from .placement import Placement, draw_veins, place_leads, scar_at_lead
-from .seeding import as_seed_sequence, block_streams, child, children
-from .segments import N_SEGMENTS, load_segments
-from .spec import TrialSpec
-from .speckle import track_curves
+from strainsim.measure.engine import EngineResult, measure
+from strainsim.measure.speckle import track_curves
+from strainsim.model.block import block_arrays, block_supported, measure_simulated, simulate_block
+from strainsim.model.curves import simulate_curves
+from strainsim.model.outcomes import Outcomes, arm_shifts, simulate_outcomes
+from strainsim.model.placement import Placement, draw_veins, place_leads, scar_at_lead
+from strainsim.model.population import Patients, simulate_patients
+from strainsim.seeding import as_seed_sequence, block_streams, child, children
+from strainsim.segments import N_SEGMENTS, load_segments
+from strainsim.stats.effects import log_odds_ratio, mean_difference
+from strainsim.stats.pooling import MetaResult, pool
+from strainsim.studies.specs import TrialSpec
 
 __all__ = [
     "SEED_BLOCK",
@@ -217,7 +218,7 @@ def _simulate_chunk(blocks, guided, spec: TrialSpec, model, shift_pct=0.0, backe
 
     Each seed block draws from its own three streams, so a chunk gives the
     same numbers as its blocks simulated one by one. ``backend="auto"`` runs a
-    block in one kernel (:func:`strainsim.fused.simulate_block`) when the spec
+    block in one kernel (:func:`strainsim.model.block.simulate_block`) when the spec
     allows it; ``"stages"`` calls the stage functions one by one, which call
     the same kernels.
     """
@@ -519,7 +520,7 @@ def stream_arm(n: int, guided: bool, spec: TrialSpec, seed: np.random.SeedSequen
     and the summary is identical for any ``block_size`` and any ``mapper``
     (it merges per-seed-block statistics in block order). Means and SDs agree
     with :func:`summarize_arm` to rounding. ``mapper`` (see
-    :mod:`strainsim.parallel`) runs the chunks in worker processes or on Dask.
+    :mod:`strainsim.studies.parallel`) runs the chunks in worker processes or on Dask.
     """
     blocks = list(_blocks(n, seed))
     per_chunk = max(1, -(-block_size // SEED_BLOCK))
@@ -541,7 +542,7 @@ def stream_arm(n: int, guided: bool, spec: TrialSpec, seed: np.random.SeedSequen
 
 
 def _trial_setup(spec: TrialSpec, seed, progress):
-    """A trial's arm seeds, its arms' shifts (:func:`~strainsim.outcomes.arm_shifts`), and
+    """A trial's arm seeds, its arms' shifts (:func:`~strainsim.model.outcomes.arm_shifts`), and
     the control arm's progress callback."""
     seed_guided, seed_control, seed_trial = children(as_seed_sequence(seed), 3)
     shifts = arm_shifts(spec.outcomes, np.random.default_rng(seed_trial))
@@ -656,7 +657,7 @@ def virtual_meta_analysis(specs: list[TrialSpec], seed: int | np.random.SeedSequ
                           method: str = "REML", test: str = "knha", model=None, mapper=None):
     """Simulate one trial per spec and pool them.
 
-    ``mapper`` (see :mod:`strainsim.parallel`) runs the trials elsewhere; the
+    ``mapper`` (see :mod:`strainsim.studies.parallel`) runs the trials elsewhere; the
     numbers are the same.
 
     Returns

@@ -40,12 +40,12 @@ Veins and leads are drawn by numba kernels from the block's ``care`` stream
 (:mod:`strainsim.seeding`): three uniforms per patient whatever the strategy,
 then, for ``electrical`` only, one normal per segment. :func:`draw_veins`,
 :func:`place_leads` and :func:`classify` are thin wrappers around the kernels,
-and the per-block pipeline (:mod:`strainsim.fused`) calls the same kernels.
+and the per-block pipeline (:mod:`strainsim.model.block`) calls the same kernels.
 
 Examples
 --------
 >>> import numpy as np
->>> from strainsim.placement import classify
+>>> from strainsim.model.placement import classify
 >>> classify(np.array([5, 11, 2]), np.array([5, 5, 5])).tolist()
 [0, 1, 2]
 """
@@ -58,7 +58,7 @@ from typing import NamedTuple
 import numba
 import numpy as np
 
-from .segments import N_SEGMENTS, SegmentModel, load_segments
+from strainsim.segments import N_SEGMENTS, SegmentModel, load_segments
 
 __all__ = [
     "PlacementParams",

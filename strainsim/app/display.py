@@ -6,8 +6,8 @@ import math
 
 import numpy as np
 
-from .engine import EngineResult
-from .segments import SegmentModel, load_segments
+from strainsim.measure.engine import EngineResult
+from strainsim.segments import SegmentModel, load_segments
 
 __all__ = ["patient_dict", "result_dict", "segment_table", "batch_table", "meta_table",
            "pooled_table", "sweep_table", "patient_rows"]

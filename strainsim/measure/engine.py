@@ -30,7 +30,7 @@ TTPs, viability and latest segments; floating-point indices agree to rounding.
 Examples
 --------
 >>> import numpy as np
->>> from strainsim.engine import measure
+>>> from strainsim.measure.engine import measure
 >>> time_ms = np.arange(50) * 20.0
 >>> strain = np.zeros((1, 17, 50))
 >>> strain[0, :, 10] = 20.0          # every segment peaks at 200 ms ...
@@ -48,7 +48,7 @@ from typing import NamedTuple
 import numba
 import numpy as np
 
-from .segments import N_SEGMENTS, SegmentModel, load_segments
+from strainsim.segments import N_SEGMENTS, SegmentModel, load_segments
 
 __all__ = [
     "EngineResult",

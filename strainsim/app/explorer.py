@@ -2,7 +2,7 @@
 curve, one patient under the four strategies.
 
 Everything here runs the same simulation, meta-analysis and plotting code as the
-command line; :mod:`strainsim.explorer_app` only lays it out as a Panel page.
+command line; :mod:`strainsim.app.explorer_page` only lays it out as a Panel page.
 Nothing in this module imports Panel, so it is tested like any other module.
 
 Settings come from the page's widgets or from the page's URL
@@ -13,7 +13,7 @@ broken page.
 
 Examples
 --------
->>> from strainsim.explore import settings_from_query
+>>> from strainsim.app.explorer import settings_from_query
 >>> settings, problems = settings_from_query({"concordance": ["0.9"], "trials": ["seven"]})
 >>> settings.concordance, settings.trials
 (0.9, 5)
@@ -29,8 +29,8 @@ from dataclasses import dataclass, fields, replace
 
 import numpy as np
 
-from .curves import CurveParams
-from .outcomes import OutcomeParams
+from strainsim.model.curves import CurveParams
+from strainsim.model.outcomes import OutcomeParams
 
 __all__ = ["ExplorerSettings", "SETTINGS", "settings_from_query", "meta_specs",
            "one_meta_analysis", "power_curve", "patient_case", "PatientCase", "POWER_LEVELS",
@@ -150,7 +150,7 @@ def checked(settings: ExplorerSettings) -> ExplorerSettings:
 
 def meta_specs(settings: ExplorerSettings) -> list:
     """The trial specs of the settings' world (concordance not yet forced)."""
-    from .experiments import five_trial_specs
+    from strainsim.studies.sweep import five_trial_specs
 
     base = five_trial_specs()
     specs = []
@@ -176,8 +176,8 @@ def one_meta_analysis(settings: ExplorerSettings):
     trials : list of TrialResult
     pooled : dict of str to MetaResult
     """
-    from .experiments import with_concordance
-    from .trial import virtual_meta_analysis
+    from strainsim.studies.sweep import with_concordance
+    from strainsim.studies.trials import virtual_meta_analysis
 
     checked(settings)
     specs = with_concordance(meta_specs(settings), settings.concordance)
@@ -196,9 +196,9 @@ def power_curve(settings: ExplorerSettings, *, precise: bool = False, mapper=Non
     first seen gets :data:`QUICK_REPLICATES` per level, or
     :data:`PRECISE_REPLICATES` with ``precise``; a precise curve, once computed, is
     always preferred. ``mapper`` runs the replicates in worker processes
-    (:func:`strainsim.parallel.make_mapper`); the numbers do not depend on it.
+    (:func:`strainsim.studies.parallel.make_mapper`); the numbers do not depend on it.
     """
-    from .experiments import concordance_sweep
+    from strainsim.studies.sweep import concordance_sweep
 
     world = checked(settings).world()
     best = _SWEEPS.get((world, PRECISE_REPLICATES))
@@ -219,7 +219,7 @@ def _png(fig, tight: bool = False) -> bytes:
     # tight: crop to what is drawn (labels outside the axes), at the cost of a second draw
     import io
 
-    from .plots import _pyplot
+    from strainsim.app.plots import _pyplot
 
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=90, bbox_inches="tight" if tight else None)
@@ -242,8 +242,8 @@ def render_trials(settings: ExplorerSettings, outcome: str = "lvesv", *, mapper=
     """The trials view for ``settings``: the forest plot of one virtual meta-analysis
     (``outcome``, the published result marked), the power curve with the concordance
     marked, and a summary."""
-    from .experiments import published_targets
-    from .plots import plot_forest, plot_power
+    from strainsim.app.plots import plot_forest, plot_power
+    from strainsim.studies.sweep import published_targets
 
     if outcome not in OUTCOME_LABELS:
         raise ValueError(f"outcome: expected one of {', '.join(OUTCOME_LABELS)}, "
@@ -331,13 +331,13 @@ def patient_case(seed: int, fps: float = _CURVES.fps,
     (:func:`strainsim.seeding.block_streams`); every strategy starts from the same
     state of the care stream, so they see the same veins and the same draws.
     """
-    from .cohort import simulate_patients
-    from .curves import simulate_curves
-    from .engine import measure
-    from .placement import STRATEGIES, PlacementParams, draw_veins, place_leads
-    from .seeding import block_streams
-    from .segments import load_segments
-    from .spec import TrialSpec
+    from strainsim.measure.engine import measure
+    from strainsim.model.curves import simulate_curves
+    from strainsim.model.placement import STRATEGIES, PlacementParams, draw_veins, place_leads
+    from strainsim.model.population import simulate_patients
+    from strainsim.seeding import block_streams
+    from strainsim.segments import load_segments
+    from strainsim.studies.specs import TrialSpec
 
     _check("seed", seed)
     _check("fps", fps)
@@ -383,7 +383,7 @@ def render_patient(seed: int, fps: float = _CURVES.fps,
                    noise_sd_pct: float = _CURVES.noise_sd_pct) -> PatientView:
     """The patient view: the curves with each time to peak, a bullseye per strategy
     and a table of targets, leads and classes."""
-    from .plots import plot_curves, plot_strategies
+    from strainsim.app.plots import plot_curves, plot_strategies
 
     case = patient_case(seed, fps, noise_sd_pct)
     m = case.measured

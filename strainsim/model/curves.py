@@ -8,13 +8,13 @@ temporally smooth noise (an AR(1) process with a correlation time) and a linear
 drift over the cycle, as real exports show.
 
 One numba function makes one curve (:func:`synthesize_curve`); the batch
-kernel and the per-block pipeline (:mod:`strainsim.fused`, which measures each
+kernel and the per-block pipeline (:mod:`strainsim.model.block`, which measures each
 curve as soon as it is made) both call it.
 
 Examples
 --------
 >>> import numpy as np
->>> from strainsim.curves import CurveParams, simulate_curves
+>>> from strainsim.model.curves import CurveParams, simulate_curves
 >>> curves = simulate_curves(np.array([[50.0] * 17]), np.zeros((1, 17), bool),
 ...                          np.random.default_rng(0), CurveParams(fps=50, cycle_ms=800))
 >>> curves.strain.shape, curves.time_ms[:3]

@@ -22,7 +22,7 @@ Scoring (per stratum and overall)
 
 Examples
 --------
->>> from strainsim.benchmark import wilson_interval
+>>> from strainsim.studies.benchmark import wilson_interval
 >>> [round(x, 3) for x in wilson_interval(45, 50)]
 [0.786, 0.957]
 """
@@ -37,11 +37,11 @@ from pathlib import Path
 
 import numpy as np
 
-from .activation import ActivationParams, simulate_activation
-from .curves import CurveParams, simulate_curves
-from .errors import InputError
-from .seeding import block_streams, child
-from .segments import N_SEGMENTS, SegmentModel, load_segments
+from strainsim.errors import InputError
+from strainsim.model.activation import ActivationParams, simulate_activation
+from strainsim.model.curves import CurveParams, simulate_curves
+from strainsim.seeding import block_streams, child
+from strainsim.segments import N_SEGMENTS, SegmentModel, load_segments
 
 __all__ = ["Stratum", "make_dataset", "read_truth", "read_predictions", "score",
            "wilson_interval", "FORMAT", "MAX_PATIENTS"]
@@ -81,7 +81,7 @@ def make_dataset(out: str | Path, n: int, strata: list[Stratum], *, kind: str = 
     dict
         The manifest (also written to ``out/manifest.json``).
     """
-    from . import __version__
+    from strainsim import __version__
 
     model = model or load_segments()
     out = Path(out)
@@ -107,7 +107,7 @@ def make_dataset(out: str | Path, n: int, strata: list[Stratum], *, kind: str = 
         else:
             from dataclasses import replace
 
-            from .speckle import SpeckleParams, track_curves
+            from strainsim.measure.speckle import SpeckleParams, track_curves
 
             params = CurveParams(kind=kind, fps=stratum.fps, cycle_ms=cycle_ms,
                                  noise_sd_pct=0.0, drift_sd_pct=0.0)
@@ -119,7 +119,7 @@ def make_dataset(out: str | Path, n: int, strata: list[Stratum], *, kind: str = 
         np.savez_compressed(out / f"{stratum.name}.npz", strain=strain,
                             time_ms=curves.time_ms, patient_id=ids)
         if per_patient_csv:
-            from .io import write_strain_csv
+            from strainsim.measure.exports import write_strain_csv
 
             (out / "csv").mkdir(exist_ok=True)
             for i, pid in enumerate(ids):
@@ -353,8 +353,8 @@ def predict_with_marker(folder: str | Path, truth: Truth, marker: str, *,
                         onset_fraction: float = 0.1, model: SegmentModel | None = None
                         ) -> Predictions:
     """strainsim's own marker on every stratum of a data set, as predictions."""
-    from .io import read_strain_npz
-    from .markers import measure_marker
+    from strainsim.measure.exports import read_strain_npz
+    from strainsim.measure.markers import measure_marker
 
     folder = Path(folder)
     index = {pid: i for i, pid in enumerate(truth.patient_id)}
@@ -382,7 +382,7 @@ def write_predictions(path: str | Path, truth: Truth, predictions: Predictions) 
         header += [f"t_{s}" for s in range(1, N_SEGMENTS + 1)]
     if predictions.scar is not None:
         header += [f"scar_{s}" for s in range(1, N_SEGMENTS + 1)]
-    from .io import atomic_path
+    from strainsim.files import atomic_path
 
     with atomic_path(path) as tmp, open(tmp, "w", newline="") as fh:
         writer = csv.writer(fh)

@@ -1,0 +1,2 @@
+"""The application: the command line, tables and plots, the explorer.
+"""

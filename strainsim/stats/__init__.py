@@ -1,0 +1,3 @@
+"""Statistics: effect sizes, pooling, sensitivity analyses, study tables and trial
+sequential analysis. Imports nothing of the simulation.
+"""
