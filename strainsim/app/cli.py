@@ -896,10 +896,10 @@ def sweep(
     with make_mapper(workers, scheduler) as mapper:
         # the workers start up while this process imports the rest, plotting included
         from strainsim.app.display import sweep_table
-        from strainsim.app.plots import _pyplot, plot_sweep, save_figure
+        from strainsim.app.plots import pyplot, plot_sweep, save_figure
         from strainsim.studies.sweep import concordance_sweep, published_targets
 
-        _pyplot()
+        pyplot()
 
         progress, advance = _progress(len(values) * replicates, "virtual meta-analyses")
         with progress:

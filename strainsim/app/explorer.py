@@ -219,11 +219,11 @@ def _png(fig, tight: bool = False) -> bytes:
     # tight: crop to what is drawn (labels outside the axes), at the cost of a second draw
     import io
 
-    from strainsim.app.plots import _pyplot
+    from strainsim.app.plots import pyplot
 
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=90, bbox_inches="tight" if tight else None)
-    _pyplot().close(fig)
+    pyplot().close(fig)
     return buffer.getvalue()
 
 

@@ -16,7 +16,8 @@ from strainsim.segments import N_SEGMENTS, SegmentModel, load_segments
 __all__ = ["plot_bullseye", "plot_curves", "plot_patient", "save_figure"]
 
 
-def _pyplot():
+def pyplot():
+    """matplotlib.pyplot, on the non-interactive Agg backend unless one was chosen."""
     import matplotlib
 
     if "matplotlib.pyplot" not in __import__("sys").modules:
@@ -61,7 +62,7 @@ def plot_bullseye(values=None, *, ax=None, target: int | None = None, lead: int 
     >>> from strainsim.app.plots import plot_bullseye
     >>> ax = plot_bullseye(np.arange(17.0), target=5, lead=11)
     """
-    plt = _pyplot()
+    plt = pyplot()
     from matplotlib.patches import Wedge
 
     model = model or load_segments()
@@ -146,7 +147,7 @@ def plot_curves(time_ms, strain, *, ttp_ms=None, viable=None, latest: int | None
     -------
     matplotlib.axes.Axes
     """
-    plt = _pyplot()
+    plt = pyplot()
     model = model or load_segments()
     if ax is None:
         _, ax = plt.subplots(figsize=(7, 4))
@@ -180,7 +181,7 @@ def plot_curves(time_ms, strain, *, ttp_ms=None, viable=None, latest: int | None
 def plot_patient(time_ms, strain, result, index: int = 0, *, lead: int | None = None,
                  title: str | None = None, model: SegmentModel | None = None):
     """Curves and TTP bullseye for one patient of an engine result; returns the figure."""
-    plt = _pyplot()
+    plt = pyplot()
     fig, (ax_curves, ax_eye) = plt.subplots(1, 2, figsize=(12, 4.6),
                                             gridspec_kw={"width_ratios": [1.5, 1]})
     latest = int(result.latest_segment[index])
@@ -198,7 +199,7 @@ def plot_patient(time_ms, strain, result, index: int = 0, *, lead: int | None = 
 
 def save_figure(fig, path: str | Path) -> None:
     """Save a figure atomically (temp file + rename) and close it."""
-    plt = _pyplot()
+    plt = pyplot()
     path = Path(path)
     with atomic_path(path) as tmp:
         fig.savefig(tmp, dpi=120, format=path.suffix.lstrip(".") or "png")
@@ -230,7 +231,7 @@ def plot_forest(result, *, title: str | None = None, xlabel: str | None = None,
     -------
     matplotlib.figure.Figure
     """
-    plt = _pyplot()
+    plt = pyplot()
     from matplotlib.patches import Polygon
 
     effects = result.effects
@@ -324,7 +325,7 @@ def plot_funnel(result, egger=None, *, title: str | None = None):
     result : strainsim.stats.pooling.MetaResult
     egger : strainsim.stats.sensitivity.EggerTest, optional
     """
-    plt = _pyplot()
+    plt = pyplot()
     effects = result.effects
     sei = np.sqrt(effects.vi)
     fig, ax = plt.subplots(figsize=(6.5, 5))
@@ -357,7 +358,7 @@ def plot_funnel(result, egger=None, *, title: str | None = None):
 def plot_tsa(result, *, title: str | None = None):
     """Trial sequential analysis: the cumulative z-curve against the monitoring
     boundaries and the conventional 1.96 lines, on the information axis."""
-    plt = _pyplot()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(8, 5))
     frac = np.asarray(result.fraction)
     from strainsim.stats.sequential import boundaries
@@ -395,7 +396,7 @@ def plot_tsa(result, *, title: str | None = None):
 def plot_benchmark(scores: dict, *, title: str | None = None):
     """Activation-mapping benchmark: exact and within-one accuracy against frame rate,
     one line per noise level, with Wilson 95 % intervals."""
-    plt = _pyplot()
+    plt = pyplot()
     rows = [r for r in scores["strata"] if r["stratum"] != "all"]
     fig, axes = plt.subplots(1, 2, figsize=(10, 4), sharey=True)
     noises = sorted({r["noise"] for r in rows})
@@ -475,7 +476,7 @@ def _patients_panel(ax, result, current: float | None = None):
 def plot_power(result, *, current: float | None = None):
     """The lower row of :func:`plot_sweep` alone (power, false positives, patients
     needed), with the concordance ``current`` marked: the explorer's power view."""
-    plt = _pyplot()
+    plt = pyplot()
     fig, axes = plt.subplots(1, 3, figsize=(13, 3.8))
     _power_panel(axes[0], result, current)
     _false_positive_panel(axes[1], result, current)
@@ -493,7 +494,7 @@ def plot_strategies(case, *, model: SegmentModel | None = None):
 
     ``case`` is a :class:`strainsim.app.explorer.PatientCase`.
     """
-    plt = _pyplot()
+    plt = pyplot()
     names = list(case.strategies)
     fig, axes = plt.subplots(1, len(names), figsize=(3.6 * len(names), 4.2))
     ttp = np.where(case.measured.viable[0], case.measured.ttp_ms[0], np.nan)
@@ -524,7 +525,7 @@ def plot_sweep(result, *, published: dict | None = None):
     -------
     matplotlib.figure.Figure
     """
-    plt = _pyplot()
+    plt = pyplot()
     levels = np.asarray(result.levels) * 100
     fig, axes = plt.subplots(2, 3, figsize=(15, 7.5))
     panels = (("nyha", "NYHA improvement, odds ratio", True),
@@ -565,7 +566,7 @@ def plot_sweep(result, *, published: dict | None = None):
 
 def plot_frames(frames, time_ms, *, n: int = 6, title: str | None = None):
     """A montage of ``n`` B-mode frames spread over the cycle; returns the figure."""
-    plt = _pyplot()
+    plt = pyplot()
     picks = np.linspace(0, len(frames) - 1, n).round().astype(int)
     fig, axes = plt.subplots(1, n, figsize=(2.1 * n, 2.6))
     for ax, k in zip(np.atleast_1d(axes), picks, strict=True):
@@ -581,7 +582,7 @@ def plot_frames(frames, time_ms, *, n: int = 6, title: str | None = None):
 def plot_tracked_curves(time_ms, true_strain, tracked_strain, *, kind: str = "radial",
                         model: SegmentModel | None = None):
     """Tracked (solid) vs true (dashed) strain for all 17 segments, one panel each."""
-    plt = _pyplot()
+    plt = pyplot()
     model = model or load_segments()
     fig, axes = plt.subplots(3, 6, figsize=(15, 7), sharex=True, sharey=True)
     for seg, ax in zip(model.segments, axes.ravel(), strict=False):
@@ -612,7 +613,7 @@ def save_gif(frames, path: str | Path, *, fps: float = 20.0) -> None:
 def plot_calibration(rows: list[dict], *, title: str | None = None):
     """Each target: the published value (diamond) against the simulated mean and 95 %
     range across replicates, on a common scale of published SEs (z)."""
-    plt = _pyplot()
+    plt = pyplot()
     n = len(rows)
     fig, ax = plt.subplots(figsize=(8.5, 0.34 * n + 1.4))
     y = np.arange(n)[::-1]

@@ -437,7 +437,9 @@ def half_window_frames(smooth_ms: float, time_ms: np.ndarray) -> int:
     return int(np.floor(smooth_ms / 2.0 / dt + 1e-9))
 
 
-def _prepare(strain, time_ms, kind, smooth_ms, scar_threshold_pct, model, candidates):
+def prepare(strain, time_ms, kind, smooth_ms, scar_threshold_pct, model, candidates):
+    """Checked, contiguous ``(N, S, T)`` strain and the kernels' :class:`EngineRecord`
+    (raises ValueError on shapes, times or a kind the engine cannot measure)."""
     strain = np.asarray(strain)
     if strain.ndim == 2:
         strain = strain[None]
@@ -527,7 +529,7 @@ def measure(strain, time_ms, *, kind: str = "radial", smooth_ms: float = DEFAULT
     -------
     EngineResult
     """
-    strain, rec = _prepare(strain, time_ms, kind, smooth_ms, scar_threshold_pct, model,
+    strain, rec = prepare(strain, time_ms, kind, smooth_ms, scar_threshold_pct, model,
                            candidates)
     outputs = engine_outputs(strain.shape[0], strain.shape[1])
     measure_kernel(rec, strain, outputs)
@@ -539,7 +541,7 @@ def measure_numpy(strain, time_ms, *, kind: str = "radial",
                   scar_threshold_pct: float = DEFAULT_SCAR_THRESHOLD_PCT,
                   candidates=None, model: SegmentModel | None = None) -> EngineResult:
     """Plain-numpy reference of :func:`measure` (same arguments, same results)."""
-    strain, rec = _prepare(strain, time_ms, kind, smooth_ms, scar_threshold_pct, model,
+    strain, rec = prepare(strain, time_ms, kind, smooth_ms, scar_threshold_pct, model,
                            candidates)
     frame, peak = peak_kernel_numpy(strain.astype(np.float64, copy=False), rec.half, rec.sign)
     summary = summary_kernel_numpy(frame, peak, rec.time_ms, rec.sign, rec.threshold,

@@ -49,7 +49,7 @@ from strainsim.measure.engine import (
     DEFAULT_SCAR_THRESHOLD_PCT,
     DEFAULT_SMOOTH_MS,
     EngineResult,
-    _prepare,
+    prepare,
     engine_outputs,
     finish_patient,
     measure,
@@ -312,7 +312,7 @@ def measure_marker(strain, time_ms, *, marker: str = "ttp", kind: str = "radial"
                          model=model)
         return MarkerResult(marker=marker, time_ms=engine.ttp_ms,
                             latest_segment=engine.latest_segment, engine=engine)
-    strain, rec = _prepare(strain, time_ms, kind, smooth_ms, scar_threshold_pct, model,
+    strain, rec = prepare(strain, time_ms, kind, smooth_ms, scar_threshold_pct, model,
                            candidates)
     out = engine_outputs(strain.shape[0], strain.shape[1])
     times = np.empty(strain.shape[:2])
@@ -336,7 +336,7 @@ def marker_times_numpy(strain, time_ms, *, marker: str, kind: str = "radial",
                            scar_threshold_pct=scar_threshold_pct)
     if marker == "ttp":
         return engine.ttp_ms.copy()
-    strain, rec = _prepare(strain, time_ms, kind, smooth_ms, scar_threshold_pct, None, None)
+    strain, rec = prepare(strain, time_ms, kind, smooth_ms, scar_threshold_pct, None, None)
     time_ms, half, sign = rec.time_ms, rec.half, rec.sign
     peak_frame = np.where(np.isnan(engine.ttp_ms), -1,
                           np.searchsorted(time_ms, np.nan_to_num(engine.ttp_ms)))
