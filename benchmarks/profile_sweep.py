@@ -17,7 +17,7 @@ from collections import Counter
 from pathlib import Path
 
 PARTS = {
-    "block_arrays": "block kernels (numba, with their call)",
+    "simulate_block": "the block simulator (numba kernels, with their calls)",
     "block_streams": "seeding the blocks' streams",
     "_trial_setup": "trial seeds and trial-level shifts",
     "_summary": "arm summaries",

@@ -198,7 +198,8 @@ def test_noise_free_curve_is_the_contraction_shape():
 
 # --- streams: what a change of parameters leaves alone ---------------------------------
 def _arm(spec, seed=3):
-    return simulate_arm(spec.n_image_guided, True, spec, np.random.SeedSequence(seed))
+    return simulate_arm(spec.n_image_guided, True, spec, np.random.SeedSequence(seed),
+                        keep_patients=True)
 
 
 def test_a_new_frame_rate_changes_the_measurement_not_the_patients_or_their_care():

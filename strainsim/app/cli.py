@@ -693,7 +693,7 @@ def cohort(
     from strainsim.files import check_output_folder, output_folder
     from strainsim.studies.parallel import make_mapper
     from strainsim.studies.specs import load_spec
-    from strainsim.studies.trials import simulate_trial, stream_trial
+    from strainsim.studies.trials import simulate_trial
 
     if not 1 <= block_size <= 10_000_000:
         raise InputError("option --block-size", None, "a number of patients in [1, 1e7]",
@@ -712,9 +712,9 @@ def cohort(
     with progress:
         if summary_only:
             with make_mapper(workers, scheduler) as mapper:
-                result = stream_trial(trial_spec, seed, block_size=block_size,
-                                      progress=advance,
-                                      mapper=mapper if workers > 1 or scheduler else None)
+                result = simulate_trial(trial_spec, seed, block_size=block_size,
+                                        progress=advance,
+                                        mapper=mapper if workers > 1 or scheduler else None)
         else:
             result, guided, control = simulate_trial(trial_spec, seed, keep_arms=True,
                                                      block_size=block_size, progress=advance)
@@ -896,7 +896,7 @@ def sweep(
     with make_mapper(workers, scheduler) as mapper:
         # the workers start up while this process imports the rest, plotting included
         from strainsim.app.display import sweep_table
-        from strainsim.app.plots import pyplot, plot_sweep, save_figure
+        from strainsim.app.plots import plot_sweep, pyplot, save_figure
         from strainsim.studies.sweep import concordance_sweep, published_targets
 
         pyplot()

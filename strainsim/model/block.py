@@ -1,6 +1,15 @@
-"""A seed block through every stage in one kernel, and curves measured as they are made.
+"""The block simulator: a seed block of patients through every stage, in order.
 
-Nothing here models anything: this module strings the stage kernels together.
+This is the one place where the pipeline's order is written::
+
+    patients stream     population -> scar -> late site and delay -> activation
+    measurement stream  strain curves (or speckle frames tracked) -> engine
+    care stream         veins -> lead placement -> classification -> outcomes
+    then                the block's statistics (:mod:`strainsim.model.summary`)
+
+Nothing here models anything: every stage is its own module's kernel.
+:func:`simulate_block` runs one seed block; trials, the sweep, calibration, the
+cohort table and the explorer's patient all call it.
 
 :func:`measure_simulated` makes each strain curve with
 :func:`strainsim.model.curves.synthesize_curve` into a one-curve buffer and measures
@@ -10,19 +19,14 @@ so a block's curves are never stored; the numbers are those of
 ``measure(simulate_curves(...).strain, ...)`` because both call the same code
 on the same draws.
 
-:func:`simulate_block` runs a seed block's whole pipeline (pattern activation,
-curve fidelity) in one call: :func:`strainsim.model.population.population_kernel`,
-:func:`strainsim.model.activation.scar_kernel`, ``sites_kernel``, ``pattern_kernel``,
-the curves measured as above, :func:`strainsim.model.placement.veins_kernel`,
-``place_kernel``, the classification and
-:func:`strainsim.model.outcomes.outcome_noise_kernel` and ``apply_outcomes_kernel``, in
-the order the stage functions
-call them and from the same three streams (:mod:`strainsim.seeding`). The
-stage-by-stage path of :func:`strainsim.studies.trials.simulate_arm` calls the same
-kernels through their thin Python wrappers.
-
-The kernels' parameters travel as a few typed records (one per stage,
-:class:`BlockConstants`) built in one place, :func:`block_constants`.
+The stages draw from the block's three streams (:mod:`strainsim.seeding`), so a
+new frame rate leaves the patients alone and a new concordance leaves their
+curves alone. The compiled stages run in three compiled calls (who the patients
+are, their curves measured, their care); the two stages that are not compiled
+(the eikonal activation model, speckle-tracking fidelity) take the place of
+their compiled stage between those calls. The kernels' parameters travel as
+typed records, one per stage, gathered in :class:`BlockConstants` and built in
+one place, :func:`block_constants`.
 
 Examples
 --------
@@ -40,6 +44,7 @@ True
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import NamedTuple
 
 import numba
@@ -54,14 +59,17 @@ from strainsim.measure.engine import (
     engine_outputs,
     engine_record,
     finish_patient,
+    measure_kernel,
     peak_of_row,
     record_segment,
     result_from_outputs,
 )
+from strainsim.measure.speckle import track_curves
 from strainsim.model.activation import (
     Activation,
     PatternRecord,
     ScarRecord,
+    eikonal_activation,
     pattern_kernel,
     pattern_record,
     scar_kernel,
@@ -73,6 +81,7 @@ from strainsim.model.curves import (
     CurveParams,
     CurveRecord,
     curve_record,
+    curves_kernel,
     synthesize_curve,
     time_axis,
 )
@@ -106,26 +115,30 @@ from strainsim.model.population import (
 )
 from strainsim.segments import N_SEGMENTS, SegmentModel, load_segments
 
-__all__ = ["measure_simulated", "simulate_block", "block_arrays", "block_supported",
+__all__ = ["measure_simulated", "simulate_block", "block_results", "BlockResults",
            "block_constants", "BlockConstants", "BlockArrays"]
 
 
 @numba.njit(cache=True)
-def measure_curves_kernel(rng, curves, engine, activation_ms, scar, out):
+def measure_curves_kernel(rng, curves, engine, activation_ms, scar, out, strain_out):
     """Make every curve (:func:`~strainsim.model.curves.synthesize_curve`) and measure it at
-    once with the engine's per-curve routines; fills ``out`` (:class:`EngineOutputs`)."""
+    once with the engine's per-curve routines; fills ``out`` (:class:`EngineOutputs`) and,
+    when it has rows, ``strain_out`` (n, 17, T) with the curves."""
     half, sign, time_ms, threshold = engine.half, engine.sign, engine.time_ms, engine.threshold
     candidate, basal_mid, septal, lateral = (engine.candidate, engine.basal_mid,
                                              engine.septal, engine.lateral)
     peak, ttp, viable, latest = out.peak, out.ttp, out.viable, out.latest
     n, n_seg = activation_ms.shape
     row = np.empty(time_ms.shape[0])
+    keep = strain_out.shape[0] > 0
     for i in range(n):
         best = -1
         best_ttp = 0.0
         best_amp = 0.0
         for s in range(n_seg):
             synthesize_curve(rng, curves, activation_ms[i, s], scar[i, s], row)
+            if keep:
+                strain_out[i, s, :] = row
             f, raw = peak_of_row(row, half, sign)
             best, best_ttp, best_amp = record_segment(i, s, f, raw, sign, time_ms, threshold,
                                                       candidate, best, best_ttp, best_amp,
@@ -162,12 +175,13 @@ def measure_simulated(activation_ms: np.ndarray, scar: np.ndarray,
     engine = engine_record(time_axis(params), params.kind, smooth_ms, scar_threshold_pct,
                            model=model)
     out = engine_outputs(*activation_ms.shape)
-    measure_curves_kernel(rng, curve_record(params), engine, activation_ms, scar, out)
+    measure_curves_kernel(rng, curve_record(params), engine, activation_ms, scar, out,
+                          np.empty((0, N_SEGMENTS, engine.time_ms.shape[0])))
     return result_from_outputs(out, params.kind, scar_threshold_pct, engine.half)
 
 
 # ---------------------------------------------------------------------------------------
-# a whole seed block in one kernel
+# the block simulator
 # ---------------------------------------------------------------------------------------
 class BlockConstants(NamedTuple):
     """Every stage's record for one trial spec (built by :func:`block_constants`)."""
@@ -184,7 +198,7 @@ class BlockConstants(NamedTuple):
 
 
 class BlockArrays(NamedTuple):
-    """Every per-patient number of a block (what the stage functions return)."""
+    """Every per-patient number of a block."""
 
     age: np.ndarray              # (n,) years
     male: np.ndarray             # (n,) bool
@@ -197,6 +211,7 @@ class BlockArrays(NamedTuple):
     activation_ms: np.ndarray    # (n, 17)
     true_latest: np.ndarray      # (n,) int64
     measured: EngineOutputs      # the engine on the patient's curves
+    strain: np.ndarray           # (n, 17, T) the curves, kept only when asked for
     available: np.ndarray        # (n, n_veins) bool
     reachable: np.ndarray        # (n, 17) bool
     aim: np.ndarray              # (n,) int64, the arm's measured target
@@ -204,46 +219,44 @@ class BlockArrays(NamedTuple):
     vs_measured: np.ndarray      # (n,) int8
     vs_true: np.ndarray          # (n,) int8
     scar_at_lead: np.ndarray     # (n,) bool
-    outcome_noise: np.ndarray    # (3, n) the outcome draws
+    outcome_noise: np.ndarray    # (n, 3) the outcome draws
     outcomes: OutcomeArrays
-    null_outcomes: OutcomeArrays  # filled only for a null world (see block_kernel)
+    null_outcomes: OutcomeArrays  # filled only for a null world (see care_kernel)
 
 
 @numba.njit(cache=True)
-def block_kernel(patients_rng, measurement_rng, care_rng, guided, shift_pct, null_world, k,
-                 a):
-    """One seed block through every stage: ``k`` a :class:`BlockConstants`, ``a`` the
-    :class:`BlockArrays` to fill. With ``null_world`` the same patients, leads and
-    outcome draws also give ``a.null_outcomes`` in a world where the lead's position
-    has no effect; the trial keeps its shift, a between-trial difference of mean zero."""
-    # patients stream: who the patient is
-    population_kernel(patients_rng, k.population, a.age, a.male, a.edv, a.esv)
-    scar_kernel(patients_rng, k.scar, a.scar, a.ischemic)
-    sites_kernel(patients_rng, k.pattern, a.late, a.delay)
-    pattern_kernel(patients_rng, k.pattern, a.scar, a.late, a.delay, a.activation_ms)
-    true_latest_kernel(a.activation_ms, a.scar, a.true_latest)
-    # measurement stream: the strain curves, measured by the engine
-    measure_curves_kernel(measurement_rng, k.curves, k.engine, a.activation_ms, a.scar,
-                          a.measured)
-    # care stream: veins, leads, outcomes
-    veins_kernel(care_rng, k.veins, a.available, a.reachable)
-    place_kernel(care_rng, k.placement, guided, a.measured.latest, a.measured.ttp,
+def patients_kernel(rng, k, pattern, a):
+    """Who the patients are, from the ``patients`` stream: demographics and volumes,
+    scar, late site and delay, and (``pattern``) the LBBB pattern's activation with the
+    true latest viable segment."""
+    population_kernel(rng, k.population, a.age, a.male, a.edv, a.esv)
+    scar_kernel(rng, k.scar, a.scar, a.ischemic)
+    sites_kernel(rng, k.pattern, a.late, a.delay)
+    if pattern:
+        pattern_kernel(rng, k.pattern, a.scar, a.late, a.delay, a.activation_ms)
+        true_latest_kernel(a.activation_ms, a.scar, a.true_latest)
+
+
+@numba.njit(cache=True)
+def care_kernel(rng, k, guided, shift_pct, null_world, a):
+    """What is done to the patients, from the ``care`` stream: veins, the arm's lead
+    placement, its classification against the measured target and the truth, scar at
+    the lead, and outcomes. With ``null_world`` the same patients, leads and outcome
+    draws also give ``a.null_outcomes`` in a world where the lead's position has no
+    effect; the trial keeps its shift, a between-trial difference of mean zero."""
+    veins_kernel(rng, k.veins, a.available, a.reachable)
+    place_kernel(rng, k.placement, guided, a.measured.latest, a.measured.ttp,
                  a.measured.viable, a.scar, a.activation_ms, a.reachable, a.aim, a.lead)
     classify_kernel(a.lead, a.aim, k.placement.hops, a.vs_measured)
     classify_kernel(a.lead, a.true_latest, k.placement.hops, a.vs_true)
     scar_at_lead_kernel(a.lead, a.scar, a.scar_at_lead)
-    outcome_noise_kernel(care_rng, a.outcome_noise)
+    outcome_noise_kernel(rng, a.outcome_noise)
     apply_outcomes_kernel(k.outcomes, shift_pct, a.edv, a.esv, a.vs_true, a.delay, a.scar,
                           a.scar_at_lead, a.ischemic, a.male, a.outcome_noise, a.outcomes)
     if null_world:
         apply_outcomes_kernel(k.null_outcomes, shift_pct, a.edv, a.esv, a.vs_true, a.delay,
                               a.scar, a.scar_at_lead, a.ischemic, a.male, a.outcome_noise,
                               a.null_outcomes)
-
-
-def block_supported(spec) -> bool:
-    """Whether :func:`simulate_block` covers ``spec`` (pattern activation, curve fidelity)."""
-    return spec.fidelity == "curves" and spec.activation.model == "pattern"
 
 
 _CONSTANTS: dict = {}
@@ -274,7 +287,7 @@ def block_constants(spec, model: SegmentModel) -> BlockConstants:
     return constants
 
 
-def _empty_arrays(n: int, n_veins: int) -> BlockArrays:
+def _empty_arrays(n: int, n_veins: int, n_frames: int, keep_curves: bool) -> BlockArrays:
     def floats(*shape):
         return np.empty(shape)
 
@@ -285,67 +298,108 @@ def _empty_arrays(n: int, n_veins: int) -> BlockArrays:
         age=floats(n), male=flags(n), edv=floats(n), esv=floats(n),
         scar=flags(n, N_SEGMENTS), ischemic=flags(n), late=floats(n), delay=floats(n),
         activation_ms=floats(n, N_SEGMENTS), true_latest=np.empty(n, dtype=np.int64),
-        measured=engine_outputs(n), available=flags(n, n_veins),
-        reachable=flags(n, N_SEGMENTS), aim=np.empty(n, dtype=np.int64),
-        lead=np.empty(n, dtype=np.int64),
+        measured=engine_outputs(n), strain=floats(n if keep_curves else 0, N_SEGMENTS, n_frames),
+        available=flags(n, n_veins), reachable=flags(n, N_SEGMENTS),
+        aim=np.empty(n, dtype=np.int64), lead=np.empty(n, dtype=np.int64),
         vs_measured=np.empty(n, dtype=np.int8), vs_true=np.empty(n, dtype=np.int8),
-        scar_at_lead=flags(n), outcome_noise=floats(3, n), outcomes=empty_outcomes(n),
+        scar_at_lead=flags(n), outcome_noise=floats(n, 3), outcomes=empty_outcomes(n),
         null_outcomes=empty_outcomes(n))
 
 
-def block_arrays(n: int, streams, guided: bool, spec, model: SegmentModel | None = None,
-                 shift_pct: float = 0.0, null_world: bool = False) -> BlockArrays:
-    """:func:`simulate_block`'s numbers as a :class:`BlockArrays` (no result objects).
-
-    ``streams``: the block's ``patients``, ``measurement`` and ``care`` generators;
-    ``null_world``: also fill ``null_outcomes`` (see :func:`block_kernel`).
-    """
-    if not block_supported(spec):
-        raise ValueError("simulate_block needs the pattern activation model and "
-                         "curve fidelity")
-    model = model or load_segments()
-    constants = block_constants(spec, model)
-    arrays = _empty_arrays(n, constants.veins.prevalence.shape[0])
-    block_kernel(*streams, bool(guided), float(shift_pct), bool(null_world), constants, arrays)
-    return arrays
+def _eikonal_stage(rng, spec, model, a: BlockArrays) -> None:
+    """The eikonal activation model in place of the pattern kernel (same stream)."""
+    params = activation_for(spec.population, spec.activation)
+    velocity = np.maximum(0.1, params.velocity_mm_per_ms
+                          + params.velocity_sd * rng.standard_normal(a.age.shape[0]))
+    a.activation_ms[:] = eikonal_activation(a.late, velocity, a.scar, params, model)
+    # the eikonal model's delay is what the front produced, septum to latest segment
+    a.delay[:] = a.activation_ms.max(axis=1) - a.activation_ms.min(axis=1)
+    true_latest_kernel(a.activation_ms, a.scar, a.true_latest)
 
 
-def simulate_block(n: int, streams, guided: bool, spec, model: SegmentModel | None = None,
-                   shift_pct: float = 0.0, null_world: bool = False):
-    """One seed block through the whole pipeline in one kernel.
+def _speckle_stage(rng, spec, k: BlockConstants, a: BlockArrays) -> None:
+    """Speckle-tracking fidelity: the true deformation imaged and tracked, then the
+    engine (tracking makes the noise)."""
+    truth = replace(spec.curves, noise_sd_pct=0.0, drift_sd_pct=0.0)
+    strain = np.empty((a.age.shape[0], N_SEGMENTS, k.engine.time_ms.shape[0]))
+    amplitude = np.empty((a.age.shape[0], N_SEGMENTS))
+    curves_kernel(rng, curve_record(truth), a.activation_ms, a.scar, strain, amplitude)
+    tracked = track_curves(strain, spec.curves.kind, spec.speckle, rng,
+                           frame_ms=1000.0 / spec.curves.fps)
+    measure_kernel(k.engine, np.ascontiguousarray(tracked, dtype=np.float64), a.measured)
+    if a.strain.shape[0]:
+        a.strain[:] = tracked
+
+
+def simulate_block(n: int, streams, *, guided: bool, spec, model: SegmentModel | None = None,
+                   shift_pct: float = 0.0, null_world: bool = False,
+                   keep_curves: bool = False) -> BlockArrays:
+    """One seed block of patients through the whole pipeline.
 
     Parameters
     ----------
     n : int
         Patients in the block.
     streams : sequence of 3 numpy.random.Generator
-        The block's ``patients``, ``measurement`` and ``care`` streams.
+        The block's ``patients``, ``measurement`` and ``care`` streams
+        (:func:`strainsim.seeding.block_streams`).
     guided : bool
-        Image-guided (True) or control arm.
+        Image-guided arm (its strategy is ``spec.placement.image_guided``) or control.
     spec : TrialSpec
-        Must satisfy :func:`block_supported`.
+        Anything with a trial spec's ``population``, ``activation``, ``curves``,
+        ``placement``, ``outcomes``, ``smooth_ms``, ``scar_threshold_pct``,
+        ``fidelity`` and ``speckle``.
     model : SegmentModel, optional
     shift_pct : float
         The arm's trial-level shift of the ESV change (%).
     null_world : bool
-        Also give the outcomes with the lead's position of no effect.
+        Also fill ``null_outcomes``: the outcomes with the lead's position of no effect.
+    keep_curves : bool
+        Also keep the strain curves the engine measured (``strain``, (n, 17, T)).
 
     Returns
     -------
-    patients, measured, placement, outcomes, scar_at_lead, null_outcomes
-        What the stage functions return for the same generators (see
-        :func:`strainsim.studies.trials.simulate_arm`); ``null_outcomes`` is None without
-        ``null_world``.
+    BlockArrays
     """
-    a = block_arrays(n, streams, guided, spec, model, shift_pct, null_world)
+    model = model or load_segments()
+    k = block_constants(spec, model)
+    a = _empty_arrays(n, k.veins.prevalence.shape[0], k.engine.time_ms.shape[0], keep_curves)
+    patients_rng, measurement_rng, care_rng = streams
+    pattern = spec.activation.model == "pattern"
+    patients_kernel(patients_rng, k, pattern, a)
+    if not pattern:
+        _eikonal_stage(patients_rng, spec, model, a)
+    if spec.fidelity == "speckle":
+        _speckle_stage(measurement_rng, spec, k, a)
+    else:
+        measure_curves_kernel(measurement_rng, k.curves, k.engine, a.activation_ms, a.scar,
+                              a.measured, a.strain)
+    care_kernel(care_rng, k, bool(guided), float(shift_pct), bool(null_world), a)
+    return a
+
+
+class BlockResults(NamedTuple):
+    """A block's per-patient numbers as the stage functions' result objects."""
+
+    patients: Patients
+    measured: EngineResult
+    placement: Placement
+    outcomes: Outcomes
+    scar_at_lead: np.ndarray
+    null_outcomes: Outcomes | None
+
+
+def block_results(a: BlockArrays, spec, *, null_world: bool = False,
+                  model: SegmentModel | None = None) -> BlockResults:
+    """:func:`simulate_block`'s arrays as result objects (for tables and figures)."""
+    half = block_constants(spec, model or load_segments()).engine.half
     patients = Patients(age=a.age, male=a.male, edv_ml=a.edv, esv_ml=a.esv,
                         activation=Activation(activation_ms=a.activation_ms, scar=a.scar,
                                               ischemic=a.ischemic, late_angle_deg=a.late,
                                               delay_ms=a.delay))
-    half = block_constants(spec, model or load_segments()).engine.half
     measured = result_from_outputs(a.measured, spec.curves.kind, spec.scar_threshold_pct, half)
     placement = Placement(lead_segment=a.lead, target_segment=a.aim,
                           vs_measured=a.vs_measured, vs_true=a.vs_true, reachable=a.reachable)
-    outcomes = Outcomes(**a.outcomes._asdict())
     null = Outcomes(**a.null_outcomes._asdict()) if null_world else None
-    return patients, measured, placement, outcomes, a.scar_at_lead, null
+    return BlockResults(patients, measured, placement, Outcomes(**a.outcomes._asdict()),
+                        a.scar_at_lead, null)

@@ -181,11 +181,11 @@ def arm_shifts(params: OutcomeParams, rng: np.random.Generator) -> tuple[float, 
 @numba.njit(cache=True)
 def outcome_noise_kernel(rng, noise_out):
     """Each patient's outcome draws, patient by patient: the ESV noise (normal), the EDV
-    noise (normal) and the NYHA uniform, into ``noise_out`` (3, n)."""
-    for i in range(noise_out.shape[1]):
-        noise_out[0, i] = rng.standard_normal()
-        noise_out[1, i] = rng.standard_normal()
-        noise_out[2, i] = rng.random()
+    noise (normal) and the NYHA uniform, into ``noise_out`` (n, 3)."""
+    for i in range(noise_out.shape[0]):
+        noise_out[i, 0] = rng.standard_normal()
+        noise_out[i, 1] = rng.standard_normal()
+        noise_out[i, 2] = rng.random()
 
 
 @numba.njit(cache=True)
@@ -212,9 +212,9 @@ def apply_outcomes_kernel(rec, shift_pct, edv_ml, esv_ml, position_class, delay_
                       + (rec.scar_at_lead_pct if scar_at_lead[i] else 0.0)
                       + (rec.ischemic_pct if ischemic[i] else 0.0)
                       + (rec.male_pct if male[i] else 0.0)
-                      + rec.noise_sd_pct * noise[0, i] + shift_pct)
+                      + rec.noise_sd_pct * noise[i, 0] + shift_pct)
         esv_change = max(esv_change, -80.0)
-        edv_change = max(rec.edv_fraction * esv_change + rec.edv_noise_sd_pct * noise[1, i],
+        edv_change = max(rec.edv_fraction * esv_change + rec.edv_noise_sd_pct * noise[i, 1],
                          -70.0)
         edv_new = edv_ml[i] * (1.0 + edv_change / 100.0)
         esv_new = min(esv_ml[i] * (1.0 + esv_change / 100.0), 0.95 * edv_new)
@@ -225,7 +225,7 @@ def apply_outcomes_kernel(rec, shift_pct, edv_ml, esv_ml, position_class, delay_
         out.edv_ml[i] = edv_new
         out.ef_change[i] = 100.0 * ((1.0 - esv_new / edv_new) - (1.0 - esv_ml[i] / edv_ml[i]))
         logit = rec.nyha_intercept + rec.nyha_slope * (-esv_change / 10.0)
-        out.nyha_improved[i] = noise[2, i] < 1.0 / (1.0 + math.exp(-logit))
+        out.nyha_improved[i] = noise[i, 2] < 1.0 / (1.0 + math.exp(-logit))
 
 
 # the arrays apply_outcomes_kernel fills: the fields of Outcomes, as a typed record
@@ -275,7 +275,7 @@ def simulate_outcomes(edv_ml, esv_ml, position_class, delay_ms, scar, scar_at_le
 
     edv_ml, esv_ml = floats(edv_ml), floats(esv_ml)
     n = edv_ml.shape[0]
-    noise = np.empty((3, n))
+    noise = np.empty((n, 3))
     outcome_noise_kernel(rng, noise)
     args = (edv_ml, esv_ml, np.ascontiguousarray(position_class, dtype=np.int8),
             floats(delay_ms), flags(scar), flags(scar_at_lead), flags(ischemic), flags(male),

@@ -1,0 +1,247 @@
+"""Per-block statistics of an arm, and the one way they are merged into its summary.
+
+The block simulator's last step: each seed block's outcomes and lead classes are
+reduced, in one compiled pass, to a record of named counts, sums and moments
+(:data:`BLOCK_STATS`, filled by :func:`block_stats`). An arm's
+:class:`ArmSummary` is always :func:`merge` of its blocks' records in block
+order: counts and sums added, means and sums of squared deviations combined by
+Chan, Golub and LeVeque's pairwise update (Am. Stat. 1983;37:242-247). The
+numbers therefore do not depend on how blocks were grouped into chunks, on
+threads or on worker processes, and a trial, a sweep replicate, a streamed
+cohort and a cohort kept in memory give the same summary.
+
+Examples
+--------
+>>> import numpy as np
+>>> from strainsim.model.summary import BLOCK_STATS, merge
+>>> one = np.zeros(1, BLOCK_STATS)
+>>> one["n"], one["nyha_improved"], one["esv_mean"], one["esv_m2"] = 4, 3, -10.0, 12.0
+>>> two = one.copy()
+>>> two["esv_mean"] = -20.0
+>>> summary = merge(np.concatenate([one, two]))
+>>> summary.n, summary.nyha_improved, summary.esv_change_mean
+(8, 6, -15.0)
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+
+import numba
+import numpy as np
+
+from strainsim.segments import N_SEGMENTS, load_segments
+
+__all__ = ["ArmSummary", "BLOCK_STATS", "block_stats", "merge", "RESPONDER_ESV_CHANGE_PCT"]
+
+RESPONDER_ESV_CHANGE_PCT = -15.0  # an LVESV responder: a reduction of at least 15 %
+
+_COUNTS = ("n", "nyha_improved", "esv_responders",
+           "measured_none", "measured_concordant", "measured_adjacent", "measured_remote",
+           "true_none", "true_concordant", "true_adjacent", "true_remote",
+           "septal_latest", "lead_on_scar")
+_SUMS = ("esv_concordant_sum", "esv_discordant_sum",
+         "esv_mean", "esv_m2", "edv_mean", "edv_m2", "ef_mean", "ef_m2")
+
+BLOCK_STATS = np.dtype([(name, np.int64) for name in _COUNTS]
+                       + [(name, np.float64) for name in _SUMS])
+"""One block's statistics: counts of patients (NYHA improved, LVESV responders, lead
+classes against the measured target and the true latest segment, ``none`` where there
+is no target; septal true latest segments; leads on scar), the LVESV change summed over
+concordant and over discordant leads, and the mean and sum of squared deviations
+(``m2``) of the LVESV, LVEDV (% change) and LVEF (points) changes."""
+
+
+@dataclass(frozen=True)
+class ArmSummary:
+    """Arm-level summaries, as a trial would report them.
+
+    Attributes
+    ----------
+    n : int
+    nyha_improved : int
+        Patients better by at least one NYHA class.
+    esv_responders : int
+        Patients with an LVESV reduction of at least 15 %.
+    esv_change_mean, esv_change_sd, edv_change_mean, edv_change_sd : float
+        Percent volume changes (sample SDs).
+    ef_change_mean, ef_change_sd : float
+        Percentage points.
+    concordant_measured, adjacent_measured, remote_measured : float
+        Classes of the leads against the arm's measured target (among patients
+        with one): the STE target measured at baseline, or in a multimodality
+        image-guided arm the target imaging chose.
+    concordant_true, adjacent_true, remote_true : float
+        The same against the true latest non-scar segment.
+    septal_latest : float
+        Share of patients whose true latest non-scar segment is septal.
+    lead_on_scar : float
+        Share of leads on a scar segment.
+    esv_change_concordant_mean, esv_change_discordant_mean : float
+        Mean LVESV change (%) of the patients whose lead is concordant with the
+        measured target, and of those whose lead is not (NaN without any).
+    """
+
+    n: int
+    nyha_improved: int
+    esv_responders: int
+    esv_change_mean: float
+    esv_change_sd: float
+    edv_change_mean: float
+    edv_change_sd: float
+    ef_change_mean: float
+    ef_change_sd: float
+    concordant_measured: float
+    adjacent_measured: float
+    remote_measured: float
+    concordant_true: float
+    adjacent_true: float
+    remote_true: float
+    septal_latest: float
+    lead_on_scar: float
+    esv_change_concordant_mean: float
+    esv_change_discordant_mean: float
+
+    @property
+    def concordant_or_adjacent_measured(self) -> float:
+        """Leads concordant with or adjacent to the measured STE target."""
+        return self.concordant_measured + self.adjacent_measured
+
+
+@numba.njit(cache=True, inline="always")
+def _mean_m2(x):
+    # mean and sum of squared deviations by two passes in index order (NaN for none)
+    n = x.shape[0]
+    if n == 0:
+        return np.nan, np.nan
+    total = 0.0
+    for i in range(n):
+        total += x[i]
+    mean = total / n
+    m2 = 0.0
+    for i in range(n):
+        d = x[i] - mean
+        m2 += d * d
+    return mean, m2
+
+
+@numba.njit(cache=True)
+def block_stats_kernel(nyha, esv_change, edv_change, ef_change, vs_measured, vs_true,
+                       true_latest, on_scar, septal, out):
+    """Fill the one record ``out[0]`` (:data:`BLOCK_STATS`) from a block's arrays."""
+    r = out[0]
+    n = nyha.shape[0]
+    r.n = n
+    r.nyha_improved = 0
+    r.esv_responders = 0
+    r.measured_none = r.measured_concordant = r.measured_adjacent = r.measured_remote = 0
+    r.true_none = r.true_concordant = r.true_adjacent = r.true_remote = 0
+    r.septal_latest = 0
+    r.lead_on_scar = 0
+    r.esv_concordant_sum = 0.0
+    r.esv_discordant_sum = 0.0
+    for i in range(n):
+        r.nyha_improved += nyha[i]
+        r.esv_responders += esv_change[i] <= RESPONDER_ESV_CHANGE_PCT
+        c = vs_measured[i]
+        if c < 0:
+            r.measured_none += 1
+        elif c == 0:
+            r.measured_concordant += 1
+            r.esv_concordant_sum += esv_change[i]
+        else:
+            r.esv_discordant_sum += esv_change[i]
+            if c == 1:
+                r.measured_adjacent += 1
+            else:
+                r.measured_remote += 1
+        c = vs_true[i]
+        if c < 0:
+            r.true_none += 1
+        elif c == 0:
+            r.true_concordant += 1
+        elif c == 1:
+            r.true_adjacent += 1
+        else:
+            r.true_remote += 1
+        r.septal_latest += true_latest[i] > 0 and septal[true_latest[i]]
+        r.lead_on_scar += on_scar[i]
+    r.esv_mean, r.esv_m2 = _mean_m2(esv_change)
+    r.edv_mean, r.edv_m2 = _mean_m2(edv_change)
+    r.ef_mean, r.ef_m2 = _mean_m2(ef_change)
+
+
+@functools.cache
+def _septal_mask() -> np.ndarray:
+    """Bool array indexed by segment number (0-17): the septal segments."""
+    mask = np.zeros(N_SEGMENTS + 1, dtype=np.bool_)
+    mask[load_segments().numbers(wall=("anteroseptal", "inferoseptal", "septal"))] = True
+    return mask
+
+
+def block_stats(a, *, null_world: bool = False) -> np.ndarray:
+    """One block's statistics (a length-1 :data:`BLOCK_STATS` array) from the block
+    simulator's arrays (:class:`strainsim.model.block.BlockArrays`); of the null world's
+    outcomes with ``null_world``."""
+    o = a.null_outcomes if null_world else a.outcomes
+    out = np.zeros(1, BLOCK_STATS)
+    block_stats_kernel(o.nyha_improved, o.esv_change_pct, o.edv_change_pct, o.ef_change,
+                       a.vs_measured, a.vs_true, a.true_latest, a.scar_at_lead,
+                       _septal_mask(), out)
+    return out
+
+
+def _pairwise(stats: np.ndarray, mean: str, m2: str) -> tuple[float, float]:
+    """Mean and sample SD of one outcome over the blocks, merged in block order."""
+    n_a, mean_a, m2_a = 0, 0.0, 0.0
+    for n_b, mean_b, m2_b in zip(stats["n"].tolist(), stats[mean].tolist(),
+                                 stats[m2].tolist(), strict=True):
+        if n_b == 0:
+            continue
+        n = n_a + n_b
+        delta = mean_b - mean_a
+        mean_a = mean_a + delta * n_b / n
+        m2_a = m2_a + m2_b + delta * delta * n_a * n_b / n
+        n_a = n
+    if n_a == 0:
+        return float("nan"), float("nan")
+    return mean_a, (float(np.sqrt(m2_a / (n_a - 1))) if n_a > 1 else float("nan"))
+
+
+def _ratio(total, count) -> float:
+    return float(total) / int(count) if count else float("nan")
+
+
+def merge(stats: np.ndarray) -> ArmSummary:
+    """An arm's summary from its blocks' statistics (:data:`BLOCK_STATS`, block order)."""
+    stats = np.asarray(stats, dtype=BLOCK_STATS).reshape(-1)
+    total = {name: int(stats[name].sum()) for name in _COUNTS}
+    sums = {}
+    for name in ("esv_concordant_sum", "esv_discordant_sum"):
+        acc = 0.0
+        for value in stats[name].tolist():  # in block order: the same whatever the chunks
+            acc += value
+        sums[name] = acc
+
+    def fractions(prefix):
+        classes = [total[f"{prefix}_{c}"] for c in ("concordant", "adjacent", "remote")]
+        evaluable = sum(classes)
+        return [c / evaluable if evaluable else float("nan") for c in classes]
+
+    (cm, am, rm), (ct, at, rt) = fractions("measured"), fractions("true")
+    n = total["n"]
+    esv, edv, ef = (_pairwise(stats, f"{x}_mean", f"{x}_m2") for x in ("esv", "edv", "ef"))
+    return ArmSummary(
+        n=n, nyha_improved=total["nyha_improved"], esv_responders=total["esv_responders"],
+        esv_change_mean=esv[0], esv_change_sd=esv[1], edv_change_mean=edv[0],
+        edv_change_sd=edv[1], ef_change_mean=ef[0], ef_change_sd=ef[1],
+        concordant_measured=cm, adjacent_measured=am, remote_measured=rm,
+        concordant_true=ct, adjacent_true=at, remote_true=rt,
+        septal_latest=total["septal_latest"] / n if n else float("nan"),
+        lead_on_scar=total["lead_on_scar"] / n if n else float("nan"),
+        esv_change_concordant_mean=_ratio(sums["esv_concordant_sum"],
+                                          total["measured_concordant"]),
+        esv_change_discordant_mean=_ratio(sums["esv_discordant_sum"],
+                                          total["measured_adjacent"]
+                                          + total["measured_remote"]))
