@@ -44,7 +44,8 @@ def cli(capsys):
     return run
 
 
-def placement_inputs(target, *, activation_ms=None, scar=None, ttp_ms=None, viable=None):
+def placement_inputs(target, *, activation_ms=None, scar=None, ttp_ms=None, viable=None,
+                     peak_strain=None):
     """What :func:`strainsim.model.placement.place_leads` reads of the engine's result and the
     patients' activation, built from plain arrays (the true latest = ``target`` unless
     activation times are given)."""
@@ -60,7 +61,9 @@ def placement_inputs(target, *, activation_ms=None, scar=None, ttp_ms=None, viab
     scar = np.zeros((n, 17), bool) if scar is None else scar
     ttp_ms = activation_ms + 300.0 if ttp_ms is None else ttp_ms
     viable = ~scar if viable is None else viable
-    measured = SimpleNamespace(latest_segment=target, ttp_ms=ttp_ms, viable=viable)
+    peak_strain = np.where(viable, 30.0, 5.0) if peak_strain is None else peak_strain
+    measured = SimpleNamespace(latest_segment=target, ttp_ms=ttp_ms, viable=viable,
+                               peak_strain=peak_strain, kind="radial")
     activation = Activation(activation_ms=activation_ms, scar=scar,
                             ischemic=np.zeros(n, bool), late_angle_deg=np.zeros(n),
                             delay_ms=np.full(n, 130.0))

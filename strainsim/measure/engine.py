@@ -11,9 +11,10 @@ AHA segments, the engine
    time after QRS onset (``ttp_ms``) and its signed value (``peak_strain``),
 3. calls a segment viable when its peak magnitude reaches the scar threshold
    (default 10 %: trials called a segment scar below 10 % peak radial strain),
-4. picks the latest viable segment per patient: the largest TTP; on a tie the
-   larger peak magnitude; then the lower segment number. A patient with no
-   viable segment gets ``-1``,
+4. picks the latest viable segment per patient by the one rule of
+   :mod:`strainsim.measure.latest`: the largest TTP; on a tie the larger peak
+   magnitude; then the lower segment number. A patient with no viable segment
+   gets ``-1``,
 5. computes dyssynchrony indices: the SD of TTP over the 12 basal and mid
    segments (sample SD, ``ddof=1``), their max-min TTP difference, and the
    septal-to-lateral delay (mean TTP of the basal+mid anterolateral and
@@ -48,6 +49,7 @@ from typing import NamedTuple
 import numba
 import numpy as np
 
+from strainsim.measure.latest import later
 from strainsim.segments import N_SEGMENTS, SegmentModel, load_segments
 
 __all__ = [
@@ -353,9 +355,8 @@ def record_segment(i, s, f, raw, sign, time_ms, threshold, candidate, best, best
     ok = amp >= threshold
     ttp_out[i, s] = t
     viable_out[i, s] = ok
-    if ok and candidate[s] and f >= 0:
-        if best < 0 or t > best_ttp or (t == best_ttp and amp > best_amp):
-            return s, t, amp
+    if ok and candidate[s] and f >= 0 and later(t, amp, best, best_ttp, best_amp):
+        return s, t, amp
     return best, best_ttp, best_amp
 
 

@@ -59,6 +59,7 @@ from strainsim.measure.engine import (
     result_from_outputs,
     smoothed_at,
 )
+from strainsim.measure.latest import later
 from strainsim.segments import SegmentModel
 
 __all__ = ["MARKERS", "MarkerResult", "measure_marker", "marker_times_numpy"]
@@ -128,8 +129,8 @@ def _onset(row, half, peak_frame, sign, fraction, time_ms):
 
 @numba.njit(cache=True, inline="always")
 def _latest_row(times, viable, peak, sign, candidate):
-    # largest marker time among viable candidates; ties: larger peak magnitude, then the
-    # lower segment; -1 when none
+    # the latest viable candidate by the one rule (strainsim.measure.latest): ties go to
+    # the larger peak magnitude, then the lower segment; -1 when none
     best = -1
     best_t = 0.0
     best_amp = 0.0
@@ -137,7 +138,7 @@ def _latest_row(times, viable, peak, sign, candidate):
         t = times[s]
         if viable[s] and candidate[s] and not np.isnan(t):
             amp = sign * peak[s]
-            if best < 0 or t > best_t or (t == best_t and amp > best_amp):
+            if later(t, amp, best, best_t, best_amp):
                 best, best_t, best_amp = s, t, amp
     return best + 1 if best >= 0 else -1
 

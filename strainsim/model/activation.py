@@ -41,6 +41,7 @@ from typing import NamedTuple
 import numba
 import numpy as np
 
+from strainsim.measure.latest import latest_of
 from strainsim.segments import N_SEGMENTS, SegmentModel, load_segments
 
 __all__ = [
@@ -199,15 +200,16 @@ class Activation:
 
 @numba.njit(cache=True)
 def true_latest_kernel(activation_ms, scar, out):
-    """The latest-activated non-scar segment (1-17) of each patient, the first on a
-    tie; -1 when every segment is scar."""
+    """The latest-activated non-scar segment (1-17) of each patient by the one rule
+    (:mod:`strainsim.measure.latest`; activation times tie only by accident, and then the
+    lower segment wins); -1 when every segment is scar."""
     n, n_seg = activation_ms.shape
+    no_ties = np.zeros(n_seg)
+    allowed = np.empty(n_seg, np.bool_)
     for i in range(n):
-        best = -1
         for s in range(n_seg):
-            if not scar[i, s] and (best < 0 or activation_ms[i, s] > activation_ms[i, best]):
-                best = s
-        out[i] = best + 1 if best >= 0 else -1
+            allowed[s] = not scar[i, s]
+        out[i] = latest_of(activation_ms[i], no_ties, allowed)
 
 
 # ---------------------------------------------------------------------------------------

@@ -245,7 +245,8 @@ def care_kernel(rng, k, guided, shift_pct, null_world, a):
     draws also give ``a.null_outcomes`` in a world where the lead's position has no
     effect; the trial keeps its shift, a between-trial difference of mean zero."""
     veins_kernel(rng, k.veins, a.available, a.reachable)
-    place_kernel(rng, k.placement, guided, a.measured.latest, a.measured.ttp,
+    amplitude = k.engine.sign * a.measured.peak   # peak magnitude: the rule's tie-break
+    place_kernel(rng, k.placement, guided, a.measured.latest, a.measured.ttp, amplitude,
                  a.measured.viable, a.scar, a.activation_ms, a.reachable, a.aim, a.lead)
     classify_kernel(a.lead, a.aim, k.placement.hops, a.vs_measured)
     classify_kernel(a.lead, a.true_latest, k.placement.hops, a.vs_true)

@@ -58,6 +58,7 @@ from typing import NamedTuple
 import numba
 import numpy as np
 
+from strainsim.measure.latest import latest_of
 from strainsim.segments import N_SEGMENTS, SegmentModel, load_segments
 
 __all__ = [
@@ -316,39 +317,35 @@ def _forced_row(rec, masks, hops, adjacency, target, reachable_row, u_aim, u_pic
 
 
 @numba.njit(cache=True)
-def _multimodality_target(ttp_row, viable_row, scar_row, reachable_row):
-    # the latest viable, scar-free, reachable segment by strain TTP (1-17); -1 if none
-    best = -1
-    best_ttp = -np.inf
+def _multimodality_target(ttp_row, amplitude_row, viable_row, scar_row, reachable_row,
+                          allowed):
+    # the latest viable, scar-free, reachable segment by strain TTP (1-17; ties by the
+    # one rule: the larger peak magnitude, then the lower segment); -1 if none
     for s in range(ttp_row.shape[0]):
-        if viable_row[s] and not scar_row[s] and reachable_row[s] and ttp_row[s] > best_ttp:
-            best, best_ttp = s + 1, ttp_row[s]
-    return best
+        allowed[s] = viable_row[s] and not scar_row[s] and reachable_row[s]
+    return latest_of(ttp_row, amplitude_row, allowed)
 
 
 @numba.njit(cache=True)
-def _electrical_row(rng, sd_ms, activation_row, reachable_row):
-    # longest measured Q-LV among reachable sites (one normal per segment, all drawn); -1 if
-    # no vein reaches anything
-    best = -1
-    best_qlv = -np.inf
+def _electrical_row(rng, sd_ms, activation_row, reachable_row, qlv, no_ties):
+    # the longest measured Q-LV among reachable sites (one normal per segment, all drawn,
+    # in segment order); -1 if no vein reaches anything
     for s in range(activation_row.shape[0]):
-        qlv = activation_row[s] + sd_ms * rng.standard_normal()
-        if reachable_row[s] and qlv > best_qlv:
-            best, best_qlv = s + 1, qlv
-    return best
+        qlv[s] = activation_row[s] + sd_ms * rng.standard_normal()
+    return latest_of(qlv, no_ties, reachable_row)
 
 
 @numba.njit(cache=True)
-def place_kernel(rng, rec, guided, target, ttp, viable, scar, activation_ms, reachable,
-                 aim_out, lead_out):
+def place_kernel(rng, rec, guided, target, ttp, amplitude, viable, scar, activation_ms,
+                 reachable, aim_out, lead_out):
     """Each patient's target (``aim_out``) and lead segment (``lead_out``, 1-17), patient
     by patient, by the arm's strategy.
 
     Every patient draws three uniforms (aim, pick, miss) whatever the strategy, so
     both arms and every concordance level share them; ``electrical`` then draws one
     normal per segment (the Q-LV errors). ``target`` is the measured STE target
-    (-1: none), ``ttp``/``viable`` the engine's per-segment results, ``scar`` what
+    (-1: none), ``ttp``/``amplitude``/``viable`` the engine's per-segment results (the
+    amplitude is the peak strain magnitude, the rule's tie-break), ``scar`` what
     scar imaging shows, ``activation_ms`` the electrical activation Q-LV measures.
     The arm's target is the STE target, except in a ``multimodality`` image-guided
     arm, whose target is the latest viable, scar-free, reachable segment (the STE
@@ -365,13 +362,16 @@ def place_kernel(rng, rec, guided, target, ttp, viable, scar, activation_ms, rea
     sd_ms = rec.qlv_error_sd_ms
     allowed = np.empty(n_seg, np.bool_)
     ties = np.empty(n_seg, np.bool_)
+    qlv = np.empty(n_seg)
+    no_ties = np.zeros(n_seg)
     for i in range(n):
         u_aim = rng.random()
         u_pick = rng.random()
         u_miss = rng.random()
         aim = target[i]
         if guided and strategy == MULTIMODALITY:  # scar and vein imaging move the aim
-            multimodality = _multimodality_target(ttp[i], viable[i], scar[i], reachable[i])
+            multimodality = _multimodality_target(ttp[i], amplitude[i], viable[i], scar[i],
+                                                  reachable[i], allowed)
             if multimodality > 0:
                 aim = multimodality
         aim_out[i] = aim
@@ -385,7 +385,7 @@ def place_kernel(rng, rec, guided, target, ttp, viable, scar, activation_ms, rea
                 lead = _aimed_row(rec, hops, adjacency, aim, reachable[i], u_aim, u_pick,
                                   u_miss, allowed, ties)
         elif strategy == ELECTRICAL:
-            lead = _electrical_row(rng, sd_ms, activation_ms[i], reachable[i])
+            lead = _electrical_row(rng, sd_ms, activation_ms[i], reachable[i], qlv, no_ties)
         if lead <= 0:
             lead = _empirical_row(masks, reachable[i], u_pick, allowed)
         lead_out[i] = lead
@@ -434,6 +434,12 @@ def classify(lead: np.ndarray, reference: np.ndarray,
     return out
 
 
+def _magnitude(peak_strain, kind: str) -> np.ndarray:
+    """Peak strain magnitude (%): the rule's tie-break (longitudinal strain peaks negative)."""
+    sign = 1.0 if kind == "radial" else -1.0
+    return np.ascontiguousarray(sign * np.asarray(peak_strain, dtype=np.float64))
+
+
 def place_leads(guided: bool, measured, activation, reachable: np.ndarray,
                 rng: np.random.Generator, params: PlacementParams,
                 model: SegmentModel | None = None) -> Placement:
@@ -462,6 +468,7 @@ def place_leads(guided: bool, measured, activation, reachable: np.ndarray,
     aim = np.empty(target.shape[0], dtype=np.int64)
     place_kernel(rng, placement_record(params, model), bool(guided), target,
                  np.ascontiguousarray(measured.ttp_ms, dtype=np.float64),
+                 _magnitude(measured.peak_strain, measured.kind),
                  np.ascontiguousarray(measured.viable, dtype=np.bool_),
                  np.ascontiguousarray(activation.scar, dtype=np.bool_),
                  np.ascontiguousarray(activation.activation_ms, dtype=np.float64),
