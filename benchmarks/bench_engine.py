@@ -7,7 +7,7 @@ For each batch size N the script simulates N patients' radial strain curves
   array costs on this machine),
 * ``engine`` - :func:`strainsim.measure.engine.measure` (smoothing, TTP, viability,
   latest viable segment, dyssynchrony),
-* ``numpy``  - :func:`strainsim.measure.engine.measure_numpy`, the plain-numpy reference.
+* ``numpy``  - ``tests/naive.py``'s ``measure_numpy``, the plain-numpy reference.
 
 Each timing is the median of ``--repeats`` runs after a warm-up call; the
 ratios are taken within one run of this script. Results go to stdout as a
@@ -22,13 +22,17 @@ import argparse
 import json
 import os
 import platform
+import sys
 import time
 from pathlib import Path
 
 import numba
 import numpy as np
 
-from strainsim.measure.engine import measure, measure_numpy
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+from naive import measure_numpy  # noqa: E402  (the tests' plain-numpy reference)
+
+from strainsim.measure.engine import measure
 from strainsim.model.activation import simulate_activation
 from strainsim.model.curves import CurveParams, simulate_curves
 

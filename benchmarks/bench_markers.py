@@ -23,8 +23,9 @@ from pathlib import Path
 import numba
 import numpy as np
 from bench_engine import median_time, parallel_sum
+from naive import marker_times_numpy  # tests/naive.py, put on the path by bench_engine
 
-from strainsim.measure.markers import MARKERS, marker_times_numpy, measure_marker
+from strainsim.measure.markers import MARKERS, measure_marker
 from strainsim.model.activation import simulate_activation
 from strainsim.model.curves import CurveParams, simulate_curves
 

@@ -3,8 +3,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
+from naive import measure_numpy
 
-from strainsim.measure.engine import half_window_frames, measure, measure_numpy
+from strainsim.measure.engine import half_window_frames, measure
 from strainsim.model.activation import simulate_activation
 from strainsim.model.curves import CurveParams, simulate_curves
 

@@ -7,10 +7,10 @@ the lower segment. Every user is compared with the rule written out here in nump
 """
 
 import numpy as np
+from conftest import placement_inputs
 from hypothesis import given
 from hypothesis import strategies as st
 
-from conftest import placement_inputs
 from strainsim.measure.engine import measure
 from strainsim.measure.latest import latest_of
 from strainsim.measure.markers import measure_marker

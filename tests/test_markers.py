@@ -5,9 +5,10 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from naive import marker_times_numpy
 
 from strainsim.measure.engine import measure
-from strainsim.measure.markers import marker_times_numpy, measure_marker
+from strainsim.measure.markers import measure_marker
 from strainsim.model.activation import simulate_activation
 from strainsim.model.curves import CurveParams, simulate_curves
 

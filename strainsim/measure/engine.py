@@ -23,10 +23,9 @@ AHA segments, the engine
 
 All five steps run in one numba kernel, parallel over patients and cached
 (with fast paths for the default 3-frame window and for no smoothing, which
-fall back on the general loop when a curve has NaN samples).
-:func:`measure_numpy` is the plain-numpy reference, in two stages
-(:func:`peak_kernel_numpy` and :func:`summary_kernel_numpy`). The two give identical
-TTPs, viability and latest segments; floating-point indices agree to rounding.
+fall back on the general loop when a curve has NaN samples). The tests hold it to
+a plain-numpy reference (``tests/naive.py``): identical TTPs, viability and
+latest segments; floating-point indices agree to rounding.
 
 Examples
 --------
@@ -59,10 +58,7 @@ __all__ = [
     "engine_record",
     "engine_outputs",
     "measure",
-    "measure_numpy",
     "half_window_frames",
-    "peak_kernel_numpy",
-    "summary_kernel_numpy",
     "DEFAULT_SCAR_THRESHOLD_PCT",
     "DEFAULT_SMOOTH_MS",
 ]
@@ -112,103 +108,6 @@ class EngineResult:
 
     def __len__(self) -> int:
         return self.ttp_ms.shape[0]
-
-
-# ---------------------------------------------------------------------------------------
-# plain-numpy reference
-# ---------------------------------------------------------------------------------------
-def peak_kernel_numpy(strain: np.ndarray, half: int, sign: float):
-    """Numpy reference of the kernel's first half: smoothed peak frame and signed peak per curve.
-
-    Parameters
-    ----------
-    strain : ndarray, shape (N, S, T)
-    half : int
-        Half-width of the moving average (frames); the window is ``2*half + 1``.
-    sign : float
-        +1 to find maxima (radial), -1 to find minima (longitudinal).
-
-    Returns
-    -------
-    peak_frame : ndarray of int64, shape (N, S)
-        Frame index of the peak, -1 for an all-NaN curve.
-    peak_strain : ndarray, shape (N, S)
-        Smoothed strain at that frame (%), NaN for an all-NaN curve.
-    """
-    n, s, t = strain.shape
-    finite = ~np.isnan(strain)
-    values = np.where(finite, strain, 0.0)
-    total = np.zeros((n, s, t))
-    count = np.zeros((n, s, t))
-    for offset in range(-half, half + 1):  # same summation order as the kernel
-        lo, hi = max(0, -offset), min(t, t - offset)
-        total[:, :, lo:hi] += values[:, :, lo + offset:hi + offset]
-        count[:, :, lo:hi] += finite[:, :, lo + offset:hi + offset]
-    with np.errstate(invalid="ignore", divide="ignore"):
-        smooth = sign * (total * (1.0 / count))
-    smooth[count == 0] = -np.inf
-    frame = np.argmax(smooth, axis=2)
-    best = np.take_along_axis(smooth, frame[:, :, None], axis=2)[:, :, 0]
-    empty = np.isneginf(best)
-    frame = np.where(empty, -1, frame).astype(np.int64)
-    peak = np.where(empty, np.nan, sign * best)
-    return frame, peak
-
-
-def summary_kernel_numpy(frame, peak, time_ms, sign, threshold, candidate, basal_mid, septal,
-                         lateral):
-    """Numpy reference of the kernel's second half: TTP, viability, latest segment, dyssynchrony.
-
-    Parameters
-    ----------
-    frame, peak : ndarray, shape (N, S)
-        Peak frame (-1 for none) and signed peak strain from :func:`peak_kernel_numpy`.
-    time_ms : ndarray, shape (T,)
-    sign : float
-        +1 radial, -1 longitudinal.
-    threshold : float
-        Scar threshold on the peak magnitude (%).
-    candidate : ndarray of bool, shape (S,)
-        Segments allowed as the target.
-    basal_mid, septal, lateral : ndarray of int64
-        0-based segment indices for the indices.
-
-    Returns
-    -------
-    ttp_ms, viable, latest, sd, maxmin, septal_lateral
-    """
-    ttp_ms = np.where(frame >= 0, time_ms[np.maximum(frame, 0)], np.nan)
-    amplitude = sign * peak
-    with np.errstate(invalid="ignore"):
-        viable = amplitude >= threshold
-    ok = viable & candidate[None, :] & ~np.isnan(ttp_ms)
-    key_ttp = np.where(ok, ttp_ms, -np.inf)
-    best_ttp = key_ttp.max(axis=1, initial=-np.inf)
-    tied = ok & (key_ttp == best_ttp[:, None])
-    key_amp = np.where(tied, amplitude, -np.inf)
-    best_amp = key_amp.max(axis=1, initial=-np.inf)
-    winner = tied & (key_amp == best_amp[:, None])
-    latest = np.where(ok.any(axis=1), np.argmax(winner, axis=1) + 1, -1).astype(np.int64)
-
-    sub = ttp_ms[:, basal_mid]
-    with np.errstate(invalid="ignore"), _quiet_nan_warnings():
-        sd = np.nanstd(sub, axis=1, ddof=1)
-        maxmin = np.nanmax(sub, axis=1) - np.nanmin(sub, axis=1)
-        sept_lat = np.nanmean(ttp_ms[:, lateral], axis=1) - np.nanmean(ttp_ms[:, septal], axis=1)
-    counts = (~np.isnan(sub)).sum(axis=1)
-    sd = np.where(counts >= 2, sd, np.nan)
-    return ttp_ms, viable, latest, sd, maxmin, sept_lat
-
-
-class _quiet_nan_warnings:
-    def __enter__(self):
-        import warnings
-        self._ctx = warnings.catch_warnings()
-        self._ctx.__enter__()
-        warnings.simplefilter("ignore", RuntimeWarning)
-
-    def __exit__(self, *exc):
-        return self._ctx.__exit__(*exc)
 
 
 # ---------------------------------------------------------------------------------------
@@ -535,16 +434,3 @@ def measure(strain, time_ms, *, kind: str = "radial", smooth_ms: float = DEFAULT
     outputs = engine_outputs(strain.shape[0], strain.shape[1])
     measure_kernel(rec, strain, outputs)
     return result_from_outputs(outputs, kind, scar_threshold_pct, rec.half)
-
-
-def measure_numpy(strain, time_ms, *, kind: str = "radial",
-                  smooth_ms: float = DEFAULT_SMOOTH_MS,
-                  scar_threshold_pct: float = DEFAULT_SCAR_THRESHOLD_PCT,
-                  candidates=None, model: SegmentModel | None = None) -> EngineResult:
-    """Plain-numpy reference of :func:`measure` (same arguments, same results)."""
-    strain, rec = prepare(strain, time_ms, kind, smooth_ms, scar_threshold_pct, model,
-                           candidates)
-    frame, peak = peak_kernel_numpy(strain.astype(np.float64, copy=False), rec.half, rec.sign)
-    summary = summary_kernel_numpy(frame, peak, rec.time_ms, rec.sign, rec.threshold,
-                                   rec.candidate, rec.basal_mid, rec.septal, rec.lateral)
-    return _result(summary, kind, scar_threshold_pct, rec.half, peak)

@@ -23,7 +23,7 @@ Viability and the peak always come from :func:`strainsim.measure.engine.measure`
 The smoothing is the engine's (a centred moving average of ``2h + 1`` frames,
 NaN samples skipped), and one kernel runs the engine's per-curve routines and
 the marker on the same rows, patient by patient. The kernel has a plain-numpy
-reference, :func:`marker_times_numpy`, that the tests hold it to.
+reference in ``tests/naive.py`` that the tests hold it to.
 
 Examples
 --------
@@ -52,7 +52,6 @@ from strainsim.measure.engine import (
     engine_outputs,
     finish_patient,
     measure,
-    measure_numpy,
     peak_of_row,
     prepare,
     record_segment,
@@ -62,7 +61,7 @@ from strainsim.measure.engine import (
 from strainsim.measure.latest import later
 from strainsim.segments import SegmentModel
 
-__all__ = ["MARKERS", "MarkerResult", "measure_marker", "marker_times_numpy"]
+__all__ = ["MARKERS", "MarkerResult", "measure_marker", "max_lag_frames"]
 
 MARKERS = ("ttp", "onset", "xcorr")
 _CODES = {"ttp": 0, "onset": 1, "xcorr": 2}
@@ -272,7 +271,8 @@ def _check(marker, onset_fraction, max_lag_ms, reference):
         raise ValueError("reference must be a segment number 1-17")
 
 
-def _max_lag(time_ms, max_lag_ms):
+def max_lag_frames(time_ms, max_lag_ms) -> int:
+    """The cross-correlation's largest lag (frames) for ``max_lag_ms``."""
     dt = float(np.median(np.diff(time_ms))) if time_ms.size > 1 else 1.0
     return int(max(1, min(round(max_lag_ms / dt), time_ms.size - 1)))
 
@@ -321,92 +321,6 @@ def measure_marker(strain, time_ms, *, marker: str = "ttp", kind: str = "radial"
     latest = np.empty(strain.shape[0], dtype=np.int64)
     _marker_kernel(rec, strain, out, _CODES[marker], float(onset_fraction),
                    -1 if reference is None else int(reference) - 1,
-                   _max_lag(rec.time_ms, max_lag_ms), frames, times, latest)
+                   max_lag_frames(rec.time_ms, max_lag_ms), frames, times, latest)
     return MarkerResult(marker=marker, time_ms=times, latest_segment=latest,
                         engine=result_from_outputs(out, kind, scar_threshold_pct, rec.half))
-
-
-def marker_times_numpy(strain, time_ms, *, marker: str, kind: str = "radial",
-                       smooth_ms: float = DEFAULT_SMOOTH_MS,
-                       scar_threshold_pct: float = DEFAULT_SCAR_THRESHOLD_PCT,
-                       onset_fraction: float = 0.1, reference: int | None = None,
-                       max_lag_ms: float = 200.0) -> np.ndarray:
-    """Plain-numpy reference of the marker kernel (same arguments, same times)."""
-    _check(marker, onset_fraction, max_lag_ms, reference)
-    engine = measure_numpy(strain, time_ms, kind=kind, smooth_ms=smooth_ms,
-                           scar_threshold_pct=scar_threshold_pct)
-    if marker == "ttp":
-        return engine.ttp_ms.copy()
-    strain, rec = prepare(strain, time_ms, kind, smooth_ms, scar_threshold_pct, None, None)
-    time_ms, half, sign = rec.time_ms, rec.half, rec.sign
-    peak_frame = np.where(np.isnan(engine.ttp_ms), -1,
-                          np.searchsorted(time_ms, np.nan_to_num(engine.ttp_ms)))
-    max_lag = _max_lag(time_ms, max_lag_ms)
-    ref = -1 if reference is None else int(reference) - 1
-    n, n_seg, n_frames = strain.shape
-    finite = ~np.isnan(strain)
-    values = np.where(finite, strain, 0.0)
-    total = np.zeros_like(values)
-    count = np.zeros_like(values)
-    for offset in range(-half, half + 1):
-        lo, hi = max(0, -offset), min(n_frames, n_frames - offset)
-        total[:, :, lo:hi] += values[:, :, lo + offset:hi + offset]
-        count[:, :, lo:hi] += finite[:, :, lo + offset:hi + offset]
-    with np.errstate(invalid="ignore", divide="ignore"):
-        smooth = np.where(count > 0, total * (1.0 / count), np.nan)
-    out = np.full((n, n_seg), np.nan)
-    if marker == "onset":
-        for i in range(n):
-            for s in range(n_seg):
-                f = peak_frame[i, s]
-                x = sign * smooth[i, s]
-                if f < 0 or np.isnan(x[0]):
-                    continue
-                level = x[0] + onset_fraction * (x[f] - x[0])
-                hits = np.flatnonzero((x[1:f + 1] >= level) & ~np.isnan(x[:f]))
-                if hits.size == 0:
-                    out[i, s] = time_ms[f]
-                    continue
-                k = hits[0] + 1
-                if x[k] == x[k - 1]:
-                    out[i, s] = time_ms[k]
-                else:
-                    w = (level - x[k - 1]) / (x[k] - x[k - 1])
-                    out[i, s] = time_ms[k - 1] + w * (time_ms[k] - time_ms[k - 1])
-        return out
-    dt = (time_ms[-1] - time_ms[0]) / (n_frames - 1) if n_frames > 1 else 1.0
-    for i in range(n):
-        if ref >= 0:
-            r = smooth[i, ref].copy()
-        else:
-            rows = smooth[i, engine.viable[i]]
-            with np.errstate(invalid="ignore"):
-                r = np.nansum(rows, axis=0) / np.maximum((~np.isnan(rows)).sum(axis=0), 1)
-            r[(~np.isnan(rows)).sum(axis=0) == 0] = np.nan
-        r = r - np.nanmean(r) if np.any(~np.isnan(r)) else r
-        for s in range(n_seg):
-            x = smooth[i, s]
-            x = x - np.nanmean(x) if np.any(~np.isnan(x)) else x
-            vals = np.full(2 * max_lag + 1, -np.inf)
-            for j, lag in enumerate(range(-max_lag, max_lag + 1)):
-                k = np.arange(max(0, lag), min(n_frames, n_frames + lag))
-                a, b = x[k], r[k - lag]
-                ok = ~(np.isnan(a) | np.isnan(b))
-                if ok.sum() < 3:
-                    continue
-                a, b = a[ok], b[ok]
-                va = np.sum(a * a) - np.sum(a) ** 2 / a.size
-                vb = np.sum(b * b) - np.sum(b) ** 2 / b.size
-                if va > 0 and vb > 0:
-                    vals[j] = (np.sum(a * b) - np.sum(a) * np.sum(b) / a.size) / np.sqrt(va * vb)
-            if not np.isfinite(vals).any():
-                continue
-            b = int(np.argmax(vals))
-            shift = 0.0
-            if 0 < b < 2 * max_lag:
-                left, mid, right = vals[b - 1], vals[b], vals[b + 1]
-                denom = left - 2 * mid + right
-                if denom < 0 and np.isfinite(left) and np.isfinite(right):
-                    shift = 0.5 * (left - right) / denom
-            out[i, s] = (b - max_lag + shift) * dt
-    return out
