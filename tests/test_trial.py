@@ -9,10 +9,8 @@ from strainsim.model.outcomes import OutcomeParams, simulate_outcomes
 from strainsim.model.placement import PlacementParams, classify, draw_veins, place_leads
 from strainsim.studies.specs import (
     TrialSpec,
-    _schema_gaps,
     load_spec,
     shipped_specs,
-    spec_from_dict,
 )
 from strainsim.studies.sweep import (
     concordance_sweep,
@@ -36,61 +34,6 @@ def test_shipped_specs_load_and_match_the_published_totals():
     assert sum(s.n_control for s in specs) == 392
 
 
-def test_every_parameter_is_reachable_from_a_spec():
-    assert _schema_gaps() == {}
-
-
-@pytest.mark.parametrize("raw, fragment", [
-    ({"trial": {"name": "x", "n_image_guided": 10}}, "trial.n_control: expected a value"),
-    ({"trial": {"name": "x", "n_image_guided": 10, "n_control": 10}, "drugs": {}},
-     "[drugs]: expected one of the sections"),
-    ({"trial": {"name": "x", "n_image_guided": 10, "n_control": 10},
-      "population": {"smoker_fraction": 0.2}}, "population.smoker_fraction: expected one of"),
-    ({"trial": {"name": "x", "n_image_guided": "ten", "n_control": 10}},
-     "trial.n_image_guided: expected a whole number, found 'ten'"),
-    ({"trial": {"name": "x", "n_image_guided": 10, "n_control": 10},
-      "population": {"male_fraction": 1.4}}, "population.male_fraction: expected a value in [0, 1]"),
-    ({"trial": {"name": "x", "n_image_guided": 10, "n_control": 10},
-      "measurement": {"strain": "circumferential"}}, "measurement.strain: expected one of"),
-    ({"trial": {"name": "x", "n_image_guided": 10, "n_control": 10},
-      "placement": {"concordance": True}}, "placement.concordance: expected a number"),
-    ({"trial": {"name": "x", "n_image_guided": 10, "n_control": 10},
-      "outcomes": {"base_esv_change_pct": float("inf")}},
-     "outcomes.base_esv_change_pct: expected a finite number, found inf"),
-    ({"trial": {"name": "x", "n_image_guided": 10, "n_control": 10},
-      "outcomes": {"nyha_slope": float("nan")}}, "outcomes.nyha_slope: expected a finite number"),
-    ({"trial": {"name": "x", "n_image_guided": 10, "n_control": 10},
-      "measurement": {"scar_amplitude_pct": 30.0}}, "scar_amplitude_pct must be below"),
-    ({"trial": {"name": "x", "n_image_guided": 10, "n_control": 10},
-      "measurement": {"fps": 600}}, "measurement.fps: expected a value in [10, 500]"),
-])
-def test_bad_specs_name_file_key_and_expectation(raw, fragment):
-    with pytest.raises(InputError) as err:
-        spec_from_dict(raw, "my.toml")
-    assert str(err.value).startswith("my.toml: ") and fragment in str(err.value)
-
-
-def test_parameter_classes_refuse_what_specs_refuse():
-    from strainsim.model.curves import CurveParams
-    from strainsim.model.population import PopulationParams
-
-    with pytest.raises(ValueError, match="male_fraction"):
-        PopulationParams(male_fraction=1.4)
-    with pytest.raises(ValueError, match="fps"):
-        CurveParams(fps=600.0)
-
-
-def test_spec_values_reach_the_parameter_classes():
-    spec = spec_from_dict({"trial": {"name": "x", "n_image_guided": 5, "n_control": 6},
-                           "population": {"ischemic_fraction": 0.9},
-                           "measurement": {"strain": "longitudinal", "fps": 50},
-                           "placement": {"concordance": 0.7}})
-    assert spec.population.ischemic_fraction == 0.9
-    assert spec.curves.kind == "longitudinal" and spec.curves.fps == 50.0
-    assert spec.placement.concordance == 0.7 and spec.n_total == 11
-
-
-# --- placement -------------------------------------------------------------------------
 def test_forced_concordance_rate_is_met(model):
     rng = np.random.default_rng(0)
     n = 20000

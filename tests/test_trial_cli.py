@@ -83,7 +83,7 @@ def test_bad_spec_file_exit_2(tmp_path, capsys):
     spec.write_text('[trial]\nname = "x"\nn_image_guided = 10\nn_control = -3\n')
     code, _, err = run(["cohort", str(spec), "--out", str(tmp_path / "o")], capsys)
     assert code == 2
-    assert f"{spec}: trial.n_control: expected a value in [2, 1e+07], found -3" in err
+    assert f"{spec}: trial.n_control: expected a whole number in [2, 1e+07] patients, found -3" in err
 
 
 def test_trial_on_two_workers_and_cohort_blocks_give_the_same_numbers(tmp_path, capsys):

@@ -1154,6 +1154,24 @@ def _fmt_cell(value) -> str:
     return "" if isinstance(value, float) and math.isnan(value) else f"{value:.6g}"
 
 
+@app.command("spec-schema")
+def spec_schema(
+    out: Path | None = typer.Option(None, help="Write the schema to this file instead of "
+                                    "printing it."),
+):
+    """The JSON Schema of trial spec files (every key with its unit, range and source)."""
+    from strainsim.studies.specs import schema_text
+
+    if out is None:
+        typer.echo(schema_text(), nl=False)
+        return
+    _check_output(out, "--out", (".json",))
+    from strainsim.files import write_text_atomic
+
+    write_text_atomic(out, schema_text())
+    typer.echo(f"spec schema -> {out}")
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point: run the app, turning input errors into one line and exit code 2."""
     try:  # newer typer carries its own copy of click

@@ -43,6 +43,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from strainsim.params import quantity
+
 __all__ = [
     "SpeckleParams",
     "WallPhantom",
@@ -102,7 +104,8 @@ class SpeckleParams:
     wavelength_mm: float = 0.3
     psf_axial_mm: float = 0.15
     psf_lateral_mm: float = 0.35
-    snr_db: float = 20.0
+    snr_db: float = quantity(20.0, unit="dB", low=-10, high=80,
+                             doc="Signal-to-noise ratio of the echo (speckle fidelity).")
     dynamic_range_db: float = 50.0
     decorrelation: float = 0.01
     kernel_mm: float = 2.4

@@ -35,13 +35,14 @@ Examples
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import NamedTuple
 
 import numba
 import numpy as np
 
 from strainsim.measure.latest import latest_of
+from strainsim.params import check_declared, choice, fixed, quantity
 from strainsim.segments import N_SEGMENTS, SegmentModel, load_segments
 
 __all__ = [
@@ -83,21 +84,16 @@ class ScarParams:
         Chance that a non-ischemic patient has one patchy scar segment.
     """
 
-    ischemic_fraction: float = 0.53
-    ischemic_scar_segments_mean: float = 3.0
-    territory_weights: tuple[float, float, float] = (0.45, 0.30, 0.25)
-    nonischemic_scar_probability: float = 0.10
+    ischemic_fraction: float = quantity(0.53, unit="fraction", low=0, high=1, doc="Fraction of ischemic patients; in a trial it is the population's (see activation_for).", source="meta-analysis: 53 % ischemic")
+    ischemic_scar_segments_mean: float = quantity(3.0, unit="segments", low=0, high=17, doc="Mean scar segments of an ischemic patient; in a trial the population's.", source="stated")
+    territory_weights: tuple[float, float, float] = fixed((0.45, 0.30, 0.25), doc="Probabilities of the culprit artery (LAD, LCx, RCA).", source="stated: LAD most often culprit")
+    nonischemic_scar_probability: float = quantity(0.10, unit="fraction", low=0, high=1, doc="Chance that a non-ischemic patient has one patchy scar segment.", source="stated")
 
     def __post_init__(self):
-        if not 0.0 <= self.ischemic_fraction <= 1.0:
-            raise ValueError("ischemic_fraction must be in [0, 1]")
-        if self.ischemic_scar_segments_mean < 0:
-            raise ValueError("ischemic_scar_segments_mean must be >= 0")
+        check_declared(self)
         w = np.asarray(self.territory_weights, float)
         if w.shape != (3,) or np.any(w < 0) or not np.isclose(w.sum(), 1.0):
             raise ValueError("territory_weights must be 3 probabilities summing to 1")
-        if not 0.0 <= self.nonischemic_scar_probability <= 1.0:
-            raise ValueError("nonischemic_scar_probability must be in [0, 1]")
 
 
 @dataclass(frozen=True)
@@ -134,35 +130,24 @@ class ActivationParams:
     scar : ScarParams
     """
 
-    model: str = "pattern"
-    onset_ms: float = 10.0
-    delay_mean_ms: float = 130.0
-    delay_sd_ms: float = 35.0
-    late_angle_deg: float = 340.0
-    late_angle_kappa: float = 6.467
-    base_apex_ms: float = 20.0
-    jitter_sd_ms: float = 12.0
-    scar_delay_ms: float = 25.0
-    velocity_mm_per_ms: float = 0.45
-    velocity_sd: float = 0.08
-    bullseye_radius_mm: float = 35.0
-    scar_conduction: float = 0.25
-    grid_size: int = 64
-    scar: ScarParams = field(default_factory=ScarParams)
+    model: str = choice("pattern", ("pattern", "eikonal"), doc="Activation model: the LBBB pattern (compiled) or fast marching on a bullseye grid.")
+    onset_ms: float = quantity(10.0, unit="ms", low=0, high=200, doc="Septal breakthrough after QRS onset.", source="stated")
+    delay_mean_ms: float = quantity(130.0, unit="ms", low=0, high=400, doc="Mean septal-to-late-site delay.", source="Strik 2012 LBBB review")
+    delay_sd_ms: float = quantity(35.0, unit="ms", low=0, high=200, doc="SD of that delay across patients.", source="stated")
+    late_angle_deg: float = quantity(340.0, unit="degrees", low=0, high=360, doc="Mean bullseye angle of the latest site (0 lateral, 90 anterior).", source="stated")
+    late_angle_kappa: float = quantity(6.467, unit="1", low=0, high=100, doc="von Mises concentration of the late site.", source="calibrated")
+    base_apex_ms: float = quantity(20.0, unit="ms", low=0, high=200, doc="Extra delay of the basal over the apical ring.", source="stated")
+    jitter_sd_ms: float = quantity(12.0, unit="ms", low=0, high=200, doc="Per-segment random jitter.", source="stated")
+    scar_delay_ms: float = quantity(25.0, unit="ms", low=0, high=200, doc="Extra activation delay of a scar segment (pattern model).", source="stated")
+    velocity_mm_per_ms: float = quantity(0.45, unit="m/s", low=0.05, high=5, doc="Conduction velocity (eikonal model).", source="stated")
+    velocity_sd: float = quantity(0.08, unit="m/s", low=0, high=2, doc="Between-patient SD of the velocity (eikonal model).", source="stated")
+    bullseye_radius_mm: float = quantity(35.0, unit="mm", low=5, high=100, doc="Radius of the bullseye disc (eikonal model).", source="stated")
+    scar_conduction: float = quantity(0.25, unit="fraction", low=0, high=1, doc="Scar conduction as a fraction of normal; 0 blocks (eikonal model).", source="stated")
+    grid_size: int = quantity(64, unit="pixels", low=16, high=512, doc="Pixels per side of the bullseye grid (eikonal model).", source="stated", integer=True)
+    scar: ScarParams = fixed(doc="Scar settings (ScarParams): in a trial, set in [population] and [activation].", factory=ScarParams)
 
     def __post_init__(self):
-        if self.model not in ("pattern", "eikonal"):
-            raise ValueError(f"model must be 'pattern' or 'eikonal', not {self.model!r}")
-        for name in ("delay_mean_ms", "delay_sd_ms", "jitter_sd_ms", "base_apex_ms",
-                     "scar_delay_ms", "late_angle_kappa", "velocity_sd"):
-            if getattr(self, name) < 0:
-                raise ValueError(f"{name} must be >= 0")
-        if self.velocity_mm_per_ms <= 0 or self.bullseye_radius_mm <= 0:
-            raise ValueError("velocity_mm_per_ms and bullseye_radius_mm must be > 0")
-        if not 0.0 <= self.scar_conduction <= 1.0:
-            raise ValueError("scar_conduction must be in [0, 1]")
-        if self.grid_size < 16:
-            raise ValueError("grid_size must be >= 16")
+        check_declared(self)
 
 
 @dataclass(frozen=True)

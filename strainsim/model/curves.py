@@ -30,6 +30,8 @@ from typing import NamedTuple
 import numba
 import numpy as np
 
+from strainsim.params import check_declared, choice, quantity
+
 __all__ = [
     "CurveParams",
     "Curves",
@@ -76,44 +78,112 @@ class CurveParams:
         SD of the linear drift reached at the end of the cycle (strain %).
     """
 
-    kind: str = "radial"
-    fps: float = 60.0
-    cycle_ms: float = 800.0
-    emd_ms: float = 60.0
-    contraction_ms: float = 280.0
-    relaxation_ms: float = 180.0
-    viable_amplitude_pct: float = 24.0
-    viable_amplitude_sd_pct: float = 5.0
-    scar_amplitude_pct: float = 5.0
-    scar_amplitude_sd_pct: float = 2.0
-    noise_sd_pct: float = 0.5
-    noise_corr_ms: float = 40.0
-    drift_sd_pct: float = 0.5
+    kind: str = choice(
+        "radial", STRAIN_KINDS, doc="Radial strain peaks positive, longitudinal negative."
+    )
+    fps: float = quantity(
+        60.0,
+        unit="fps",
+        low=FPS_RANGE[0],
+        high=FPS_RANGE[1],
+        doc="Frame rate of the echo.",
+        source="clinical STE: 40-90 fps",
+    )
+    cycle_ms: float = quantity(
+        800.0,
+        unit="ms",
+        low=300,
+        high=3000,
+        doc="Cardiac cycle covered by the curves, from QRS onset (20-200 beats/min).",
+        source="stated",
+    )
+    emd_ms: float = quantity(
+        60.0,
+        unit="ms",
+        low=0,
+        high=200,
+        doc="Electromechanical delay: activation to onset of shortening.",
+        source="stated",
+    )
+    contraction_ms: float = quantity(
+        280.0,
+        unit="ms",
+        low=0.5,
+        high=4000,
+        doc="Onset of shortening to peak strain.",
+        source="stated",
+    )
+    relaxation_ms: float = quantity(
+        180.0,
+        unit="ms",
+        low=0.01,
+        high=1000000.0,
+        doc="Time constant of the Gaussian relaxation after the peak.",
+        source="stated",
+    )
+    viable_amplitude_pct: float = quantity(
+        24.0,
+        unit="%",
+        low=0,
+        high=100,
+        doc="Mean peak strain magnitude of viable segments.",
+        source="stated",
+    )
+    viable_amplitude_sd_pct: float = quantity(
+        5.0,
+        unit="%",
+        low=0,
+        high=50,
+        doc="SD of the viable peak strain across segments.",
+        source="stated",
+    )
+    scar_amplitude_pct: float = quantity(
+        5.0,
+        unit="%",
+        low=0,
+        high=100,
+        doc="Mean peak strain magnitude of scar segments (below the viable one).",
+        source="stated",
+    )
+    scar_amplitude_sd_pct: float = quantity(
+        2.0,
+        unit="%",
+        low=0,
+        high=50,
+        doc="SD of the scar peak strain across segments.",
+        source="stated",
+    )
+    noise_sd_pct: float = quantity(
+        0.5,
+        unit="%",
+        low=0,
+        high=50,
+        doc="SD of the tracking noise (strain %).",
+        source="docs/noise_calibration.py",
+    )
+    noise_corr_ms: float = quantity(
+        40.0,
+        unit="ms",
+        low=1,
+        high=1000,
+        doc="Correlation time of the tracking noise.",
+        source="stated",
+    )
+    drift_sd_pct: float = quantity(
+        0.5,
+        unit="%",
+        low=0,
+        high=50,
+        doc="SD of the linear drift reached at the end of the cycle (strain %).",
+        source="stated",
+    )
 
     def __post_init__(self):
-        if self.kind not in STRAIN_KINDS:
-            raise ValueError(f"kind must be one of {STRAIN_KINDS}, not {self.kind!r}")
-        if not FPS_RANGE[0] <= self.fps <= FPS_RANGE[1]:
-            raise ValueError(f"fps must be in [{FPS_RANGE[0]:g}, {FPS_RANGE[1]:g}]")
-        if self.cycle_ms <= 0 or self.cycle_ms * self.fps / 1000.0 < 4:
+        check_declared(self)
+        if self.cycle_ms * self.fps / 1000.0 < 4:
             raise ValueError("cycle_ms must cover at least 4 frames")
-        for name in ("emd_ms", "viable_amplitude_sd_pct", "scar_amplitude_sd_pct",
-                     "noise_sd_pct", "drift_sd_pct"):
-            if getattr(self, name) < 0:
-                raise ValueError(f"{name} must be >= 0")
-        for name in ("contraction_ms", "relaxation_ms", "noise_corr_ms",
-                     "viable_amplitude_pct"):
-            if getattr(self, name) <= 0:
-                raise ValueError(f"{name} must be > 0")
-        if self.scar_amplitude_pct < 0:
-            raise ValueError("scar_amplitude_pct must be >= 0")
         if self.scar_amplitude_pct >= self.viable_amplitude_pct:
             raise ValueError("scar_amplitude_pct must be below viable_amplitude_pct")
-        for name in ("fps", "cycle_ms", "emd_ms", "contraction_ms", "relaxation_ms",
-                     "viable_amplitude_pct", "viable_amplitude_sd_pct", "scar_amplitude_pct",
-                     "scar_amplitude_sd_pct", "noise_sd_pct", "noise_corr_ms", "drift_sd_pct"):
-            if not np.isfinite(getattr(self, name)):
-                raise ValueError(f"{name} must be finite")
 
     @property
     def sign(self) -> float:
@@ -170,13 +240,13 @@ class CurveRecord(NamedTuple):
     scar_amplitude_pct: float
     scar_amplitude_sd_pct: float
     drift_sd_pct: float
-    dt_ms: float                 # frame interval
+    dt_ms: float  # frame interval
     contraction_ms: float
     relaxation_ms: float
-    sign: float                  # +1 radial, -1 longitudinal
+    sign: float  # +1 radial, -1 longitudinal
     noise_sd_pct: float
-    phi: float                   # AR(1) coefficient exp(-dt / noise_corr_ms)
-    innovation_scale: float      # sqrt(1 - phi^2)
+    phi: float  # AR(1) coefficient exp(-dt / noise_corr_ms)
+    innovation_scale: float  # sqrt(1 - phi^2)
 
 
 def curve_record(params: CurveParams) -> CurveRecord:
@@ -184,11 +254,20 @@ def curve_record(params: CurveParams) -> CurveRecord:
     dt = 1000.0 / params.fps
     phi = math.exp(-dt / params.noise_corr_ms)
     return CurveRecord(
-        float(params.emd_ms), float(params.viable_amplitude_pct),
-        float(params.viable_amplitude_sd_pct), float(params.scar_amplitude_pct),
-        float(params.scar_amplitude_sd_pct), float(params.drift_sd_pct), dt,
-        float(params.contraction_ms), float(params.relaxation_ms), params.sign,
-        float(params.noise_sd_pct), phi, math.sqrt(1.0 - phi * phi))
+        float(params.emd_ms),
+        float(params.viable_amplitude_pct),
+        float(params.viable_amplitude_sd_pct),
+        float(params.scar_amplitude_pct),
+        float(params.scar_amplitude_sd_pct),
+        float(params.drift_sd_pct),
+        dt,
+        float(params.contraction_ms),
+        float(params.relaxation_ms),
+        params.sign,
+        float(params.noise_sd_pct),
+        phi,
+        math.sqrt(1.0 - phi * phi),
+    )
 
 
 @numba.njit(cache=True)
@@ -274,12 +353,17 @@ def curves_kernel(rng, rec, activation_ms, scar, strain_out, amplitude_out):
     n, n_seg = activation_ms.shape
     for i in range(n):
         for s in range(n_seg):
-            amplitude_out[i, s] = synthesize_curve(rng, rec, activation_ms[i, s], scar[i, s],
-                                                   strain_out[i, s])
+            amplitude_out[i, s] = synthesize_curve(
+                rng, rec, activation_ms[i, s], scar[i, s], strain_out[i, s]
+            )
 
 
-def simulate_curves(activation_ms: np.ndarray, scar: np.ndarray, rng: np.random.Generator,
-                    params: CurveParams | None = None) -> Curves:
+def simulate_curves(
+    activation_ms: np.ndarray,
+    scar: np.ndarray,
+    rng: np.random.Generator,
+    params: CurveParams | None = None,
+) -> Curves:
     """Strain curves for a batch of patients.
 
     Parameters
@@ -305,6 +389,10 @@ def simulate_curves(activation_ms: np.ndarray, scar: np.ndarray, rng: np.random.
     strain = np.empty((n, n_seg, params.n_frames))
     amplitude = np.empty((n, n_seg))
     curves_kernel(rng, curve_record(params), activation_ms, scar, strain, amplitude)
-    return Curves(strain=strain, time_ms=time_axis(params), kind=params.kind,
-                  true_ttp_ms=activation_ms + params.emd_ms + params.contraction_ms,
-                  amplitude_pct=amplitude)
+    return Curves(
+        strain=strain,
+        time_ms=time_axis(params),
+        kind=params.kind,
+        true_ttp_ms=activation_ms + params.emd_ms + params.contraction_ms,
+        amplitude_pct=amplitude,
+    )

@@ -44,9 +44,21 @@ from typing import NamedTuple
 import numba
 import numpy as np
 
-__all__ = ["OutcomeParams", "Outcomes", "simulate_outcomes", "OutcomeRecord", "outcome_record",
-           "null_record", "outcome_noise_kernel", "apply_outcomes_kernel", "OutcomeArrays",
-           "empty_outcomes", "arm_shifts"]
+from strainsim.params import check_declared, quantity
+
+__all__ = [
+    "OutcomeParams",
+    "Outcomes",
+    "simulate_outcomes",
+    "OutcomeRecord",
+    "outcome_record",
+    "null_record",
+    "outcome_noise_kernel",
+    "apply_outcomes_kernel",
+    "OutcomeArrays",
+    "empty_outcomes",
+    "arm_shifts",
+]
 
 
 @dataclass(frozen=True)
@@ -87,30 +99,114 @@ class OutcomeParams:
         the trials' effects differ.
     """
 
-    base_esv_change_pct: float = -10.75
-    concordant_extra_pct: float = -49.05
-    adjacent_extra_pct: float = -17.96
-    dyssynchrony_ref_ms: float = 130.0
-    scar_burden_pct: float = 20.0
-    scar_at_lead_pct: float = 15.0
-    ischemic_pct: float = 5.0
-    male_pct: float = 3.0
-    noise_sd_pct: float = 20.0
-    edv_fraction: float = 0.8
-    edv_noise_sd_pct: float = 7.0
-    nyha_intercept: float = -0.3875
-    nyha_slope: float = 2.314
-    centre_sd_pct: float = 5.0
-    arm_sd_pct: float = 4.187
+    base_esv_change_pct: float = quantity(
+        -10.75,
+        unit="%",
+        low=-100,
+        high=100,
+        doc="ESV change with a remote lead in a non-ischemic woman without scar at the lead.",
+        source="calibrated",
+    )
+    concordant_extra_pct: float = quantity(
+        -49.05,
+        unit="%",
+        low=-100,
+        high=100,
+        doc="Extra ESV change of a concordant lead at the reference dyssynchrony.",
+        source="calibrated",
+    )
+    adjacent_extra_pct: float = quantity(
+        -17.96,
+        unit="%",
+        low=-100,
+        high=100,
+        doc="Extra ESV change of an adjacent lead at the reference dyssynchrony.",
+        source="calibrated",
+    )
+    dyssynchrony_ref_ms: float = quantity(
+        130.0,
+        unit="ms",
+        low=1,
+        high=1000,
+        doc="Septal-to-late delay at which the position effects take their stated size.",
+        source="stated",
+    )
+    scar_burden_pct: float = quantity(
+        20.0,
+        unit="%",
+        low=-100,
+        high=100,
+        doc="ESV change added per whole LV of scar.",
+        source="stated",
+    )
+    scar_at_lead_pct: float = quantity(
+        15.0,
+        unit="%",
+        low=-100,
+        high=100,
+        doc="Penalty when the lead sits on scar.",
+        source="stated",
+    )
+    ischemic_pct: float = quantity(
+        5.0,
+        unit="%",
+        low=-100,
+        high=100,
+        doc="Penalty for ischemic cardiomyopathy.",
+        source="stated",
+    )
+    male_pct: float = quantity(
+        3.0, unit="%", low=-100, high=100, doc="Penalty for men.", source="stated"
+    )
+    noise_sd_pct: float = quantity(
+        20.0, unit="%", low=0, high=100, doc="Patient-level SD of the ESV change.", source="stated"
+    )
+    edv_fraction: float = quantity(
+        0.8,
+        unit="fraction",
+        low=0,
+        high=1.5,
+        doc="EDV change as a fraction of the ESV change.",
+        source="stated",
+    )
+    edv_noise_sd_pct: float = quantity(
+        7.0, unit="%", low=0, high=100, doc="Extra SD of the EDV change.", source="stated"
+    )
+    nyha_intercept: float = quantity(
+        -0.3875,
+        unit="log-odds",
+        low=-20,
+        high=20,
+        doc="Log-odds of NYHA improvement with no ESV change.",
+        source="calibrated",
+    )
+    nyha_slope: float = quantity(
+        2.314,
+        unit="log-odds per 10 %",
+        low=-20,
+        high=20,
+        doc="Log-odds of NYHA improvement per 10 % ESV reduction.",
+        source="calibrated",
+    )
+    centre_sd_pct: float = quantity(
+        5.0,
+        unit="%",
+        low=0,
+        high=100,
+        doc="Between-trial SD of the ESV change shared by both arms.",
+        source="stated",
+    )
+    arm_sd_pct: float = quantity(
+        4.187,
+        unit="%",
+        low=0,
+        high=100,
+        doc="Between-trial SD of each arm's own ESV change.",
+        source="calibrated",
+    )
 
     def __post_init__(self):
-        if min(self.noise_sd_pct, self.edv_noise_sd_pct, self.centre_sd_pct,
-               self.arm_sd_pct) < 0:
-            raise ValueError("noise SDs must be >= 0")
-        if self.dyssynchrony_ref_ms <= 0:
-            raise ValueError("dyssynchrony_ref_ms must be > 0")
-        if not 0.0 <= self.edv_fraction <= 1.5:
-            raise ValueError("edv_fraction must be in [0, 1.5]")
+        check_declared(self)
 
 
 @dataclass(frozen=True)
@@ -163,8 +259,9 @@ def outcome_record(params: OutcomeParams) -> OutcomeRecord:
 def null_record(params: OutcomeParams) -> OutcomeRecord:
     """The record of a world where the lead's position does not matter: no concordant,
     adjacent or scar-at-lead effect (the image-guided benefit switched off)."""
-    return outcome_record(params)._replace(concordant_extra_pct=0.0, adjacent_extra_pct=0.0,
-                                           scar_at_lead_pct=0.0)
+    return outcome_record(params)._replace(
+        concordant_extra_pct=0.0, adjacent_extra_pct=0.0, scar_at_lead_pct=0.0
+    )
 
 
 def arm_shifts(params: OutcomeParams, rng: np.random.Generator) -> tuple[float, float]:
@@ -174,8 +271,10 @@ def arm_shifts(params: OutcomeParams, rng: np.random.Generator) -> tuple[float, 
     effect both arms share, then each arm's own effect.
     """
     centre, guided, control = rng.standard_normal(3)
-    return (float(params.centre_sd_pct * centre + params.arm_sd_pct * guided),
-            float(params.centre_sd_pct * centre + params.arm_sd_pct * control))
+    return (
+        float(params.centre_sd_pct * centre + params.arm_sd_pct * guided),
+        float(params.centre_sd_pct * centre + params.arm_sd_pct * control),
+    )
 
 
 @numba.njit(cache=True)
@@ -189,8 +288,20 @@ def outcome_noise_kernel(rng, noise_out):
 
 
 @numba.njit(cache=True)
-def apply_outcomes_kernel(rec, shift_pct, edv_ml, esv_ml, position_class, delay_ms, scar,
-                          scar_at_lead, ischemic, male, noise, out):
+def apply_outcomes_kernel(
+    rec,
+    shift_pct,
+    edv_ml,
+    esv_ml,
+    position_class,
+    delay_ms,
+    scar,
+    scar_at_lead,
+    ischemic,
+    male,
+    noise,
+    out,
+):
     """Six-month outcomes from the patients' draws (see the module docstring); ``scar``
     is (n, 17) bool, ``out`` an :class:`OutcomeArrays` of preallocated arrays."""
     n_seg = scar.shape[1]
@@ -206,16 +317,18 @@ def apply_outcomes_kernel(rec, shift_pct, edv_ml, esv_ml, position_class, delay_
             scarred += scar[i, s]
         scar_fraction = scarred / n_seg
         dyssynchrony = min(max(delay_ms[i], 0.0) / rec.dyssynchrony_ref_ms, 2.0)
-        esv_change = (rec.base_esv_change_pct
-                      + extra * dyssynchrony * (1.0 - scar_fraction)
-                      + rec.scar_burden_pct * scar_fraction
-                      + (rec.scar_at_lead_pct if scar_at_lead[i] else 0.0)
-                      + (rec.ischemic_pct if ischemic[i] else 0.0)
-                      + (rec.male_pct if male[i] else 0.0)
-                      + rec.noise_sd_pct * noise[i, 0] + shift_pct)
+        esv_change = (
+            rec.base_esv_change_pct
+            + extra * dyssynchrony * (1.0 - scar_fraction)
+            + rec.scar_burden_pct * scar_fraction
+            + (rec.scar_at_lead_pct if scar_at_lead[i] else 0.0)
+            + (rec.ischemic_pct if ischemic[i] else 0.0)
+            + (rec.male_pct if male[i] else 0.0)
+            + rec.noise_sd_pct * noise[i, 0]
+            + shift_pct
+        )
         esv_change = max(esv_change, -80.0)
-        edv_change = max(rec.edv_fraction * esv_change + rec.edv_noise_sd_pct * noise[i, 1],
-                         -70.0)
+        edv_change = max(rec.edv_fraction * esv_change + rec.edv_noise_sd_pct * noise[i, 1], -70.0)
         edv_new = edv_ml[i] * (1.0 + edv_change / 100.0)
         esv_new = min(esv_ml[i] * (1.0 + esv_change / 100.0), 0.95 * edv_new)
         esv_change = 100.0 * (esv_new / esv_ml[i] - 1.0)
@@ -234,13 +347,29 @@ OutcomeArrays = NamedTuple("OutcomeArrays", [(f.name, np.ndarray) for f in field
 
 def empty_outcomes(n: int) -> OutcomeArrays:
     """Preallocated arrays for :func:`apply_outcomes_kernel`."""
-    return OutcomeArrays(*(np.empty(n, dtype=np.bool_ if f.name == "nyha_improved" else float)
-                           for f in fields(Outcomes)))
+    return OutcomeArrays(
+        *(
+            np.empty(n, dtype=np.bool_ if f.name == "nyha_improved" else float)
+            for f in fields(Outcomes)
+        )
+    )
 
 
-def simulate_outcomes(edv_ml, esv_ml, position_class, delay_ms, scar, scar_at_lead, ischemic,
-                      male, rng: np.random.Generator, params: OutcomeParams,
-                      shift_pct: float = 0.0, *, null_world: bool = False):
+def simulate_outcomes(
+    edv_ml,
+    esv_ml,
+    position_class,
+    delay_ms,
+    scar,
+    scar_at_lead,
+    ischemic,
+    male,
+    rng: np.random.Generator,
+    params: OutcomeParams,
+    shift_pct: float = 0.0,
+    *,
+    null_world: bool = False,
+):
     """Draw 6-month outcomes (:func:`outcome_noise_kernel`, :func:`apply_outcomes_kernel`).
 
     Parameters
@@ -267,6 +396,7 @@ def simulate_outcomes(edv_ml, esv_ml, position_class, delay_ms, scar, scar_at_le
     -------
     Outcomes, or (Outcomes, Outcomes) with ``null_world``.
     """
+
     def floats(x):
         return np.ascontiguousarray(x, dtype=np.float64)
 
@@ -277,9 +407,17 @@ def simulate_outcomes(edv_ml, esv_ml, position_class, delay_ms, scar, scar_at_le
     n = edv_ml.shape[0]
     noise = np.empty((n, 3))
     outcome_noise_kernel(rng, noise)
-    args = (edv_ml, esv_ml, np.ascontiguousarray(position_class, dtype=np.int8),
-            floats(delay_ms), flags(scar), flags(scar_at_lead), flags(ischemic), flags(male),
-            noise)
+    args = (
+        edv_ml,
+        esv_ml,
+        np.ascontiguousarray(position_class, dtype=np.int8),
+        floats(delay_ms),
+        flags(scar),
+        flags(scar_at_lead),
+        flags(ischemic),
+        flags(male),
+        noise,
+    )
     out = empty_outcomes(n)
     apply_outcomes_kernel(outcome_record(params), float(shift_pct), *args, out)
     if not null_world:

@@ -59,6 +59,7 @@ import numba
 import numpy as np
 
 from strainsim.measure.latest import latest_of
+from strainsim.params import check_declared, choice, fixed, quantity
 from strainsim.segments import N_SEGMENTS, SegmentModel, load_segments
 
 __all__ = [
@@ -112,28 +113,55 @@ class PlacementParams:
         Branches an empirical implanter tries, in order.
     """
 
-    image_guided: str = "ste"
-    control: str = "empirical"
-    aim_success: float = 0.3759
-    miss_nearest_share: float = 0.3464
-    qlv_error_sd_ms: float = 15.0
-    concordance: float | None = None
-    empirical_order: tuple[str, ...] = ("posterolateral", "lateral", "anterolateral",
-                                        "middle_cardiac", "anterior_interventricular")
+    image_guided: str = choice("ste", STRATEGIES, doc="Placement strategy of the image-guided arm.")
+    control: str = choice("empirical", STRATEGIES, doc="Placement strategy of the control arm.")
+    aim_success: float = quantity(
+        0.3759,
+        unit="fraction",
+        low=0,
+        high=1,
+        doc="Chance that a lead aimed at a reachable segment stays there.",
+        source="calibrated: strainsim calibrate",
+    )
+    miss_nearest_share: float = quantity(
+        0.3464,
+        unit="fraction",
+        low=0,
+        high=1,
+        doc="Share of failed aims ending in the nearest reachable segment.",
+        source="calibrated: strainsim calibrate",
+    )
+    qlv_error_sd_ms: float = quantity(
+        15.0,
+        unit="ms",
+        low=0,
+        high=200,
+        doc="SD of one Q-LV measurement (electrical strategy).",
+        source="stated",
+    )
+    concordance: float | None = quantity(
+        None,
+        unit="fraction",
+        low=0,
+        high=1,
+        doc="If set, the image-guided lead lands on its target with exactly this probability (a what-if).",
+        source="stated",
+        optional=True,
+    )
+    empirical_order: tuple[str, ...] = fixed(
+        (
+            "posterolateral",
+            "lateral",
+            "anterolateral",
+            "middle_cardiac",
+            "anterior_interventricular",
+        ),
+        doc="Branches an empirical implanter tries, in order.",
+        source="stated: posterolateral first, as in routine practice",
+    )
 
     def __post_init__(self):
-        for arm in ("image_guided", "control"):
-            if getattr(self, arm) not in STRATEGIES:
-                raise ValueError(f"{arm} strategy must be one of {', '.join(STRATEGIES)}, "
-                                 f"not {getattr(self, arm)!r}")
-        if self.qlv_error_sd_ms < 0:
-            raise ValueError("qlv_error_sd_ms must be >= 0")
-        if not 0.0 <= self.aim_success <= 1.0:
-            raise ValueError("aim_success must be in [0, 1]")
-        if not 0.0 <= self.miss_nearest_share <= 1.0:
-            raise ValueError("miss_nearest_share must be in [0, 1]")
-        if self.concordance is not None and not 0.0 <= self.concordance <= 1.0:
-            raise ValueError("concordance must be in [0, 1]")
+        check_declared(self)
 
 
 @dataclass(frozen=True)
@@ -168,14 +196,16 @@ class Placement:
 class VeinRecord(NamedTuple):
     """The segment model's veins as the vein kernel reads them."""
 
-    prevalence: np.ndarray     # (n_veins,) chance that a patient has each branch
-    access: np.ndarray         # (n_veins, 17) bool: segments each branch reaches
+    prevalence: np.ndarray  # (n_veins,) chance that a patient has each branch
+    access: np.ndarray  # (n_veins, 17) bool: segments each branch reaches
 
 
 def vein_record(model: SegmentModel) -> VeinRecord:
     """The kernel's record of ``model``'s veins."""
-    return VeinRecord(np.array([v.prevalence for v in model.veins], dtype=np.float64),
-                      np.ascontiguousarray(model.vein_access(), dtype=np.bool_))
+    return VeinRecord(
+        np.array([v.prevalence for v in model.veins], dtype=np.float64),
+        np.ascontiguousarray(model.vein_access(), dtype=np.bool_),
+    )
 
 
 @numba.njit(cache=True)
@@ -211,15 +241,15 @@ def draw_veins(n: int, rng: np.random.Generator, model: SegmentModel | None = No
 class PlacementRecord(NamedTuple):
     """:class:`PlacementParams` and the segment geometry as the placement kernel reads them."""
 
-    strategy_guided: int       # index in STRATEGIES
+    strategy_guided: int  # index in STRATEGIES
     strategy_control: int
     aim_success: float
     miss_nearest_share: float
     qlv_error_sd_ms: float
-    concordance: float         # < 0: None (the arm's own strategy)
+    concordance: float  # < 0: None (the arm's own strategy)
     empirical_masks: np.ndarray  # (branches, 17) bool: usual segments, in empirical order
-    adjacency: np.ndarray      # (17, 17) bool
-    hops: np.ndarray           # (17, 17) int64
+    adjacency: np.ndarray  # (17, 17) bool
+    hops: np.ndarray  # (17, 17) int64
 
 
 def placement_record(params: PlacementParams, model: SegmentModel) -> PlacementRecord:
@@ -229,12 +259,16 @@ def placement_record(params: PlacementParams, model: SegmentModel) -> PlacementR
     for row, key in enumerate(params.empirical_order):
         masks[row, np.asarray(model.veins[keys.index(key)].usual, dtype=np.int64) - 1] = True
     return PlacementRecord(
-        STRATEGIES.index(params.image_guided), STRATEGIES.index(params.control),
-        float(params.aim_success), float(params.miss_nearest_share),
+        STRATEGIES.index(params.image_guided),
+        STRATEGIES.index(params.control),
+        float(params.aim_success),
+        float(params.miss_nearest_share),
         float(params.qlv_error_sd_ms),
-        -1.0 if params.concordance is None else float(params.concordance), masks,
+        -1.0 if params.concordance is None else float(params.concordance),
+        masks,
         np.ascontiguousarray(model.adjacency, dtype=np.bool_),
-        np.ascontiguousarray(model.hops, dtype=np.int64))
+        np.ascontiguousarray(model.hops, dtype=np.int64),
+    )
 
 
 @numba.njit(cache=True, inline="always")
@@ -285,8 +319,7 @@ def _nearest_other(hops, adjacency, t, exclude_target, reachable_row, u_pick, al
 
 
 @numba.njit(cache=True)
-def _aimed_row(rec, hops, adjacency, target, reachable_row, u_aim, u_pick, u_miss, allowed,
-               ties):
+def _aimed_row(rec, hops, adjacency, target, reachable_row, u_aim, u_pick, u_miss, allowed, ties):
     # aim at `target`: kept with probability aim_success when a vein reaches it; a miss
     # ends (u_miss < miss_nearest_share) in the nearest reachable segment other than a
     # reachable target (ties by u_pick), else in the empirical position (-1 returned)
@@ -300,8 +333,9 @@ def _aimed_row(rec, hops, adjacency, target, reachable_row, u_aim, u_pick, u_mis
 
 
 @numba.njit(cache=True)
-def _forced_row(rec, masks, hops, adjacency, target, reachable_row, u_aim, u_pick, u_miss,
-                allowed, ties):
+def _forced_row(
+    rec, masks, hops, adjacency, target, reachable_row, u_aim, u_pick, u_miss, allowed, ties
+):
     # concordance forced: the target with probability `concordance`; a miss lands where a
     # missed aim lands (nearest reachable other segment, or the empirical position unless
     # that is the target, when it goes to the nearest other segment)
@@ -317,8 +351,7 @@ def _forced_row(rec, masks, hops, adjacency, target, reachable_row, u_aim, u_pic
 
 
 @numba.njit(cache=True)
-def _multimodality_target(ttp_row, amplitude_row, viable_row, scar_row, reachable_row,
-                          allowed):
+def _multimodality_target(ttp_row, amplitude_row, viable_row, scar_row, reachable_row, allowed):
     # the latest viable, scar-free, reachable segment by strain TTP (1-17; ties by the
     # one rule: the larger peak magnitude, then the lower segment); -1 if none
     for s in range(ttp_row.shape[0]):
@@ -336,8 +369,20 @@ def _electrical_row(rng, sd_ms, activation_row, reachable_row, qlv, no_ties):
 
 
 @numba.njit(cache=True)
-def place_kernel(rng, rec, guided, target, ttp, amplitude, viable, scar, activation_ms,
-                 reachable, aim_out, lead_out):
+def place_kernel(
+    rng,
+    rec,
+    guided,
+    target,
+    ttp,
+    amplitude,
+    viable,
+    scar,
+    activation_ms,
+    reachable,
+    aim_out,
+    lead_out,
+):
     """Each patient's target (``aim_out``) and lead segment (``lead_out``, 1-17), patient
     by patient, by the arm's strategy.
 
@@ -370,20 +415,33 @@ def place_kernel(rng, rec, guided, target, ttp, amplitude, viable, scar, activat
         u_miss = rng.random()
         aim = target[i]
         if guided and strategy == MULTIMODALITY:  # scar and vein imaging move the aim
-            multimodality = _multimodality_target(ttp[i], amplitude[i], viable[i], scar[i],
-                                                  reachable[i], allowed)
+            multimodality = _multimodality_target(
+                ttp[i], amplitude[i], viable[i], scar[i], reachable[i], allowed
+            )
             if multimodality > 0:
                 aim = multimodality
         aim_out[i] = aim
         lead = -1
         if forced:
             if aim > 0:
-                lead = _forced_row(rec, masks, hops, adjacency, aim, reachable[i], u_aim,
-                                   u_pick, u_miss, allowed, ties)
+                lead = _forced_row(
+                    rec,
+                    masks,
+                    hops,
+                    adjacency,
+                    aim,
+                    reachable[i],
+                    u_aim,
+                    u_pick,
+                    u_miss,
+                    allowed,
+                    ties,
+                )
         elif strategy == STE or strategy == MULTIMODALITY:
             if aim > 0:
-                lead = _aimed_row(rec, hops, adjacency, aim, reachable[i], u_aim, u_pick,
-                                  u_miss, allowed, ties)
+                lead = _aimed_row(
+                    rec, hops, adjacency, aim, reachable[i], u_aim, u_pick, u_miss, allowed, ties
+                )
         elif strategy == ELECTRICAL:
             lead = _electrical_row(rng, sd_ms, activation_ms[i], reachable[i], qlv, no_ties)
         if lead <= 0:
@@ -421,8 +479,9 @@ def scar_at_lead(lead: np.ndarray, scar: np.ndarray) -> np.ndarray:
     return out
 
 
-def classify(lead: np.ndarray, reference: np.ndarray,
-             model: SegmentModel | None = None) -> np.ndarray:
+def classify(
+    lead: np.ndarray, reference: np.ndarray, model: SegmentModel | None = None
+) -> np.ndarray:
     """Concordant (0) / adjacent (1) / remote (2) by hops; -1 without a reference."""
     model = model or load_segments()
     lead = np.ascontiguousarray(lead, dtype=np.int64)
@@ -440,9 +499,15 @@ def _magnitude(peak_strain, kind: str) -> np.ndarray:
     return np.ascontiguousarray(sign * np.asarray(peak_strain, dtype=np.float64))
 
 
-def place_leads(guided: bool, measured, activation, reachable: np.ndarray,
-                rng: np.random.Generator, params: PlacementParams,
-                model: SegmentModel | None = None) -> Placement:
+def place_leads(
+    guided: bool,
+    measured,
+    activation,
+    reachable: np.ndarray,
+    rng: np.random.Generator,
+    params: PlacementParams,
+    model: SegmentModel | None = None,
+) -> Placement:
     """Place every patient's lead by its arm's strategy (:func:`place_kernel`) and classify it.
 
     Parameters
@@ -466,14 +531,24 @@ def place_leads(guided: bool, measured, activation, reachable: np.ndarray,
     reachable = np.ascontiguousarray(reachable, dtype=np.bool_)
     lead = np.empty(target.shape[0], dtype=np.int64)
     aim = np.empty(target.shape[0], dtype=np.int64)
-    place_kernel(rng, placement_record(params, model), bool(guided), target,
-                 np.ascontiguousarray(measured.ttp_ms, dtype=np.float64),
-                 _magnitude(measured.peak_strain, measured.kind),
-                 np.ascontiguousarray(measured.viable, dtype=np.bool_),
-                 np.ascontiguousarray(activation.scar, dtype=np.bool_),
-                 np.ascontiguousarray(activation.activation_ms, dtype=np.float64),
-                 reachable, aim, lead)
-    return Placement(lead_segment=lead, target_segment=aim,
-                     vs_measured=classify(lead, aim, model),
-                     vs_true=classify(lead, activation.true_latest_segment, model),
-                     reachable=reachable)
+    place_kernel(
+        rng,
+        placement_record(params, model),
+        bool(guided),
+        target,
+        np.ascontiguousarray(measured.ttp_ms, dtype=np.float64),
+        _magnitude(measured.peak_strain, measured.kind),
+        np.ascontiguousarray(measured.viable, dtype=np.bool_),
+        np.ascontiguousarray(activation.scar, dtype=np.bool_),
+        np.ascontiguousarray(activation.activation_ms, dtype=np.float64),
+        reachable,
+        aim,
+        lead,
+    )
+    return Placement(
+        lead_segment=lead,
+        target_segment=aim,
+        vs_measured=classify(lead, aim, model),
+        vs_true=classify(lead, activation.true_latest_segment, model),
+        reachable=reachable,
+    )

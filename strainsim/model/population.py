@@ -22,11 +22,24 @@ from typing import NamedTuple
 import numba
 import numpy as np
 
-from strainsim.model.activation import Activation, ActivationParams, simulate_activation
+from strainsim.model.activation import (
+    Activation,
+    ActivationParams,
+    ScarParams,
+    simulate_activation,
+)
+from strainsim.params import check_declared, quantity
 from strainsim.segments import SegmentModel
 
-__all__ = ["PopulationParams", "Patients", "simulate_patients", "activation_for",
-           "PopulationRecord", "population_record", "population_kernel"]
+__all__ = [
+    "PopulationParams",
+    "Patients",
+    "simulate_patients",
+    "activation_for",
+    "PopulationRecord",
+    "population_record",
+    "population_kernel",
+]
 
 
 @dataclass(frozen=True)
@@ -40,8 +53,8 @@ class PopulationParams:
     male_fraction : float
         Fraction of men (0-1).
     ischemic_fraction : float
-        Fraction with ischemic cardiomyopathy (0-1); overrides the activation
-        model's scar setting.
+        Fraction with ischemic cardiomyopathy (0-1); the scar model takes it from
+        here (an activation setting that contradicts it is refused).
     ischemic_scar_segments_mean : float
         Mean number of scar segments in an ischemic patient.
     edv_mean_ml, edv_sd_ml : float
@@ -50,27 +63,69 @@ class PopulationParams:
         Baseline LV ejection fraction (%), kept within 10-35 %.
     """
 
-    age_mean: float = 68.0
-    age_sd: float = 9.0
-    male_fraction: float = 0.76
-    ischemic_fraction: float = 0.53
-    ischemic_scar_segments_mean: float = 3.0
-    edv_mean_ml: float = 230.0
-    edv_sd_ml: float = 60.0
-    ef_mean_pct: float = 25.0
-    ef_sd_pct: float = 6.0
+    age_mean: float = quantity(
+        68.0,
+        unit="years",
+        low=18,
+        high=100,
+        doc="Mean age.",
+        source="meta-analysis: mean age 66-71 across the five trials",
+    )
+    age_sd: float = quantity(9.0, unit="years", low=0, high=30, doc="SD of age.", source="stated")
+    male_fraction: float = quantity(
+        0.76,
+        unit="fraction",
+        low=0,
+        high=1,
+        doc="Fraction of men.",
+        source="meta-analysis: 76 % male",
+    )
+    ischemic_fraction: float = quantity(
+        0.53,
+        unit="fraction",
+        low=0,
+        high=1,
+        doc="Fraction with ischemic cardiomyopathy; the scar model takes it from here.",
+        source="meta-analysis: 53 % ischemic",
+    )
+    ischemic_scar_segments_mean: float = quantity(
+        3.0,
+        unit="segments",
+        low=0,
+        high=17,
+        doc="Mean number of scar segments in an ischemic patient (Poisson, at least 1).",
+        source="stated",
+    )
+    edv_mean_ml: float = quantity(
+        230.0,
+        unit="mL",
+        low=80,
+        high=600,
+        doc="Mean baseline LV end-diastolic volume.",
+        source="stated",
+    )
+    edv_sd_ml: float = quantity(
+        60.0, unit="mL", low=0, high=300, doc="SD of baseline EDV.", source="stated"
+    )
+    ef_mean_pct: float = quantity(
+        25.0,
+        unit="%",
+        low=10,
+        high=35,
+        doc="Mean baseline LV ejection fraction (CRT candidates have EF <= 35 %).",
+        source="CRT indication: EF <= 35 %",
+    )
+    ef_sd_pct: float = quantity(
+        6.0,
+        unit="%",
+        low=0,
+        high=20,
+        doc="SD of baseline EF (values kept within 10-35 %).",
+        source="stated",
+    )
 
     def __post_init__(self):
-        for name in ("male_fraction", "ischemic_fraction"):
-            if not 0.0 <= getattr(self, name) <= 1.0:
-                raise ValueError(f"{name} must be in [0, 1]")
-        for name in ("age_sd", "edv_sd_ml", "ef_sd_pct", "ischemic_scar_segments_mean"):
-            if not getattr(self, name) >= 0.0:
-                raise ValueError(f"{name} must be >= 0")
-        if not 10.0 <= self.ef_mean_pct <= 35.0:
-            raise ValueError("ef_mean_pct must be in [10, 35]")
-        if not self.edv_mean_ml >= 80.0:
-            raise ValueError("edv_mean_ml must be >= 80")
+        check_declared(self)
 
 
 @dataclass(frozen=True)
@@ -105,8 +160,18 @@ class Patients:
 
 def activation_for(population: PopulationParams,
                    activation: ActivationParams | None = None) -> ActivationParams:
-    """The activation settings with the population's ischemic fraction and scar burden."""
+    """The activation settings with the population's ischemic fraction and scar burden.
+
+    The population is where these are set; an activation whose scar settings were
+    changed to other values contradicts it and is refused (ValueError), not overridden.
+    """
     activation = activation or ActivationParams()
+    default = ScarParams()
+    for name in ("ischemic_fraction", "ischemic_scar_segments_mean"):
+        own, wanted = getattr(activation.scar, name), getattr(population, name)
+        if own != getattr(default, name) and own != wanted:
+            raise ValueError(f"activation.scar.{name} = {own:g} contradicts the population's "
+                             f"{name} = {wanted:g}; set it in the population")
     scar = replace(activation.scar, ischemic_fraction=population.ischemic_fraction,
                    ischemic_scar_segments_mean=population.ischemic_scar_segments_mean)
     return replace(activation, scar=scar)
@@ -126,8 +191,9 @@ class PopulationRecord(NamedTuple):
 
 def population_record(population: PopulationParams) -> PopulationRecord:
     """The kernel's record of ``population``."""
-    return PopulationRecord(*(float(getattr(population, name))
-                              for name in PopulationRecord._fields))
+    return PopulationRecord(
+        *(float(getattr(population, name)) for name in PopulationRecord._fields)
+    )
 
 
 @numba.njit(cache=True)
@@ -146,9 +212,13 @@ def population_kernel(rng, pop, age_out, male_out, edv_out, esv_out):
         esv_out[i] = edv_out[i] * (1.0 - ef / 100.0)
 
 
-def simulate_patients(n: int, rng: np.random.Generator, population: PopulationParams,
-                      activation: ActivationParams | None = None,
-                      model: SegmentModel | None = None) -> Patients:
+def simulate_patients(
+    n: int,
+    rng: np.random.Generator,
+    population: PopulationParams,
+    activation: ActivationParams | None = None,
+    model: SegmentModel | None = None,
+) -> Patients:
     """Draw ``n`` patients.
 
     Parameters

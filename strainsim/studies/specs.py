@@ -18,28 +18,38 @@ A spec names a trial design and the parameters of every pipeline stage::
     [outcomes]            # strainsim.model.outcomes.OutcomeParams
 
 Every section but ``[trial]`` is optional; a missing key takes the default of
-the dataclass behind the section. An unknown section or key, a value of the
-wrong type or out of range gives one :class:`~strainsim.errors.InputError`
-naming the file, the key and what was expected.
+the parameter class behind it. The schema is built from the parameter classes'
+declarations (:mod:`strainsim.params`: unit, range, source), validated by
+pydantic, and exported as a JSON Schema (``strainsim spec-schema``, shipped as
+``cohorts/spec.schema.json``) so editors can check spec files. An unknown
+section or key (with the nearest valid name), a value of the wrong type, out of
+its range or not finite, and contradictory settings give one
+:class:`~strainsim.errors.InputError` naming the file, the field path, the value
+and what was expected.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, fields, replace
+import difflib
+import json
+from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 
 from strainsim.errors import InputError
 from strainsim.measure.speckle import SpeckleParams
-from strainsim.model.activation import ActivationParams
-from strainsim.model.curves import FPS_RANGE, CurveParams
+from strainsim.model.activation import ActivationParams, ScarParams
+from strainsim.model.curves import CurveParams
 from strainsim.model.outcomes import OutcomeParams
-from strainsim.model.placement import STRATEGIES, PlacementParams
+from strainsim.model.placement import PlacementParams
 from strainsim.model.population import PopulationParams
+from strainsim.params import Declaration, check_declared, choice, declarations, quantity
 from strainsim.resources import data_path, read_toml
 
-__all__ = ["TrialSpec", "load_spec", "spec_from_dict", "shipped_specs"]
-
-INF = float("inf")
+__all__ = ["TrialSpec", "load_spec", "spec_from_dict", "shipped_specs", "spec_json_schema",
+           "SECTIONS"]
 
 
 @dataclass(frozen=True)
@@ -64,9 +74,14 @@ class TrialSpec:
     """
 
     name: str
-    n_image_guided: int
-    n_control: int
-    follow_up_months: float = 6.0
+    n_image_guided: int = quantity(None, unit="patients", low=2, high=10_000_000,
+                                   doc="Patients randomized to the image-guided arm.",
+                                   integer=True)
+    n_control: int = quantity(None, unit="patients", low=2, high=10_000_000,
+                              doc="Patients randomized to the control arm.", integer=True)
+    follow_up_months: float = quantity(6.0, unit="months", low=1, high=120,
+                                       doc="Follow-up of the outcomes.",
+                                       source="meta-analysis: 6-month outcomes")
     description: str = ""
     source: str = ""
     population: PopulationParams = field(default_factory=PopulationParams)
@@ -74,10 +89,25 @@ class TrialSpec:
     curves: CurveParams = field(default_factory=CurveParams)
     placement: PlacementParams = field(default_factory=PlacementParams)
     outcomes: OutcomeParams = field(default_factory=OutcomeParams)
-    smooth_ms: float = 50.0
-    scar_threshold_pct: float = 10.0
-    fidelity: str = "curves"
+    smooth_ms: float = quantity(50.0, unit="ms", low=0, high=1000,
+                                doc="Width of the engine's moving average.")
+    scar_threshold_pct: float = quantity(10.0, unit="%", low=0, high=100,
+                                         doc="Peak strain below which a segment is scar.",
+                                         source="trials: peak radial strain < 10 %")
+    fidelity: str = choice("curves", ("curves", "speckle"),
+                           doc="Strain measured by the curve model or by speckle tracking.")
     speckle: SpeckleParams = field(default_factory=SpeckleParams)
+
+    def __post_init__(self):
+        check_declared(self)
+        if self.curves.scar_amplitude_pct >= self.scar_threshold_pct:
+            raise ValueError(f"measurement.scar_amplitude_pct ({self.curves.scar_amplitude_pct:g} %) "
+                             f"must be below the scar threshold ({self.scar_threshold_pct:g} %): "
+                             "scar would be measured viable")
+        if self.curves.viable_amplitude_pct <= self.scar_threshold_pct:
+            raise ValueError(f"measurement.viable_amplitude_pct ({self.curves.viable_amplitude_pct:g} %) "
+                             f"must be above the scar threshold ({self.scar_threshold_pct:g} %): "
+                             "viable segments would be measured scar")
 
     @property
     def n_total(self) -> int:
@@ -85,119 +115,149 @@ class TrialSpec:
         return self.n_image_guided + self.n_control
 
 
-# (type, low, high) per key; str types list their choices
-_NUM = (float, -INF, INF)
-_SCHEMA = {
-    "trial": {
-        "name": (str, None, None), "description": (str, None, None), "source": (str, None, None),
-        "n_image_guided": (int, 2, 10_000_000), "n_control": (int, 2, 10_000_000),
-        "follow_up_months": (float, 1, 120),
-    },
-    "population": {
-        "age_mean": (float, 18, 100), "age_sd": (float, 0, 30),
-        "male_fraction": (float, 0, 1), "ischemic_fraction": (float, 0, 1),
-        "ischemic_scar_segments_mean": (float, 0, 17),
-        "edv_mean_ml": (float, 80, 600), "edv_sd_ml": (float, 0, 300),
-        "ef_mean_pct": (float, 10, 35), "ef_sd_pct": (float, 0, 20),
-    },
-    "activation": {
-        "model": (("pattern", "eikonal"), None, None), "onset_ms": (float, 0, 200),
-        "delay_mean_ms": (float, 0, 400), "delay_sd_ms": (float, 0, 200),
-        "late_angle_deg": (float, 0, 360), "late_angle_kappa": (float, 0, 100),
-        "base_apex_ms": (float, 0, 200), "jitter_sd_ms": (float, 0, 200),
-        "scar_delay_ms": (float, 0, 200), "velocity_mm_per_ms": (float, 0.05, 5),
-        "velocity_sd": (float, 0, 2), "bullseye_radius_mm": (float, 5, 100),
-        "scar_conduction": (float, 0, 1), "grid_size": (int, 16, 512),
-    },
-    "measurement": {
-        "strain": (("radial", "longitudinal"), None, None), "fps": (float, *FPS_RANGE),
-        "cycle_ms": (float, 300, 3000), "noise_sd_pct": (float, 0, 50),
-        "noise_corr_ms": (float, 1, 1000), "drift_sd_pct": (float, 0, 50),
-        "viable_amplitude_pct": (float, 0.1, 100), "scar_amplitude_pct": (float, 0, 100),
-        "smooth_ms": (float, 0, 1000), "scar_threshold_pct": (float, 0, 100),
-        "fidelity": (("curves", "speckle"), None, None), "snr_db": (float, -10, 80),
-    },
-    "placement": {
-        "image_guided": (STRATEGIES, None, None), "control": (STRATEGIES, None, None),
-        "aim_success": (float, 0, 1), "miss_nearest_share": (float, 0, 1),
-        "qlv_error_sd_ms": (float, 0, 200),
-        "concordance": (float, 0, 1),
-    },
-    "outcomes": {name: _NUM for name in (
-        "base_esv_change_pct", "concordant_extra_pct", "adjacent_extra_pct",
-        "scar_at_lead_pct", "ischemic_pct", "male_pct", "nyha_intercept", "nyha_slope")}
-    | {"noise_sd_pct": (float, 0, 100), "edv_fraction": (float, 0, 1.5),
-       "edv_noise_sd_pct": (float, 0, 100), "dyssynchrony_ref_ms": (float, 1, 1000),
-       "scar_burden_pct": (float, -100, 100), "centre_sd_pct": (float, 0, 100),
-       "arm_sd_pct": (float, 0, 100)},
+# ---------------------------------------------------------------------------------------
+# the schema: each section's keys and where they go, read from the declarations
+# ---------------------------------------------------------------------------------------
+# section -> key -> (parameter class, attribute); the measurement section gathers the
+# curves, the engine settings and the speckle SNR
+SECTIONS: dict[str, dict[str, tuple[type, str]]] = {
+    "trial": {k: (TrialSpec, k) for k in ("n_image_guided", "n_control", "follow_up_months")},
+    "population": {k: (PopulationParams, k) for k in declarations(PopulationParams)},
+    "activation": {k: (ActivationParams, k) for k, d in declarations(ActivationParams).items()
+                   if d.settable}
+    | {"nonischemic_scar_probability": (ScarParams, "nonischemic_scar_probability")},
+    "measurement": {("strain" if k == "kind" else k): (CurveParams, k)
+                    for k in declarations(CurveParams)}
+    | {k: (TrialSpec, k) for k in ("smooth_ms", "scar_threshold_pct", "fidelity")}
+    | {"snr_db": (SpeckleParams, "snr_db")},
+    "placement": {k: (PlacementParams, k) for k, d in declarations(PlacementParams).items()
+                  if d.settable},
+    "outcomes": {k: (OutcomeParams, k) for k in declarations(OutcomeParams)},
 }
-_CURVE_KEYS = {"strain": "kind", "fps": "fps", "cycle_ms": "cycle_ms",
-               "noise_sd_pct": "noise_sd_pct", "noise_corr_ms": "noise_corr_ms",
-               "drift_sd_pct": "drift_sd_pct", "viable_amplitude_pct": "viable_amplitude_pct",
-               "scar_amplitude_pct": "scar_amplitude_pct"}
+_TEXT = ("name", "description", "source")
+_CONFIG = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False, frozen=True)
 
 
-def _check_value(source, where, value, kind, low, high):
-    if isinstance(kind, tuple):
-        if value not in kind:
-            raise InputError(source, where, "one of " + ", ".join(repr(k) for k in kind),
-                             repr(value))
-        return value
-    if kind is str:
-        if not isinstance(value, str):
-            raise InputError(source, where, "a string", repr(value))
-        return value
-    if kind is int:
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise InputError(source, where, "a whole number", repr(value))
-    elif isinstance(value, bool) or not isinstance(value, int | float):
-        raise InputError(source, where, "a number", repr(value))
-    if value != value or value in (INF, -INF):
-        raise InputError(source, where, "a finite number", repr(value))
-    if not low <= value <= high:
-        raise InputError(source, where, f"a value in [{low:g}, {high:g}]", repr(value))
-    return kind(value)
+def _declaration(section: str, key: str) -> Declaration:
+    cls, attr = SECTIONS[section][key]
+    return declarations(cls)[attr]
+
+
+def _default(cls, attr):
+    if cls is TrialSpec:
+        return TrialSpec.__dataclass_fields__[attr].default
+    return getattr(cls(), attr)
+
+
+def _pydantic_field(section: str, key: str):
+    cls, attr = SECTIONS[section][key]
+    d = declarations(cls)[attr]
+    extra = {"unit": d.unit, "source": d.source}
+    default = _default(cls, attr)
+    required = section == "trial" and key in ("n_image_guided", "n_control")
+    if d.choices is not None:
+        kind = Literal[d.choices]
+        return kind, Field(... if required else default, description=d.doc,
+                           json_schema_extra={"source": d.source})
+    kind = int if d.integer else float
+    if d.optional:
+        kind = kind | None
+    return kind, Field(... if required else default, ge=d.low, le=d.high, description=d.doc,
+                       json_schema_extra=extra)
+
+
+def _section_model(section: str) -> type[BaseModel]:
+    fields = {key: _pydantic_field(section, key) for key in SECTIONS[section]}
+    if section == "trial":
+        fields = {"name": (str, Field(..., min_length=1, description="The trial's name.")),
+                  "description": (str, ""), "source": (str, "")} | fields
+    return create_model(f"{section.title()}Section", __config__=_CONFIG, **fields)
+
+
+_MODELS = {section: _section_model(section) for section in SECTIONS}
+SpecModel = create_model(
+    "StrainsimSpec", __config__=_CONFIG,
+    **{section: (model, ...) if section == "trial" else (model | None, None)
+       for section, model in _MODELS.items()})
+SpecModel.__doc__ = "A strainsim trial spec (TOML): one table per pipeline stage."
+
+
+def spec_json_schema() -> dict:
+    """The JSON Schema of the spec format, from the declarations."""
+    schema = SpecModel.model_json_schema()
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["title"] = "strainsim trial spec"
+    return schema
+
+
+def _where(loc) -> str:
+    section, *rest = [str(x) for x in loc]
+    return f"[{section}]" if not rest else f"{section}.{'.'.join(rest)}"
+
+
+def _expected(error) -> str:
+    loc = [str(x) for x in error["loc"]]
+    kind = error["type"]
+    if kind == "extra_forbidden":
+        if len(loc) == 1:
+            known = list(SECTIONS)
+            close = difflib.get_close_matches(loc[0], known, n=1)
+            hint = f" (did you mean [{close[0]}]?)" if close else ""
+            return "one of the sections " + ", ".join(f"[{s}]" for s in known) + hint
+        known = list(_MODELS[loc[0]].model_fields)
+        close = difflib.get_close_matches(loc[-1], known, n=1, cutoff=0.5)
+        hint = f"did you mean {loc[0]}.{close[0]}? " if close else ""
+        return f"a known key ({hint}keys of [{loc[0]}]: {', '.join(known)})"
+    if kind == "missing":
+        return "a value (required)"
+    if len(loc) == 2 and loc[0] in SECTIONS and loc[1] in SECTIONS[loc[0]]:
+        d = _declaration(loc[0], loc[1])
+        if d.choices is not None:
+            return "one of " + ", ".join(repr(c) for c in d.choices)
+        unit = f" {d.unit}" if d.unit and d.unit != "fraction" else ""
+        number = "a whole number" if d.integer else "a finite number"
+        return f"{number} in [{d.low:g}, {d.high:g}]{unit}"
+    if kind in ("model_type", "dict_type"):
+        return "a table of keys"
+    return error["msg"].lower()
 
 
 def spec_from_dict(raw: dict, source: str = "<spec>") -> TrialSpec:
     """Validate a parsed spec and build a :class:`TrialSpec`."""
-    values = {}
-    for section, body in raw.items():
-        if section not in _SCHEMA:
-            raise InputError(source, f"[{section}]", "one of the sections "
-                             + ", ".join(f"[{s}]" for s in _SCHEMA))
-        if not isinstance(body, dict):
-            raise InputError(source, f"[{section}]", "a table of keys", repr(body))
-        for key, value in body.items():
-            where = f"{section}.{key}"
-            if key not in _SCHEMA[section]:
-                raise InputError(source, where, f"one of the [{section}] keys "
-                                 + ", ".join(_SCHEMA[section]))
-            values[(section, key)] = _check_value(source, where, value, *_SCHEMA[section][key])
-    for key in ("name", "n_image_guided", "n_control"):
-        if ("trial", key) not in values:
-            raise InputError(source, f"trial.{key}", "a value (required)")
-
-    def section(name):
-        return {k: v for (s, k), v in values.items() if s == name}
-
-    trial = section("trial")
-    measurement = section("measurement")
+    if not isinstance(raw, dict):
+        raise InputError(source, None, "a table of sections", repr(raw))
     try:
-        curves = CurveParams(**{_CURVE_KEYS[k]: v for k, v in measurement.items()
-                                if k in _CURVE_KEYS})
+        checked = SpecModel.model_validate(raw)
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        found = None if error["type"] in ("missing", "extra_forbidden") else repr(error["input"])
+        raise InputError(source, _where(error["loc"]), _expected(error), found) from None
+    given = checked.model_dump(exclude_unset=True, exclude_none=False)
+
+    def values(section, cls):
+        out = {}
+        for key, value in given.get(section, {}).items():
+            target, attr = SECTIONS[section].get(key, (None, key))
+            if target is cls:
+                out[attr] = value
+        return out
+
+    try:
+        activation = replace(ActivationParams(), **values("activation", ActivationParams))
+        scar = values("activation", ScarParams)
+        if scar:
+            activation = replace(activation, scar=replace(activation.scar, **scar))
+        trial = given["trial"]
         return TrialSpec(
-            population=replace(PopulationParams(), **section("population")),
-            activation=replace(ActivationParams(), **section("activation")),
-            curves=curves,
-            placement=replace(PlacementParams(), **section("placement")),
-            outcomes=replace(OutcomeParams(), **section("outcomes")),
-            smooth_ms=measurement.get("smooth_ms", 50.0),
-            scar_threshold_pct=measurement.get("scar_threshold_pct", 10.0),
-            fidelity=measurement.get("fidelity", "curves"),
-            speckle=replace(SpeckleParams(), **({"snr_db": measurement["snr_db"]}
-                                                if "snr_db" in measurement else {})),
-            **trial)
+            name=trial["name"], description=trial.get("description", ""),
+            source=trial.get("source", ""),
+            population=replace(PopulationParams(), **values("population", PopulationParams)),
+            activation=activation,
+            curves=replace(CurveParams(), **values("measurement", CurveParams)),
+            placement=replace(PlacementParams(), **values("placement", PlacementParams)),
+            outcomes=replace(OutcomeParams(), **values("outcomes", OutcomeParams)),
+            speckle=replace(SpeckleParams(), **values("measurement", SpeckleParams)),
+            **values("trial", TrialSpec), **values("measurement", TrialSpec))
     except ValueError as exc:  # a combination the parameter classes refuse
         raise InputError(source, None, "consistent parameters", str(exc)) from None
 
@@ -217,16 +277,6 @@ def shipped_specs() -> list[str]:
     return sorted(p.stem for p in data_path("cohorts").glob("*.toml"))
 
 
-# every field of the parameter classes is reachable from the schema (checked by the tests)
-_SECTION_CLASSES = {"population": PopulationParams, "activation": ActivationParams,
-                    "placement": PlacementParams, "outcomes": OutcomeParams}
-_UNSET = {"activation": {"scar"}, "placement": {"empirical_order"}}
-
-
-def _schema_gaps() -> dict[str, set[str]]:
-    gaps = {}
-    for name, cls in _SECTION_CLASSES.items():
-        missing = {f.name for f in fields(cls)} - set(_SCHEMA[name]) - _UNSET.get(name, set())
-        if missing:
-            gaps[name] = missing
-    return gaps
+def schema_text() -> str:
+    """The JSON Schema as shipped in ``cohorts/spec.schema.json``."""
+    return json.dumps(spec_json_schema(), indent=2, sort_keys=True) + "\n"
