@@ -2,7 +2,7 @@
 
 Each size runs in a fresh subprocess: a two-arm trial of N patients (N/2 per
 arm) through activation -> strain curves -> engine -> placement -> outcomes
-with :func:`strainsim.studies.trials.stream_trial` (summaries only, chunks of
+with :func:`strainsim.studies.trials.simulate_trial` (summaries only, chunks of
 --block-size patients), in the main process (1 worker) or on worker processes.
 Reported: wall time of the simulation (after a small warm-up run that loads the
 numba caches and starts the workers), patients per second, peak resident
@@ -29,7 +29,7 @@ CHILD = """
 import resource, sys, time, json
 from strainsim.studies.parallel import make_mapper
 from strainsim.studies.specs import TrialSpec
-from strainsim.studies.trials import stream_trial
+from strainsim.studies.trials import simulate_trial
 
 if __name__ == "__main__":
     n, block, workers = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
@@ -37,9 +37,9 @@ if __name__ == "__main__":
     warm = TrialSpec(name="warm", n_image_guided=600, n_control=600)
     with make_mapper(workers) as mapper:
         mapper = None if workers == 1 else mapper
-        stream_trial(warm, 0, block_size=256, mapper=mapper)   # load numba caches, start pool
+        simulate_trial(warm, 0, block_size=256, mapper=mapper)   # load numba caches, start pool
         start = time.perf_counter()
-        result = stream_trial(spec, 1, block_size=block, mapper=mapper)
+        result = simulate_trial(spec, 1, block_size=block, mapper=mapper)
         seconds = time.perf_counter() - start
     main_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     worker_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024 if workers > 1 else 0

@@ -2,8 +2,11 @@
 
 The machines are shared and noisy, so a before/after comparison only means
 something when both run in the same session, interleaved. This script runs
-the same benchmark scripts (this checkout's) on the package of each tree in
-turn, ``--rounds`` times, by putting the tree first on ``PYTHONPATH``:
+the same benchmarks on the package of each tree in
+turn, ``--rounds`` times, by putting the tree first on ``PYTHONPATH``. Each tree
+runs its own copy of the scripts (``TREE/benchmarks/``), so a tree whose modules
+moved is timed by scripts that import them where they are; the scripts keep
+one command line and one output format:
 
 * the default concordance sweep (``bench_sweep.py``, 2 worker processes);
 * 10^6 patients streamed through the pipeline (``bench_pipeline.py``, 1 and
@@ -35,7 +38,7 @@ RESULTS = HERE / "results"
 def run(tree: Path, script: str, args: list[str], out: Path) -> dict:
     env = dict(os.environ, PYTHONPATH=str(tree))
     # run from the output's folder: ``python -m`` puts the working directory first
-    subprocess.run([sys.executable, str(HERE / script), *args, "--out", str(out)],
+    subprocess.run([sys.executable, str(tree / "benchmarks" / script), *args, "--out", str(out)],
                    check=True, env=env, capture_output=True, text=True, cwd=out.parent)
     return json.loads(out.read_text())
 

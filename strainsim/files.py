@@ -8,6 +8,8 @@ umask.
 from __future__ import annotations
 
 import csv
+import json
+import math
 import os
 import shutil
 import tempfile
@@ -185,3 +187,31 @@ def write_text_atomic(path: str | Path, text: str) -> None:
     """Write ``text`` to ``path`` via a temporary file and a rename."""
     with atomic_path(path) as tmp:
         tmp.write_text(text, encoding="utf-8")
+
+
+def write_csv(path: str | Path, header, rows) -> None:
+    """Write a CSV table atomically with the standard csv module (cells with commas,
+    quotes or line breaks are quoted; ``rows`` may be any iterable, written as it comes)."""
+    with atomic_path(path) as tmp, open(tmp, "w", newline="", encoding="utf-8") as fh:
+        writer = csv.writer(fh, lineterminator="\n")
+        writer.writerow(header)
+        writer.writerows(rows)
+
+
+def json_safe(value):
+    """``value`` with NaN and infinities as None and numpy scalars as plain numbers."""
+    if isinstance(value, dict):
+        return {k: json_safe(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [json_safe(v) for v in value]
+    if hasattr(value, "item"):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def write_json(path: str | Path, data) -> None:
+    """Write ``data`` as indented JSON, atomically (NaN refused: pass it through
+    :func:`json_safe` first)."""
+    write_text_atomic(path, json.dumps(data, indent=2, allow_nan=False) + "\n")

@@ -4,7 +4,6 @@ import numpy as np
 import pytest
 from conftest import placement_inputs
 
-from strainsim.errors import InputError
 from strainsim.model.outcomes import OutcomeParams, simulate_outcomes
 from strainsim.model.placement import PlacementParams, classify, draw_veins, place_leads
 from strainsim.studies.specs import (

@@ -290,3 +290,16 @@ def calibration_table(rows: list[dict], title: str):
                       f"{r['simulated_high']:.{digits}f}]", f"{r['z']:+.2f}",
                       "yes" if r["fit"] else "no")
     return table
+
+
+def add_marker(info: dict, by_marker, model: SegmentModel) -> None:
+    """Put a marker's per-segment times and latest segment into a ttp JSON dict."""
+    patients = info["patients"] if "patients" in info else [info]
+    info["marker"] = by_marker.marker
+    for i, patient in enumerate(patients):
+        latest = int(by_marker.latest_segment[i])
+        patient["latest_segment"] = latest if latest > 0 else None
+        patient["latest_name"] = model.name_of(latest) if latest > 0 else None
+        for seg in patient["segments"]:
+            t = float(by_marker.time_ms[i, seg["segment"] - 1])
+            seg["marker_ms"] = round(t, 1) if math.isfinite(t) else None

@@ -42,7 +42,7 @@ Examples
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields, replace
 from typing import NamedTuple
 
 import numba
@@ -292,13 +292,18 @@ def finish_patient(i, best, basal_mid, septal, lateral, ttp_out, latest_out, sd_
 @numba.njit(cache=True, inline="always")
 def measure_patient(strain, i, half, sign, time_ms, threshold, candidate, basal_mid, septal,
                     lateral, peak_out, ttp_out, viable_out, latest_out, sd_out, maxmin_out,
-                    sept_lat_out):
-    """Measure patient ``i`` of ``strain`` (N, S, T) into row ``i`` of the outputs."""
+                    sept_lat_out, frames_out):
+    """Measure patient ``i`` of ``strain`` (N, S, T) into row ``i`` of the outputs: the one
+    per-patient engine row, shared by the engine and the markers. ``frames_out`` (N, S)
+    gets each peak frame when it has rows (the markers need them)."""
     best = -1
     best_ttp = 0.0
     best_amp = 0.0
+    keep_frames = frames_out.shape[0] > 0
     for s in range(strain.shape[1]):
         f, raw = peak_of_row(strain[i, s], half, sign)
+        if keep_frames:
+            frames_out[i, s] = f
         best, best_ttp, best_amp = record_segment(i, s, f, raw, sign, time_ms, threshold,
                                                   candidate, best, best_ttp, best_amp,
                                                   peak_out, ttp_out, viable_out)
@@ -314,9 +319,11 @@ def measure_kernel(rec, strain, out):
                                              rec.lateral)
     peak, ttp, viable, latest = out.peak, out.ttp, out.viable, out.latest
     sd, maxmin, sept_lat = out.sd, out.maxmin, out.sept_lat
+    no_frames = np.empty((0, strain.shape[1]), dtype=np.int64)
     for i in numba.prange(strain.shape[0]):
         measure_patient(strain, i, half, sign, time_ms, threshold, candidate, basal_mid,
-                        septal, lateral, peak, ttp, viable, latest, sd, maxmin, sept_lat)
+                        septal, lateral, peak, ttp, viable, latest, sd, maxmin, sept_lat,
+                        no_frames)
 
 
 # ---------------------------------------------------------------------------------------
@@ -434,3 +441,12 @@ def measure(strain, time_ms, *, kind: str = "radial", smooth_ms: float = DEFAULT
     outputs = engine_outputs(strain.shape[0], strain.shape[1])
     measure_kernel(rec, strain, outputs)
     return result_from_outputs(outputs, kind, scar_threshold_pct, rec.half)
+
+
+def concat_results(results: list[EngineResult]) -> EngineResult:
+    """One :class:`EngineResult` from the results of consecutive chunks of patients."""
+    if len(results) == 1:
+        return results[0]
+    arrays = {f.name: np.concatenate([getattr(r, f.name) for r in results])
+              for f in fields(results[0]) if isinstance(getattr(results[0], f.name), np.ndarray)}
+    return replace(results[0], **arrays)

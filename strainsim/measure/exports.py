@@ -21,13 +21,13 @@ from __future__ import annotations
 
 import zipfile
 import zlib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
 
 from strainsim.errors import InputError
-from strainsim.files import csv_rows, write_text_atomic
+from strainsim.files import csv_rows, write_csv
 from strainsim.segments import N_SEGMENTS, SegmentModel, load_segments
 
 MIN_FRAMES = 4
@@ -307,8 +307,93 @@ def read_strain(path: str | Path, model: SegmentModel | None = None) -> StrainRe
 def write_strain_csv(path: str | Path, strain: np.ndarray, time_ms: np.ndarray) -> None:
     """Write one patient's curves, shape ``(17, T)``, in the CSV export format (atomically)."""
     strain = np.asarray(strain)
-    lines = ["time_ms," + ",".join(str(k) for k in range(1, N_SEGMENTS + 1))]
-    for k, t in enumerate(time_ms):
-        cells = ["" if np.isnan(v) else f"{v:.4f}" for v in strain[:, k]]
-        lines.append(f"{t:.3f}," + ",".join(cells))
-    write_text_atomic(path, "\n".join(lines) + "\n")
+    header = ["time_ms", *(str(k) for k in range(1, N_SEGMENTS + 1))]
+    write_csv(path, header, ([f"{t:.3f}", *("" if np.isnan(v) else f"{v:.4f}"
+                                             for v in strain[:, k])]
+                             for k, t in enumerate(time_ms)))
+
+
+@dataclass(frozen=True)
+class MeasuredExport:
+    """A strain export measured by the engine (and a marker).
+
+    Attributes
+    ----------
+    result : EngineResult
+        The engine's measurements; with a marker other than ``ttp`` its
+        ``latest_segment`` is the marker's.
+    marker : MarkerResult or None
+        The marker's per-segment times (None for ``ttp``).
+    first : StrainRecording
+        The file's first chunk of patients (the whole file for a CSV).
+    patient_id : tuple of str
+    """
+
+    result: object
+    marker: object
+    first: StrainRecording
+    patient_id: tuple[str, ...]
+
+
+def check_strain_kind(result, recording: StrainRecording, *, kind: str, smooth_ms: float,
+                      scar_threshold_pct: float, model: SegmentModel | None = None) -> None:
+    """Refuse radial curves read as longitudinal and the reverse: every segment would be
+    called scar, while the other sign finds them viable (one :class:`InputError`)."""
+    from strainsim.measure.engine import measure
+
+    if result.viable.any():
+        return
+    other = "longitudinal" if kind == "radial" else "radial"
+    again = measure(recording.strain, recording.time_ms, kind=other, smooth_ms=smooth_ms,
+                    scar_threshold_pct=scar_threshold_pct, model=model)
+    if again.viable.mean() > 0.5:
+        sign = "positive" if kind == "radial" else "negative"
+        raise InputError(recording.source, None, f"{kind} strain, peaking {sign}",
+                         f"no segment reaching {scar_threshold_pct:g} %; --strain {other} "
+                         f"finds {again.viable.mean():.0%} of the segments viable")
+
+
+def measure_export(path: str | Path, *, kind: str = "radial", smooth_ms: float = 50.0,
+                   scar_threshold_pct: float = 10.0, model: SegmentModel | None = None,
+                   marker: str = "ttp", onset_fraction: float = 0.1,
+                   reference: int | None = None) -> MeasuredExport:
+    """Read a CSV or NPZ strain export and measure it; an NPZ batch chunk by chunk, so
+    memory stays bounded whatever its size.
+
+    Parameters
+    ----------
+    path : str or Path
+    kind, smooth_ms, scar_threshold_pct, model
+        As for :func:`strainsim.measure.engine.measure`.
+    marker, onset_fraction, reference
+        As for :func:`strainsim.measure.markers.measure_marker`.
+    """
+    from strainsim.measure.engine import concat_results, measure
+    from strainsim.measure.markers import MarkerResult, measure_marker
+
+    model = model or load_segments()
+    chunks = (iter_strain_npz(path) if Path(path).suffix.lower() == ".npz"
+              else [read_strain(path, model)])
+    results, by_marker, ids, first = [], [], [], None
+    settings = dict(kind=kind, smooth_ms=smooth_ms, scar_threshold_pct=scar_threshold_pct,
+                    model=model)
+    for rec in chunks:
+        part = measure(rec.strain, rec.time_ms, **settings)
+        check_strain_kind(part, rec, kind=kind, smooth_ms=smooth_ms,
+                          scar_threshold_pct=scar_threshold_pct, model=model)
+        if marker != "ttp":
+            by_marker.append(measure_marker(rec.strain, rec.time_ms, marker=marker,
+                                            onset_fraction=onset_fraction,
+                                            reference=reference, **settings))
+        results.append(part)
+        ids.extend(rec.patient_id)
+        first = first or rec
+    result = concat_results(results)
+    joined = None
+    if marker != "ttp":
+        joined = MarkerResult(
+            marker=marker, time_ms=np.concatenate([m.time_ms for m in by_marker]),
+            latest_segment=np.concatenate([m.latest_segment for m in by_marker]),
+            engine=result)
+        result = replace(result, latest_segment=joined.latest_segment)
+    return MeasuredExport(result=result, marker=joined, first=first, patient_id=tuple(ids))

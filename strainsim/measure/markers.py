@@ -50,11 +50,9 @@ from strainsim.measure.engine import (
     DEFAULT_SMOOTH_MS,
     EngineResult,
     engine_outputs,
-    finish_patient,
     measure,
-    peak_of_row,
+    measure_patient,
     prepare,
-    record_segment,
     result_from_outputs,
     smoothed_at,
 )
@@ -196,17 +194,9 @@ def _marker_kernel(rec, strain, out, code, fraction, reference, max_lag, frames,
     n, n_seg, n_frames = strain.shape
     dt = (time_ms[n_frames - 1] - time_ms[0]) / (n_frames - 1) if n_frames > 1 else 1.0
     for i in numba.prange(n):  # no allocation in here: allocators contend across threads
-        best = -1
-        best_ttp = 0.0
-        best_amp = 0.0
-        for s in range(n_seg):
-            f, raw = peak_of_row(strain[i, s], half, sign)
-            frames[i, s] = f
-            best, best_ttp, best_amp = record_segment(i, s, f, raw, sign, time_ms, threshold,
-                                                      candidate, best, best_ttp, best_amp,
-                                                      peak, ttp, viable)
-        finish_patient(i, best, basal_mid, septal, lateral, ttp, latest, sd, maxmin,
-                       sept_lat)
+        measure_patient(strain, i, half, sign, time_ms, threshold, candidate, basal_mid,
+                        septal, lateral, peak, ttp, viable, latest, sd, maxmin, sept_lat,
+                        frames)
         if code == 0:
             for s in range(n_seg):
                 times_out[i, s] = ttp[i, s]

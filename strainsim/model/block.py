@@ -211,7 +211,8 @@ class BlockArrays(NamedTuple):
     activation_ms: np.ndarray    # (n, 17)
     true_latest: np.ndarray      # (n,) int64
     measured: EngineOutputs      # the engine on the patient's curves
-    strain: np.ndarray           # (n, 17, T) the curves, kept only when asked for
+    strain: np.ndarray           # (n, 17, T) the curves measured, kept only when asked for
+    true_strain: np.ndarray      # (n, 17, T) speckle fidelity: the deformation imaged (kept)
     available: np.ndarray        # (n, n_veins) bool
     reachable: np.ndarray        # (n, 17) bool
     aim: np.ndarray              # (n,) int64, the arm's measured target
@@ -225,12 +226,15 @@ class BlockArrays(NamedTuple):
 
 
 @numba.njit(cache=True)
-def patients_kernel(rng, k, pattern, a):
+def patients_kernel(rng, k, pattern, a, given_scar):
     """Who the patients are, from the ``patients`` stream: demographics and volumes,
-    scar, late site and delay, and (``pattern``) the LBBB pattern's activation with the
+    scar (or ``given_scar`` when it has rows: drawn all the same, then replaced),
+    late site and delay, and (``pattern``) the LBBB pattern's activation with the
     true latest viable segment."""
     population_kernel(rng, k.population, a.age, a.male, a.edv, a.esv)
     scar_kernel(rng, k.scar, a.scar, a.ischemic)
+    if given_scar.shape[0] > 0:
+        a.scar[:, :] = given_scar
     sites_kernel(rng, k.pattern, a.late, a.delay)
     if pattern:
         pattern_kernel(rng, k.pattern, a.scar, a.late, a.delay, a.activation_ms)
@@ -288,7 +292,8 @@ def block_constants(spec, model: SegmentModel) -> BlockConstants:
     return constants
 
 
-def _empty_arrays(n: int, n_veins: int, n_frames: int, keep_curves: bool) -> BlockArrays:
+def _empty_arrays(n: int, n_veins: int, n_frames: int, keep_curves: bool,
+                  speckle: bool) -> BlockArrays:
     def floats(*shape):
         return np.empty(shape)
 
@@ -300,6 +305,7 @@ def _empty_arrays(n: int, n_veins: int, n_frames: int, keep_curves: bool) -> Blo
         scar=flags(n, N_SEGMENTS), ischemic=flags(n), late=floats(n), delay=floats(n),
         activation_ms=floats(n, N_SEGMENTS), true_latest=np.empty(n, dtype=np.int64),
         measured=engine_outputs(n), strain=floats(n if keep_curves else 0, N_SEGMENTS, n_frames),
+        true_strain=floats(n if keep_curves and speckle else 0, N_SEGMENTS, n_frames),
         available=flags(n, n_veins), reachable=flags(n, N_SEGMENTS),
         aim=np.empty(n, dtype=np.int64), lead=np.empty(n, dtype=np.int64),
         vs_measured=np.empty(n, dtype=np.int8), vs_true=np.empty(n, dtype=np.int8),
@@ -330,11 +336,12 @@ def _speckle_stage(rng, spec, k: BlockConstants, a: BlockArrays) -> None:
     measure_kernel(k.engine, np.ascontiguousarray(tracked, dtype=np.float64), a.measured)
     if a.strain.shape[0]:
         a.strain[:] = tracked
+        a.true_strain[:] = strain
 
 
 def simulate_block(n: int, streams, *, guided: bool, spec, model: SegmentModel | None = None,
                    shift_pct: float = 0.0, null_world: bool = False,
-                   keep_curves: bool = False) -> BlockArrays:
+                   keep_curves: bool = False, scar: np.ndarray | None = None) -> BlockArrays:
     """One seed block of patients through the whole pipeline.
 
     Parameters
@@ -357,6 +364,9 @@ def simulate_block(n: int, streams, *, guided: bool, spec, model: SegmentModel |
         Also fill ``null_outcomes``: the outcomes with the lead's position of no effect.
     keep_curves : bool
         Also keep the strain curves the engine measured (``strain``, (n, 17, T)).
+    scar : ndarray of bool, shape (n, 17), optional
+        Use this scar instead of the drawn one (the draws still happen, so everything
+        else is the seed's).
 
     Returns
     -------
@@ -364,10 +374,15 @@ def simulate_block(n: int, streams, *, guided: bool, spec, model: SegmentModel |
     """
     model = model or load_segments()
     k = block_constants(spec, model)
-    a = _empty_arrays(n, k.veins.prevalence.shape[0], k.engine.time_ms.shape[0], keep_curves)
+    a = _empty_arrays(n, k.veins.prevalence.shape[0], k.engine.time_ms.shape[0], keep_curves,
+                      spec.fidelity == "speckle")
     patients_rng, measurement_rng, care_rng = streams
     pattern = spec.activation.model == "pattern"
-    patients_kernel(patients_rng, k, pattern, a)
+    given = (np.empty((0, N_SEGMENTS), np.bool_) if scar is None
+             else np.ascontiguousarray(scar, dtype=np.bool_))
+    if given.shape[0] not in (0, n) or given.shape[1] != N_SEGMENTS:
+        raise ValueError(f"scar must have shape ({n}, {N_SEGMENTS})")
+    patients_kernel(patients_rng, k, pattern, a, given)
     if not pattern:
         _eikonal_stage(patients_rng, spec, model, a)
     if spec.fidelity == "speckle":

@@ -47,8 +47,8 @@ import numpy as np
 from strainsim.stats.effects import EffectSizes
 from strainsim.stats.pooling import pool_many
 
-__all__ = ["obf_spending", "boundaries", "diversity", "required_information",
-           "TsaResult", "trial_sequential_analysis"]
+__all__ = ["obf_spending", "boundaries", "diversity", "required_information", "TsaResult",
+           "trial_sequential_analysis", "tsa_design", "TsaDesign", "DesignError"]
 
 _HIGH = 12.0  # a boundary beyond 12 standard deviations spends nothing measurable
 
@@ -256,3 +256,75 @@ def trial_sequential_analysis(effects: EffectSizes, patients, delta: float, vari
                      fraction=fraction, boundary=bounds, ris=ris, ris_unadjusted=ris0,
                      d2=d2, delta=float(delta), variance=float(variance), alpha=alpha,
                      beta=beta, method=method, crossed=crossed, conclusive=verdict)
+
+
+class DesignError(ValueError):
+    """A TSA design input that cannot be used; ``parameter`` names it (``effect``, ``sd``,
+    ``control_rate``)."""
+
+    def __init__(self, parameter: str, expected: str, found):
+        self.parameter, self.expected, self.found = parameter, expected, str(found)
+        super().__init__(f"{parameter}: expected {expected}, found {found}")
+
+
+@dataclass(frozen=True)
+class TsaDesign:
+    """What a trial sequential analysis needs besides the effect sizes.
+
+    Attributes
+    ----------
+    patients : ndarray
+        Patients per study (both arms).
+    delta : float
+        The effect to detect on the outcome's scale (a mean difference, or a difference
+        of event proportions for a counts table).
+    variance : float
+        The outcome's variance (SD^2, or ``p (1 - p)`` at the mean event proportion).
+    """
+
+    patients: np.ndarray
+    delta: float
+    variance: float
+
+
+def tsa_design(measure: str, columns: dict, effect: float, *, sd: float | None = None,
+               control_rate: float | None = None) -> TsaDesign:
+    """The information-size inputs from a study table's columns.
+
+    Parameters
+    ----------
+    measure : {"OR", "MD", "SMD"}
+        The table's effect measure (counts give odds ratios).
+    columns : dict of str to ndarray
+        ``n_t``, ``n_c`` and either ``events_c`` (counts) or ``sd_t``, ``sd_c`` (means).
+    effect : float
+        The effect to detect: an odds ratio (counts) or a mean difference (means).
+    sd : float, optional
+        The outcome SD (means; default the studies' pooled SD, degrees-of-freedom
+        weighted).
+    control_rate : float, optional
+        The control event proportion (counts; default pooled from the control arms).
+        The odds ratio turns it into the treated proportion, and ``delta`` is their
+        difference.
+    """
+    patients = columns["n_t"] + columns["n_c"]
+    if measure == "OR":
+        if effect <= 0 or not math.isfinite(effect) or effect == 1:
+            raise DesignError("effect", "an odds ratio > 0 and not 1 for a counts table",
+                              effect)
+        pc = (float(columns["events_c"].sum() / columns["n_c"].sum())
+              if control_rate is None else control_rate)
+        if not 0 < pc < 1:
+            raise DesignError("control_rate", "a proportion in (0, 1)", pc)
+        pi = effect * pc / (1 - pc + effect * pc)
+        p_bar = (pi + pc) / 2
+        return TsaDesign(patients, pi - pc, p_bar * (1 - p_bar))
+    if effect == 0 or not math.isfinite(effect):
+        raise DesignError("effect", "a non-zero mean difference", effect)
+    if sd is None:
+        dof = np.concatenate([columns["n_t"] - 1, columns["n_c"] - 1])
+        var = np.concatenate([columns["sd_t"] ** 2, columns["sd_c"] ** 2])
+        sd = float(np.sqrt(np.sum(dof * var) / np.sum(dof)))
+    if not sd > 0:
+        raise DesignError("sd", "a positive SD", sd)
+    return TsaDesign(patients, float(effect), sd * sd)

@@ -38,6 +38,7 @@ from pathlib import Path
 import numpy as np
 
 from strainsim.errors import InputError
+from strainsim.files import write_csv
 from strainsim.model.activation import ActivationParams, simulate_activation
 from strainsim.model.curves import CurveParams, simulate_curves
 from strainsim.seeding import block_streams, child
@@ -138,10 +139,7 @@ def make_dataset(out: str | Path, n: int, strata: list[Stratum], *, kind: str = 
     header = (["patient_id", "stratum", "fps", "noise", "true_latest_segment"]
               + [f"act_{s}" for s in range(1, N_SEGMENTS + 1)]
               + [f"scar_{s}" for s in range(1, N_SEGMENTS + 1)])
-    with open(out / "truth.csv", "w", newline="") as fh:
-        writer = csv.writer(fh)
-        writer.writerow(header)
-        writer.writerows(rows)
+    write_csv(out / "truth.csv", header, rows)
     (out / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
     return manifest
 
@@ -382,15 +380,13 @@ def write_predictions(path: str | Path, truth: Truth, predictions: Predictions) 
         header += [f"t_{s}" for s in range(1, N_SEGMENTS + 1)]
     if predictions.scar is not None:
         header += [f"scar_{s}" for s in range(1, N_SEGMENTS + 1)]
-    from strainsim.files import atomic_path
-
-    with atomic_path(path) as tmp, open(tmp, "w", newline="") as fh:
-        writer = csv.writer(fh)
-        writer.writerow(header)
+    def rows():
         for i, pid in enumerate(truth.patient_id):
             row = [pid, int(predictions.latest[i])]
             if predictions.times_ms is not None:
                 row += ["" if not np.isfinite(t) else f"{t:.3f}" for t in predictions.times_ms[i]]
             if predictions.scar is not None:
                 row += [int(x) for x in predictions.scar[i]]
-            writer.writerow(row)
+            yield row
+
+    write_csv(path, header, rows())

@@ -32,7 +32,8 @@ Examples
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import math
+from dataclasses import dataclass, fields
 from functools import cached_property
 
 import numba
@@ -40,6 +41,7 @@ import numpy as np
 
 from strainsim.measure.engine import EngineResult
 from strainsim.model.block import block_results, simulate_block
+from strainsim.model.curves import time_axis
 from strainsim.model.outcomes import Outcomes, arm_shifts
 from strainsim.model.placement import Placement
 from strainsim.model.population import Patients
@@ -336,3 +338,75 @@ def virtual_meta_analysis(specs: list[TrialSpec], seed: int | np.random.SeedSequ
     else:
         trials = list(mapper(_trial_job, list(zip(specs, seeds, strict=True))))
     return trials, pool_trials(trials, method=method, test=test)
+
+
+def arm_table(trials: list[TrialResult]) -> tuple[list[str], list[list]]:
+    """Header and rows of ``trials.csv``: one row per trial and arm with its strategy and
+    every :class:`ArmSummary` field (floats to six significant digits, NaN empty)."""
+    measures = [f.name for f in fields(ArmSummary)]
+    rows = []
+    for t in trials:
+        for arm, strategy, summary in (
+                ("image-guided", t.spec.placement.image_guided, t.guided),
+                ("control", t.spec.placement.control, t.control)):
+            rows.append([t.spec.name, arm, strategy] + [
+                _six(v) if isinstance(v := getattr(summary, k), float) else v
+                for k in measures])
+    return ["trial", "arm", "strategy", *measures], rows
+
+
+def _six(value: float) -> str:
+    return "" if math.isnan(value) else f"{value:.6g}"
+
+
+def study_tables(trials: list[TrialResult]) -> dict[str, tuple[list[str], list[list]]]:
+    """One study table per outcome, in the layouts ``strainsim meta`` and ``tsa`` read:
+    ``nyha`` as counts, ``lvesv``, ``lvedv``, ``lvef`` as means and SDs."""
+    tables = {"nyha": (["study", "events_t", "n_t", "events_c", "n_c"],
+                       [[t.spec.name, t.guided.nyha_improved, t.guided.n,
+                         t.control.nyha_improved, t.control.n] for t in trials])}
+    for key, mean, sd in (("lvesv", "esv_change_mean", "esv_change_sd"),
+                          ("lvedv", "edv_change_mean", "edv_change_sd"),
+                          ("lvef", "ef_change_mean", "ef_change_sd")):
+        tables[key] = (["study", "mean_t", "sd_t", "n_t", "mean_c", "sd_c", "n_c"],
+                       [[t.spec.name, f"{getattr(t.guided, mean):.6f}",
+                         f"{getattr(t.guided, sd):.6f}", t.guided.n,
+                         f"{getattr(t.control, mean):.6f}", f"{getattr(t.control, sd):.6f}",
+                         t.control.n] for t in trials])
+    return tables
+
+
+@dataclass(frozen=True)
+class SimulatedPatient:
+    """One patient through the block simulator, curves kept.
+
+    Attributes
+    ----------
+    arrays : BlockArrays
+        Every number of the one-patient block (``arrays.strain[0]`` its curves).
+    results : BlockResults
+        The same as result objects.
+    time_ms : ndarray
+        Frame times of the curves (ms).
+    """
+
+    arrays: object
+    results: object
+    time_ms: np.ndarray
+
+
+def simulate_patient(seed: int, spec: TrialSpec, *, guided: bool = True,
+                     scar: np.ndarray | None = None, model=None) -> SimulatedPatient:
+    """One patient of ``spec`` through the block simulator (its seed block's three streams
+    from ``seed``), with the curves the engine measured.
+
+    ``scar`` (17 bools) replaces the drawn scar (the draws still happen, so the rest
+    of the patient is that of the seed). The same seed under another placement
+    strategy is the same patient, with the same curves and veins.
+    """
+    model = model or load_segments()
+    a = simulate_block(1, block_streams(as_seed_sequence(seed)), guided=guided, spec=spec,
+                       model=model, keep_curves=True,
+                       scar=None if scar is None else np.asarray(scar, bool).reshape(1, -1))
+    return SimulatedPatient(arrays=a, results=block_results(a, spec, model=model),
+                            time_ms=time_axis(spec.curves))
