@@ -21,6 +21,20 @@ import numpy as np
 
 from strainsim.errors import InputError
 
+__all__ = [
+    "CsvTable",
+    "csv_rows",
+    "read_csv_table",
+    "atomic_path",
+    "check_output_folder",
+    "check_writable_place",
+    "output_folder",
+    "write_text_atomic",
+    "write_csv",
+    "json_safe",
+    "write_json",
+]
+
 
 @dataclass(frozen=True)
 class CsvTable:

@@ -103,9 +103,11 @@ def stage_by_stage(n, streams, guided, spec, model, shift):
     _, reachable = draw_veins(n, care_rng, model)
     placement = place_leads(guided, measured, act, reachable, care_rng, spec.placement, model)
     on_scar = scar_at_lead(placement.lead_segment, act.scar)
-    outcomes = simulate_outcomes(patients.edv_ml, patients.esv_ml, placement.vs_true,
-                                 act.delay_ms, act.scar, on_scar, act.ischemic, patients.male,
-                                 care_rng, spec.outcomes, shift)
+    outcomes = simulate_outcomes(edv_ml=patients.edv_ml, esv_ml=patients.esv_ml,
+                                 position_class=placement.vs_true, delay_ms=act.delay_ms,
+                                 scar=act.scar, scar_at_lead=on_scar, ischemic=act.ischemic,
+                                 male=patients.male, rng=care_rng, params=spec.outcomes,
+                                 shift_pct=shift)
     return patients, measured, placement, outcomes, on_scar
 
 

@@ -162,9 +162,15 @@ def test_explore_refuses_bad_options_in_one_line(cli):
     assert run.code == 2 and "192.0.2.1" in run.err
 
 
-def test_every_setting_has_a_range():
+def test_every_setting_is_declared_and_model_parameters_stay_in_the_model_range():
     from dataclasses import fields
 
-    from strainsim.app.explorer import SETTINGS
+    from strainsim.app.explorer import MODEL_PARAMETERS, SETTINGS
+    from strainsim.params import declarations
 
     assert {f.name for f in fields(ExplorerSettings)} == set(SETTINGS)
+    for name, cls in MODEL_PARAMETERS.items():
+        own, model = declarations(ExplorerSettings)[name], declarations(cls)[name]
+        assert own.unit == model.unit, name
+        assert model.low <= own.low < own.high <= model.high, name
+        assert own.low <= getattr(cls(), name) <= own.high, name   # the default shows

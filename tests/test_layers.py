@@ -87,3 +87,25 @@ def test_a_violation_is_seen(tmp_path):
     found = list(imports(bad))
     assert found == [(2, "strainsim.studies.trials", ["_blocks"])]
     assert "studies" not in ALLOWED["model"]
+
+
+# the engine's per-curve routines take plain arrays and scalars on purpose: numba counts
+# references to arrays taken out of a tuple at every access, which costs more than the
+# work in those loops (strainsim/measure/engine.py); every other kernel takes records
+PLAIN_ARGUMENT_ROUTINES = {"record_segment", "finish_patient", "measure_patient"}
+MAX_POSITIONAL = 8
+
+
+@pytest.mark.parametrize("name,path", [m for m in modules() if ".app.cli" not in m[0]],
+                         ids=lambda x: str(x))
+def test_no_public_call_takes_more_than_eight_positional_arguments(name, path):
+    """Kernels take typed records; wrappers are keyword-only past a few arguments (the
+    command-line functions, whose parameters are options, are not calls)."""
+    long = []
+    for node in ast.parse(path.read_text()).body:
+        if not isinstance(node, ast.FunctionDef) or node.name.startswith("_"):
+            continue
+        count = len(node.args.posonlyargs) + len(node.args.args)
+        if count > MAX_POSITIONAL and node.name not in PLAIN_ARGUMENT_ROUTINES:
+            long.append(f"{node.name}: {count}")
+    assert not long, f"{path.name}: " + ", ".join(long)

@@ -51,7 +51,9 @@ def test_the_calibrated_five_trials_land_about_45_percent_concordant():
     n = sum(t.guided.n for t in trials)
     guided = sum(t.guided.concordant_measured * t.guided.n for t in trials) / n
     control = sum(t.control.concordant_measured * t.control.n for t in trials) / n
-    assert 0.38 < guided < 0.52   # the published 45 % (cohorts/published/targets.toml)
+    # the published 45 % (cohorts/published/targets.toml), within three binomial SEs of the
+    # 426 image-guided patients
+    assert abs(guided - 0.45) <= 3 * np.sqrt(0.45 * 0.55 / n)
     assert control < guided - 0.1  # the empirical strategy hits the measured target less
 
 
@@ -83,9 +85,10 @@ def test_outcomes_keep_volumes_and_ef_consistent():
     edv = rng.uniform(150, 300, n)
     esv = edv * rng.uniform(0.65, 0.85, n)
     cls = rng.integers(0, 3, n)
-    out = simulate_outcomes(edv, esv, cls, np.full(n, 130.0), np.zeros((n, 17), bool),
-                            rng.random(n) < 0.1, rng.random(n) < 0.5, rng.random(n) < 0.7, rng,
-                            OutcomeParams())
+    out = simulate_outcomes(edv_ml=edv, esv_ml=esv, position_class=cls,
+                            delay_ms=np.full(n, 130.0), scar=np.zeros((n, 17), bool),
+                            scar_at_lead=rng.random(n) < 0.1, ischemic=rng.random(n) < 0.5,
+                            male=rng.random(n) < 0.7, rng=rng, params=OutcomeParams())
     ef0 = 100 * (1 - esv / edv)
     ef1 = 100 * (1 - out.esv_ml / out.edv_ml)
     np.testing.assert_allclose(out.ef_change, ef1 - ef0, atol=1e-9)

@@ -23,7 +23,6 @@ Examples
 
 from __future__ import annotations
 
-import copy
 import math
 from dataclasses import dataclass, fields, replace
 
@@ -31,6 +30,7 @@ import numpy as np
 
 from strainsim.model.curves import CurveParams
 from strainsim.model.outcomes import OutcomeParams
+from strainsim.params import choice, declarations, quantity
 
 __all__ = ["ExplorerSettings", "SETTINGS", "settings_from_query", "meta_specs",
            "one_meta_analysis", "power_curve", "patient_case", "PatientCase", "POWER_LEVELS",
@@ -46,25 +46,14 @@ QUICK_REPLICATES = 24     # per level, for a world first seen: about 1 s on 2 wo
 PRECISE_REPLICATES = 200  # per level: precomputed for the default world, or on request
 OUTCOME_LABELS = {"lvesv": "LVESV change (%)", "nyha": "NYHA improvement (odds ratio)",
                   "lvedv": "LVEDV change (%)", "lvef": "LVEF change (points)"}
-# (kind, low, high) per setting; kinds: float, int, or a tuple of choices
-SETTINGS = {
-    "concordance": (float, 0.0, 1.0),
-    "trials": (int, 2, 12),
-    "size": (float, 0.25, 5.0),
-    "concordant_extra_pct": (float, -80.0, 0.0),
-    "adjacent_extra_pct": (float, -60.0, 0.0),
-    "arm_sd_pct": (float, 0.0, 20.0),
-    "noise_sd_pct": (float, 0.0, 5.0),
-    "fps": (float, 20.0, 120.0),
-    "method": (METHODS, None, None),
-    "test": (TESTS, None, None),
-    "seed": (int, 0, 2**31 - 1),
-}
 
 
 @dataclass(frozen=True)
 class ExplorerSettings:
-    """What the trials view shows.
+    """What the trials view shows (each field declared: unit, the slider's range, doc).
+
+    The settings that are model parameters keep the model's unit and take a teaching
+    range inside the model's declared one (``tests/test_explore.py`` checks it).
 
     Attributes
     ----------
@@ -86,22 +75,45 @@ class ExplorerSettings:
         The virtual meta-analysis shown (the re-roll button draws a new one).
     """
 
-    concordance: float = 0.45
-    trials: int = 5
-    size: float = 1.0
-    concordant_extra_pct: float = _OUTCOMES.concordant_extra_pct
-    adjacent_extra_pct: float = _OUTCOMES.adjacent_extra_pct
-    arm_sd_pct: float = _OUTCOMES.arm_sd_pct
-    noise_sd_pct: float = _CURVES.noise_sd_pct
-    fps: float = _CURVES.fps
-    method: str = "REML"
-    test: str = "knha"
-    seed: int = 1
+    concordance: float = quantity(0.45, unit="fraction", low=0, high=1,
+                                  doc="Image-guided concordance forced in every trial.",
+                                  source="meta-analysis: 45 % concordant")
+    trials: int = quantity(5, unit="trials", low=2, high=12, integer=True,
+                           doc="Trials in the virtual meta-analysis.")
+    size: float = quantity(1.0, unit="x published", low=0.25, high=5.0,
+                           doc="Each trial's size as a multiple of the published one.")
+    concordant_extra_pct: float = quantity(_OUTCOMES.concordant_extra_pct, unit="%",
+                                           low=-80, high=0, doc="Extra LVESV change of a "
+                                           "concordant lead.")
+    adjacent_extra_pct: float = quantity(_OUTCOMES.adjacent_extra_pct, unit="%", low=-60,
+                                         high=0, doc="Extra LVESV change of an adjacent lead.")
+    arm_sd_pct: float = quantity(_OUTCOMES.arm_sd_pct, unit="%", low=0, high=20,
+                                 doc="Between-trial SD of each arm's LVESV change.")
+    noise_sd_pct: float = quantity(_CURVES.noise_sd_pct, unit="%", low=0, high=5,
+                                   doc="Speckle-tracking noise (strain %).")
+    fps: float = quantity(_CURVES.fps, unit="fps", low=20, high=120,
+                          doc="Frame rate of the echo.")
+    method: str = choice("REML", METHODS, doc="tau^2 estimator.")
+    test: str = choice("knha", TESTS, doc="z or Hartung-Knapp test.")
+    seed: int = quantity(1, unit="", low=0, high=2**31 - 1, integer=True,
+                         doc="The virtual meta-analysis shown.")
 
     def world(self) -> ExplorerSettings:
         """The settings that change the simulated world (not the shown replicate or the
         concordance level): the power curve's cache key."""
         return replace(self, concordance=0.45, seed=0)
+
+
+# (kind, low, high) per setting, read from the declarations; kinds: float, int, or the
+# tuple of choices
+SETTINGS = {name: ((d.choices, None, None) if d.choices is not None
+                   else (int, int(d.low), int(d.high)) if d.integer
+                   else (float, d.low, d.high))
+            for name, d in declarations(ExplorerSettings).items()}
+# the settings that are model parameters, with the class that declares them
+MODEL_PARAMETERS = {"concordant_extra_pct": OutcomeParams, "adjacent_extra_pct": OutcomeParams,
+                    "arm_sd_pct": OutcomeParams, "noise_sd_pct": CurveParams,
+                    "fps": CurveParams}
 
 
 def _check(name: str, raw):
@@ -327,46 +339,36 @@ def patient_case(seed: int, fps: float = _CURVES.fps,
                  noise_sd_pct: float = _CURVES.noise_sd_pct) -> PatientCase:
     """Simulate one patient and place a lead by each of the four strategies.
 
-    The stage functions of the trial pipeline, with the block's three streams
-    (:func:`strainsim.seeding.block_streams`); every strategy starts from the same
-    state of the care stream, so they see the same veins and the same draws.
+    The block simulator on a one-patient block (:func:`strainsim.studies.trials.simulate_patient`),
+    once per strategy: the same seed gives the same patient, curves and veins, so the
+    strategies differ only in where they put the lead.
     """
-    from strainsim.measure.engine import measure
-    from strainsim.model.curves import simulate_curves
-    from strainsim.model.placement import STRATEGIES, PlacementParams, draw_veins, place_leads
-    from strainsim.model.population import simulate_patients
-    from strainsim.seeding import block_streams
+    from strainsim.model.placement import STRATEGIES, PlacementParams
     from strainsim.segments import load_segments
     from strainsim.studies.specs import TrialSpec
+    from strainsim.studies.trials import simulate_patient
 
     _check("seed", seed)
     _check("fps", fps)
     _check("noise_sd_pct", noise_sd_pct)
     model = load_segments()
-    spec = TrialSpec(name="patient", n_image_guided=2, n_control=2)
-    patients_rng, measurement_rng, care_rng = block_streams(np.random.SeedSequence(seed))
-    patients = simulate_patients(1, patients_rng, spec.population, spec.activation, model)
-    act = patients.activation
-    params = replace(spec.curves, fps=float(fps), noise_sd_pct=float(noise_sd_pct))
-    curves = simulate_curves(act.activation_ms, act.scar, measurement_rng, params)
-    measured = measure(curves.strain, curves.time_ms, kind=params.kind,
-                       smooth_ms=spec.smooth_ms, scar_threshold_pct=spec.scar_threshold_pct,
-                       model=model)
-    _, reachable = draw_veins(1, care_rng, model)
-    strategies = {}
+    curves = replace(_CURVES, fps=float(fps), noise_sd_pct=float(noise_sd_pct))
+    strategies, patient = {}, None
     for strategy in STRATEGIES:
         guided = strategy != "empirical"
-        placement_params = replace(PlacementParams(), image_guided=strategy
-                                   if guided else "ste", control="empirical")
-        p = place_leads(guided, measured, act, reachable, copy.deepcopy(care_rng),
-                        placement_params, model)
-        strategies[strategy] = {"target": int(p.target_segment[0]),
-                                "lead": int(p.lead_segment[0]),
-                                "vs_target": _CLASS[int(p.vs_measured[0])],
-                                "vs_true": _CLASS[int(p.vs_true[0])]}
-    return PatientCase(seed=int(seed), time_ms=curves.time_ms, strain=curves.strain[0],
-                       measured=measured, scar=act.scar[0],
-                       true_latest=int(act.true_latest_segment[0]), reachable=reachable[0],
+        placement = replace(PlacementParams(), image_guided=strategy if guided else "ste",
+                            control="empirical")
+        spec = TrialSpec(name="patient", n_image_guided=2, n_control=2, curves=curves,
+                         placement=placement)
+        patient = simulate_patient(seed, spec, guided=guided, model=model)
+        a = patient.arrays
+        strategies[strategy] = {"target": int(a.aim[0]), "lead": int(a.lead[0]),
+                                "vs_target": _CLASS[int(a.vs_measured[0])],
+                                "vs_true": _CLASS[int(a.vs_true[0])]}
+    a = patient.arrays
+    return PatientCase(seed=int(seed), time_ms=patient.time_ms, strain=a.strain[0],
+                       measured=patient.results.measured, scar=a.scar[0],
+                       true_latest=int(a.true_latest[0]), reachable=a.reachable[0],
                        strategies=strategies)
 
 

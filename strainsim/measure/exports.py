@@ -30,6 +30,20 @@ from strainsim.errors import InputError
 from strainsim.files import csv_rows, write_csv
 from strainsim.segments import N_SEGMENTS, SegmentModel, load_segments
 
+__all__ = [
+    "MIN_FRAMES",
+    "StrainRecording",
+    "MAX_STRAIN_PCT",
+    "read_strain_csv",
+    "iter_strain_npz",
+    "read_strain_npz",
+    "read_strain",
+    "write_strain_csv",
+    "MeasuredExport",
+    "check_strain_kind",
+    "measure_export",
+]
+
 MIN_FRAMES = 4
 _MISSING = {"", "nan", "na", "n/a"}
 

@@ -87,6 +87,7 @@ from strainsim.model.curves import (
 )
 from strainsim.model.outcomes import (
     OutcomeArrays,
+    OutcomeInputs,
     OutcomeRecord,
     Outcomes,
     apply_outcomes_kernel,
@@ -97,6 +98,7 @@ from strainsim.model.outcomes import (
 )
 from strainsim.model.placement import (
     Placement,
+    PlacementInputs,
     PlacementRecord,
     VeinRecord,
     classify_kernel,
@@ -113,10 +115,11 @@ from strainsim.model.population import (
     population_kernel,
     population_record,
 )
+from strainsim.model.summary import BLOCK_STATS, block_stats_kernel, septal_mask
 from strainsim.segments import N_SEGMENTS, SegmentModel, load_segments
 
 __all__ = ["measure_simulated", "simulate_block", "block_results", "BlockResults",
-           "block_constants", "BlockConstants", "BlockArrays"]
+           "block_constants", "BlockConstants", "BlockArrays", "STAGES"]
 
 
 @numba.njit(cache=True)
@@ -136,10 +139,9 @@ def measure_curves_kernel(rng, curves, engine, activation_ms, scar, out, strain_
         best_ttp = 0.0
         best_amp = 0.0
         for s in range(n_seg):
-            synthesize_curve(rng, curves, activation_ms[i, s], scar[i, s], row)
-            if keep:
-                strain_out[i, s, :] = row
-            f, raw = peak_of_row(row, half, sign)
+            curve = strain_out[i, s] if keep else row   # kept curves are made in place
+            synthesize_curve(rng, curves, activation_ms[i, s], scar[i, s], curve)
+            f, raw = peak_of_row(curve, half, sign)
             best, best_ttp, best_amp = record_segment(i, s, f, raw, sign, time_ms, threshold,
                                                       candidate, best, best_ttp, best_amp,
                                                       peak, ttp, viable)
@@ -195,6 +197,7 @@ class BlockConstants(NamedTuple):
     placement: PlacementRecord
     outcomes: OutcomeRecord
     null_outcomes: OutcomeRecord   # the same world with the lead's position of no effect
+    septal: np.ndarray             # (18,) bool by segment number: the septal segments
 
 
 class BlockArrays(NamedTuple):
@@ -215,6 +218,7 @@ class BlockArrays(NamedTuple):
     true_strain: np.ndarray      # (n, 17, T) speckle fidelity: the deformation imaged (kept)
     available: np.ndarray        # (n, n_veins) bool
     reachable: np.ndarray        # (n, 17) bool
+    amplitude: np.ndarray        # (n, 17) measured peak strain magnitude (%)
     aim: np.ndarray              # (n,) int64, the arm's measured target
     lead: np.ndarray             # (n,) int64
     vs_measured: np.ndarray      # (n,) int8
@@ -222,46 +226,90 @@ class BlockArrays(NamedTuple):
     scar_at_lead: np.ndarray     # (n,) bool
     outcome_noise: np.ndarray    # (n, 3) the outcome draws
     outcomes: OutcomeArrays
-    null_outcomes: OutcomeArrays  # filled only for a null world (see care_kernel)
+    null_outcomes: OutcomeArrays  # filled only for a null world (see block_kernel)
+    stats: np.ndarray            # (1,) BLOCK_STATS: the block's statistics
+    null_stats: np.ndarray       # (1,) BLOCK_STATS: the null world's (with null_world)
+
+
+# the pipeline's stages, in order: block_kernel runs a range of them
+PATIENTS, ACTIVATION, MEASUREMENT, CARE, STATISTICS = range(5)
+STAGES = ("patients", "activation", "measurement", "care", "statistics")
+
+
+class BlockRun(NamedTuple):
+    """How the block kernel runs: which stages (``first`` to ``stop``, exclusive), the
+    arm (``guided``), its trial shift (%), whether to fill the null world, and a scar to
+    use instead of the drawn one (no rows: the drawn scar)."""
+
+    first: int
+    stop: int
+    guided: bool
+    shift_pct: float
+    null_world: bool
+    given_scar: np.ndarray        # (n, 17) bool, or (0, 17)
 
 
 @numba.njit(cache=True)
-def patients_kernel(rng, k, pattern, a, given_scar):
-    """Who the patients are, from the ``patients`` stream: demographics and volumes,
-    scar (or ``given_scar`` when it has rows: drawn all the same, then replaced),
-    late site and delay, and (``pattern``) the LBBB pattern's activation with the
-    true latest viable segment."""
-    population_kernel(rng, k.population, a.age, a.male, a.edv, a.esv)
-    scar_kernel(rng, k.scar, a.scar, a.ischemic)
-    if given_scar.shape[0] > 0:
-        a.scar[:, :] = given_scar
-    sites_kernel(rng, k.pattern, a.late, a.delay)
-    if pattern:
-        pattern_kernel(rng, k.pattern, a.scar, a.late, a.delay, a.activation_ms)
+def block_kernel(patients_rng, measurement_rng, care_rng, k, run, a):
+    """The pipeline's compiled stages from ``run.first`` to ``run.stop``, in order.
+
+    patients (``patients`` stream)
+        demographics and volumes, scar (or ``inputs.given_scar`` when it has rows:
+        drawn all the same, then replaced), late site and delay;
+    activation
+        the LBBB pattern's activation times and the true latest viable segment;
+    measurement (``measurement`` stream)
+        every strain curve made and measured by the engine as it is made;
+    care (``care`` stream)
+        veins, the arm's lead placement, its classification against the measured
+        target and the truth, scar at the lead, outcomes; with ``run.null_world`` the
+        same patients, leads and outcome draws also give ``a.null_outcomes`` in a world
+        where the lead's position has no effect (the trial keeps its shift, a
+        between-trial difference of mean zero);
+    statistics
+        the block's statistics (:mod:`strainsim.model.summary`) into ``a.stats`` (and
+        ``a.null_stats``).
+    """
+    first, stop = run.first, run.stop
+    if first <= PATIENTS < stop:
+        population_kernel(patients_rng, k.population, a.age, a.male, a.edv, a.esv)
+        scar_kernel(patients_rng, k.scar, a.scar, a.ischemic)
+        if run.given_scar.shape[0] > 0:
+            a.scar[:, :] = run.given_scar
+        sites_kernel(patients_rng, k.pattern, a.late, a.delay)
+    if first <= ACTIVATION < stop:
+        pattern_kernel(patients_rng, k.pattern, a.scar, a.late, a.delay, a.activation_ms)
         true_latest_kernel(a.activation_ms, a.scar, a.true_latest)
-
-
-@numba.njit(cache=True)
-def care_kernel(rng, k, guided, shift_pct, null_world, a):
-    """What is done to the patients, from the ``care`` stream: veins, the arm's lead
-    placement, its classification against the measured target and the truth, scar at
-    the lead, and outcomes. With ``null_world`` the same patients, leads and outcome
-    draws also give ``a.null_outcomes`` in a world where the lead's position has no
-    effect; the trial keeps its shift, a between-trial difference of mean zero."""
-    veins_kernel(rng, k.veins, a.available, a.reachable)
-    amplitude = k.engine.sign * a.measured.peak   # peak magnitude: the rule's tie-break
-    place_kernel(rng, k.placement, guided, a.measured.latest, a.measured.ttp, amplitude,
-                 a.measured.viable, a.scar, a.activation_ms, a.reachable, a.aim, a.lead)
-    classify_kernel(a.lead, a.aim, k.placement.hops, a.vs_measured)
-    classify_kernel(a.lead, a.true_latest, k.placement.hops, a.vs_true)
-    scar_at_lead_kernel(a.lead, a.scar, a.scar_at_lead)
-    outcome_noise_kernel(rng, a.outcome_noise)
-    apply_outcomes_kernel(k.outcomes, shift_pct, a.edv, a.esv, a.vs_true, a.delay, a.scar,
-                          a.scar_at_lead, a.ischemic, a.male, a.outcome_noise, a.outcomes)
-    if null_world:
-        apply_outcomes_kernel(k.null_outcomes, shift_pct, a.edv, a.esv, a.vs_true, a.delay,
-                              a.scar, a.scar_at_lead, a.ischemic, a.male, a.outcome_noise,
-                              a.null_outcomes)
+    if first <= MEASUREMENT < stop:
+        measure_curves_kernel(measurement_rng, k.curves, k.engine, a.activation_ms, a.scar,
+                              a.measured, a.strain)
+    if first <= CARE < stop:
+        peak, amplitude, sign = a.measured.peak, a.amplitude, k.engine.sign
+        for i in range(peak.shape[0]):   # peak magnitude: the latest rule's tie-break
+            for s in range(peak.shape[1]):
+                amplitude[i, s] = sign * peak[i, s]
+        placement_in = PlacementInputs(
+            target=a.measured.latest, ttp=a.measured.ttp, amplitude=a.amplitude,
+            viable=a.measured.viable, scar=a.scar, activation_ms=a.activation_ms,
+            reachable=a.reachable)
+        outcome_in = OutcomeInputs(
+            edv_ml=a.edv, esv_ml=a.esv, position_class=a.vs_true, delay_ms=a.delay,
+            scar=a.scar, scar_at_lead=a.scar_at_lead, ischemic=a.ischemic, male=a.male,
+            noise=a.outcome_noise)
+        veins_kernel(care_rng, k.veins, a.available, a.reachable)
+        place_kernel(care_rng, k.placement, run.guided, placement_in, a.aim, a.lead)
+        classify_kernel(a.lead, a.aim, k.placement.hops, a.vs_measured)
+        classify_kernel(a.lead, a.true_latest, k.placement.hops, a.vs_true)
+        scar_at_lead_kernel(a.lead, a.scar, a.scar_at_lead)
+        outcome_noise_kernel(care_rng, a.outcome_noise)
+        apply_outcomes_kernel(k.outcomes, run.shift_pct, outcome_in, a.outcomes)
+        if run.null_world:
+            apply_outcomes_kernel(k.null_outcomes, run.shift_pct, outcome_in,
+                                  a.null_outcomes)
+    if first <= STATISTICS < stop:
+        block_stats_kernel(a.outcomes, a, k.septal, a.stats)
+        if run.null_world:
+            block_stats_kernel(a.null_outcomes, a, k.septal, a.null_stats)
 
 
 _CONSTANTS: dict = {}
@@ -285,6 +333,7 @@ def block_constants(spec, model: SegmentModel) -> BlockConstants:
         placement_record(spec.placement, model),
         outcome_record(spec.outcomes),
         null_record(spec.outcomes),
+        septal_mask(),
     )
     if len(_CONSTANTS) > 512:
         _CONSTANTS.clear()
@@ -307,10 +356,12 @@ def _empty_arrays(n: int, n_veins: int, n_frames: int, keep_curves: bool,
         measured=engine_outputs(n), strain=floats(n if keep_curves else 0, N_SEGMENTS, n_frames),
         true_strain=floats(n if keep_curves and speckle else 0, N_SEGMENTS, n_frames),
         available=flags(n, n_veins), reachable=flags(n, N_SEGMENTS),
+        amplitude=floats(n, N_SEGMENTS),
         aim=np.empty(n, dtype=np.int64), lead=np.empty(n, dtype=np.int64),
         vs_measured=np.empty(n, dtype=np.int8), vs_true=np.empty(n, dtype=np.int8),
         scar_at_lead=flags(n), outcome_noise=floats(n, 3), outcomes=empty_outcomes(n),
-        null_outcomes=empty_outcomes(n))
+        null_outcomes=empty_outcomes(n), stats=np.zeros(1, BLOCK_STATS),
+        null_stats=np.zeros(1, BLOCK_STATS))
 
 
 def _eikonal_stage(rng, spec, model, a: BlockArrays) -> None:
@@ -329,8 +380,8 @@ def _speckle_stage(rng, spec, k: BlockConstants, a: BlockArrays) -> None:
     engine (tracking makes the noise)."""
     truth = replace(spec.curves, noise_sd_pct=0.0, drift_sd_pct=0.0)
     strain = np.empty((a.age.shape[0], N_SEGMENTS, k.engine.time_ms.shape[0]))
-    amplitude = np.empty((a.age.shape[0], N_SEGMENTS))
-    curves_kernel(rng, curve_record(truth), a.activation_ms, a.scar, strain, amplitude)
+    true_amplitude = np.empty((a.age.shape[0], N_SEGMENTS))
+    curves_kernel(rng, curve_record(truth), a.activation_ms, a.scar, strain, true_amplitude)
     tracked = track_curves(strain, spec.curves.kind, spec.speckle, rng,
                            frame_ms=1000.0 / spec.curves.fps)
     measure_kernel(k.engine, np.ascontiguousarray(tracked, dtype=np.float64), a.measured)
@@ -376,21 +427,28 @@ def simulate_block(n: int, streams, *, guided: bool, spec, model: SegmentModel |
     k = block_constants(spec, model)
     a = _empty_arrays(n, k.veins.prevalence.shape[0], k.engine.time_ms.shape[0], keep_curves,
                       spec.fidelity == "speckle")
-    patients_rng, measurement_rng, care_rng = streams
-    pattern = spec.activation.model == "pattern"
     given = (np.empty((0, N_SEGMENTS), np.bool_) if scar is None
              else np.ascontiguousarray(scar, dtype=np.bool_))
     if given.shape[0] not in (0, n) or given.shape[1] != N_SEGMENTS:
         raise ValueError(f"scar must have shape ({n}, {N_SEGMENTS})")
-    patients_kernel(patients_rng, k, pattern, a, given)
-    if not pattern:
-        _eikonal_stage(patients_rng, spec, model, a)
+    # the stages that are not compiled take the place of their compiled version
+    python_stages = {}
+    if spec.activation.model != "pattern":
+        python_stages[ACTIVATION] = lambda: _eikonal_stage(streams[0], spec, model, a)
     if spec.fidelity == "speckle":
-        _speckle_stage(measurement_rng, spec, k, a)
-    else:
-        measure_curves_kernel(measurement_rng, k.curves, k.engine, a.activation_ms, a.scar,
-                              a.measured, a.strain)
-    care_kernel(care_rng, k, bool(guided), float(shift_pct), bool(null_world), a)
+        python_stages[MEASUREMENT] = lambda: _speckle_stage(streams[1], spec, k, a)
+    stage = PATIENTS
+    while stage < len(STAGES):
+        stop = min([s for s in python_stages if s >= stage], default=len(STAGES))
+        if stop > stage:
+            block_kernel(*streams, k, BlockRun(first=stage, stop=stop, guided=bool(guided),
+                                               shift_pct=float(shift_pct),
+                                               null_world=bool(null_world), given_scar=given),
+                         a)
+        if stop in python_stages:
+            python_stages[stop]()
+            stop += 1
+        stage = stop
     return a
 
 

@@ -25,12 +25,13 @@ Examples
 --------
 >>> import numpy as np
 >>> from strainsim.model.outcomes import OutcomeParams, simulate_outcomes
->>> out = simulate_outcomes(np.full(3, 200.0), np.full(3, 150.0), np.array([0, 1, 2]),
-...                         np.full(3, 130.0), np.zeros((3, 17), bool), np.zeros(3, bool),
-...                         np.zeros(3, bool), np.ones(3, bool), np.random.default_rng(0),
-...                         OutcomeParams(base_esv_change_pct=-10.0, concordant_extra_pct=-25.0,
-...                                       adjacent_extra_pct=-15.0, male_pct=3.0,
-...                                       noise_sd_pct=0.0, edv_noise_sd_pct=0.0))
+>>> out = simulate_outcomes(
+...     edv_ml=np.full(3, 200.0), esv_ml=np.full(3, 150.0), position_class=np.array([0, 1, 2]),
+...     delay_ms=np.full(3, 130.0), scar=np.zeros((3, 17), bool), scar_at_lead=np.zeros(3, bool),
+...     ischemic=np.zeros(3, bool), male=np.ones(3, bool), rng=np.random.default_rng(0),
+...     params=OutcomeParams(base_esv_change_pct=-10.0, concordant_extra_pct=-25.0,
+...                          adjacent_extra_pct=-15.0, male_pct=3.0, noise_sd_pct=0.0,
+...                          edv_noise_sd_pct=0.0))
 >>> out.esv_change_pct.round(1).tolist()   # a man: +3; concordant, adjacent, remote lead
 [-32.0, -22.0, -7.0]
 """
@@ -53,6 +54,7 @@ __all__ = [
     "OutcomeRecord",
     "outcome_record",
     "null_record",
+    "OutcomeInputs",
     "outcome_noise_kernel",
     "apply_outcomes_kernel",
     "OutcomeArrays",
@@ -287,23 +289,28 @@ def outcome_noise_kernel(rng, noise_out):
         noise_out[i, 2] = rng.random()
 
 
+class OutcomeInputs(NamedTuple):
+    """What the outcome kernel reads of the patients, their leads and their draws."""
+
+    edv_ml: np.ndarray          # (n,) baseline EDV (mL)
+    esv_ml: np.ndarray          # (n,) baseline ESV (mL)
+    position_class: np.ndarray  # (n,) int8: lead vs true latest (0, 1, 2; -1 as remote)
+    delay_ms: np.ndarray        # (n,) septal-to-late delay (ms)
+    scar: np.ndarray            # (n, 17) bool
+    scar_at_lead: np.ndarray    # (n,) bool
+    ischemic: np.ndarray        # (n,) bool
+    male: np.ndarray            # (n,) bool
+    noise: np.ndarray           # (n, 3) the outcome draws (outcome_noise_kernel)
+
+
 @numba.njit(cache=True)
-def apply_outcomes_kernel(
-    rec,
-    shift_pct,
-    edv_ml,
-    esv_ml,
-    position_class,
-    delay_ms,
-    scar,
-    scar_at_lead,
-    ischemic,
-    male,
-    noise,
-    out,
-):
+def apply_outcomes_kernel(rec, shift_pct, inputs, out):
     """Six-month outcomes from the patients' draws (see the module docstring); ``scar``
     is (n, 17) bool, ``out`` an :class:`OutcomeArrays` of preallocated arrays."""
+    # arrays taken out of the record once (numba counts references at every access)
+    edv_ml, esv_ml, position_class = inputs.edv_ml, inputs.esv_ml, inputs.position_class
+    delay_ms, scar, scar_at_lead = inputs.delay_ms, inputs.scar, inputs.scar_at_lead
+    ischemic, male, noise = inputs.ischemic, inputs.male, inputs.noise
     n_seg = scar.shape[1]
     for i in range(edv_ml.shape[0]):
         if position_class[i] == 0:
@@ -355,22 +362,12 @@ def empty_outcomes(n: int) -> OutcomeArrays:
     )
 
 
-def simulate_outcomes(
-    edv_ml,
-    esv_ml,
-    position_class,
-    delay_ms,
-    scar,
-    scar_at_lead,
-    ischemic,
-    male,
-    rng: np.random.Generator,
-    params: OutcomeParams,
-    shift_pct: float = 0.0,
-    *,
-    null_world: bool = False,
-):
+def simulate_outcomes(*, edv_ml, esv_ml, position_class, delay_ms, scar, scar_at_lead,
+                      ischemic, male, rng: np.random.Generator, params: OutcomeParams,
+                      shift_pct: float = 0.0, null_world: bool = False):
     """Draw 6-month outcomes (:func:`outcome_noise_kernel`, :func:`apply_outcomes_kernel`).
+
+    Keyword-only: the arrays are those of :class:`OutcomeInputs`.
 
     Parameters
     ----------
@@ -396,32 +393,25 @@ def simulate_outcomes(
     -------
     Outcomes, or (Outcomes, Outcomes) with ``null_world``.
     """
-
     def floats(x):
         return np.ascontiguousarray(x, dtype=np.float64)
 
     def flags(x):
         return np.ascontiguousarray(x, dtype=np.bool_)
 
-    edv_ml, esv_ml = floats(edv_ml), floats(esv_ml)
+    edv_ml = floats(edv_ml)
     n = edv_ml.shape[0]
     noise = np.empty((n, 3))
     outcome_noise_kernel(rng, noise)
-    args = (
-        edv_ml,
-        esv_ml,
-        np.ascontiguousarray(position_class, dtype=np.int8),
-        floats(delay_ms),
-        flags(scar),
-        flags(scar_at_lead),
-        flags(ischemic),
-        flags(male),
-        noise,
-    )
+    inputs = OutcomeInputs(
+        edv_ml=edv_ml, esv_ml=floats(esv_ml),
+        position_class=np.ascontiguousarray(position_class, dtype=np.int8),
+        delay_ms=floats(delay_ms), scar=flags(scar), scar_at_lead=flags(scar_at_lead),
+        ischemic=flags(ischemic), male=flags(male), noise=noise)
     out = empty_outcomes(n)
-    apply_outcomes_kernel(outcome_record(params), float(shift_pct), *args, out)
+    apply_outcomes_kernel(outcome_record(params), float(shift_pct), inputs, out)
     if not null_world:
         return Outcomes(**out._asdict())
     null = empty_outcomes(n)
-    apply_outcomes_kernel(null_record(params), float(shift_pct), *args, null)
+    apply_outcomes_kernel(null_record(params), float(shift_pct), inputs, null)
     return Outcomes(**out._asdict()), Outcomes(**null._asdict())

@@ -72,6 +72,7 @@ __all__ = [
     "vein_record",
     "veins_kernel",
     "PlacementRecord",
+    "PlacementInputs",
     "placement_record",
     "place_kernel",
     "classify_one",
@@ -368,21 +369,20 @@ def _electrical_row(rng, sd_ms, activation_row, reachable_row, qlv, no_ties):
     return latest_of(qlv, no_ties, reachable_row)
 
 
+class PlacementInputs(NamedTuple):
+    """What lead placement reads of the engine's measurement and of the patients."""
+
+    target: np.ndarray          # (n,) int64: the measured STE target (-1: none)
+    ttp: np.ndarray             # (n, 17) the engine's TTP (ms)
+    amplitude: np.ndarray       # (n, 17) peak strain magnitude (%), the rule's tie-break
+    viable: np.ndarray          # (n, 17) bool
+    scar: np.ndarray            # (n, 17) bool: what scar imaging shows
+    activation_ms: np.ndarray   # (n, 17) electrical activation (what Q-LV measures)
+    reachable: np.ndarray       # (n, 17) bool: segments a vein reaches
+
+
 @numba.njit(cache=True)
-def place_kernel(
-    rng,
-    rec,
-    guided,
-    target,
-    ttp,
-    amplitude,
-    viable,
-    scar,
-    activation_ms,
-    reachable,
-    aim_out,
-    lead_out,
-):
+def place_kernel(rng, rec, guided, inputs, aim_out, lead_out):
     """Each patient's target (``aim_out``) and lead segment (``lead_out``, 1-17), patient
     by patient, by the arm's strategy.
 
@@ -400,6 +400,9 @@ def place_kernel(
     missed aim not sent to the nearest reachable segment, fall back to
     ``empirical``.
     """
+    # arrays taken out of the records once (numba counts references at every access)
+    target, ttp, amplitude, viable = inputs.target, inputs.ttp, inputs.amplitude, inputs.viable
+    scar, activation_ms, reachable = inputs.scar, inputs.activation_ms, inputs.reachable
     n, n_seg = reachable.shape
     masks, hops, adjacency = rec.empirical_masks, rec.hops, rec.adjacency
     strategy = rec.strategy_guided if guided else rec.strategy_control
@@ -531,20 +534,16 @@ def place_leads(
     reachable = np.ascontiguousarray(reachable, dtype=np.bool_)
     lead = np.empty(target.shape[0], dtype=np.int64)
     aim = np.empty(target.shape[0], dtype=np.int64)
-    place_kernel(
-        rng,
-        placement_record(params, model),
-        bool(guided),
-        target,
-        np.ascontiguousarray(measured.ttp_ms, dtype=np.float64),
-        _magnitude(measured.peak_strain, measured.kind),
-        np.ascontiguousarray(measured.viable, dtype=np.bool_),
-        np.ascontiguousarray(activation.scar, dtype=np.bool_),
-        np.ascontiguousarray(activation.activation_ms, dtype=np.float64),
-        reachable,
-        aim,
-        lead,
+    inputs = PlacementInputs(
+        target=target,
+        ttp=np.ascontiguousarray(measured.ttp_ms, dtype=np.float64),
+        amplitude=_magnitude(measured.peak_strain, measured.kind),
+        viable=np.ascontiguousarray(measured.viable, dtype=np.bool_),
+        scar=np.ascontiguousarray(activation.scar, dtype=np.bool_),
+        activation_ms=np.ascontiguousarray(activation.activation_ms, dtype=np.float64),
+        reachable=reachable,
     )
+    place_kernel(rng, placement_record(params, model), bool(guided), inputs, aim, lead)
     return Placement(
         lead_segment=lead,
         target_segment=aim,

@@ -2,7 +2,8 @@
 
 The block simulator's last step: each seed block's outcomes and lead classes are
 reduced, in one compiled pass, to a record of named counts, sums and moments
-(:data:`BLOCK_STATS`, filled by :func:`block_stats`). An arm's
+(:data:`BLOCK_STATS`, filled by :func:`block_stats_kernel`, the block simulator's last
+stage). An arm's
 :class:`ArmSummary` is always :func:`merge` of its blocks' records in block
 order: counts and sums added, means and sums of squared deviations combined by
 Chan, Golub and LeVeque's pairwise update (Am. Stat. 1983;37:242-247). The
@@ -26,6 +27,7 @@ Examples
 from __future__ import annotations
 
 import functools
+import math
 from dataclasses import dataclass
 
 import numba
@@ -33,7 +35,8 @@ import numpy as np
 
 from strainsim.segments import N_SEGMENTS, load_segments
 
-__all__ = ["ArmSummary", "BLOCK_STATS", "block_stats", "merge", "RESPONDER_ESV_CHANGE_PCT"]
+__all__ = ["ArmSummary", "BLOCK_STATS", "block_stats_kernel", "merge", "septal_mask",
+           "RESPONDER_ESV_CHANGE_PCT"]
 
 RESPONDER_ESV_CHANGE_PCT = -15.0  # an LVESV responder: a reduction of at least 15 %
 
@@ -127,9 +130,14 @@ def _mean_m2(x):
 
 
 @numba.njit(cache=True)
-def block_stats_kernel(nyha, esv_change, edv_change, ef_change, vs_measured, vs_true,
-                       true_latest, on_scar, septal, out):
-    """Fill the one record ``out[0]`` (:data:`BLOCK_STATS`) from a block's arrays."""
+def block_stats_kernel(o, a, septal, out):
+    """Fill the one record ``out[0]`` (:data:`BLOCK_STATS`) from a block's outcomes ``o``
+    (:class:`~strainsim.model.outcomes.OutcomeArrays`) and lead classes (``a``, the
+    block's arrays)."""
+    nyha, esv_change, edv_change, ef_change = (o.nyha_improved, o.esv_change_pct,
+                                                o.edv_change_pct, o.ef_change)
+    vs_measured, vs_true, true_latest, on_scar = (a.vs_measured, a.vs_true, a.true_latest,
+                                                  a.scar_at_lead)
     r = out[0]
     n = nyha.shape[0]
     r.n = n
@@ -173,40 +181,28 @@ def block_stats_kernel(nyha, esv_change, edv_change, ef_change, vs_measured, vs_
 
 
 @functools.cache
-def _septal_mask() -> np.ndarray:
+def septal_mask() -> np.ndarray:
     """Bool array indexed by segment number (0-17): the septal segments."""
     mask = np.zeros(N_SEGMENTS + 1, dtype=np.bool_)
     mask[load_segments().numbers(wall=("anteroseptal", "inferoseptal", "septal"))] = True
     return mask
 
 
-def block_stats(a, *, null_world: bool = False) -> np.ndarray:
-    """One block's statistics (a length-1 :data:`BLOCK_STATS` array) from the block
-    simulator's arrays (:class:`strainsim.model.block.BlockArrays`); of the null world's
-    outcomes with ``null_world``."""
-    o = a.null_outcomes if null_world else a.outcomes
-    out = np.zeros(1, BLOCK_STATS)
-    block_stats_kernel(o.nyha_improved, o.esv_change_pct, o.edv_change_pct, o.ef_change,
-                       a.vs_measured, a.vs_true, a.true_latest, a.scar_at_lead,
-                       _septal_mask(), out)
-    return out
-
-
-def _pairwise(stats: np.ndarray, mean: str, m2: str) -> tuple[float, float]:
-    """Mean and sample SD of one outcome over the blocks, merged in block order."""
+def _pairwise(n_b, mean_b, m2_b) -> tuple[float, float]:
+    """Mean and sample SD of one outcome over the blocks (their n, means and M2), merged
+    in block order."""
     n_a, mean_a, m2_a = 0, 0.0, 0.0
-    for n_b, mean_b, m2_b in zip(stats["n"].tolist(), stats[mean].tolist(),
-                                 stats[m2].tolist(), strict=True):
-        if n_b == 0:
+    for n, mean, m2 in zip(n_b, mean_b, m2_b, strict=True):
+        if n == 0:
             continue
-        n = n_a + n_b
-        delta = mean_b - mean_a
-        mean_a = mean_a + delta * n_b / n
-        m2_a = m2_a + m2_b + delta * delta * n_a * n_b / n
-        n_a = n
+        total = n_a + n
+        delta = mean - mean_a
+        mean_a = mean_a + delta * n / total
+        m2_a = m2_a + m2 + delta * delta * n_a * n / total
+        n_a = total
     if n_a == 0:
         return float("nan"), float("nan")
-    return mean_a, (float(np.sqrt(m2_a / (n_a - 1))) if n_a > 1 else float("nan"))
+    return mean_a, (math.sqrt(m2_a / (n_a - 1)) if n_a > 1 else float("nan"))
 
 
 def _ratio(total, count) -> float:
@@ -215,14 +211,12 @@ def _ratio(total, count) -> float:
 
 def merge(stats: np.ndarray) -> ArmSummary:
     """An arm's summary from its blocks' statistics (:data:`BLOCK_STATS`, block order)."""
-    stats = np.asarray(stats, dtype=BLOCK_STATS).reshape(-1)
-    total = {name: int(stats[name].sum()) for name in _COUNTS}
-    sums = {}
-    for name in ("esv_concordant_sum", "esv_discordant_sum"):
-        acc = 0.0
-        for value in stats[name].tolist():  # in block order: the same whatever the chunks
-            acc += value
-        sums[name] = acc
+    rows = np.asarray(stats, dtype=BLOCK_STATS).reshape(-1).tolist()  # a tuple per block
+    columns = dict(zip(BLOCK_STATS.names, zip(*rows, strict=True), strict=True))
+    total = {name: sum(columns[name]) for name in _COUNTS}
+    # sums in block order (the same whatever the chunks; a block alone is its own sum)
+    concordant_sum = sum(columns["esv_concordant_sum"], 0.0)
+    discordant_sum = sum(columns["esv_discordant_sum"], 0.0)
 
     def fractions(prefix):
         classes = [total[f"{prefix}_{c}"] for c in ("concordant", "adjacent", "remote")]
@@ -231,7 +225,8 @@ def merge(stats: np.ndarray) -> ArmSummary:
 
     (cm, am, rm), (ct, at, rt) = fractions("measured"), fractions("true")
     n = total["n"]
-    esv, edv, ef = (_pairwise(stats, f"{x}_mean", f"{x}_m2") for x in ("esv", "edv", "ef"))
+    esv, edv, ef = (_pairwise(columns["n"], columns[f"{x}_mean"], columns[f"{x}_m2"])
+                    for x in ("esv", "edv", "ef"))
     return ArmSummary(
         n=n, nyha_improved=total["nyha_improved"], esv_responders=total["esv_responders"],
         esv_change_mean=esv[0], esv_change_sd=esv[1], edv_change_mean=edv[0],
@@ -240,8 +235,6 @@ def merge(stats: np.ndarray) -> ArmSummary:
         concordant_true=ct, adjacent_true=at, remote_true=rt,
         septal_latest=total["septal_latest"] / n if n else float("nan"),
         lead_on_scar=total["lead_on_scar"] / n if n else float("nan"),
-        esv_change_concordant_mean=_ratio(sums["esv_concordant_sum"],
-                                          total["measured_concordant"]),
-        esv_change_discordant_mean=_ratio(sums["esv_discordant_sum"],
-                                          total["measured_adjacent"]
+        esv_change_concordant_mean=_ratio(concordant_sum, total["measured_concordant"]),
+        esv_change_discordant_mean=_ratio(discordant_sum, total["measured_adjacent"]
                                           + total["measured_remote"]))

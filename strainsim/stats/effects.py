@@ -12,6 +12,15 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+__all__ = [
+    "MEASURES",
+    "EffectSizes",
+    "log_odds_ratio",
+    "mean_difference",
+    "standardized_mean_difference",
+    "effect_sizes",
+]
+
 MEASURES = ("OR", "MD", "SMD", "GEN")
 
 

@@ -40,6 +40,17 @@ import numpy as np
 
 from strainsim.stats.effects import EffectSizes
 
+__all__ = [
+    "METHODS",
+    "TESTS",
+    "BATCH_METHODS",
+    "tau2_estimate",
+    "MetaResult",
+    "MetaBatch",
+    "pool_many",
+    "pool",
+]
+
 # ---------------------------------------------------------------------------------------
 # tau^2 and pooling of many meta-analyses at once (one compiled implementation; pool()
 # runs it on one row)

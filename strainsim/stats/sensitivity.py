@@ -12,6 +12,13 @@ import numpy as np
 from strainsim.stats.effects import EffectSizes
 from strainsim.stats.pooling import BATCH_METHODS, pool, pool_many
 
+__all__ = [
+    "leave_one_out",
+    "cumulative",
+    "EggerTest",
+    "egger_test",
+]
+
 # ---------------------------------------------------------------------------------------
 # sensitivity: leave-one-out, cumulative, Egger's test
 # ---------------------------------------------------------------------------------------

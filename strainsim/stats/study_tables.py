@@ -14,6 +14,11 @@ from strainsim.stats.effects import (
     standardized_mean_difference,
 )
 
+__all__ = [
+    "read_meta_csv",
+    "read_study_table",
+]
+
 # ---------------------------------------------------------------------------------------
 # reading study tables
 # ---------------------------------------------------------------------------------------

@@ -29,6 +29,7 @@ Examples
 
 from __future__ import annotations
 
+import copy
 import csv
 import json
 import math
@@ -39,10 +40,12 @@ import numpy as np
 
 from strainsim.errors import InputError
 from strainsim.files import write_csv
-from strainsim.model.activation import ActivationParams, simulate_activation
-from strainsim.model.curves import CurveParams, simulate_curves
+from strainsim.measure.speckle import SpeckleParams
+from strainsim.model.block import simulate_block
+from strainsim.model.curves import CurveParams, time_axis
 from strainsim.seeding import block_streams, child
 from strainsim.segments import N_SEGMENTS, SegmentModel, load_segments
+from strainsim.studies.specs import TrialSpec
 
 __all__ = ["Stratum", "make_dataset", "read_truth", "read_predictions", "score",
            "wilson_interval", "FORMAT", "MAX_PATIENTS"]
@@ -73,9 +76,10 @@ def make_dataset(out: str | Path, n: int, strata: list[Stratum], *, kind: str = 
                  progress=None) -> dict:
     """Write a benchmark data set into the (new or empty) folder ``out``.
 
-    The same ``n`` patients (activation and scar from the seed) are imaged in
-    every stratum; each stratum's tracking noise (or speckle imaging) has its
-    own stream, so strata differ only by how the patients were measured.
+    The same ``n`` patients (the block simulator's patients stream from the seed)
+    are imaged in every stratum; each stratum's tracking noise (or speckle imaging)
+    has its own measurement stream, so strata differ only by how the patients were
+    measured.
 
     Returns
     -------
@@ -89,9 +93,9 @@ def make_dataset(out: str | Path, n: int, strata: list[Stratum], *, kind: str = 
     if not 1 <= n <= MAX_PATIENTS:
         raise ValueError(f"n must be in [1, {MAX_PATIENTS}]")
     root = np.random.SeedSequence(seed)
-    patients_rng = block_streams(child(root, 0))[0]
-    act = simulate_activation(n, patients_rng, ActivationParams(), model)
-    truth_latest = act.true_latest_segment
+    # one patients stream for every stratum (the same patients), one measurement stream
+    # per stratum: each stratum is the block simulator on those patients
+    patients_stream, _, care_stream = block_streams(child(root, 0))
     out.mkdir(parents=True, exist_ok=True)
     manifest = {"format": FORMAT, "version": 1, "strainsim": __version__, "seed": seed,
                 "n_per_stratum": n, "strain": kind, "fidelity": fidelity,
@@ -99,40 +103,34 @@ def make_dataset(out: str | Path, n: int, strata: list[Stratum], *, kind: str = 
     rows = []
     done = 0
     for j, stratum in enumerate(strata):
-        rng = block_streams(child(root, 1 + j))[1]
-        if fidelity == "curves":
-            params = CurveParams(kind=kind, fps=stratum.fps, cycle_ms=cycle_ms,
-                                 noise_sd_pct=stratum.noise)
-            curves = simulate_curves(act.activation_ms, act.scar, rng, params)
-            strain = curves.strain
-        else:
-            from dataclasses import replace
-
-            from strainsim.measure.speckle import SpeckleParams, track_curves
-
-            params = CurveParams(kind=kind, fps=stratum.fps, cycle_ms=cycle_ms,
-                                 noise_sd_pct=0.0, drift_sd_pct=0.0)
-            curves = simulate_curves(act.activation_ms, act.scar, rng, params)
-            strain = track_curves(curves.strain, kind,
-                                  replace(SpeckleParams(), snr_db=stratum.noise), rng,
-                                  frame_ms=1000.0 / stratum.fps)
+        measurement_stream = block_streams(child(root, 1 + j))[1]
+        noise = {"noise_sd_pct": stratum.noise} if fidelity == "curves" else {}
+        spec = TrialSpec(name=stratum.name, n_image_guided=2, n_control=2, fidelity=fidelity,
+                         curves=CurveParams(kind=kind, fps=stratum.fps, cycle_ms=cycle_ms,
+                                            **noise),
+                         speckle=SpeckleParams(snr_db=stratum.noise) if fidelity == "speckle"
+                         else SpeckleParams())
+        streams = (copy.deepcopy(patients_stream), measurement_stream,
+                   copy.deepcopy(care_stream))
+        a = simulate_block(n, streams, guided=True, spec=spec, model=model, keep_curves=True)
+        strain, time_ms = a.strain, time_axis(spec.curves)
         ids = _patient_ids(stratum, n)
-        np.savez_compressed(out / f"{stratum.name}.npz", strain=strain,
-                            time_ms=curves.time_ms, patient_id=ids)
+        np.savez_compressed(out / f"{stratum.name}.npz", strain=strain, time_ms=time_ms,
+                            patient_id=ids)
         if per_patient_csv:
             from strainsim.measure.exports import write_strain_csv
 
             (out / "csv").mkdir(exist_ok=True)
             for i, pid in enumerate(ids):
-                write_strain_csv(out / "csv" / f"{pid}.csv", strain[i], curves.time_ms)
+                write_strain_csv(out / "csv" / f"{pid}.csv", strain[i], time_ms)
         manifest["strata"].append({"name": stratum.name, "fps": stratum.fps,
                                    "noise": stratum.noise, "file": f"{stratum.name}.npz",
-                                   "n": n, "frames": int(curves.time_ms.size)})
+                                   "n": n, "frames": int(time_ms.size)})
         for i, pid in enumerate(ids):
             rows.append([pid, stratum.name, f"{stratum.fps:g}", f"{stratum.noise:g}",
-                         int(truth_latest[i])]
-                        + [f"{t:.3f}" for t in act.activation_ms[i]]
-                        + [int(x) for x in act.scar[i]])
+                         int(a.true_latest[i])]
+                        + [f"{t:.3f}" for t in a.activation_ms[i]]
+                        + [int(x) for x in a.scar[i]])
         done += n
         if progress is not None:
             progress(done)

@@ -45,7 +45,7 @@ from strainsim.model.curves import time_axis
 from strainsim.model.outcomes import Outcomes, arm_shifts
 from strainsim.model.placement import Placement
 from strainsim.model.population import Patients
-from strainsim.model.summary import ArmSummary, block_stats, merge
+from strainsim.model.summary import ArmSummary, merge
 from strainsim.seeding import as_seed_sequence, block_streams, child, children
 from strainsim.segments import load_segments
 from strainsim.stats.effects import log_odds_ratio, mean_difference
@@ -158,12 +158,12 @@ def _run_chunk(blocks, guided, spec, shift_pct, null_world=False, keep=False,
     for n, seed in blocks:
         a = simulate_block(n, block_streams(seed), guided=guided, spec=spec, model=model,
                            shift_pct=shift_pct, null_world=null_world)
-        stats.append(block_stats(a))
+        stats.append(a.stats)
         if null_world:
-            null_stats.append(block_stats(a, null_world=True))
+            null_stats.append(a.null_stats)
         if keep:
             kept.append(a)
-    return (np.concatenate(stats), np.concatenate(null_stats) if null_world else None, kept)
+    return _concat(stats), _concat(null_stats) if null_world else None, kept
 
 
 def simulate_arm(n: int, guided: bool, spec: TrialSpec, seed: np.random.SeedSequence, *,
@@ -218,8 +218,8 @@ def simulate_arm(n: int, guided: bool, spec: TrialSpec, seed: np.random.SeedSequ
         if progress is not None:
             progress(done)
     arm = "image-guided" if guided else "control"
-    summary = merge(np.concatenate(stats))
-    null_summary = merge(np.concatenate(null_stats)) if null_world else None
+    summary = merge(_concat(stats))
+    null_summary = merge(_concat(null_stats)) if null_world else None
     if not keep_patients:
         return ArmResult(arm=arm, summary=summary, null_summary=null_summary)
     results = block_results(_concat(kept), spec, null_world=null_world, model=model)
