@@ -221,66 +221,92 @@ def _fail(source: str, fieldname: str, expected: str, found=None):
     raise InputError(source, fieldname, expected, None if found is None else repr(found))
 
 
-def _parse(raw: dict, source: str) -> SegmentModel:
-    rings = raw.get("rings")
-    if not isinstance(rings, dict):
-        _fail(source, "rings", "a [rings.<name>] table per ring")
-    veins_raw = raw.get("veins", {})
-    if not isinstance(veins_raw, dict):
-        _fail(source, "veins", "a [veins] table")
-    veins = []
-    for key, v in veins_raw.items():
-        prevalence = v.get("prevalence") if isinstance(v, dict) else None
-        if not isinstance(prevalence, int | float) or not 0.0 <= prevalence <= 1.0:
-            _fail(source, f"veins.{key}.prevalence", "a probability in [0, 1]", prevalence)
-        usual = v.get("usual", [])
-        if not isinstance(usual, list) or not all(
-                isinstance(k, int) and 1 <= k <= N_SEGMENTS for k in usual):
-            _fail(source, f"veins.{key}.usual", "a list of segment numbers 1-17", usual)
-        veins.append(Vein(key=key, label=str(v.get("label", key)), prevalence=float(prevalence),
-                          usual=tuple(usual)))
-    vein_keys = {v.key for v in veins}
+def _schema():
+    """The segment model file's declared schema (pydantic models, built when first used
+    so that importing strainsim stays light)."""
+    from typing import Literal
 
-    rows = raw.get("segment")
-    if not isinstance(rows, list) or len(rows) != N_SEGMENTS:
-        _fail(source, "segment", f"{N_SEGMENTS} [[segment]] tables",
-              None if not isinstance(rows, list) else f"{len(rows)}")
+    from pydantic import BaseModel, Field
+
+    from strainsim.schema import STRICT
+
+    segment_number = Field(ge=1, le=N_SEGMENTS)
+
+    class ModelSection(BaseModel):
+        model_config = STRICT
+        name: str
+        n_segments: Literal[N_SEGMENTS]
+
+    class Ring(BaseModel):
+        model_config = STRICT
+        radius_inner: float = Field(ge=0.0, le=1.0, description="Of the unit bullseye disc.")
+        radius_outer: float = Field(ge=0.0, le=1.0)
+
+    class VeinEntry(BaseModel):
+        model_config = STRICT
+        label: str
+        prevalence: float = Field(ge=0.0, le=1.0, description="Chance that a patient has "
+                                  "a usable branch.")
+        usual: list[int] = Field([], description="Segments an implanter without imaging "
+                                 "parks a lead in, in order.")
+
+    class SegmentEntry(BaseModel):
+        model_config = STRICT
+        number: int = segment_number
+        name: str
+        ring: str
+        wall: str
+        angle_start: float = Field(ge=-360.0, le=720.0, description="Degrees, "
+                                   "counter-clockwise from 3 o'clock.")
+        angle_end: float = Field(ge=-360.0, le=720.0)
+        neighbours: list[int] = []
+        territory: Literal[_TERRITORIES]
+        veins: list[str] = []
+
+    class SegmentFile(BaseModel):
+        model_config = STRICT
+        model: ModelSection | None = None
+        rings: dict[str, Ring]
+        veins: dict[str, VeinEntry] = {}
+        segment: list[SegmentEntry] = Field(min_length=N_SEGMENTS, max_length=N_SEGMENTS)
+
+    return SegmentFile
+
+
+def _parse(raw: dict, source: str) -> SegmentModel:
+    from strainsim.schema import validate
+
+    checked = validate(_schema(), raw, source)
+    veins = []
+    for key, v in checked.veins.items():
+        if not all(1 <= k <= N_SEGMENTS for k in v.usual):
+            _fail(source, f"veins.{key}.usual", "a list of segment numbers 1-17", v.usual)
+        veins.append(Vein(key=key, label=v.label, prevalence=v.prevalence, usual=tuple(v.usual)))
+    vein_keys = {v.key for v in veins}
     segments = []
-    for i, row in enumerate(rows, start=1):
+    for i, row in enumerate(checked.segment, start=1):
         where = f"segment[{i}]"
-        if row.get("number") != i:
-            _fail(source, f"{where}.number", f"{i} (segments listed in order)", row.get("number"))
-        ring = row.get("ring")
-        if ring not in rings:
-            _fail(source, f"{where}.ring", f"one of {sorted(rings)}", ring)
-        ring_def = rings[ring]
-        territory = row.get("territory")
-        if territory not in _TERRITORIES:
-            _fail(source, f"{where}.territory", f"one of {_TERRITORIES}", territory)
-        nbrs = row.get("neighbours", [])
-        if not all(isinstance(n, int) and 1 <= n <= N_SEGMENTS and n != i for n in nbrs):
-            _fail(source, f"{where}.neighbours", "other segment numbers 1-17", nbrs)
-        seg_veins = row.get("veins", [])
-        for v in seg_veins:
+        if row.number != i:
+            _fail(source, f"{where}.number", f"{i} (segments listed in order)", row.number)
+        if row.ring not in checked.rings:
+            _fail(source, f"{where}.ring", f"one of {sorted(checked.rings)}", row.ring)
+        if not all(1 <= n <= N_SEGMENTS and n != i for n in row.neighbours):
+            _fail(source, f"{where}.neighbours", "other segment numbers 1-17", row.neighbours)
+        for v in row.veins:
             if v not in vein_keys:
                 _fail(source, f"{where}.veins", f"branches declared in [veins] {sorted(vein_keys)}", v)
-        try:
-            segments.append(Segment(
-                number=i, name=str(row["name"]).lower(), ring=ring, wall=str(row["wall"]),
-                angle_start=float(row["angle_start"]) % 360.0,
-                angle_end=float(row["angle_end"]),
-                radius_inner=float(ring_def["radius_inner"]),
-                radius_outer=float(ring_def["radius_outer"]),
-                neighbours=tuple(sorted(nbrs)), territory=territory, veins=tuple(seg_veins)))
-        except KeyError as exc:
-            _fail(source, f"{where}.{exc.args[0]}", "a value")
-        except (TypeError, ValueError) as exc:
-            _fail(source, where, "numeric angles and radii", str(exc))
+        ring = checked.rings[row.ring]
+        segments.append(Segment(
+            number=i, name=row.name.lower(), ring=row.ring, wall=row.wall,
+            angle_start=row.angle_start % 360.0, angle_end=row.angle_end,
+            radius_inner=ring.radius_inner, radius_outer=ring.radius_outer,
+            neighbours=tuple(sorted(row.neighbours)), territory=row.territory,
+            veins=tuple(row.veins)))
 
     adjacency = np.zeros((N_SEGMENTS, N_SEGMENTS), dtype=bool)
-    for s in segments:
-        for n in s.neighbours:
-            adjacency[s.number - 1, n - 1] = True
+    for seg in segments:
+        for n in seg.neighbours:
+            adjacency[seg.number - 1, n - 1] = True
     if not np.array_equal(adjacency, adjacency.T):
         i, j = np.argwhere(adjacency != adjacency.T)[0]
         _fail(source, f"segment[{i + 1}].neighbours",

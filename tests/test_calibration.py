@@ -186,9 +186,25 @@ def test_shipped_targets_load_with_every_required_number():
                                                     "outcomes.concordant_extra_pct"}
 
 
+@pytest.mark.parametrize("extra, fragment", [
+    ('[[parameter]]\nname = "outcomes.noise_sd_pct"\nlow = -5\nhigh = 10\n',
+     "a box inside outcomes.noise_sd_pct's declared range [0, 100]"),
+    ('[[parameter]]\nname = "placement.aim_success"\nlow = 0.2\nhigh = 0.9\nstep = 1\n',
+     "parameter[1].step: expected a known key"),
+    ('[[targte]]\n', "targte: expected a known key (did you mean target?)"),
+])
+def test_free_parameters_stay_inside_their_declared_ranges(tmp_path, extra, fragment):
+    path = tmp_path / "t.toml"
+    path.write_text('[[target]]\nname = "a"\nstatistic = "pooled"\noutcome = "lvesv"\n'
+                    'source = "s"\nvalue = 1\nci = [0, 2]\n' + extra)
+    with pytest.raises(InputError) as err:
+        load_targets(path)
+    assert fragment in str(err.value)
+
+
 @pytest.mark.parametrize("body, fragment", [
     ('[[target]]\nname = "a"\nstatistic = "median"\nsource = "s"\nvalue = 1\nn = 5\n',
-     "statistic: expected one of pooled"),
+     "target[1].statistic: expected one of 'pooled'"),
     ('[[target]]\nname = "a"\nstatistic = "arm"\nquantity = "concordant_measured"\n'
      'trial = "MADIT"\narm = "control"\nsource = "s"\nvalue = 0.5\nn = 5\n',
      "trial: expected 'all' or one of the trials"),

@@ -84,6 +84,7 @@ def _wait_for_change(page, before, timeout_s=60.0):
     pytest.fail("the plots did not change after the slider moved")
 
 
+@pytest.mark.slow
 def test_moving_the_concordance_slider_changes_the_plots(server, tmp_path):
     from playwright.sync_api import sync_playwright
 

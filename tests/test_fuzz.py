@@ -8,6 +8,7 @@ import io
 import json
 
 import numpy as np
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -44,6 +45,7 @@ fuzz = settings(max_examples=40, deadline=None,
                 suppress_health_check=[HealthCheck.function_scoped_fixture])
 
 
+@pytest.mark.slow
 @fuzz
 @given(st.lists(st.tuples(st.integers(0, 40), st.integers(0, 17), st.sampled_from(ODD)),
                 min_size=1, max_size=4),

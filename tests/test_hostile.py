@@ -30,6 +30,7 @@ def _children(pid):
     return found
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
 def test_an_interrupted_sweep_exits_130_leaves_no_worker_and_no_output(tmp_path, sig):
     out = tmp_path / "sweep"

@@ -43,6 +43,7 @@ def test_frames_are_log_compressed_speckle_that_deforms():
     assert (np.ptp(rows_after) / np.ptp(rows_before)) == pytest.approx(1.3, abs=0.1)
 
 
+@pytest.mark.slow
 def test_ttp_error_within_one_frame_at_a_typical_setting():
     rng_act, rng_curves, rng_speckle = (np.random.default_rng(s) for s in (10, 11, 12))
     act = simulate_activation(2, rng_act)
@@ -66,6 +67,7 @@ def test_same_seed_same_tracking_and_noise_statistics():
     assert stats["sd_pct"] == 0.0 and np.isnan(stats["corr_ms"])
 
 
+@pytest.mark.slow
 def test_speckle_fidelity_in_a_trial_is_reproducible():
     from strainsim.studies.specs import spec_from_dict
     from strainsim.studies.trials import simulate_trial
@@ -82,6 +84,7 @@ def test_speckle_fidelity_in_a_trial_is_reproducible():
     np.testing.assert_equal(astuple(a.control), astuple(b.control))
 
 
+@pytest.mark.slow
 def test_speckle_command(tmp_path, capsys):
     code = main(["speckle", "--seed", "1", "--fps", "30", "--out", str(tmp_path), "--json"])
     out, _ = capsys.readouterr()

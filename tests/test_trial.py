@@ -149,6 +149,7 @@ def test_calibration_lands_inside_the_published_intervals():
     assert np.mean(estimates["nyha"]) > 1 and np.mean(estimates["lvesv"]) < 0
 
 
+@pytest.mark.slow
 def test_sweep_effect_grows_with_concordance_and_mappers_agree():
     from strainsim.studies.parallel import make_mapper
 
@@ -163,6 +164,7 @@ def test_sweep_effect_grows_with_concordance_and_mappers_agree():
     np.testing.assert_array_equal(local.replicates, procs.replicates)
 
 
+@pytest.mark.slow
 def test_dask_local_cluster_gives_bit_identical_numbers():
     pytest.importorskip("dask.distributed")
     from strainsim.studies.parallel import make_mapper

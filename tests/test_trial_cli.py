@@ -86,6 +86,7 @@ def test_bad_spec_file_exit_2(tmp_path, capsys):
     assert f"{spec}: trial.n_control: expected a whole number in [2, 1e+07] patients, found -3" in err
 
 
+@pytest.mark.slow
 def test_trial_on_two_workers_and_cohort_blocks_give_the_same_numbers(tmp_path, capsys):
     argv = ["trial", "target", "starter", "--seed", "8", "--json"]
     code, one, _ = run([*argv, "--out", str(tmp_path / "a")], capsys)

@@ -63,6 +63,10 @@ __all__ = [
 class SpeckleParams:
     """Imaging and tracking settings.
 
+    Only ``snr_db`` is read from spec files (``[measurement] snr_db``, declared with
+    its range); the rest are the phantom's and the tracker's constants, fixed at the
+    values that docs/speckle.md measures against ground truth.
+
     Attributes
     ----------
     pixel_mm : float

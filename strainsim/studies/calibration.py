@@ -29,11 +29,20 @@ import math
 import warnings
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
+from pydantic import BaseModel, Field
 
 from strainsim.errors import InputError
+from strainsim.model.activation import ActivationParams
+from strainsim.model.curves import CurveParams
+from strainsim.model.outcomes import OutcomeParams
+from strainsim.model.placement import PlacementParams
+from strainsim.model.population import PopulationParams
+from strainsim.params import declarations
 from strainsim.resources import data_path, read_toml
+from strainsim.schema import STRICT, validate
 from strainsim.seeding import as_seed_sequence, children
 from strainsim.studies.specs import TrialSpec
 from strainsim.studies.trials import OUTCOMES, pool_trials, simulate_trial
@@ -63,6 +72,8 @@ QUANTITIES = {
     "lead_on_scar": lambda a: a.lead_on_scar,
 }
 _SECTIONS = ("population", "activation", "curves", "placement", "outcomes")
+_SECTION_CLASSES = (PopulationParams, ActivationParams, CurveParams, PlacementParams,
+                    OutcomeParams)
 
 
 @dataclass(frozen=True)
@@ -123,137 +134,135 @@ class Targets:
     source: str
 
 
-def _number(source, where, value):
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-        raise InputError(source, where, "a finite number", repr(value))
-    return float(value)
+class TargetEntry(BaseModel):
+    """One ``[[target]]`` of a targets file (its uncertainty: ``ci``, ``n`` for a
+    proportion, ``sd`` and ``n``, ``events`` and ``n``, or a ``tolerance`` with its
+    ``reason``)."""
+
+    model_config = STRICT
+    name: str = Field(min_length=1)
+    statistic: Literal[STATISTICS]
+    source: str = Field(min_length=1, description="Where the number was published.")
+    value: float | None = Field(None, description="The published value (an odds ratio for "
+                                "pooled NYHA).")
+    ci: list[float] | None = Field(None, min_length=2, max_length=2,
+                                   description="95 % confidence interval [low, high].")
+    n: float | None = Field(None, ge=1, description="Patients behind the value.")
+    sd: float | None = Field(None, gt=0, description="SD of the patients' values.")
+    events: float | None = Field(None, ge=0, description="Events among n.")
+    tolerance: float | None = Field(None, gt=0, description="A stated uncertainty (SE).")
+    outcome: Literal[OUTCOMES] | None = None
+    quantity: Literal[tuple(QUANTITIES)] | None = None
+    trial: str | None = None
+    arm: Literal[ARMS] | None = None
+    fit: bool = True
+    reason: str = ""
 
 
-def _target(raw, k, source, trial_names) -> Target:
-    where = f"target[{k}]"
-    if not isinstance(raw, dict):
-        raise InputError(source, where, "a table", repr(raw))
-    allowed = {"name", "statistic", "value", "ci", "n", "sd", "events", "tolerance", "source",
-               "outcome", "quantity", "trial", "arm", "fit", "reason"}
-    for key in raw:
-        if key not in allowed:
-            raise InputError(source, f"{where}.{key}", "one of the keys " + ", ".join(sorted(allowed)))
-    for key in ("name", "statistic", "source"):
-        if not isinstance(raw.get(key), str):
-            raise InputError(source, f"{where}.{key}", "a string (required)", repr(raw.get(key)))
-    name = raw["name"]
-    where = f"target {name!r}"
-    statistic = raw["statistic"]
-    if statistic not in STATISTICS:
-        raise InputError(source, f"{where}.statistic", "one of " + ", ".join(STATISTICS),
-                         repr(statistic))
+class ParameterEntry(BaseModel):
+    """One ``[[parameter]]``: a spec parameter ``section.field`` searched in
+    ``[low, high]``, inside the parameter's declared range."""
+
+    model_config = STRICT
+    name: str
+    low: float
+    high: float
+
+
+class TargetsFile(BaseModel):
+    """A targets file: ``[[target]]`` tables and ``[[parameter]]`` tables."""
+
+    model_config = STRICT
+    target: list[TargetEntry] = Field(min_length=1)
+    parameter: list[ParameterEntry] = []
+
+
+def _target(entry: TargetEntry, source: str, trial_names) -> Target:
+    """A target from its entry: the mapping checked, the SE derived."""
+    where = f"target {entry.name!r}"
     fields = {}
-    if statistic in ("pooled", "pooled_ci_width"):
-        if raw.get("outcome") not in OUTCOMES:
-            raise InputError(source, f"{where}.outcome", "one of " + ", ".join(OUTCOMES),
-                             repr(raw.get("outcome")))
-        fields["outcome"] = raw["outcome"]
+    if entry.statistic in ("pooled", "pooled_ci_width"):
+        if entry.outcome is None:
+            raise InputError(source, f"{where}.outcome", "one of " + ", ".join(OUTCOMES))
+        fields["outcome"] = entry.outcome
     else:
-        if raw.get("quantity") not in QUANTITIES:
-            raise InputError(source, f"{where}.quantity", "one of " + ", ".join(QUANTITIES),
-                             repr(raw.get("quantity")))
-        if raw.get("arm") not in ARMS:
-            raise InputError(source, f"{where}.arm", "image_guided or control",
-                             repr(raw.get("arm")))
-        if raw.get("trial") != "all" and raw.get("trial") not in trial_names:
+        for key, allowed in (("quantity", tuple(QUANTITIES)), ("arm", ARMS)):
+            if getattr(entry, key) is None:
+                raise InputError(source, f"{where}.{key}", "one of " + ", ".join(allowed))
+        if entry.trial != "all" and entry.trial not in trial_names:
             raise InputError(source, f"{where}.trial", "'all' or one of the trials "
-                             + ", ".join(trial_names), repr(raw.get("trial")))
-        fields.update(quantity=raw["quantity"], arm=raw["arm"], trial=raw["trial"])
-    fit = raw.get("fit", True)
-    if not isinstance(fit, bool):
-        raise InputError(source, f"{where}.fit", "true or false", repr(fit))
-    n = _number(source, f"{where}.n", raw["n"]) if "n" in raw else None
-    if n is not None and n < 1:
-        raise InputError(source, f"{where}.n", "a count >= 1", repr(raw["n"]))
-    if "events" in raw:
-        if n is None:
+                             + ", ".join(trial_names), repr(entry.trial))
+        fields.update(quantity=entry.quantity, arm=entry.arm, trial=entry.trial)
+    odds_ratio = entry.statistic == "pooled" and entry.outcome == "nyha"
+    if entry.events is not None:
+        if entry.n is None:
             raise InputError(source, f"{where}.n", "a count with events")
-        value = _number(source, f"{where}.events", raw["events"]) / n
-    elif "value" in raw:
-        value = _number(source, f"{where}.value", raw["value"])
+        value = entry.events / entry.n
+    elif entry.value is not None:
+        value = entry.value
     else:
         raise InputError(source, f"{where}.value", "a value (or events and n)")
-    if "ci" in raw:
-        ci = raw["ci"]
-        if not (isinstance(ci, list) and len(ci) == 2):
-            raise InputError(source, f"{where}.ci", "[low, high]", repr(ci))
-        low, high = (_number(source, f"{where}.ci", c) for c in ci)
-        if not low < high or (statistic == "pooled" and fields["outcome"] == "nyha"
-                              and low <= 0):
+    if entry.ci is not None:
+        low, high = entry.ci
+        if not low < high or (odds_ratio and low <= 0):
             raise InputError(source, f"{where}.ci", "low < high (and > 0 for an odds ratio)",
-                             repr(ci))
-        if statistic == "pooled" and fields["outcome"] == "nyha":
-            if value <= 0:
-                raise InputError(source, f"{where}.value", "an odds ratio > 0", repr(value))
-            se = (math.log(high) - math.log(low)) / 3.92
-        else:
-            se = (high - low) / 3.92
-    elif "sd" in raw:
-        if n is None:
+                             repr(list(entry.ci)))
+        if odds_ratio and value <= 0:
+            raise InputError(source, f"{where}.value", "an odds ratio > 0", repr(value))
+        se = ((math.log(high) - math.log(low)) if odds_ratio else (high - low)) / 3.92
+    elif entry.sd is not None:
+        if entry.n is None:
             raise InputError(source, f"{where}.n", "a count with sd")
-        se = _number(source, f"{where}.sd", raw["sd"]) / math.sqrt(n)
-    elif "tolerance" in raw:
-        se = _number(source, f"{where}.tolerance", raw["tolerance"])
-        if not raw.get("reason"):
+        se = entry.sd / math.sqrt(entry.n)
+    elif entry.tolerance is not None:
+        if not entry.reason:
             raise InputError(source, f"{where}.reason", "a reason for a stated tolerance")
-    elif n is not None:
+        se = entry.tolerance
+    elif entry.n is not None:
         if not 0.0 <= value <= 1.0:
             raise InputError(source, f"{where}.value", "a fraction in [0, 1] with n", repr(value))
-        se = math.sqrt(max(value * (1 - value), 0.25 / n) / n)
+        se = math.sqrt(max(value * (1 - value), 0.25 / entry.n) / entry.n)
     else:
         raise InputError(source, where, "an uncertainty: ci, n, sd and n, events and n, "
                          "or tolerance")
-    if not se > 0:
-        raise InputError(source, where, "an uncertainty > 0", repr(se))
-    return Target(name=name, statistic=statistic, value=value, se=se, source=raw["source"],
-                  fit=fit, reason=str(raw.get("reason", "")), **fields)
+    return Target(name=entry.name, statistic=entry.statistic, value=value, se=se,
+                  source=entry.source, fit=entry.fit, reason=entry.reason, **fields)
 
 
-def _parameter(raw, k, source) -> FreeParameter:
-    where = f"parameter[{k}]"
-    if not isinstance(raw, dict) or set(raw) != {"name", "low", "high"}:
-        raise InputError(source, where, "a table with name, low and high", repr(raw))
-    name = raw["name"]
-    section, _, field = str(name).partition(".")
-    if section not in _SECTIONS or not field:
+def _parameter(entry: ParameterEntry, k: int, source: str) -> FreeParameter:
+    """A free parameter: a declared numeric field of a spec section, searched inside its
+    declared range."""
+    where = f"parameter[{k + 1}]"
+    section, _, key = entry.name.partition(".")
+    cls = dict(zip(_SECTIONS, _SECTION_CLASSES, strict=True)).get(section)
+    declared = declarations(cls) if cls is not None else {}
+    d = declared.get(key)
+    if cls is None:
         raise InputError(source, f"{where}.name", "section.field with section one of "
-                         + ", ".join(_SECTIONS), repr(name))
-    probe = getattr(TrialSpec(name="probe", n_image_guided=2, n_control=2), section)
-    if not isinstance(getattr(probe, field, None), int | float) or isinstance(
-            getattr(probe, field, None), bool):
-        raise InputError(source, f"{where}.name", f"a numeric field of [{section}]", repr(name))
-    low, high = _number(source, f"{where}.low", raw["low"]), _number(source, f"{where}.high",
-                                                                      raw["high"])
-    if not low < high:
-        raise InputError(source, where, "low < high", f"{low}, {high}")
-    return FreeParameter(name, low, high)
+                         + ", ".join(_SECTIONS), repr(entry.name))
+    if d is None or d.choices is not None or not d.settable:
+        raise InputError(source, f"{where}.name", f"a numeric field of [{section}]",
+                         repr(entry.name))
+    if not entry.low < entry.high:
+        raise InputError(source, where, "low < high", f"{entry.low}, {entry.high}")
+    if entry.low < d.low or entry.high > d.high:
+        raise InputError(source, where, f"a box inside {entry.name}'s declared range "
+                         f"[{d.low:g}, {d.high:g}]", f"[{entry.low:g}, {entry.high:g}]")
+    return FreeParameter(entry.name, entry.low, entry.high)
 
 
 def load_targets(path: str | Path | None = None,
                  trial_names: tuple[str, ...] | None = None) -> Targets:
     """Read and validate a targets file (default: the shipped ``targets.toml``)."""
     path = Path(path) if path is not None else data_path("cohorts", "published/targets.toml")
-    raw = read_toml(path)
     source = str(path)
+    checked = validate(TargetsFile, read_toml(path), source)
     if trial_names is None:
         from strainsim.studies.sweep import five_trial_specs
 
         trial_names = tuple(s.name for s in five_trial_specs())
-    for key in raw:
-        if key not in ("target", "parameter"):
-            raise InputError(source, key, "only [[target]] and [[parameter]] tables")
-    if not isinstance(raw.get("target"), list) or not raw["target"]:
-        raise InputError(source, "target", "at least one [[target]]")
-    targets = tuple(_target(t, k, source, trial_names) for k, t in enumerate(raw["target"]))
-    params = raw.get("parameter", [])
-    if not isinstance(params, list):
-        raise InputError(source, "parameter", "[[parameter]] tables", repr(params))
-    parameters = tuple(_parameter(p, k, source) for k, p in enumerate(params))
+    targets = tuple(_target(t, source, trial_names) for t in checked.target)
+    parameters = tuple(_parameter(p, k, source) for k, p in enumerate(checked.parameter))
     if len({p.name for p in parameters}) != len(parameters):
         raise InputError(source, "parameter", "each parameter once")
     return Targets(targets, parameters, source)

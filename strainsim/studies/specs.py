@@ -36,7 +36,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
+from pydantic import BaseModel, Field, create_model
 
 from strainsim.errors import InputError
 from strainsim.measure.speckle import SpeckleParams
@@ -47,6 +47,7 @@ from strainsim.model.placement import PlacementParams
 from strainsim.model.population import PopulationParams
 from strainsim.params import Declaration, check_declared, choice, declarations, quantity
 from strainsim.resources import data_path, read_toml
+from strainsim.schema import STRICT, validate
 
 __all__ = ["TrialSpec", "load_spec", "spec_from_dict", "shipped_specs", "spec_json_schema",
            "SECTIONS"]
@@ -135,7 +136,6 @@ SECTIONS: dict[str, dict[str, tuple[type, str]]] = {
     "outcomes": {k: (OutcomeParams, k) for k in declarations(OutcomeParams)},
 }
 _TEXT = ("name", "description", "source")
-_CONFIG = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False, frozen=True)
 
 
 def _declaration(section: str, key: str) -> Declaration:
@@ -171,12 +171,12 @@ def _section_model(section: str) -> type[BaseModel]:
     if section == "trial":
         fields = {"name": (str, Field(..., min_length=1, description="The trial's name.")),
                   "description": (str, ""), "source": (str, "")} | fields
-    return create_model(f"{section.title()}Section", __config__=_CONFIG, **fields)
+    return create_model(f"{section.title()}Section", __config__=STRICT, **fields)
 
 
 _MODELS = {section: _section_model(section) for section in SECTIONS}
 SpecModel = create_model(
-    "StrainsimSpec", __config__=_CONFIG,
+    "StrainsimSpec", __config__=STRICT,
     **{section: (model, ...) if section == "trial" else (model | None, None)
        for section, model in _MODELS.items()})
 SpecModel.__doc__ = "A strainsim trial spec (TOML): one table per pipeline stage."
@@ -195,43 +195,36 @@ def _where(loc) -> str:
     return f"[{section}]" if not rest else f"{section}.{'.'.join(rest)}"
 
 
-def _expected(error) -> str:
+def _expected(error) -> str | None:
+    """Spec-specific descriptions: the sections, and each declared key's range and unit
+    (None: the shared description)."""
     loc = [str(x) for x in error["loc"]]
-    kind = error["type"]
-    if kind == "extra_forbidden":
-        if len(loc) == 1:
-            known = list(SECTIONS)
-            close = difflib.get_close_matches(loc[0], known, n=1)
-            hint = f" (did you mean [{close[0]}]?)" if close else ""
-            return "one of the sections " + ", ".join(f"[{s}]" for s in known) + hint
+    if error["type"] == "extra_forbidden" and len(loc) == 1:
+        known = list(SECTIONS)
+        close = difflib.get_close_matches(loc[0], known, n=1)
+        hint = f" (did you mean [{close[0]}]?)" if close else ""
+        return "one of the sections " + ", ".join(f"[{s}]" for s in known) + hint
+    if error["type"] == "extra_forbidden":
         known = list(_MODELS[loc[0]].model_fields)
         close = difflib.get_close_matches(loc[-1], known, n=1, cutoff=0.5)
         hint = f"did you mean {loc[0]}.{close[0]}? " if close else ""
         return f"a known key ({hint}keys of [{loc[0]}]: {', '.join(known)})"
-    if kind == "missing":
-        return "a value (required)"
-    if len(loc) == 2 and loc[0] in SECTIONS and loc[1] in SECTIONS[loc[0]]:
+    if (error["type"] != "missing" and len(loc) == 2 and loc[0] in SECTIONS
+            and loc[1] in SECTIONS[loc[0]]):
         d = _declaration(loc[0], loc[1])
         if d.choices is not None:
             return "one of " + ", ".join(repr(c) for c in d.choices)
         unit = f" {d.unit}" if d.unit and d.unit != "fraction" else ""
         number = "a whole number" if d.integer else "a finite number"
         return f"{number} in [{d.low:g}, {d.high:g}]{unit}"
-    if kind in ("model_type", "dict_type"):
-        return "a table of keys"
-    return error["msg"].lower()
+    return None
 
 
 def spec_from_dict(raw: dict, source: str = "<spec>") -> TrialSpec:
     """Validate a parsed spec and build a :class:`TrialSpec`."""
     if not isinstance(raw, dict):
         raise InputError(source, None, "a table of sections", repr(raw))
-    try:
-        checked = SpecModel.model_validate(raw)
-    except ValidationError as exc:
-        error = exc.errors()[0]
-        found = None if error["type"] in ("missing", "extra_forbidden") else repr(error["input"])
-        raise InputError(source, _where(error["loc"]), _expected(error), found) from None
+    checked = validate(SpecModel, raw, source, expected=_expected, where=_where)
     given = checked.model_dump(exclude_unset=True, exclude_none=False)
 
     def values(section, cls):
