@@ -20,7 +20,7 @@ PARTS = {
     "simulate_block": "the block simulator (numba kernels, with their calls)",
     "block_streams": "seeding the blocks' streams",
     "_trial_setup": "trial seeds and trial-level shifts",
-    "_summary": "arm summaries",
+    "merge": "arm summaries (merging the blocks' statistics)",
     "trial_effect_sizes": "effect sizes",
     "pool_many": "pooling (both worlds, batched)",
 }

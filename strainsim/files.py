@@ -17,8 +17,6 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
-
 from strainsim.errors import InputError
 
 __all__ = [
@@ -100,6 +98,8 @@ def read_csv_table(path: str | Path, label: str) -> CsvTable:
     body = lines[1:]
     if not body:
         raise InputError(source, "rows", "at least one data row", "none")
+    import numpy as np  # here: the command line imports this module and starts fast
+
     values = {name: np.empty(len(body)) for name in header if name != label}
     labels = []
     for i, (line_no, row) in enumerate(body):

@@ -95,3 +95,25 @@ def test_reader_returns_effects(tmp_path):
     assert effects.yi[0] == pytest.approx(-8.0)
     with pytest.raises(InputError):
         read_meta_csv(tmp_path / "missing.csv")
+
+
+BOTH = ("study,yi,vi,events_t,n_t,events_c,n_c\n"
+        "A,0.9,0.04,12,50,8,50\nB,0.2,0.09,20,60,15,58\nC,-0.5,0.05,0,30,3,31\n")
+
+
+def test_a_table_with_two_layouts_needs_layout(tmp_path, capsys):
+    path = write(tmp_path, BOTH)
+    for command in (["meta", str(path)], ["tsa", str(path), "--effect", "1.5"]):
+        code, out, err = run(command, capsys)
+        assert code == 2 and out == ""
+        assert err.strip().endswith("expected the columns of one layout, or --layout naming "
+                                    "which to read, found the columns of yi-vi and counts")
+    # naming one reads that one: the counts give the same pooled OR as the counts alone
+    code, out, _ = run(["meta", str(path), "--layout", "counts", "--json"], capsys)
+    alone, counts_only, _ = run(["meta", str(write(tmp_path, COUNTS, "c.csv")), "--json"], capsys)
+    assert code == alone == 0 and json.loads(out)["estimate"] == json.loads(counts_only)["estimate"]
+    code, out, _ = run(["meta", str(path), "--layout", "yi-vi", "--json"], capsys)
+    assert code == 0 and json.loads(out)["k"] == 3
+    # a layout the table does not hold is one line too
+    code, _, err = run(["meta", str(path), "--layout", "means"], capsys)
+    assert code == 2 and "expected the means columns study,mean_t" in err

@@ -17,6 +17,7 @@ from strainsim.stats.effects import (
 __all__ = [
     "read_meta_csv",
     "read_study_table",
+    "LAYOUTS",
 ]
 
 # ---------------------------------------------------------------------------------------
@@ -28,9 +29,12 @@ _LAYOUTS = {
     "MD": ("mean_t", "sd_t", "n_t", "mean_c", "sd_c", "n_c"),
 }
 _LAYOUT_TEXT = " or ".join("study," + ",".join(cols) for cols in _LAYOUTS.values())
+LAYOUTS = {"yi-vi": "GEN", "counts": "OR", "means": "MD"}
+"""The layouts a study table can hold, by the name ``--layout`` takes."""
 
 
-def read_meta_csv(path, measure: str | None = None, order_by: str | None = None) -> EffectSizes:
+def read_meta_csv(path, measure: str | None = None, order_by: str | None = None, *,
+                  layout: str | None = None) -> EffectSizes:
     """Read a study table (CSV) and compute its effect sizes.
 
     The table has a ``study`` column and either ``yi,vi`` (effect sizes and
@@ -45,23 +49,26 @@ def read_meta_csv(path, measure: str | None = None, order_by: str | None = None)
         the result (``OR`` means yi are log odds ratios).
     order_by : str, optional
         A numeric column (a year, say) to order the studies by (stable).
+    layout : {"yi-vi", "counts", "means"}, optional
+        Which layout to read; needed when the table holds the columns of more than
+        one (a table with both effect sizes and counts is ambiguous and refused).
 
     Raises
     ------
     InputError
         One line naming the file, row, column and what was expected.
     """
-    return read_study_table(path, measure, order_by)[0]
+    return read_study_table(path, measure, order_by, layout=layout)[0]
 
 
-def read_study_table(path, measure: str | None = None,
-                     order_by: str | None = None) -> tuple[EffectSizes, dict]:
+def read_study_table(path, measure: str | None = None, order_by: str | None = None, *,
+                     layout: str | None = None) -> tuple[EffectSizes, dict]:
     """:func:`read_meta_csv`, and the table's numeric columns in the same study order."""
     from strainsim.errors import InputError
     from strainsim.files import read_csv_table
 
     table = read_csv_table(path, "study")
-    effects = _effects_from_table(table, measure)
+    effects = _effects_from_table(table, measure, layout)
     if order_by is None:
         return effects, table.values
     key = order_by.strip().lower()
@@ -76,14 +83,29 @@ def read_study_table(path, measure: str | None = None,
     return ordered, {name: column[order] for name, column in table.values.items()}
 
 
-def _effects_from_table(table, measure) -> EffectSizes:
+def _effects_from_table(table, measure, wanted: str | None = None) -> EffectSizes:
     from strainsim.errors import InputError
 
     present = set(table.columns) - {"study"}
-    layout = next((name for name, cols in _LAYOUTS.items() if set(cols) <= present), None)
-    if layout is None:
+    found = [name for name, cols in _LAYOUTS.items() if set(cols) <= present]
+    names = {code: name for name, code in LAYOUTS.items()}
+    if wanted is not None:
+        if wanted not in LAYOUTS:
+            raise InputError("option --layout", None, "one of " + ", ".join(LAYOUTS),
+                             repr(wanted))
+        if LAYOUTS[wanted] not in found:
+            raise InputError(table.source, "header", f"the {wanted} columns study,"
+                             + ",".join(_LAYOUTS[LAYOUTS[wanted]]), ",".join(table.columns))
+        layout = LAYOUTS[wanted]
+    elif len(found) > 1:
+        raise InputError(table.source, "header", "the columns of one layout, or --layout "
+                         "naming which to read", "the columns of "
+                         + " and ".join(names[code] for code in found))
+    elif not found:
         raise InputError(table.source, "header", f"columns {_LAYOUT_TEXT}",
                          ",".join(table.columns))
+    else:
+        layout = found[0]
     allowed = {"GEN": ("OR", "MD", "SMD", "GEN"), "OR": ("OR",), "MD": ("MD", "SMD")}[layout]
     measure = measure or {"GEN": "GEN", "OR": "OR", "MD": "MD"}[layout]
     if measure not in allowed:

@@ -49,6 +49,12 @@ class Measure(str, Enum):
     SMD = "SMD"
 
 
+class Layout(str, Enum):
+    yi_vi = "yi-vi"
+    counts = "counts"
+    means = "means"
+
+
 class Method(str, Enum):
     FE = "FE"
     MH = "MH"

@@ -8,6 +8,7 @@ import typer
 
 from strainsim.app.cli.common import (
     MAX_FOREST_STUDIES,
+    Layout,
     Measure,
     Method,
     Test,
@@ -37,6 +38,8 @@ def meta(
                                         "by (e.g. year); default: as given."),
     funnel: Path | None = typer.Option(None, help="Write a funnel plot with Egger's test "
                                        "(PNG/SVG/PDF)."),
+    layout: Layout | None = typer.Option(None, help="Which layout to read when the table "
+                                         "holds more than one: yi-vi, counts or means."),
 ):
     """Pool studies: fixed/random effects, heterogeneity, prediction interval; leave-one-out,
     cumulative and funnel-plot (Egger) sensitivity analyses."""
@@ -49,7 +52,8 @@ def meta(
 
     check_output(plot, "--plot", (".png", ".svg", ".pdf"))
     check_output(funnel, "--funnel", (".png", ".svg", ".pdf"))
-    effects = read_meta_csv(file, None if measure is None else measure.value, order_by)
+    effects = read_meta_csv(file, None if measure is None else measure.value, order_by,
+                            layout=None if layout is None else layout.value)
     if test == Test.knha and effects.k < 2:
         raise InputError("option --test", None, "at least 2 studies for Hartung-Knapp",
                          f"{effects.k} study in {file}")
@@ -121,6 +125,8 @@ def tsa(
     order_by: str | None = typer.Option(None, help="Numeric column to order the studies by."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
     plot: Path | None = typer.Option(None, help="Write the TSA plot (PNG/SVG/PDF)."),
+    layout: Layout | None = typer.Option(None, help="Which layout to read when the table "
+                                         "holds more than one: counts or means."),
 ):
     """Trial sequential analysis: required information size (heterogeneity-adjusted),
     Lan-DeMets O'Brien-Fleming boundaries and the cumulative z-curve."""
@@ -137,7 +143,8 @@ def tsa(
     if method in (Method.MH, Method.FE):
         raise InputError("option --method", None, "a random-effects method (DL, REML, ML, "
                          "PM, HE)", method.value)
-    effects, columns = read_study_table(file, None, order_by)
+    effects, columns = read_study_table(file, None, order_by,
+                                        layout=None if layout is None else layout.value)
     if not {"n_t", "n_c"} <= set(columns):
         raise InputError(str(file), "header", "patient counts (n_t, n_c) for the "
                          "information size", ",".join(["study", *columns]))
