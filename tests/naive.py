@@ -14,8 +14,10 @@ import numpy as np
 from strainsim.measure.engine import (
     DEFAULT_SCAR_THRESHOLD_PCT,
     DEFAULT_SMOOTH_MS,
+    EngineOutputs,
     EngineResult,
     prepare,
+    result_from_outputs,
 )
 from strainsim.measure.markers import max_lag_frames
 from strainsim.segments import SegmentModel
@@ -121,16 +123,6 @@ class _quiet_nan_warnings:
         return self._ctx.__exit__(*exc)
 
 
-
-
-def _result(summary, kind, threshold, half, peak) -> EngineResult:
-    ttp_ms, viable, latest, sd, maxmin, sept_lat = summary
-    return EngineResult(ttp_ms=ttp_ms, peak_strain=peak, viable=viable, latest_segment=latest,
-                        sd_ttp_ms=sd, maxmin_ttp_ms=maxmin, septal_lateral_ms=sept_lat,
-                        kind=kind, scar_threshold_pct=float(threshold),
-                        smooth_frames=2 * half + 1)
-
-
 def measure_numpy(strain, time_ms, *, kind: str = "radial",
                   smooth_ms: float = DEFAULT_SMOOTH_MS,
                   scar_threshold_pct: float = DEFAULT_SCAR_THRESHOLD_PCT,
@@ -141,7 +133,10 @@ def measure_numpy(strain, time_ms, *, kind: str = "radial",
     frame, peak = peak_kernel_numpy(strain.astype(np.float64, copy=False), rec.half, rec.sign)
     summary = summary_kernel_numpy(frame, peak, rec.time_ms, rec.sign, rec.threshold,
                                    rec.candidate, rec.basal_mid, rec.septal, rec.lateral)
-    return _result(summary, kind, scar_threshold_pct, rec.half, peak)
+    ttp_ms, viable, latest, sd, maxmin, sept_lat = summary
+    outputs = EngineOutputs(peak=peak, ttp=ttp_ms, viable=viable, latest=latest, sd=sd,
+                            maxmin=maxmin, sept_lat=sept_lat)
+    return result_from_outputs(outputs, kind, scar_threshold_pct, rec.half)
 
 
 def marker_times_numpy(strain, time_ms, *, marker: str, kind: str = "radial",
