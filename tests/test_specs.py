@@ -12,6 +12,7 @@ from strainsim.measure.speckle import SpeckleParams
 from strainsim.model.activation import ActivationParams, ScarParams
 from strainsim.model.curves import CurveParams
 from strainsim.model.outcomes import OutcomeParams
+from strainsim.model.pacing import PacingParams
 from strainsim.model.placement import PlacementParams
 from strainsim.model.population import PopulationParams, activation_for
 from strainsim.params import declarations
@@ -20,13 +21,13 @@ from strainsim.studies.specs import SECTIONS, TrialSpec, schema_text, spec_from_
 
 TRIAL = {"name": "x", "n_image_guided": 10, "n_control": 10}
 CLASSES = (PopulationParams, ActivationParams, ScarParams, CurveParams, PlacementParams,
-           OutcomeParams, TrialSpec)
+           OutcomeParams, PacingParams, TrialSpec)
 
 
 @pytest.mark.parametrize("cls", CLASSES, ids=lambda c: c.__name__)
 def test_every_parameter_is_declared_and_settable_or_documented_fixed(cls):
     reachable = {(c, attr) for keys in SECTIONS.values() for c, attr in keys.values()}
-    nested = {"population", "activation", "curves", "placement", "outcomes", "speckle",
+    nested = {"population", "activation", "curves", "placement", "outcomes", "pacing", "speckle",
               "name", "description", "source"}
     for f in dataclasses.fields(cls):
         if cls is TrialSpec and f.name in nested:

@@ -240,11 +240,14 @@ def patient_rows(arm, strategy: str) -> tuple[list[str], list[list]]:
     header = ["arm", "strategy", "age", "male", "ischemic", "scar_segments", "edv_ml",
               "esv_ml", "ef_pct", "true_latest", "measured_latest", "target_segment",
               "lead_segment", "lead_vs_measured",
-              "lead_vs_true", "scar_at_lead", "sd_ttp_ms", "esv_change_pct", "edv_change_pct",
+              "lead_vs_true", "scar_at_lead", "sd_ttp_ms", "paced_total_ms",
+              "activation_time_reduction_ms", "esv_change_pct", "edv_change_pct",
               "ef_change", "nyha_improved"]
     names = {-1: "none", 0: "concordant", 1: "adjacent", 2: "remote"}
     # every column computed once (properties such as ef_pct compute a whole array)
     ef, true_latest, scar_count = p.ef_pct, act.true_latest_segment, act.scar.sum(axis=1)
+    paced = arm.pacing
+    reduction = paced.reduction_ms
     rows = []
     for i in range(len(arm)):
         rows.append([arm.arm, strategy, f"{p.age[i]:.1f}", int(p.male[i]),
@@ -254,6 +257,7 @@ def patient_rows(arm, strategy: str) -> tuple[list[str], list[list]]:
                      int(pl.lead_segment[i]),
                      names[int(pl.vs_measured[i])], names[int(pl.vs_true[i])],
                      int(arm.scar_at_lead[i]), f"{m.sd_ttp_ms[i]:.1f}",
+                     f"{paced.total_paced_ms[i]:.1f}", f"{reduction[i]:.1f}",
                      f"{o.esv_change_pct[i]:.2f}", f"{o.edv_change_pct[i]:.2f}",
                      f"{o.ef_change[i]:.2f}", int(o.nyha_improved[i])])
     return header, rows

@@ -96,6 +96,12 @@ from strainsim.model.outcomes import (
     outcome_noise_kernel,
     outcome_record,
 )
+from strainsim.model.pacing import (
+    PacedActivation,
+    PacingRecord,
+    paced_kernel,
+    pacing_record,
+)
 from strainsim.model.placement import (
     Placement,
     PlacementInputs,
@@ -198,6 +204,7 @@ class BlockConstants(NamedTuple):
     outcomes: OutcomeRecord
     null_outcomes: OutcomeRecord   # the same world with the lead's position of no effect
     septal: np.ndarray             # (18,) bool by segment number: the septal segments
+    pacing: PacingRecord
 
 
 class BlockArrays(NamedTuple):
@@ -224,6 +231,8 @@ class BlockArrays(NamedTuple):
     vs_measured: np.ndarray      # (n,) int8
     vs_true: np.ndarray          # (n,) int8
     scar_at_lead: np.ndarray     # (n,) bool
+    paced_ms: np.ndarray         # (n, 17) activation under biventricular pacing (ms)
+    pacing_totals: np.ndarray    # (n, 3) total activation intrinsic, paced; paced SD (ms)
     outcome_noise: np.ndarray    # (n, 3) the outcome draws
     outcomes: OutcomeArrays
     null_outcomes: OutcomeArrays  # filled only for a null world (see block_kernel)
@@ -262,7 +271,8 @@ def block_kernel(patients_rng, measurement_rng, care_rng, k, run, a):
         every strain curve made and measured by the engine as it is made;
     care (``care`` stream)
         veins, the arm's lead placement, its classification against the measured
-        target and the truth, scar at the lead, outcomes; with ``run.null_world`` the
+        target and the truth, scar at the lead, the activation under biventricular
+        pacing from the RV site and the lead (:mod:`strainsim.model.pacing`), outcomes; with ``run.null_world`` the
         same patients, leads and outcome draws also give ``a.null_outcomes`` in a world
         where the lead's position has no effect (the trial keeps its shift, a
         between-trial difference of mean zero);
@@ -301,6 +311,7 @@ def block_kernel(patients_rng, measurement_rng, care_rng, k, run, a):
         classify_kernel(a.lead, a.aim, k.placement.hops, a.vs_measured)
         classify_kernel(a.lead, a.true_latest, k.placement.hops, a.vs_true)
         scar_at_lead_kernel(a.lead, a.scar, a.scar_at_lead)
+        paced_kernel(k.pacing, a.activation_ms, a.scar, a.lead, a.paced_ms, a.pacing_totals)
         outcome_noise_kernel(care_rng, a.outcome_noise)
         apply_outcomes_kernel(k.outcomes, run.shift_pct, outcome_in, a.outcomes)
         if run.null_world:
@@ -334,6 +345,7 @@ def block_constants(spec, model: SegmentModel) -> BlockConstants:
         outcome_record(spec.outcomes),
         null_record(spec.outcomes),
         septal_mask(),
+        pacing_record(spec.pacing, model),
     )
     if len(_CONSTANTS) > 512:
         _CONSTANTS.clear()
@@ -359,7 +371,8 @@ def _empty_arrays(n: int, n_veins: int, n_frames: int, keep_curves: bool,
         amplitude=floats(n, N_SEGMENTS),
         aim=np.empty(n, dtype=np.int64), lead=np.empty(n, dtype=np.int64),
         vs_measured=np.empty(n, dtype=np.int8), vs_true=np.empty(n, dtype=np.int8),
-        scar_at_lead=flags(n), outcome_noise=floats(n, 3), outcomes=empty_outcomes(n),
+        scar_at_lead=flags(n), paced_ms=floats(n, N_SEGMENTS), pacing_totals=floats(n, 3),
+        outcome_noise=floats(n, 3), outcomes=empty_outcomes(n),
         null_outcomes=empty_outcomes(n), stats=np.zeros(1, BLOCK_STATS),
         null_stats=np.zeros(1, BLOCK_STATS))
 
@@ -461,6 +474,7 @@ class BlockResults(NamedTuple):
     outcomes: Outcomes
     scar_at_lead: np.ndarray
     null_outcomes: Outcomes | None
+    pacing: PacedActivation
 
 
 def block_results(a: BlockArrays, spec, *, null_world: bool = False,
@@ -475,5 +489,8 @@ def block_results(a: BlockArrays, spec, *, null_world: bool = False,
     placement = Placement(lead_segment=a.lead, target_segment=a.aim,
                           vs_measured=a.vs_measured, vs_true=a.vs_true, reachable=a.reachable)
     null = Outcomes(**a.null_outcomes._asdict()) if null_world else None
+    pacing = PacedActivation(paced_ms=a.paced_ms, total_intrinsic_ms=a.pacing_totals[:, 0],
+                             total_paced_ms=a.pacing_totals[:, 1],
+                             residual_sd_ms=a.pacing_totals[:, 2])
     return BlockResults(patients, measured, placement, Outcomes(**a.outcomes._asdict()),
-                        a.scar_at_lead, null)
+                        a.scar_at_lead, null, pacing)

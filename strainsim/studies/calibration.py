@@ -38,6 +38,7 @@ from strainsim.errors import InputError
 from strainsim.model.activation import ActivationParams
 from strainsim.model.curves import CurveParams
 from strainsim.model.outcomes import OutcomeParams
+from strainsim.model.pacing import PacingParams
 from strainsim.model.placement import PlacementParams
 from strainsim.model.population import PopulationParams
 from strainsim.params import declarations
@@ -71,9 +72,9 @@ QUANTITIES = {
     "septal_latest": lambda a: a.septal_latest,
     "lead_on_scar": lambda a: a.lead_on_scar,
 }
-_SECTIONS = ("population", "activation", "curves", "placement", "outcomes")
+_SECTIONS = ("population", "activation", "curves", "placement", "outcomes", "pacing")
 _SECTION_CLASSES = (PopulationParams, ActivationParams, CurveParams, PlacementParams,
-                    OutcomeParams)
+                    OutcomeParams, PacingParams)
 
 
 @dataclass(frozen=True)

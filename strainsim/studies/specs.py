@@ -16,6 +16,7 @@ A spec names a trial design and the parameters of every pipeline stage::
     [placement]           # strainsim.model.placement.PlacementParams: each arm's strategy
                           # (image_guided = "ste", control = "empirical", ...)
     [outcomes]            # strainsim.model.outcomes.OutcomeParams
+    [pacing]              # strainsim.model.pacing.PacingParams: RV site, conduction
 
 Every section but ``[trial]`` is optional; a missing key takes the default of
 the parameter class behind it. The schema is built from the parameter classes'
@@ -43,6 +44,7 @@ from strainsim.measure.speckle import SpeckleParams
 from strainsim.model.activation import ActivationParams, ScarParams
 from strainsim.model.curves import CurveParams
 from strainsim.model.outcomes import OutcomeParams
+from strainsim.model.pacing import PacingParams
 from strainsim.model.placement import PlacementParams
 from strainsim.model.population import PopulationParams
 from strainsim.params import Declaration, check_declared, choice, declarations, quantity
@@ -63,7 +65,7 @@ class TrialSpec:
     n_image_guided, n_control : int
         Patients randomized to each arm.
     follow_up_months : float
-    population, activation, curves, placement, outcomes : parameter dataclasses
+    population, activation, curves, placement, outcomes, pacing : parameter dataclasses
     smooth_ms, scar_threshold_pct : float
         Engine settings used to measure the target.
     fidelity : {"curves", "speckle"}
@@ -90,6 +92,7 @@ class TrialSpec:
     curves: CurveParams = field(default_factory=CurveParams)
     placement: PlacementParams = field(default_factory=PlacementParams)
     outcomes: OutcomeParams = field(default_factory=OutcomeParams)
+    pacing: PacingParams = field(default_factory=PacingParams)
     smooth_ms: float = quantity(50.0, unit="ms", low=0, high=1000,
                                 doc="Width of the engine's moving average.")
     scar_threshold_pct: float = quantity(10.0, unit="%", low=0, high=100,
@@ -134,6 +137,7 @@ SECTIONS: dict[str, dict[str, tuple[type, str]]] = {
     "placement": {k: (PlacementParams, k) for k, d in declarations(PlacementParams).items()
                   if d.settable},
     "outcomes": {k: (OutcomeParams, k) for k in declarations(OutcomeParams)},
+    "pacing": {k: (PacingParams, k) for k in declarations(PacingParams)},
 }
 _TEXT = ("name", "description", "source")
 
@@ -249,6 +253,7 @@ def spec_from_dict(raw: dict, source: str = "<spec>") -> TrialSpec:
             curves=replace(CurveParams(), **values("measurement", CurveParams)),
             placement=replace(PlacementParams(), **values("placement", PlacementParams)),
             outcomes=replace(OutcomeParams(), **values("outcomes", OutcomeParams)),
+            pacing=replace(PacingParams(), **values("pacing", PacingParams)),
             speckle=replace(SpeckleParams(), **values("measurement", SpeckleParams)),
             **values("trial", TrialSpec), **values("measurement", TrialSpec))
     except ValueError as exc:  # a combination the parameter classes refuse

@@ -43,6 +43,7 @@ from strainsim.measure.engine import EngineResult
 from strainsim.model.block import block_results, simulate_block
 from strainsim.model.curves import time_axis
 from strainsim.model.outcomes import Outcomes, arm_shifts
+from strainsim.model.pacing import PacedActivation
 from strainsim.model.placement import Placement
 from strainsim.model.population import Patients
 from strainsim.model.summary import ArmSummary, merge
@@ -88,6 +89,8 @@ class ArmResult:
     outcomes : Outcomes or None
     scar_at_lead : ndarray of bool or None
     null_outcomes : Outcomes or None
+    pacing : PacedActivation or None
+        The activation under biventricular pacing from each patient's leads.
     """
 
     arm: str
@@ -99,6 +102,7 @@ class ArmResult:
     outcomes: Outcomes | None = None
     scar_at_lead: np.ndarray | None = None
     null_outcomes: Outcomes | None = None
+    pacing: PacedActivation | None = None
 
     def __len__(self) -> int:
         return self.summary.n
