@@ -98,6 +98,7 @@ class PacingRecord(NamedTuple):
     rv: int                       # 0-based RV segment
     edge_ms: np.ndarray           # (17, 17) healthy crossing time between neighbours (ms)
     adjacency: np.ndarray         # (17, 17) bool
+    neighbours: np.ndarray        # (17, max degree) int64: 0-based neighbours, -1 padded
     scar_factor: float            # slowing in scar (1 / scar_conduction)
     scar_capture_delay_ms: float
     basal_mid: np.ndarray         # 0-based basal and mid segments
@@ -119,8 +120,13 @@ def pacing_record(params: PacingParams, model: SegmentModel) -> PacingRecord:
     distance = np.linalg.norm(centres[:, None, :] - centres[None, :, :], axis=2)
     adjacency = np.ascontiguousarray(model.adjacency, dtype=np.bool_)
     edge_ms = np.where(adjacency, distance / params.velocity_mm_per_ms, np.inf)
+    degree = int(adjacency.sum(axis=1).max())
+    neighbours = np.full((N_SEGMENTS, degree), -1, dtype=np.int64)
+    for s in range(N_SEGMENTS):
+        found = np.flatnonzero(adjacency[s])
+        neighbours[s, :found.size] = found
     return PacingRecord(int(params.rv_segment) - 1, np.ascontiguousarray(edge_ms),
-                        adjacency, 1.0 / params.scar_conduction,
+                        adjacency, neighbours, 1.0 / params.scar_conduction,
                         float(params.scar_capture_delay_ms),
                         np.ascontiguousarray(model.dyssynchrony_groups[0], dtype=np.int64))
 
@@ -130,7 +136,7 @@ def _front(rec, scar_row, source, start_ms, times, done):
     """Arrival times of a front started at ``source`` at ``start_ms`` (Dijkstra on the
     segment graph; half of an edge's crossing in each segment, slowed in scar)."""
     n = times.shape[0]
-    edge, adjacency, factor = rec.edge_ms, rec.adjacency, rec.scar_factor
+    edge, neighbours, factor = rec.edge_ms, rec.neighbours, rec.scar_factor
     for s in range(n):
         times[s] = np.inf
         done[s] = False
@@ -143,9 +149,10 @@ def _front(rec, scar_row, source, start_ms, times, done):
         if u < 0:
             break
         done[u] = True
-        for v in range(n):
-            if adjacency[u, v] and not done[v]:
-                slow_u = factor if scar_row[u] else 1.0
+        slow_u = factor if scar_row[u] else 1.0
+        for k in range(neighbours.shape[1]):
+            v = neighbours[u, k]
+            if v >= 0 and not done[v]:
                 slow_v = factor if scar_row[v] else 1.0
                 t = times[u] + 0.5 * edge[u, v] * (slow_u + slow_v)
                 if t < times[v]:
