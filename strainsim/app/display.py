@@ -211,22 +211,28 @@ def pooled_table(pooled: dict, published: dict | None, title: str):
     return table
 
 
+def _share(level, outcome: str, name: str) -> str:
+    """A share with its Monte Carlo standard error: ``6.5% ± 1.7``."""
+    value = getattr(level, name)[outcome]
+    return f"{value:.1%} ± {100 * level.mcse[outcome][name]:.1f}"
+
+
 def sweep_table(result, title: str):
     """A rich Table of the concordance sweep, one row per level."""
     from rich.table import Table
 
     table = Table(title=title, title_justify="left")
-    for col in ("concordance", "NYHA OR", "power", "false pos.", "LVESV MD %", "power",
-                "false pos.", "CI width", "N for 80% (LVESV)"):
+    for col in ("concordance", "NYHA OR", "benefit", "false pos.", "LVESV MD %", "benefit",
+                "harm", "false pos.", "CI width", "N for 80% (LVESV)"):
         table.add_column(col, justify="right")
     for lvl in result.summary:
         need = lvl.patients_for_80["lvesv"]
         need_text = "-" if math.isnan(need) else f"{need:,.0f}"
         table.add_row(f"{lvl.concordance:.0%}", f"{lvl.mean_estimate['nyha']:.2f}",
-                      f"{lvl.power['nyha']:.0%}", f"{lvl.false_positive['nyha']:.1%}",
-                      f"{lvl.mean_estimate['lvesv']:.1f}", f"{lvl.power['lvesv']:.0%}",
-                      f"{lvl.false_positive['lvesv']:.1%}", f"{lvl.mean_ci_width['lvesv']:.1f}",
-                      need_text)
+                      _share(lvl, "nyha", "power_benefit"), _share(lvl, "nyha", "false_positive"),
+                      f"{lvl.mean_estimate['lvesv']:.1f}", _share(lvl, "lvesv", "power_benefit"),
+                      _share(lvl, "lvesv", "power_harm"), _share(lvl, "lvesv", "false_positive"),
+                      f"{lvl.mean_ci_width['lvesv']:.1f}", need_text)
     return table
 
 

@@ -283,8 +283,10 @@ def render_trials(settings: ExplorerSettings, outcome: str = "lvesv", *, mapper=
         f"**{estimate:.2f}** [{_shown(result.ci_low, outcome)}, "
         f"{_shown(result.ci_high, outcome)}], p = {result.p:.3f}. Published: {p_est:g} "
         f"[{p_low:g}, {p_high:g}] with 818 patients at 45 % concordance.  \n"
-        f"At {nearest.concordance:.0%} concordance, meta-analyses of this world find an "
-        f"LVESV difference {nearest.power['lvesv']:.0%} of the time (false positives "
+        f"At {nearest.concordance:.0%} concordance, meta-analyses of this world show an "
+        f"LVESV benefit {nearest.power_benefit['lvesv']:.0%} of the time "
+        f"(± {100 * nearest.mcse['lvesv']['power_benefit']:.0f} points of Monte Carlo error; "
+        f"harm {nearest.power_harm['lvesv']:.0%}, false positives "
         f"{nearest.false_positive['lvesv']:.0%} when there is no benefit); 80 % power needs "
         + (f"about {need:,.0f} patients." if math.isfinite(need) and need > 0
            else "more patients than any trial (no mean effect).")

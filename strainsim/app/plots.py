@@ -427,23 +427,30 @@ _COLOURS = (("nyha", "tab:purple"), ("lvesv", "tab:green"), ("lvedv", "tab:olive
 def _power_panel(ax, result, current: float | None = None):
     levels = np.asarray(result.levels) * 100
     for key, colour in _COLOURS:
-        ax.plot(levels, [lvl.power[key] * 100 for lvl in result.summary], "o-", color=colour,
-                label=key.upper())
+        power = np.array([lvl.power_benefit[key] for lvl in result.summary]) * 100
+        error = np.array([lvl.mcse[key]["power_benefit"] for lvl in result.summary]) * 100
+        ax.fill_between(levels, power - 1.96 * error, power + 1.96 * error, color=colour,
+                        alpha=0.15, linewidth=0)
+        ax.plot(levels, power, "o-", color=colour, label=key.upper())
     ax.axhline(80, color="0.4", linestyle="--", linewidth=0.8)
     ax.axvline(45, color="tab:red", linestyle=":", linewidth=1, label="published (45%)")
     if current is not None:
         ax.axvline(current * 100, color="black", linewidth=1.2, label="this setting")
     ax.set_ylim(0, 102)
     ax.set_xlabel("image-guided concordance (%)")
-    ax.set_ylabel(f"power of a {result.n_patients}-patient meta-analysis (%)")
+    ax.set_ylabel(f"power to show benefit, {result.n_patients} patients (%)\n"
+                  "(bands: 95 % Monte Carlo interval)")
     ax.legend(fontsize=8)
 
 
 def _false_positive_panel(ax, result, current: float | None = None):
     levels = np.asarray(result.levels) * 100
     for key, colour in _COLOURS:
-        ax.plot(levels, [lvl.false_positive[key] * 100 for lvl in result.summary], "o-",
-                color=colour, label=key.upper())
+        rate = np.array([lvl.false_positive[key] for lvl in result.summary]) * 100
+        error = np.array([lvl.mcse[key]["false_positive"] for lvl in result.summary]) * 100
+        ax.fill_between(levels, rate - 1.96 * error, rate + 1.96 * error, color=colour,
+                        alpha=0.15, linewidth=0)
+        ax.plot(levels, rate, "o-", color=colour, label=key.upper())
     ax.axhline(5, color="0.4", linestyle="--", linewidth=0.8, label="nominal 5%")
     if current is not None:
         ax.axvline(current * 100, color="black", linewidth=1.2)

@@ -111,28 +111,46 @@ def run_replicates(specs: list[TrialSpec], seeds: list[np.random.SeedSequence],
     return out
 
 
+# the direction of benefit of each outcome: a larger NYHA odds ratio and LVEF change, a
+# smaller (more negative) LVESV and LVEDV change
+BENEFIT_SIGN = {"nyha": 1.0, "lvesv": -1.0, "lvedv": -1.0, "lvef": 1.0}
+
+
 @dataclass(frozen=True)
 class SweepLevel:
-    """Summary of one concordance level.
+    """Summary of one concordance level, with Monte Carlo standard errors.
 
     Attributes
     ----------
     concordance : float
-    mean_estimate, mean_ci_width, power, patients_for_80, false_positive : dict of str to float
+    mean_estimate, mean_ci_width : dict of str to float
         Per outcome (``nyha`` on the odds-ratio scale for the estimate, log scale
-        for the CI width). ``patients_for_80``: total patients a meta-analysis
-        needs for 80 % power at this mean effect when it grows by pooling more
-        trials of the simulated average size (NaN when the mean effect is 0).
-        ``false_positive``: share of the same replicates, with the image-guided
-        benefit switched off, whose pooled CI excludes no effect.
+        for the CI width).
+    power_benefit, power_harm : dict of str to float
+        Share of the replicates whose pooled CI lies wholly on the side of benefit
+        (:data:`BENEFIT_SIGN`), and wholly on the side of harm.
+    patients_for_80 : dict of str to float
+        Total patients a meta-analysis needs for 80 % power at this mean effect when
+        it grows by pooling more trials of the simulated average size (NaN when the
+        mean effect is 0).
+    false_positive : dict of str to float
+        Share of the same replicates, with the image-guided benefit switched off,
+        whose pooled CI excludes no effect (either side: the test's type I error).
+    mcse : dict of str to dict
+        Per outcome, the Monte Carlo standard error of ``estimate``, ``power_benefit``,
+        ``power_harm`` and ``false_positive`` (the simulation-study convention:
+        ``sqrt(p (1 - p) / R)`` for a share of R replicates, the replicates' SD over
+        ``sqrt(R)`` for a mean; for the NYHA odds ratio by the delta method).
     """
 
     concordance: float
     mean_estimate: dict
     mean_ci_width: dict
-    power: dict
+    power_benefit: dict
+    power_harm: dict
     patients_for_80: dict
     false_positive: dict
+    mcse: dict
 
 
 @dataclass(frozen=True)
@@ -173,11 +191,17 @@ class SweepResult:
         for level in self.summary:
             row = {"concordance": level.concordance}
             for key in OUTCOMES:
+                error = level.mcse[key]
                 row[f"{key}_estimate"] = level.mean_estimate[key]
+                row[f"{key}_estimate_mcse"] = error["estimate"]
                 row[f"{key}_ci_width"] = level.mean_ci_width[key]
-                row[f"{key}_power"] = level.power[key]
+                row[f"{key}_power_benefit"] = level.power_benefit[key]
+                row[f"{key}_power_benefit_mcse"] = error["power_benefit"]
+                row[f"{key}_power_harm"] = level.power_harm[key]
+                row[f"{key}_power_harm_mcse"] = error["power_harm"]
                 row[f"{key}_patients_for_80"] = level.patients_for_80[key]
                 row[f"{key}_false_positive"] = level.false_positive[key]
+                row[f"{key}_false_positive_mcse"] = error["false_positive"]
             rows.append(row)
         return rows
 
@@ -195,29 +219,45 @@ def _significant(data):
     return (data[:, :, 2] > 0) | (data[:, :, 3] < 0)
 
 
+def share_mcse(p: float, replicates: int) -> float:
+    """Monte Carlo standard error of a share ``p`` of ``replicates`` replicates."""
+    return float(np.sqrt(p * (1.0 - p) / replicates))
+
+
 def summarize_sweep(levels, replicates: np.ndarray, n_patients: int,
                     null_replicates: np.ndarray) -> tuple:
-    """Per-level means, CI widths, power, patients needed for 80 % power and the
-    false-positive rate of the null world."""
+    """Per-level means, CI widths, directional power, patients needed for 80 % power
+    and the false-positive rate of the null world, each share and mean with its Monte
+    Carlo standard error."""
     out = []
     for j, level in enumerate(levels):
         data = replicates[j]
+        r = data.shape[0]
         est, se = data[:, :, 0], data[:, :, 1]
         low, high = data[:, :, 2], data[:, :, 3]
-        significant = _significant(data)
         null_significant = _significant(null_replicates[j])
-        mean_est, width, power, need, false_pos = {}, {}, {}, {}, {}
+        mean_est, width, benefit, harm, need, false_pos, mcse = {}, {}, {}, {}, {}, {}, {}
         for k, key in enumerate(OUTCOMES):
             m = float(est[:, k].mean())
+            spread = float(est[:, k].std(ddof=1) / np.sqrt(r)) if r > 1 else float("nan")
             mean_est[key] = float(np.exp(m)) if key == "nyha" else m
             width[key] = float((high[:, k] - low[:, k]).mean())
-            power[key] = float(significant[:, k].mean())
+            upper_side = low[:, k] > 0     # the whole interval above no effect
+            lower_side = high[:, k] < 0
+            good, bad = ((upper_side, lower_side) if BENEFIT_SIGN[key] > 0
+                         else (lower_side, upper_side))
+            benefit[key] = float(good.mean())
+            harm[key] = float(bad.mean())
             false_pos[key] = float(null_significant[:, k].mean())
             need[key] = _patients_for_power(m, float(np.sqrt(np.mean(se[:, k] ** 2))),
                                             n_patients)
+            mcse[key] = {"estimate": mean_est[key] * spread if key == "nyha" else spread,
+                         "power_benefit": share_mcse(benefit[key], r),
+                         "power_harm": share_mcse(harm[key], r),
+                         "false_positive": share_mcse(false_pos[key], r)}
         out.append(SweepLevel(concordance=float(level), mean_estimate=mean_est,
-                              mean_ci_width=width, power=power, patients_for_80=need,
-                              false_positive=false_pos))
+                              mean_ci_width=width, power_benefit=benefit, power_harm=harm,
+                              patients_for_80=need, false_positive=false_pos, mcse=mcse))
     return tuple(out)
 
 

@@ -1,0 +1,50 @@
+"""Directional power and Monte Carlo standard errors of the sweep's summaries, on
+replicates made here (so the shares are known)."""
+
+import numpy as np
+import pytest
+
+from strainsim.studies.sweep import BENEFIT_SIGN, share_mcse, summarize_sweep
+from strainsim.studies.trials import OUTCOMES
+
+
+def replicates(estimates, half_width):
+    """(1 level, R, 4 outcomes, 6 fields) with CIs estimate +- half_width."""
+    r = estimates.shape[0]
+    data = np.zeros((1, r, len(OUTCOMES), 6))
+    data[0, :, :, 0] = estimates
+    data[0, :, :, 1] = half_width / 1.96
+    data[0, :, :, 2] = estimates - half_width
+    data[0, :, :, 3] = estimates + half_width
+    return data
+
+
+def test_benefit_and_harm_are_counted_apart_with_their_mcse():
+    rng = np.random.default_rng(0)
+    est = rng.normal(0.0, 1.0, (400, len(OUTCOMES)))
+    data = replicates(est, 1.0)
+    level, = summarize_sweep([0.5], data, 818, replicates(np.zeros_like(est), 1.0))
+    for k, key in enumerate(OUTCOMES):
+        above, below = np.mean(est[:, k] > 1.0), np.mean(est[:, k] < -1.0)
+        good, bad = (above, below) if BENEFIT_SIGN[key] > 0 else (below, above)
+        assert level.power_benefit[key] == pytest.approx(good)
+        assert level.power_harm[key] == pytest.approx(bad)
+        assert level.mcse[key]["power_benefit"] == pytest.approx(np.sqrt(good * (1 - good) / 400))
+        assert level.false_positive[key] == 0.0 and level.mcse[key]["false_positive"] == 0.0
+        spread = est[:, k].std(ddof=1) / np.sqrt(400)
+        if key == "nyha":   # the odds ratio's MCSE by the delta method
+            assert level.mcse[key]["estimate"] == pytest.approx(np.exp(est[:, k].mean()) * spread)
+        else:
+            assert level.mcse[key]["estimate"] == pytest.approx(spread)
+
+
+def test_a_clear_harm_is_not_power():
+    est = np.full((50, len(OUTCOMES)), 5.0)   # every interval above zero
+    level, = summarize_sweep([0.2], replicates(est, 1.0), 818, replicates(est * 0, 1.0))
+    assert level.power_benefit["lvesv"] == 0.0 and level.power_harm["lvesv"] == 1.0
+    assert level.power_benefit["nyha"] == 1.0 and level.power_harm["nyha"] == 0.0
+
+
+def test_share_mcse_is_the_binomial_standard_error():
+    assert share_mcse(0.5, 100) == pytest.approx(0.05)
+    assert share_mcse(0.0, 100) == 0.0
