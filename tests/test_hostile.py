@@ -34,8 +34,10 @@ def _children(pid):
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
 def test_an_interrupted_sweep_exits_130_leaves_no_worker_and_no_output(tmp_path, sig):
     out = tmp_path / "sweep"
+    # minutes of work, so that it is still running when the signal comes however slow the
+    # workers start (a cold numba cache compiles for tens of seconds)
     proc = subprocess.Popen([sys.executable, "-m", "strainsim", "sweep", "--replicates",
-                             "300", "--workers", "2", "--out", str(out)],
+                             "5000", "--workers", "2", "--out", str(out)],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     workers = set()
     deadline = time.monotonic() + 60
@@ -43,7 +45,9 @@ def test_an_interrupted_sweep_exits_130_leaves_no_worker_and_no_output(tmp_path,
         time.sleep(0.5)
         workers = {c for c in _children(proc.pid)
                    if "spawn_main" in Path(f"/proc/{c}/cmdline").read_text()}
+    assert len(workers) == 2, "the worker pool did not start"
     time.sleep(2.0)  # and working
+    assert proc.poll() is None, "the sweep ended before it was interrupted"
     proc.send_signal(sig)
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 130, err

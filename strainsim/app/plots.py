@@ -424,14 +424,19 @@ _COLOURS = (("nyha", "tab:purple"), ("lvesv", "tab:green"), ("lvedv", "tab:olive
             ("lvef", "tab:orange"))
 
 
+def _share_with_band(ax, levels, result, key: str, name: str, colour: str) -> None:
+    """A sweep share per level (%) with its 95 % Monte Carlo band (1.96 MCSE)."""
+    share = np.array([getattr(lvl, name)[key] for lvl in result.summary]) * 100
+    error = np.array([lvl.mcse[key][name] for lvl in result.summary]) * 100
+    ax.fill_between(levels, share - 1.96 * error, share + 1.96 * error, color=colour,
+                    alpha=0.15, linewidth=0)
+    ax.plot(levels, share, "o-", color=colour, label=key.upper())
+
+
 def _power_panel(ax, result, current: float | None = None):
     levels = np.asarray(result.levels) * 100
     for key, colour in _COLOURS:
-        power = np.array([lvl.power_benefit[key] for lvl in result.summary]) * 100
-        error = np.array([lvl.mcse[key]["power_benefit"] for lvl in result.summary]) * 100
-        ax.fill_between(levels, power - 1.96 * error, power + 1.96 * error, color=colour,
-                        alpha=0.15, linewidth=0)
-        ax.plot(levels, power, "o-", color=colour, label=key.upper())
+        _share_with_band(ax, levels, result, key, "power_benefit", colour)
     ax.axhline(80, color="0.4", linestyle="--", linewidth=0.8)
     ax.axvline(45, color="tab:red", linestyle=":", linewidth=1, label="published (45%)")
     if current is not None:
@@ -446,11 +451,7 @@ def _power_panel(ax, result, current: float | None = None):
 def _false_positive_panel(ax, result, current: float | None = None):
     levels = np.asarray(result.levels) * 100
     for key, colour in _COLOURS:
-        rate = np.array([lvl.false_positive[key] for lvl in result.summary]) * 100
-        error = np.array([lvl.mcse[key]["false_positive"] for lvl in result.summary]) * 100
-        ax.fill_between(levels, rate - 1.96 * error, rate + 1.96 * error, color=colour,
-                        alpha=0.15, linewidth=0)
-        ax.plot(levels, rate, "o-", color=colour, label=key.upper())
+        _share_with_band(ax, levels, result, key, "false_positive", colour)
     ax.axhline(5, color="0.4", linestyle="--", linewidth=0.8, label="nominal 5%")
     if current is not None:
         ax.axvline(current * 100, color="black", linewidth=1.2)
