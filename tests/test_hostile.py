@@ -38,7 +38,10 @@ def test_an_interrupted_sweep_exits_130_leaves_no_worker_and_no_output(tmp_path,
     # workers start (a cold numba cache compiles for tens of seconds)
     proc = subprocess.Popen([sys.executable, "-m", "strainsim", "sweep", "--replicates",
                              "5000", "--workers", "2", "--out", str(out)],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            # a shell that started these tests in the background may have
+                            # left SIGINT ignored, which a child would inherit
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     workers = set()
     deadline = time.monotonic() + 60
     while len(workers) < 2 and time.monotonic() < deadline:  # the pool is up
