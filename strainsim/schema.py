@@ -23,14 +23,13 @@ strainsim.errors.InputError: rings.toml: radius_iner: expected a known key (did 
 from __future__ import annotations
 
 import difflib
-import types
 import typing
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from strainsim.errors import InputError
 
-__all__ = ["STRICT", "validate", "field_path", "known_keys"]
+__all__ = ["STRICT", "validate", "field_path", "known_keys", "nearest_key"]
 
 STRICT = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False, frozen=True)
 """No unknown keys, no silent conversions (a bool is not a number, 2.5 is not a count),
@@ -53,8 +52,6 @@ def _inner(annotation):
         found = _inner(arg)
         if found is not None:
             return found
-    if isinstance(annotation, types.UnionType):
-        return None
     return None
 
 
@@ -69,12 +66,18 @@ def known_keys(model: type[BaseModel], loc) -> list[str]:
     return list(current.model_fields) if current is not None else []
 
 
+def nearest_key(name: str, known) -> str | None:
+    """The known key closest to a misspelt ``name`` (None when none is close)."""
+    close = difflib.get_close_matches(str(name), list(known), n=1, cutoff=0.5)
+    return close[0] if close else None
+
+
 def _expected(error, model) -> str:
     kind, ctx = error["type"], error.get("ctx", {})
     if kind == "extra_forbidden":
         known = known_keys(model, error["loc"])
-        close = difflib.get_close_matches(str(error["loc"][-1]), known, n=1, cutoff=0.5)
-        return "a known key" + (f" (did you mean {close[0]}?)" if close else
+        close = nearest_key(error["loc"][-1], known)
+        return "a known key" + (f" (did you mean {close}?)" if close else
                                 f" (one of {', '.join(known)})" if known else "")
     if kind == "missing":
         return "a value (required)"

@@ -21,10 +21,10 @@ on the same draws.
 
 The stages draw from the block's three streams (:mod:`strainsim.seeding`), so a
 new frame rate leaves the patients alone and a new concordance leaves their
-curves alone. The compiled stages run in three compiled calls (who the patients
-are, their curves measured, their care); the two stages that are not compiled
-(the eikonal activation model, speckle-tracking fidelity) take the place of
-their compiled stage between those calls. The kernels' parameters travel as
+curves alone. :func:`block_kernel` runs the compiled stages in order, in one call
+when every stage is compiled; the two stages that are not (the eikonal
+activation model, speckle-tracking fidelity) take the place of their compiled
+stage between two calls. The kernels' parameters travel as
 typed records, one per stage, gathered in :class:`BlockConstants` and built in
 one place, :func:`block_constants`.
 

@@ -31,7 +31,6 @@ and what was expected.
 
 from __future__ import annotations
 
-import difflib
 import json
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -49,7 +48,7 @@ from strainsim.model.placement import PlacementParams
 from strainsim.model.population import PopulationParams
 from strainsim.params import Declaration, check_declared, choice, declarations, quantity
 from strainsim.resources import data_path, read_toml
-from strainsim.schema import STRICT, validate
+from strainsim.schema import STRICT, known_keys, nearest_key, validate
 
 __all__ = ["TrialSpec", "load_spec", "spec_from_dict", "shipped_specs", "spec_json_schema",
            "SECTIONS"]
@@ -204,14 +203,13 @@ def _expected(error) -> str | None:
     (None: the shared description)."""
     loc = [str(x) for x in error["loc"]]
     if error["type"] == "extra_forbidden" and len(loc) == 1:
-        known = list(SECTIONS)
-        close = difflib.get_close_matches(loc[0], known, n=1)
-        hint = f" (did you mean [{close[0]}]?)" if close else ""
-        return "one of the sections " + ", ".join(f"[{s}]" for s in known) + hint
+        close = nearest_key(loc[0], SECTIONS)
+        hint = f" (did you mean [{close}]?)" if close else ""
+        return "one of the sections " + ", ".join(f"[{s}]" for s in SECTIONS) + hint
     if error["type"] == "extra_forbidden":
-        known = list(_MODELS[loc[0]].model_fields)
-        close = difflib.get_close_matches(loc[-1], known, n=1, cutoff=0.5)
-        hint = f"did you mean {loc[0]}.{close[0]}? " if close else ""
+        known = known_keys(SpecModel, error["loc"])
+        close = nearest_key(loc[-1], known)
+        hint = f"did you mean {loc[0]}.{close}? " if close else ""
         return f"a known key ({hint}keys of [{loc[0]}]: {', '.join(known)})"
     if (error["type"] != "missing" and len(loc) == 2 and loc[0] in SECTIONS
             and loc[1] in SECTIONS[loc[0]]):
