@@ -22,6 +22,7 @@ from strainsim.model.activation import ActivationParams
 from strainsim.model.block import block_results, measure_simulated, simulate_block
 from strainsim.model.curves import CurveParams, simulate_curves, time_axis
 from strainsim.model.outcomes import simulate_outcomes
+from strainsim.model.pacing import paced_activation
 from strainsim.model.placement import PlacementParams, draw_veins, place_leads, scar_at_lead
 from strainsim.model.population import PopulationParams, simulate_patients
 from strainsim.model.summary import BLOCK_STATS, merge
@@ -103,10 +104,13 @@ def stage_by_stage(n, streams, guided, spec, model, shift):
     _, reachable = draw_veins(n, care_rng, model)
     placement = place_leads(guided, measured, act, reachable, care_rng, spec.placement, model)
     on_scar = scar_at_lead(placement.lead_segment, act.scar)
+    paced = paced_activation(act.activation_ms, act.scar, placement.lead_segment,
+                             spec.pacing, model)
     outcomes = simulate_outcomes(edv_ml=patients.edv_ml, esv_ml=patients.esv_ml,
-                                 position_class=placement.vs_true, delay_ms=act.delay_ms,
+                                 resync_fraction=paced.reduction_ms / paced.total_intrinsic_ms,
                                  scar=act.scar, scar_at_lead=on_scar, ischemic=act.ischemic,
-                                 male=patients.male, rng=care_rng, params=spec.outcomes,
+                                 male=patients.male, nyha_class=patients.nyha_class,
+                                 guided=guided, rng=care_rng, params=spec.outcomes,
                                  shift_pct=shift)
     return patients, measured, placement, outcomes, on_scar
 

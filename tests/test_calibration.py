@@ -2,8 +2,11 @@
 
 from dataclasses import replace
 
+import json
+
 import numpy as np
 import pytest
+from scipy.stats import norm
 from conftest import placement_inputs
 
 from strainsim.errors import InputError
@@ -120,39 +123,67 @@ def test_strategies_differ_as_the_physiology_says():
 
 
 # --- outcomes ----------------------------------------------------------------------------
-def _esv(position, delay, scar_segments, params):
-    n = position.shape[0]
+def _esv(resync, scar_segments, params, scar_at_lead=False):
+    n = resync.shape[0]
     scar = np.zeros((n, 17), bool)
     scar[:, :scar_segments] = True
     out = simulate_outcomes(edv_ml=np.full(n, 200.0), esv_ml=np.full(n, 150.0),
-                            position_class=position, delay_ms=np.full(n, float(delay)),
-                            scar=scar, scar_at_lead=np.zeros(n, bool),
-                            ischemic=np.zeros(n, bool), male=np.zeros(n, bool),
-                            rng=np.random.default_rng(0), params=params)
+                            resync_fraction=resync, scar=scar,
+                            scar_at_lead=np.full(n, scar_at_lead), ischemic=np.zeros(n, bool),
+                            male=np.zeros(n, bool), nyha_class=np.full(n, 3, np.int8),
+                            guided=False, rng=np.random.default_rng(0), params=params)
     return out.esv_change_pct
 
 
-def test_lead_benefit_grows_with_dyssynchrony_and_shrinks_with_scar():
+def test_remodelling_follows_the_resynchronization_graded_and_less_with_scar():
     params = OutcomeParams(noise_sd_pct=0.0, edv_noise_sd_pct=0.0, scar_burden_pct=0.0,
-                           base_esv_change_pct=-5.0, concordant_extra_pct=-20.0,
-                           adjacent_extra_pct=-10.0)   # away from the -80 % floor
-    position = np.array([0, 1, 2])
-
-    def benefit(delay, scar_segments):
-        esv = _esv(position, delay, scar_segments, params)
-        return esv[2] - esv[0], esv[2] - esv[1]
-
-    base = benefit(params.dyssynchrony_ref_ms, 0)
-    assert base == pytest.approx((-params.concordant_extra_pct, -params.adjacent_extra_pct))
-    assert benefit(2 * params.dyssynchrony_ref_ms, 0) == pytest.approx(
-        tuple(2 * b for b in base))
-    assert benefit(0.5 * params.dyssynchrony_ref_ms, 0) == pytest.approx(
-        tuple(0.5 * b for b in base))
-    assert benefit(params.dyssynchrony_ref_ms, 17) == pytest.approx((0.0, 0.0), abs=1e-9)
+                           base_esv_change_pct=-5.0, resync_max_pct=-30.0)
+    share = np.linspace(0.0, 0.8, 9)
+    esv = _esv(share, 0, params)
+    expected = -5.0 - 30.0 * norm.cdf((share - params.resync_half_fraction)
+                                      / params.resync_width_fraction)
+    np.testing.assert_allclose(esv, expected, rtol=1e-9)
+    assert np.all(np.diff(esv) < 0)                      # more resynchronized, more remodelled
+    # scar neither contracts nor remodels: the response scales with the viable share
+    half = np.array([params.resync_half_fraction])
+    assert _esv(half, 17, params)[0] == pytest.approx(-5.0)
+    assert _esv(half, 6, params)[0] == pytest.approx(-5.0 - 15.0 * (1 - 6 / 17))
     with_burden = OutcomeParams(noise_sd_pct=0.0, edv_noise_sd_pct=0.0, scar_burden_pct=20.0)
-    remote = np.array([2])
-    assert _esv(remote, 130, 6, with_burden)[0] - _esv(remote, 130, 0, with_burden)[0] == \
+    assert _esv(half, 6, with_burden)[0] - _esv(half, 6, replace(with_burden,
+                                                                 scar_burden_pct=0.0))[0] == \
         pytest.approx(20.0 * 6 / 17)
+    assert _esv(half, 0, params, scar_at_lead=True)[0] - _esv(half, 0, params)[0] == \
+        pytest.approx(params.scar_at_lead_pct)
+
+
+def test_nyha_is_an_ordinal_class_from_its_latent_score():
+    n = 200_000
+    params = OutcomeParams(noise_sd_pct=0.0, edv_noise_sd_pct=0.0, base_esv_change_pct=0.0,
+                           resync_max_pct=0.0, nyha_intercept=0.4, nyha_slope=1.0,
+                           nyha_unblinded_logodds=0.6)
+    kw = dict(edv_ml=np.full(n, 200.0), esv_ml=np.full(n, 150.0),
+              resync_fraction=np.full(n, 0.3), scar=np.zeros((n, 17), bool),
+              scar_at_lead=np.zeros(n, bool), ischemic=np.zeros(n, bool),
+              male=np.zeros(n, bool), nyha_class=np.full(n, 3, np.int8), params=params)
+    control = simulate_outcomes(guided=False, rng=np.random.default_rng(1), **kw)
+    guided = simulate_outcomes(guided=True, rng=np.random.default_rng(1), **kw)
+    se = np.sqrt(0.25 / n)
+    for out, score in ((control, 0.4), (guided, 1.0)):   # logistic latent score
+        better = logistic(score)
+        two = logistic(score - params.nyha_two_class_logodds)
+        worse = logistic(-score - params.nyha_worse_logodds)
+        assert out.nyha_improved.mean() == pytest.approx(better, abs=5 * se)
+        assert np.mean(out.nyha_class_change == -2) == pytest.approx(two, abs=5 * se)
+        assert np.mean(out.nyha_class_change == 1) == pytest.approx(worse, abs=5 * se)
+        np.testing.assert_array_equal(out.nyha_improved, out.nyha_class_change < 0)
+    # the classes stay within I-IV: a class I patient cannot improve, a IV cannot worsen
+    top = simulate_outcomes(guided=True, rng=np.random.default_rng(2),
+                            **{**kw, "nyha_class": np.full(n, 1, np.int8)})
+    assert not top.nyha_improved.any() and top.nyha_class_change.max() <= 1
+
+
+def logistic(x):
+    return 1.0 / (1.0 + np.exp(-x))
 
 
 def test_heterogeneity_reaches_both_arms_and_only_arm_effects_reach_the_difference():
@@ -174,16 +205,24 @@ def test_shipped_targets_load_with_every_required_number():
                      "concordant, image-guided arms",
                      "STARTER concordant or adjacent, image-guided",
                      "STARTER concordant or adjacent, routine",
-                     "TARGET NYHA improved, image-guided", "TARGET LVESV responders, control",
-                     "TARGET LVEF change, image-guided (points)"):
+                     "TARGET NYHA improved, image-guided minus control",
+                     "TARGET LVESV responders, control",
+                     "TARGET LVEF change, image-guided minus control (points)",
+                     "concordant minus discordant LVESV change (%)"):
         assert required in names
     by = {t.name: t for t in targets.targets}
     assert by["pooled NYHA improvement OR"].se == pytest.approx(
         (np.log(2.69) - np.log(1.02)) / 3.92)
     assert by["TARGET LVEF change, control (points)"].se == pytest.approx(8 / np.sqrt(104))
     assert by["concordant or adjacent, control arms"].value == pytest.approx(291 / 361)
+    contrast = by["TARGET LVEF change, image-guided minus control (points)"]
+    assert contrast.value == pytest.approx(3.0)
+    assert contrast.se == pytest.approx(np.sqrt(49 / 103 + 64 / 104))
+    rd = by["TARGET NYHA improved, image-guided minus control"]
+    assert rd.se == pytest.approx(np.sqrt(0.83 * 0.17 / 103 + 0.65 * 0.35 / 104))
     assert {p.name for p in targets.parameters} >= {"placement.aim_success",
-                                                    "outcomes.concordant_extra_pct"}
+                                                    "outcomes.resync_max_pct",
+                                                    "outcomes.nyha_unblinded_logodds"}
 
 
 @pytest.mark.parametrize("extra, fragment", [
@@ -268,8 +307,9 @@ def test_calibration_recovers_known_parameters():
 
 
 def test_validate_and_calibrate_commands(cli, tmp_path):
-    run = cli(["validate", "--replicates", "2", "--out", str(tmp_path / "v")])
+    run = cli(["validate", "--replicates", "3", "--out", str(tmp_path / "v")])
     assert run.code == 0 and "pooled NYHA improvement OR" in run.out
+    assert "chi-square" in run.out and "published pattern" in run.out
     assert {p.name for p in (tmp_path / "v").iterdir()} == {
         "targets.csv", "calibration.json", "calibration.png"}
     run = cli(["calibrate", "--replicates", "2", "--max-evals", "3",
@@ -277,7 +317,10 @@ def test_validate_and_calibrate_commands(cli, tmp_path):
     assert run.code == 0
     assert {p.name for p in (tmp_path / "c").iterdir()} == {
         "targets.csv", "calibration.json", "calibration.png", "fitted.toml"}
-    assert "outcomes.concordant_extra_pct" in run.out
+    assert "outcomes.resync_max_pct" in run.out
+    info = json.loads(run.out)
+    assert set(info["goodness_of_fit"]) == {"chi2", "df", "p"}
+    assert info["goodness_of_fit"]["df"] == sum(t.fit for t in load_targets().targets) - 9
     from strainsim.resources import read_toml
     from strainsim.studies.specs import spec_from_dict
 

@@ -33,8 +33,13 @@ def test_fronts_follow_the_shortest_paths_of_the_segment_graph(model, scar_row, 
     scar = np.array(scar_row)[None, :]
     paced = paced_activation(np.full((1, 17), LATE), scar, np.array([lead]), params, model)
     delay = params.scar_capture_delay_ms if scar[0, lead - 1] else 0.0
-    expected = graph_times(model, params, scar[0], [(params.rv_segment, 0.0), (lead, delay)])
+    expected = graph_times(model, params, scar[0], [(params.rv_segment, params.rv_delay_ms),
+                                                     (lead, delay)])
     np.testing.assert_allclose(paced.paced_ms[0], expected, rtol=1e-12)
+
+
+def has_lv(lead):
+    return lead > 0
 
 
 def test_pacing_never_delays_and_captures_at_the_leads(model):
@@ -45,7 +50,9 @@ def test_pacing_never_delays_and_captures_at_the_leads(model):
     assert np.all(paced.paced_ms <= act.activation_ms)
     assert np.all(paced.reduction_ms >= 0)
     rv = PacingParams().rv_segment - 1
-    np.testing.assert_array_equal(paced.paced_ms[:, rv], 0.0)
+    np.testing.assert_array_equal(paced.paced_ms[:, rv][~has_lv(lead)],
+                                  np.minimum(PacingParams().rv_delay_ms,
+                                             act.activation_ms[:, rv])[~has_lv(lead)])
     has = lead > 0
     at_lead = paced.paced_ms[np.flatnonzero(has), lead[has] - 1]
     on_scar = act.scar[np.flatnonzero(has), lead[has] - 1]

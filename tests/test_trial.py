@@ -84,18 +84,20 @@ def test_outcomes_keep_volumes_and_ef_consistent():
     n = 5000
     edv = rng.uniform(150, 300, n)
     esv = edv * rng.uniform(0.65, 0.85, n)
-    cls = rng.integers(0, 3, n)
-    out = simulate_outcomes(edv_ml=edv, esv_ml=esv, position_class=cls,
-                            delay_ms=np.full(n, 130.0), scar=np.zeros((n, 17), bool),
-                            scar_at_lead=rng.random(n) < 0.1, ischemic=rng.random(n) < 0.5,
-                            male=rng.random(n) < 0.7, rng=rng, params=OutcomeParams())
+    share = rng.uniform(0.0, 0.7, n)
+    out = simulate_outcomes(edv_ml=edv, esv_ml=esv, resync_fraction=share,
+                            scar=np.zeros((n, 17), bool), scar_at_lead=rng.random(n) < 0.1,
+                            ischemic=rng.random(n) < 0.5, male=rng.random(n) < 0.7,
+                            nyha_class=rng.integers(1, 5, n).astype(np.int8), guided=False,
+                            rng=rng, params=OutcomeParams())
     ef0 = 100 * (1 - esv / edv)
     ef1 = 100 * (1 - out.esv_ml / out.edv_ml)
     np.testing.assert_allclose(out.ef_change, ef1 - ef0, atol=1e-9)
     np.testing.assert_allclose(out.esv_ml, esv * (1 + out.esv_change_pct / 100), rtol=1e-9)
     assert np.all(out.esv_ml < out.edv_ml)
-    means = [out.esv_change_pct[cls == k].mean() for k in range(3)]
-    assert means[0] < means[1] < means[2]          # concordant remodels most
+    thirds = np.digitize(share, [0.233, 0.467])
+    means = [out.esv_change_pct[thirds == k].mean() for k in range(3)]
+    assert means[0] > means[1] > means[2]          # more resynchronized, more remodelled
     improved = out.nyha_improved
     assert out.esv_change_pct[improved].mean() < out.esv_change_pct[~improved].mean()
 

@@ -63,8 +63,11 @@ class ExplorerSettings:
         Trials in the virtual meta-analysis: the five published designs, repeated.
     size : float
         Each trial's size as a multiple of the published one.
-    concordant_extra_pct, adjacent_extra_pct : float
-        LVESV change (%) of a concordant / adjacent lead against a remote one.
+    resync_max_pct : float
+        LVESV change (%) added by a full response to the resynchronization a lead
+        achieves.
+    nyha_unblinded_logodds : float
+        NYHA log-odds added in the image-guided arm not through volumes.
     arm_sd_pct : float
         Between-trial SD of each arm's LVESV change (%).
     noise_sd_pct, fps : float
@@ -82,11 +85,13 @@ class ExplorerSettings:
                            doc="Trials in the virtual meta-analysis.")
     size: float = quantity(1.0, unit="x published", low=0.25, high=5.0,
                            doc="Each trial's size as a multiple of the published one.")
-    concordant_extra_pct: float = quantity(_OUTCOMES.concordant_extra_pct, unit="%",
-                                           low=-80, high=0, doc="Extra LVESV change of a "
-                                           "concordant lead.")
-    adjacent_extra_pct: float = quantity(_OUTCOMES.adjacent_extra_pct, unit="%", low=-60,
-                                         high=0, doc="Extra LVESV change of an adjacent lead.")
+    resync_max_pct: float = quantity(_OUTCOMES.resync_max_pct, unit="%", low=-90, high=0,
+                                     doc="LVESV change of a full response to "
+                                     "resynchronization.")
+    nyha_unblinded_logodds: float = quantity(_OUTCOMES.nyha_unblinded_logodds,
+                                             unit="log-odds", low=-1, high=3,
+                                             doc="NYHA log-odds added in the image-guided "
+                                             "arm, not through volumes.")
     arm_sd_pct: float = quantity(_OUTCOMES.arm_sd_pct, unit="%", low=0, high=20,
                                  doc="Between-trial SD of each arm's LVESV change.")
     noise_sd_pct: float = quantity(_CURVES.noise_sd_pct, unit="%", low=0, high=5,
@@ -111,7 +116,7 @@ SETTINGS = {name: ((d.choices, None, None) if d.choices is not None
                    else (float, d.low, d.high))
             for name, d in declarations(ExplorerSettings).items()}
 # the settings that are model parameters, with the class that declares them
-MODEL_PARAMETERS = {"concordant_extra_pct": OutcomeParams, "adjacent_extra_pct": OutcomeParams,
+MODEL_PARAMETERS = {"resync_max_pct": OutcomeParams, "nyha_unblinded_logodds": OutcomeParams,
                     "arm_sd_pct": OutcomeParams, "noise_sd_pct": CurveParams,
                     "fps": CurveParams}
 
@@ -174,8 +179,8 @@ def meta_specs(settings: ExplorerSettings) -> list:
             n_image_guided=max(2, round(spec.n_image_guided * settings.size)),
             n_control=max(2, round(spec.n_control * settings.size)),
             curves=replace(spec.curves, noise_sd_pct=settings.noise_sd_pct, fps=settings.fps),
-            outcomes=replace(spec.outcomes, concordant_extra_pct=settings.concordant_extra_pct,
-                             adjacent_extra_pct=settings.adjacent_extra_pct,
+            outcomes=replace(spec.outcomes, resync_max_pct=settings.resync_max_pct,
+                             nyha_unblinded_logodds=settings.nyha_unblinded_logodds,
                              arm_sd_pct=settings.arm_sd_pct)))
     return specs
 

@@ -95,6 +95,7 @@ from strainsim.model.outcomes import (
     null_record,
     outcome_noise_kernel,
     outcome_record,
+    resync_fraction_kernel,
 )
 from strainsim.model.pacing import (
     PacedActivation,
@@ -214,6 +215,7 @@ class BlockArrays(NamedTuple):
     male: np.ndarray             # (n,) bool
     edv: np.ndarray              # (n,) baseline EDV (mL)
     esv: np.ndarray              # (n,) baseline ESV (mL)
+    nyha: np.ndarray             # (n,) int8 baseline NYHA class
     scar: np.ndarray             # (n, 17) bool
     ischemic: np.ndarray         # (n,) bool
     late: np.ndarray             # (n,) late-site angle (degrees)
@@ -233,6 +235,7 @@ class BlockArrays(NamedTuple):
     scar_at_lead: np.ndarray     # (n,) bool
     paced_ms: np.ndarray         # (n, 17) activation under biventricular pacing (ms)
     pacing_totals: np.ndarray    # (n, 3) total activation intrinsic, paced; paced SD (ms)
+    resync: np.ndarray           # (n,) share of the total activation time pacing removed
     outcome_noise: np.ndarray    # (n, 3) the outcome draws
     outcomes: OutcomeArrays
     null_outcomes: OutcomeArrays  # filled only for a null world (see block_kernel)
@@ -272,7 +275,8 @@ def block_kernel(patients_rng, measurement_rng, care_rng, k, run, a):
     care (``care`` stream)
         veins, the arm's lead placement, its classification against the measured
         target and the truth, scar at the lead, the activation under biventricular
-        pacing from the RV site and the lead (:mod:`strainsim.model.pacing`), outcomes; with ``run.null_world`` the
+        pacing from the RV site and the lead (:mod:`strainsim.model.pacing`), the
+        share of the total activation time it removes, outcomes from it; with ``run.null_world`` the
         same patients, leads and outcome draws also give ``a.null_outcomes`` in a world
         where the lead's position has no effect (the trial keeps its shift, a
         between-trial difference of mean zero);
@@ -282,7 +286,7 @@ def block_kernel(patients_rng, measurement_rng, care_rng, k, run, a):
     """
     first, stop = run.first, run.stop
     if first <= PATIENTS < stop:
-        population_kernel(patients_rng, k.population, a.age, a.male, a.edv, a.esv)
+        population_kernel(patients_rng, k.population, a.age, a.male, a.edv, a.esv, a.nyha)
         scar_kernel(patients_rng, k.scar, a.scar, a.ischemic)
         if run.given_scar.shape[0] > 0:
             a.scar[:, :] = run.given_scar
@@ -303,19 +307,20 @@ def block_kernel(patients_rng, measurement_rng, care_rng, k, run, a):
             viable=a.measured.viable, scar=a.scar, activation_ms=a.activation_ms,
             reachable=a.reachable)
         outcome_in = OutcomeInputs(
-            edv_ml=a.edv, esv_ml=a.esv, position_class=a.vs_true, delay_ms=a.delay,
-            scar=a.scar, scar_at_lead=a.scar_at_lead, ischemic=a.ischemic, male=a.male,
-            noise=a.outcome_noise)
+            edv_ml=a.edv, esv_ml=a.esv, resync_fraction=a.resync, scar=a.scar,
+            scar_at_lead=a.scar_at_lead, ischemic=a.ischemic, male=a.male,
+            nyha_class=a.nyha, noise=a.outcome_noise)
         veins_kernel(care_rng, k.veins, a.available, a.reachable)
         place_kernel(care_rng, k.placement, run.guided, placement_in, a.aim, a.lead)
         classify_kernel(a.lead, a.aim, k.placement.hops, a.vs_measured)
         classify_kernel(a.lead, a.true_latest, k.placement.hops, a.vs_true)
         scar_at_lead_kernel(a.lead, a.scar, a.scar_at_lead)
         paced_kernel(k.pacing, a.activation_ms, a.scar, a.lead, a.paced_ms, a.pacing_totals)
+        resync_fraction_kernel(a.pacing_totals, a.resync)
         outcome_noise_kernel(care_rng, a.outcome_noise)
-        apply_outcomes_kernel(k.outcomes, run.shift_pct, outcome_in, a.outcomes)
+        apply_outcomes_kernel(k.outcomes, run.shift_pct, run.guided, outcome_in, a.outcomes)
         if run.null_world:
-            apply_outcomes_kernel(k.null_outcomes, run.shift_pct, outcome_in,
+            apply_outcomes_kernel(k.null_outcomes, run.shift_pct, run.guided, outcome_in,
                                   a.null_outcomes)
     if first <= STATISTICS < stop:
         block_stats_kernel(a.outcomes, a, k.septal, a.stats)
@@ -363,6 +368,7 @@ def _empty_arrays(n: int, n_veins: int, n_frames: int, keep_curves: bool,
 
     return BlockArrays(
         age=floats(n), male=flags(n), edv=floats(n), esv=floats(n),
+        nyha=np.empty(n, dtype=np.int8),
         scar=flags(n, N_SEGMENTS), ischemic=flags(n), late=floats(n), delay=floats(n),
         activation_ms=floats(n, N_SEGMENTS), true_latest=np.empty(n, dtype=np.int64),
         measured=engine_outputs(n), strain=floats(n if keep_curves else 0, N_SEGMENTS, n_frames),
@@ -372,6 +378,7 @@ def _empty_arrays(n: int, n_veins: int, n_frames: int, keep_curves: bool,
         aim=np.empty(n, dtype=np.int64), lead=np.empty(n, dtype=np.int64),
         vs_measured=np.empty(n, dtype=np.int8), vs_true=np.empty(n, dtype=np.int8),
         scar_at_lead=flags(n), paced_ms=floats(n, N_SEGMENTS), pacing_totals=floats(n, 3),
+        resync=floats(n),
         outcome_noise=floats(n, 3), outcomes=empty_outcomes(n),
         null_outcomes=empty_outcomes(n), stats=np.zeros(1, BLOCK_STATS),
         null_stats=np.zeros(1, BLOCK_STATS))
@@ -481,7 +488,7 @@ def block_results(a: BlockArrays, spec, *, null_world: bool = False,
                   model: SegmentModel | None = None) -> BlockResults:
     """:func:`simulate_block`'s arrays as result objects (for tables and figures)."""
     half = block_constants(spec, model or load_segments()).engine.half
-    patients = Patients(age=a.age, male=a.male, edv_ml=a.edv, esv_ml=a.esv,
+    patients = Patients(age=a.age, male=a.male, edv_ml=a.edv, esv_ml=a.esv, nyha_class=a.nyha,
                         activation=Activation(activation_ms=a.activation_ms, scar=a.scar,
                                               ischemic=a.ischemic, late_angle_deg=a.late,
                                               delay_ms=a.delay))

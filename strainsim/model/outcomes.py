@@ -1,39 +1,52 @@
 """Six-month outcomes after CRT: LV volumes, ejection fraction and NYHA class.
 
-Reverse remodelling is modelled on the end-systolic volume (ESV), the quantity
-CRT trials call response on. A patient's ESV change (%) is
+Reverse remodelling follows the resynchronization the lead achieves. A patient's
+resynchronization is the share of the intrinsic total activation time that
+biventricular pacing removes (:mod:`strainsim.model.pacing`),
+``r = (intrinsic - paced) / intrinsic``; in silico CRT studies found the reduction
+of total activation time to track the acute haemodynamic response. The
+end-systolic volume (ESV) change (%) is
 
-    base + position[class] * dyssynchrony * (1 - scar_fraction)
+    base + resync_max * Phi((r - resync_half) / resync_width) * (1 - scar_fraction)
          + scar_burden * scar_fraction + scar_at_lead + ischemic + male
          + noise_sd * z + arm shift
 
-where ``class`` is the lead's position against the patient's *true* latest
-non-scar segment (concordant, adjacent, remote), ``dyssynchrony`` the patient's
-septal-to-late-site delay over ``dyssynchrony_ref_ms`` (capped at 2: the lead
-corrects the delay there is to correct), ``scar_fraction`` the share of the 17
-segments that are scar (scar neither contracts nor remodels), and the arm shift
-the trial's centre and protocol effect (:func:`arm_shifts`). The end-diastolic volume
-(EDV) follows a fraction of that change plus its own noise, and the ejection
-fraction is computed from the two volumes (EF = 1 - ESV/EDV), so volumes and
-EF always agree. NYHA improvement (at least one class) is a Bernoulli draw
-whose log-odds rise with the ESV reduction.
+a graded (probit) response to the resynchronization achieved, less in scarred
+ventricles (scar neither contracts nor remodels) and with a lead on scar. There is
+no term for the lead's class: a concordant lead helps only through the activation
+it achieves, so the concordant-minus-discordant difference is an output. The
+end-diastolic volume (EDV) follows a fraction of that change plus its own noise,
+and the ejection fraction is computed from the two volumes (EF = 1 - ESV/EDV).
 
-The defaults are those ``strainsim calibrate`` fitted to the published numbers
-of ``cohorts/published/targets.toml`` (see ``docs/calibration.md``).
+NYHA class is ordinal. Each patient has a baseline class (1-4, from the trial's
+class mix, :class:`strainsim.model.population.PopulationParams`); at six months a
+latent score
+
+    y = nyha_intercept + nyha_slope * (-ESV change / 10) + unblinded (image-guided arm)
+        + logistic noise
+
+moves the class one better when ``y > 0``, two better when ``y > nyha_two_class``,
+one worse when ``y < -nyha_worse``, within I-IV. ``unblinded`` is the explicit
+channel that does not go through volumes: what an unblinded assessment or the
+procedure adds in the image-guided arm (its size is fitted and reported).
+"Improved by at least one class" and the mean class change are derived from it.
+
+The defaults of the fitted parameters are those ``strainsim calibrate`` found
+(``docs/calibration.md``).
 
 Examples
 --------
 >>> import numpy as np
 >>> from strainsim.model.outcomes import OutcomeParams, simulate_outcomes
 >>> out = simulate_outcomes(
-...     edv_ml=np.full(3, 200.0), esv_ml=np.full(3, 150.0), position_class=np.array([0, 1, 2]),
-...     delay_ms=np.full(3, 130.0), scar=np.zeros((3, 17), bool), scar_at_lead=np.zeros(3, bool),
-...     ischemic=np.zeros(3, bool), male=np.ones(3, bool), rng=np.random.default_rng(0),
-...     params=OutcomeParams(base_esv_change_pct=-10.0, concordant_extra_pct=-25.0,
-...                          adjacent_extra_pct=-15.0, male_pct=3.0, noise_sd_pct=0.0,
-...                          edv_noise_sd_pct=0.0))
->>> out.esv_change_pct.round(1).tolist()   # a man: +3; concordant, adjacent, remote lead
-[-32.0, -22.0, -7.0]
+...     edv_ml=np.full(3, 200.0), esv_ml=np.full(3, 150.0),
+...     resync_fraction=np.array([0.75, 0.35, 0.05]), scar=np.zeros((3, 17), bool),
+...     scar_at_lead=np.zeros(3, bool), ischemic=np.zeros(3, bool), male=np.zeros(3, bool),
+...     nyha_class=np.full(3, 3, np.int8), guided=False, rng=np.random.default_rng(0),
+...     params=OutcomeParams(base_esv_change_pct=0.0, resync_max_pct=-40.0,
+...                          noise_sd_pct=0.0, edv_noise_sd_pct=0.0))
+>>> out.esv_change_pct.round(1).tolist()   # fully, half and hardly resynchronized
+[-40.0, -20.0, -0.1]
 """
 
 from __future__ import annotations
@@ -57,6 +70,7 @@ __all__ = [
     "OutcomeInputs",
     "outcome_noise_kernel",
     "apply_outcomes_kernel",
+    "resync_fraction_kernel",
     "OutcomeArrays",
     "empty_outcomes",
     "arm_shifts",
@@ -65,147 +79,97 @@ __all__ = [
 
 @dataclass(frozen=True)
 class OutcomeParams:
-    """Effect sizes of the outcome model (percent changes of volumes at 6 months).
+    """The outcome model's parameters (see the module docstring for the equations).
 
     Attributes
     ----------
     base_esv_change_pct : float
-        ESV change with a remote lead in a non-ischemic woman without scar at the lead.
-    concordant_extra_pct, adjacent_extra_pct : float
-        Additional ESV change for a concordant or adjacent lead (vs remote) in a
-        patient with the reference dyssynchrony and no scar.
-    dyssynchrony_ref_ms : float
-        Septal-to-late delay (ms) at which the position effects take their stated
-        size; they scale with ``delay / dyssynchrony_ref_ms`` (at most 2).
+        ESV change (%) without resynchronization, in a non-ischemic woman without scar.
+    resync_max_pct : float
+        ESV change (%) added by full resynchronization response (the probit's top).
+    resync_half_fraction, resync_width_fraction : float
+        Share of the total activation time removed at half the response, and the
+        probit's spread (fractions).
     scar_burden_pct : float
-        ESV change added per whole LV of scar (scaled by the scar fraction): less
-        remodelling with more scar.
+        ESV change added per whole LV of scar (scaled by the scar fraction).
     scar_at_lead_pct : float
         Penalty (less reduction) when the lead sits on scar.
     ischemic_pct, male_pct : float
         Penalties for ischemic cardiomyopathy and for men.
     noise_sd_pct : float
         Patient-level SD of the ESV change.
-    edv_fraction : float
-        EDV change as a fraction of the ESV change.
-    edv_noise_sd_pct : float
-        Extra SD of the EDV change.
+    edv_fraction, edv_noise_sd_pct : float
+        EDV change as a fraction of the ESV change, and its own SD (%).
     nyha_intercept, nyha_slope : float
-        Log-odds of NYHA improvement: ``intercept + slope * (-ESV change / 10)``.
-    centre_sd_pct : float
+        The NYHA latent score with no ESV change, and its rise per 10 % ESV reduction.
+    nyha_unblinded_logodds : float
+        Added to the NYHA score in the image-guided arm, not through volumes.
+    nyha_two_class_logodds, nyha_worse_logodds : float
+        Thresholds of the latent score for two classes better, one class worse.
+    centre_sd_pct, arm_sd_pct : float
         Between-trial SD of the ESV change shared by both arms of a trial (centre,
-        population, follow-up, core lab).
-    arm_sd_pct : float
-        Between-trial SD of each arm's own ESV change (operators, implant protocol,
-        the comparator's practice): drawn separately for the two arms, so it makes
-        the trials' effects differ.
+        population, core lab), and of each arm's own (operators, protocol).
     """
 
     base_esv_change_pct: float = quantity(
-        -10.75,
-        unit="%",
-        low=-100,
-        high=100,
-        doc="ESV change with a remote lead in a non-ischemic woman without scar at the lead.",
-        source="calibrated",
-    )
-    concordant_extra_pct: float = quantity(
-        -49.05,
-        unit="%",
-        low=-100,
-        high=100,
-        doc="Extra ESV change of a concordant lead at the reference dyssynchrony.",
-        source="calibrated",
-    )
-    adjacent_extra_pct: float = quantity(
-        -17.96,
-        unit="%",
-        low=-100,
-        high=100,
-        doc="Extra ESV change of an adjacent lead at the reference dyssynchrony.",
-        source="calibrated",
-    )
-    dyssynchrony_ref_ms: float = quantity(
-        130.0,
-        unit="ms",
-        low=1,
-        high=1000,
-        doc="Septal-to-late delay at which the position effects take their stated size.",
-        source="stated",
-    )
+        -14.72, unit="%", low=-100, high=100,
+        doc="ESV change without resynchronization (non-ischemic woman, no scar).",
+        source="calibrated")
+    resync_max_pct: float = quantity(
+        -36.27, unit="%", low=-100, high=0,
+        doc="ESV change added by a full response to resynchronization.",
+        source="calibrated")
+    resync_half_fraction: float = quantity(
+        0.35, unit="fraction", low=0.0, high=1.0,
+        doc="Share of total activation time removed at half the remodelling response.",
+        source="stated: the median paced reduction of the default world (about 0.36)")
+    resync_width_fraction: float = quantity(
+        0.10, unit="fraction", low=0.005, high=1.0,
+        doc="Spread (probit SD) of the remodelling response in activation-time share.",
+        source="stated: response graded over about +/- 0.2 of the share removed")
     scar_burden_pct: float = quantity(
-        20.0,
-        unit="%",
-        low=-100,
-        high=100,
-        doc="ESV change added per whole LV of scar.",
-        source="stated",
-    )
+        20.0, unit="%", low=-100, high=100, doc="ESV change added per whole LV of scar.",
+        source="stated")
     scar_at_lead_pct: float = quantity(
-        15.0,
-        unit="%",
-        low=-100,
-        high=100,
-        doc="Penalty when the lead sits on scar.",
-        source="stated",
-    )
+        15.0, unit="%", low=-100, high=100, doc="Penalty when the lead sits on scar.",
+        source="stated: leads over scar respond less (TARGET's scar rule)")
     ischemic_pct: float = quantity(
-        5.0,
-        unit="%",
-        low=-100,
-        high=100,
-        doc="Penalty for ischemic cardiomyopathy.",
-        source="stated",
-    )
+        5.0, unit="%", low=-100, high=100, doc="Penalty for ischemic cardiomyopathy.",
+        source="stated")
     male_pct: float = quantity(
-        3.0, unit="%", low=-100, high=100, doc="Penalty for men.", source="stated"
-    )
+        3.0, unit="%", low=-100, high=100, doc="Penalty for men.", source="stated")
     noise_sd_pct: float = quantity(
-        20.0, unit="%", low=0, high=100, doc="Patient-level SD of the ESV change.", source="stated"
-    )
+        20.0, unit="%", low=0, high=100, doc="Patient-level SD of the ESV change.",
+        source="stated: SDs of LVESV change in CRT trials are about 20-30 %")
     edv_fraction: float = quantity(
-        0.8,
-        unit="fraction",
-        low=0,
-        high=1.5,
-        doc="EDV change as a fraction of the ESV change.",
-        source="stated",
-    )
+        0.8, unit="fraction", low=0, high=1.5, doc="EDV change as a fraction of the ESV "
+        "change.", source="stated")
     edv_noise_sd_pct: float = quantity(
-        7.0, unit="%", low=0, high=100, doc="Extra SD of the EDV change.", source="stated"
-    )
+        7.0, unit="%", low=0, high=100, doc="Extra SD of the EDV change.", source="stated")
     nyha_intercept: float = quantity(
-        -0.3875,
-        unit="log-odds",
-        low=-20,
-        high=20,
-        doc="Log-odds of NYHA improvement with no ESV change.",
-        source="calibrated",
-    )
+        -0.649, unit="log-odds", low=-20, high=20,
+        doc="NYHA latent score with no ESV change (control arm).", source="calibrated")
     nyha_slope: float = quantity(
-        2.314,
-        unit="log-odds per 10 %",
-        low=-20,
-        high=20,
-        doc="Log-odds of NYHA improvement per 10 % ESV reduction.",
-        source="calibrated",
-    )
+        1.577, unit="log-odds per 10 %", low=-20, high=20,
+        doc="Rise of the NYHA latent score per 10 % ESV reduction.", source="calibrated")
+    nyha_unblinded_logodds: float = quantity(
+        -0.035, unit="log-odds", low=-10, high=10,
+        doc="NYHA score added in the image-guided arm, not through volumes.",
+        source="calibrated")
+    nyha_two_class_logodds: float = quantity(
+        2.5, unit="log-odds", low=0, high=20,
+        doc="Latent score above which a patient is two classes better.",
+        source="stated: about a fifth of CRT patients improve by two classes")
+    nyha_worse_logodds: float = quantity(
+        3.0, unit="log-odds", low=0, high=20,
+        doc="Latent score below minus this: one class worse.",
+        source="stated: about one in twenty CRT patients worsens by a class")
     centre_sd_pct: float = quantity(
-        5.0,
-        unit="%",
-        low=0,
-        high=100,
-        doc="Between-trial SD of the ESV change shared by both arms.",
-        source="stated",
-    )
+        5.0, unit="%", low=0, high=100,
+        doc="Between-trial SD of the ESV change shared by both arms.", source="stated")
     arm_sd_pct: float = quantity(
-        4.187,
-        unit="%",
-        low=0,
-        high=100,
-        doc="Between-trial SD of each arm's own ESV change.",
-        source="calibrated",
-    )
+        3.657, unit="%", low=0, high=100,
+        doc="Between-trial SD of each arm's own ESV change.", source="calibrated")
 
     def __post_init__(self):
         check_declared(self)
@@ -225,6 +189,8 @@ class Outcomes:
         Change of ejection fraction (percentage points).
     nyha_improved : ndarray of bool, shape (n,)
         At least one NYHA class better.
+    nyha_class_change : ndarray of int8, shape (n,)
+        NYHA class at 6 months minus at baseline (negative is better).
     """
 
     esv_change_pct: np.ndarray
@@ -233,15 +199,18 @@ class Outcomes:
     edv_ml: np.ndarray
     ef_change: np.ndarray
     nyha_improved: np.ndarray
+    nyha_class_change: np.ndarray
 
 
 class OutcomeRecord(NamedTuple):
-    """:class:`OutcomeParams` as the outcome kernel reads them (the trial shifts apart)."""
+    """:class:`OutcomeParams` as the outcome kernel reads them (the trial shifts apart),
+    and whether the lead's resynchronization counts (``position_effect``, 0 in the null
+    world)."""
 
     base_esv_change_pct: float
-    concordant_extra_pct: float
-    adjacent_extra_pct: float
-    dyssynchrony_ref_ms: float
+    resync_max_pct: float
+    resync_half_fraction: float
+    resync_width_fraction: float
     scar_burden_pct: float
     scar_at_lead_pct: float
     ischemic_pct: float
@@ -251,19 +220,24 @@ class OutcomeRecord(NamedTuple):
     edv_noise_sd_pct: float
     nyha_intercept: float
     nyha_slope: float
+    nyha_unblinded_logodds: float
+    nyha_two_class_logodds: float
+    nyha_worse_logodds: float
+    position_effect: float
 
 
 def outcome_record(params: OutcomeParams) -> OutcomeRecord:
     """The kernel's record of ``params``."""
-    return OutcomeRecord(*(float(getattr(params, name)) for name in OutcomeRecord._fields))
+    return OutcomeRecord(*(float(getattr(params, name))
+                           for name in OutcomeRecord._fields[:-1]), 1.0)
 
 
 def null_record(params: OutcomeParams) -> OutcomeRecord:
-    """The record of a world where the lead's position does not matter: no concordant,
-    adjacent or scar-at-lead effect (the image-guided benefit switched off)."""
-    return outcome_record(params)._replace(
-        concordant_extra_pct=0.0, adjacent_extra_pct=0.0, scar_at_lead_pct=0.0
-    )
+    """The record of a world where the lead's position does not matter: every patient
+    responds as at ``resync_half_fraction`` whatever the lead achieves, no scar-at-lead
+    penalty and no unblinded NYHA channel (the image-guided benefit switched off)."""
+    return outcome_record(params)._replace(position_effect=0.0, scar_at_lead_pct=0.0,
+                                           nyha_unblinded_logodds=0.0)
 
 
 def arm_shifts(params: OutcomeParams, rng: np.random.Generator) -> tuple[float, float]:
@@ -289,44 +263,55 @@ def outcome_noise_kernel(rng, noise_out):
         noise_out[i, 2] = rng.random()
 
 
+@numba.njit(cache=True)
+def resync_fraction_kernel(totals, out):
+    """Share of the intrinsic total activation time removed by pacing, from the pacing
+    stage's totals (n, 3: intrinsic, paced, residual SD), into ``out`` (n,)."""
+    for i in range(out.shape[0]):
+        intrinsic = totals[i, 0]
+        out[i] = (intrinsic - totals[i, 1]) / intrinsic if intrinsic > 0 else 0.0
+
+
 class OutcomeInputs(NamedTuple):
     """What the outcome kernel reads of the patients, their leads and their draws."""
 
-    edv_ml: np.ndarray          # (n,) baseline EDV (mL)
-    esv_ml: np.ndarray          # (n,) baseline ESV (mL)
-    position_class: np.ndarray  # (n,) int8: lead vs true latest (0, 1, 2; -1 as remote)
-    delay_ms: np.ndarray        # (n,) septal-to-late delay (ms)
-    scar: np.ndarray            # (n, 17) bool
-    scar_at_lead: np.ndarray    # (n,) bool
-    ischemic: np.ndarray        # (n,) bool
-    male: np.ndarray            # (n,) bool
-    noise: np.ndarray           # (n, 3) the outcome draws (outcome_noise_kernel)
+    edv_ml: np.ndarray           # (n,) baseline EDV (mL)
+    esv_ml: np.ndarray           # (n,) baseline ESV (mL)
+    resync_fraction: np.ndarray  # (n,) share of total activation time removed by pacing
+    scar: np.ndarray             # (n, 17) bool
+    scar_at_lead: np.ndarray     # (n,) bool
+    ischemic: np.ndarray         # (n,) bool
+    male: np.ndarray             # (n,) bool
+    nyha_class: np.ndarray       # (n,) int8 baseline NYHA class (1-4)
+    noise: np.ndarray            # (n, 3) the outcome draws (outcome_noise_kernel)
 
 
 @numba.njit(cache=True)
-def apply_outcomes_kernel(rec, shift_pct, inputs, out):
-    """Six-month outcomes from the patients' draws (see the module docstring); ``scar``
-    is (n, 17) bool, ``out`` an :class:`OutcomeArrays` of preallocated arrays."""
+def _probit(x):
+    return 0.5 * math.erfc(-x / math.sqrt(2.0))
+
+
+@numba.njit(cache=True)
+def apply_outcomes_kernel(rec, shift_pct, guided, inputs, out):
+    """Six-month outcomes from the patients' draws (see the module docstring); ``out`` an
+    :class:`OutcomeArrays` of preallocated arrays, ``guided`` whether this is the
+    image-guided arm (the unblinded NYHA channel)."""
     # arrays taken out of the record once (numba counts references at every access)
-    edv_ml, esv_ml, position_class = inputs.edv_ml, inputs.esv_ml, inputs.position_class
-    delay_ms, scar, scar_at_lead = inputs.delay_ms, inputs.scar, inputs.scar_at_lead
-    ischemic, male, noise = inputs.ischemic, inputs.male, inputs.noise
+    edv_ml, esv_ml, resync = inputs.edv_ml, inputs.esv_ml, inputs.resync_fraction
+    scar, scar_at_lead = inputs.scar, inputs.scar_at_lead
+    ischemic, male, noise, nyha = inputs.ischemic, inputs.male, inputs.noise, inputs.nyha_class
     n_seg = scar.shape[1]
+    unblinded = rec.nyha_unblinded_logodds if guided else 0.0
     for i in range(edv_ml.shape[0]):
-        if position_class[i] == 0:
-            extra = rec.concordant_extra_pct
-        elif position_class[i] == 1:
-            extra = rec.adjacent_extra_pct
-        else:
-            extra = 0.0
         scarred = 0
         for s in range(n_seg):
             scarred += scar[i, s]
         scar_fraction = scarred / n_seg
-        dyssynchrony = min(max(delay_ms[i], 0.0) / rec.dyssynchrony_ref_ms, 2.0)
+        r = resync[i] if rec.position_effect > 0.0 else rec.resync_half_fraction
+        response = _probit((r - rec.resync_half_fraction) / rec.resync_width_fraction)
         esv_change = (
             rec.base_esv_change_pct
-            + extra * dyssynchrony * (1.0 - scar_fraction)
+            + rec.resync_max_pct * response * (1.0 - scar_fraction)
             + rec.scar_burden_pct * scar_fraction
             + (rec.scar_at_lead_pct if scar_at_lead[i] else 0.0)
             + (rec.ischemic_pct if ischemic[i] else 0.0)
@@ -344,27 +329,38 @@ def apply_outcomes_kernel(rec, shift_pct, inputs, out):
         out.esv_ml[i] = esv_new
         out.edv_ml[i] = edv_new
         out.ef_change[i] = 100.0 * ((1.0 - esv_new / edv_new) - (1.0 - esv_ml[i] / edv_ml[i]))
-        logit = rec.nyha_intercept + rec.nyha_slope * (-esv_change / 10.0)
-        out.nyha_improved[i] = noise[i, 2] < 1.0 / (1.0 + math.exp(-logit))
+        # the ordinal NYHA class: a latent score with logistic noise (from the uniform)
+        u = min(max(noise[i, 2], 1e-12), 1.0 - 1e-12)
+        score = (rec.nyha_intercept + rec.nyha_slope * (-esv_change / 10.0) + unblinded
+                 + math.log(u / (1.0 - u)))
+        if score > rec.nyha_two_class_logodds:
+            steps = 2
+        elif score > 0.0:
+            steps = 1
+        elif score < -rec.nyha_worse_logodds:
+            steps = -1
+        else:
+            steps = 0
+        after = min(max(nyha[i] - steps, 1), 4)
+        out.nyha_class_change[i] = after - nyha[i]
+        out.nyha_improved[i] = after < nyha[i]
 
 
 # the arrays apply_outcomes_kernel fills: the fields of Outcomes, as a typed record
 OutcomeArrays = NamedTuple("OutcomeArrays", [(f.name, np.ndarray) for f in fields(Outcomes)])
 
+_DTYPES = {"nyha_improved": np.bool_, "nyha_class_change": np.int8}
+
 
 def empty_outcomes(n: int) -> OutcomeArrays:
     """Preallocated arrays for :func:`apply_outcomes_kernel`."""
-    return OutcomeArrays(
-        *(
-            np.empty(n, dtype=np.bool_ if f.name == "nyha_improved" else float)
-            for f in fields(Outcomes)
-        )
-    )
+    return OutcomeArrays(*(np.empty(n, dtype=_DTYPES.get(f.name, float))
+                           for f in fields(Outcomes)))
 
 
-def simulate_outcomes(*, edv_ml, esv_ml, position_class, delay_ms, scar, scar_at_lead,
-                      ischemic, male, rng: np.random.Generator, params: OutcomeParams,
-                      shift_pct: float = 0.0, null_world: bool = False):
+def simulate_outcomes(*, edv_ml, esv_ml, resync_fraction, scar, scar_at_lead, ischemic, male,
+                      nyha_class, guided: bool, rng: np.random.Generator,
+                      params: OutcomeParams, shift_pct: float = 0.0, null_world: bool = False):
     """Draw 6-month outcomes (:func:`outcome_noise_kernel`, :func:`apply_outcomes_kernel`).
 
     Keyword-only: the arrays are those of :class:`OutcomeInputs`.
@@ -373,12 +369,14 @@ def simulate_outcomes(*, edv_ml, esv_ml, position_class, delay_ms, scar, scar_at
     ----------
     edv_ml, esv_ml : ndarray, shape (n,)
         Baseline volumes (mL).
-    position_class : ndarray of int, shape (n,)
-        Lead vs true latest segment: 0 concordant, 1 adjacent, 2 remote (-1 counts as remote).
-    delay_ms : ndarray, shape (n,)
-        Septal-to-late-site delay (ms), the dyssynchrony a lead can correct.
+    resync_fraction : ndarray, shape (n,)
+        Share of the intrinsic total activation time removed by pacing (0-1).
     scar : ndarray of bool, shape (n, 17)
     scar_at_lead, ischemic, male : ndarray of bool, shape (n,)
+    nyha_class : ndarray of int, shape (n,)
+        Baseline NYHA class (1-4).
+    guided : bool
+        The image-guided arm (the unblinded NYHA channel applies).
     rng : numpy.random.Generator
         The block's ``care`` stream, after the veins and the leads.
     params : OutcomeParams
@@ -404,14 +402,14 @@ def simulate_outcomes(*, edv_ml, esv_ml, position_class, delay_ms, scar, scar_at
     noise = np.empty((n, 3))
     outcome_noise_kernel(rng, noise)
     inputs = OutcomeInputs(
-        edv_ml=edv_ml, esv_ml=floats(esv_ml),
-        position_class=np.ascontiguousarray(position_class, dtype=np.int8),
-        delay_ms=floats(delay_ms), scar=flags(scar), scar_at_lead=flags(scar_at_lead),
-        ischemic=flags(ischemic), male=flags(male), noise=noise)
+        edv_ml=edv_ml, esv_ml=floats(esv_ml), resync_fraction=floats(resync_fraction),
+        scar=flags(scar), scar_at_lead=flags(scar_at_lead), ischemic=flags(ischemic),
+        male=flags(male), nyha_class=np.ascontiguousarray(nyha_class, dtype=np.int8),
+        noise=noise)
     out = empty_outcomes(n)
-    apply_outcomes_kernel(outcome_record(params), float(shift_pct), inputs, out)
+    apply_outcomes_kernel(outcome_record(params), float(shift_pct), bool(guided), inputs, out)
     if not null_world:
         return Outcomes(**out._asdict())
     null = empty_outcomes(n)
-    apply_outcomes_kernel(null_record(params), float(shift_pct), inputs, null)
+    apply_outcomes_kernel(null_record(params), float(shift_pct), bool(guided), inputs, null)
     return Outcomes(**out._asdict()), Outcomes(**null._asdict())

@@ -79,6 +79,10 @@ class PacingParams:
         0.25, unit="fraction", low=0.01, high=1.0,
         doc="Conduction in scar as a fraction of normal.",
         source="stated: the eikonal model's value (ActivationParams.scar_conduction)")
+    rv_delay_ms: float = quantity(
+        40.0, unit="ms", low=0.0, high=150.0,
+        doc="Time from RV pacing to activation of the LV septal segment it faces.",
+        source="stated: transseptal conduction after RV pacing")
     scar_capture_delay_ms: float = quantity(
         40.0, unit="ms", low=0.0, high=200.0,
         doc="Extra delay of LV capture from a lead on scar.",
@@ -96,6 +100,7 @@ class PacingRecord(NamedTuple):
     """:class:`PacingParams` and the segment graph as the pacing kernel reads them."""
 
     rv: int                       # 0-based RV segment
+    rv_delay_ms: float            # RV pacing to LV septal activation (ms)
     edge_ms: np.ndarray           # (17, 17) healthy crossing time between neighbours (ms)
     adjacency: np.ndarray         # (17, 17) bool
     neighbours: np.ndarray        # (17, max degree) int64: 0-based neighbours, -1 padded
@@ -125,7 +130,8 @@ def pacing_record(params: PacingParams, model: SegmentModel) -> PacingRecord:
     for s in range(N_SEGMENTS):
         found = np.flatnonzero(adjacency[s])
         neighbours[s, :found.size] = found
-    return PacingRecord(int(params.rv_segment) - 1, np.ascontiguousarray(edge_ms),
+    return PacingRecord(int(params.rv_segment) - 1, float(params.rv_delay_ms),
+                        np.ascontiguousarray(edge_ms),
                         adjacency, neighbours, 1.0 / params.scar_conduction,
                         float(params.scar_capture_delay_ms),
                         np.ascontiguousarray(model.dyssynchrony_groups[0], dtype=np.int64))
@@ -170,7 +176,7 @@ def paced_kernel(rec, activation_ms, scar, lead, paced_out, total_out):
     done = np.empty(n_seg, np.bool_)
     basal_mid = rec.basal_mid
     for i in range(n):
-        _front(rec, scar[i], rec.rv, 0.0, rv_times, done)
+        _front(rec, scar[i], rec.rv, rec.rv_delay_ms, rv_times, done)
         has_lv = lead[i] > 0
         if has_lv:
             lv = lead[i] - 1

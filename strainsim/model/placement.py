@@ -117,7 +117,7 @@ class PlacementParams:
     image_guided: str = choice("ste", STRATEGIES, doc="Placement strategy of the image-guided arm.")
     control: str = choice("empirical", STRATEGIES, doc="Placement strategy of the control arm.")
     aim_success: float = quantity(
-        0.3759,
+        0.3526,
         unit="fraction",
         low=0,
         high=1,
@@ -125,7 +125,7 @@ class PlacementParams:
         source="calibrated: strainsim calibrate",
     )
     miss_nearest_share: float = quantity(
-        0.3464,
+        0.2375,
         unit="fraction",
         low=0,
         high=1,

@@ -61,6 +61,8 @@ class PopulationParams:
         Baseline LV end-diastolic volume (mL).
     ef_mean_pct, ef_sd_pct : float
         Baseline LV ejection fraction (%), kept within 10-35 %.
+    nyha_ii_fraction, nyha_iii_fraction, nyha_iv_fraction : float
+        Baseline NYHA class mix (class I is the rest; at most 1 in all).
     """
 
     age_mean: float = quantity(
@@ -124,8 +126,25 @@ class PopulationParams:
         source="stated",
     )
 
+    nyha_ii_fraction: float = quantity(
+        0.15, unit="fraction", low=0, high=1,
+        doc="Share of patients in NYHA class II at baseline.",
+        source="stated: the trials enrolled mainly class III (meta-analysis: NYHA II-IV)")
+    nyha_iii_fraction: float = quantity(
+        0.75, unit="fraction", low=0, high=1,
+        doc="Share of patients in NYHA class III at baseline.",
+        source="stated: the trials enrolled mainly class III (Lund: 63 %, trials.toml)")
+    nyha_iv_fraction: float = quantity(
+        0.10, unit="fraction", low=0, high=1,
+        doc="Share of patients in NYHA class IV at baseline (ambulatory).",
+        source="stated: ambulatory class IV is a minority in CRT trials")
+
     def __post_init__(self):
         check_declared(self)
+        total = self.nyha_ii_fraction + self.nyha_iii_fraction + self.nyha_iv_fraction
+        if total > 1.0 + 1e-9:
+            raise ValueError(f"nyha_ii_fraction + nyha_iii_fraction + nyha_iv_fraction = "
+                             f"{total:g}; the NYHA class mix must add up to at most 1")
 
 
 @dataclass(frozen=True)
@@ -141,6 +160,8 @@ class Patients:
         Baseline LV end-diastolic and end-systolic volumes (mL).
     activation : Activation
         Activation times, scar and ischemic status.
+    nyha_class : ndarray of int8, shape (n,)
+        Baseline NYHA class (1-4).
     """
 
     age: np.ndarray
@@ -148,6 +169,7 @@ class Patients:
     edv_ml: np.ndarray
     esv_ml: np.ndarray
     activation: Activation = field(repr=False)
+    nyha_class: np.ndarray | None = None
 
     def __len__(self) -> int:
         return self.age.shape[0]
@@ -187,6 +209,9 @@ class PopulationRecord(NamedTuple):
     edv_sd_ml: float
     ef_mean_pct: float
     ef_sd_pct: float
+    nyha_ii_fraction: float
+    nyha_iii_fraction: float
+    nyha_iv_fraction: float
 
 
 def population_record(population: PopulationParams) -> PopulationRecord:
@@ -197,12 +222,13 @@ def population_record(population: PopulationParams) -> PopulationRecord:
 
 
 @numba.njit(cache=True)
-def population_kernel(rng, pop, age_out, male_out, edv_out, esv_out):
-    """Demographics and baseline volumes, patient by patient.
+def population_kernel(rng, pop, age_out, male_out, edv_out, esv_out, nyha_out):
+    """Demographics, baseline volumes and NYHA class, patient by patient.
 
     Each patient draws, in order: age (normal), sex (uniform < male fraction),
-    EDV (normal, at least 80 mL) and EF (normal, clipped to 10-35 %); ESV
-    follows from EDV and EF.
+    EDV (normal, at least 80 mL), EF (normal, clipped to 10-35 %) and NYHA class
+    (one uniform against the class mix, IV then III then II, else I); ESV follows
+    from EDV and EF.
     """
     for i in range(age_out.shape[0]):
         age_out[i] = pop.age_mean + pop.age_sd * rng.standard_normal()
@@ -210,6 +236,15 @@ def population_kernel(rng, pop, age_out, male_out, edv_out, esv_out):
         edv_out[i] = max(80.0, pop.edv_mean_ml + pop.edv_sd_ml * rng.standard_normal())
         ef = min(max(pop.ef_mean_pct + pop.ef_sd_pct * rng.standard_normal(), 10.0), 35.0)
         esv_out[i] = edv_out[i] * (1.0 - ef / 100.0)
+        u = rng.random()
+        if u < pop.nyha_iv_fraction:
+            nyha_out[i] = 4
+        elif u < pop.nyha_iv_fraction + pop.nyha_iii_fraction:
+            nyha_out[i] = 3
+        elif u < pop.nyha_iv_fraction + pop.nyha_iii_fraction + pop.nyha_ii_fraction:
+            nyha_out[i] = 2
+        else:
+            nyha_out[i] = 1
 
 
 def simulate_patients(
@@ -240,6 +275,8 @@ def simulate_patients(
     activation = activation_for(population, activation)
     age, edv, esv = np.empty(n), np.empty(n), np.empty(n)
     male = np.empty(n, dtype=np.bool_)
-    population_kernel(rng, population_record(population), age, male, edv, esv)
+    nyha = np.empty(n, dtype=np.int8)
+    population_kernel(rng, population_record(population), age, male, edv, esv, nyha)
     act = simulate_activation(n, rng, activation, model)
-    return Patients(age=age, male=male, edv_ml=edv, esv_ml=esv, activation=act)
+    return Patients(age=age, male=male, edv_ml=edv, esv_ml=esv, activation=act,
+                    nyha_class=nyha)

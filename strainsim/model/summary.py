@@ -43,8 +43,9 @@ RESPONDER_ESV_CHANGE_PCT = -15.0  # an LVESV responder: a reduction of at least 
 _COUNTS = ("n", "nyha_improved", "esv_responders",
            "measured_none", "measured_concordant", "measured_adjacent", "measured_remote",
            "true_none", "true_concordant", "true_adjacent", "true_remote",
-           "septal_latest", "lead_on_scar")
-_SUMS = ("esv_concordant_sum", "esv_discordant_sum", "reduction_sum",
+           "septal_latest", "lead_on_scar", "nyha_change_sum")
+_SUMS = ("esv_concordant_sum", "esv_discordant_sum", "ef_concordant_sum",
+         "ef_discordant_sum", "reduction_sum", "resync_sum",
          "esv_mean", "esv_m2", "edv_mean", "edv_m2", "ef_mean", "ef_m2")
 
 BLOCK_STATS = np.dtype([(name, np.int64) for name in _COUNTS]
@@ -52,9 +53,10 @@ BLOCK_STATS = np.dtype([(name, np.int64) for name in _COUNTS]
 """One block's statistics: counts of patients (NYHA improved, LVESV responders, lead
 classes against the measured target and the true latest segment, ``none`` where there
 is no target; septal true latest segments; leads on scar), the LVESV change summed over
-concordant and over discordant leads, and the mean and sum of squared deviations
-(``m2``) of the LVESV, LVEDV (% change) and LVEF (points) changes, and the total
-activation time's reduction by pacing summed (ms)."""
+concordant and over discordant leads (and the LVEF change), the NYHA class changes
+summed, the mean and sum of squared deviations (``m2``) of the LVESV, LVEDV (% change)
+and LVEF (points) changes, and the total activation time's reduction by pacing summed
+(ms, and as a share of the intrinsic time)."""
 
 
 @dataclass(frozen=True)
@@ -87,6 +89,12 @@ class ArmSummary:
         measured target, and of those whose lead is not (NaN without any).
     activation_time_reduction_mean_ms : float
         Mean shortening of the total activation time by biventricular pacing (ms).
+    nyha_class_change_mean : float
+        Mean NYHA class change (6 months minus baseline; negative is better).
+    ef_change_concordant_mean, ef_change_discordant_mean : float
+        Mean LVEF change (points) of concordant and of discordant leads (NaN without).
+    resync_fraction_mean : float
+        Mean share of the intrinsic total activation time removed by pacing.
     """
 
     n: int
@@ -109,6 +117,10 @@ class ArmSummary:
     esv_change_concordant_mean: float
     esv_change_discordant_mean: float
     activation_time_reduction_mean_ms: float
+    nyha_class_change_mean: float
+    ef_change_concordant_mean: float
+    ef_change_discordant_mean: float
+    resync_fraction_mean: float
 
     @property
     def concordant_or_adjacent_measured(self) -> float:
@@ -155,8 +167,15 @@ def block_stats_kernel(o, a, septal, out):
     r.esv_concordant_sum = 0.0
     r.esv_discordant_sum = 0.0
     r.reduction_sum = 0.0
+    r.resync_sum = 0.0
+    r.ef_concordant_sum = 0.0
+    r.ef_discordant_sum = 0.0
+    r.nyha_change_sum = 0
+    nyha_change, resync = o.nyha_class_change, a.resync
     for i in range(n):
         r.reduction_sum += totals[i, 0] - totals[i, 1]
+        r.resync_sum += resync[i]
+        r.nyha_change_sum += nyha_change[i]
         r.nyha_improved += nyha[i]
         r.esv_responders += esv_change[i] <= RESPONDER_ESV_CHANGE_PCT
         c = vs_measured[i]
@@ -165,8 +184,10 @@ def block_stats_kernel(o, a, septal, out):
         elif c == 0:
             r.measured_concordant += 1
             r.esv_concordant_sum += esv_change[i]
+            r.ef_concordant_sum += ef_change[i]
         else:
             r.esv_discordant_sum += esv_change[i]
+            r.ef_discordant_sum += ef_change[i]
             if c == 1:
                 r.measured_adjacent += 1
             else:
@@ -225,6 +246,10 @@ def merge(stats: np.ndarray) -> ArmSummary:
     concordant_sum = sum(columns["esv_concordant_sum"], 0.0)
     discordant_sum = sum(columns["esv_discordant_sum"], 0.0)
     reduction_sum = sum(columns["reduction_sum"], 0.0)
+    resync_sum = sum(columns["resync_sum"], 0.0)
+    ef_concordant_sum = sum(columns["ef_concordant_sum"], 0.0)
+    ef_discordant_sum = sum(columns["ef_discordant_sum"], 0.0)
+    discordant = total["measured_adjacent"] + total["measured_remote"]
 
     def fractions(prefix):
         classes = [total[f"{prefix}_{c}"] for c in ("concordant", "adjacent", "remote")]
@@ -244,6 +269,9 @@ def merge(stats: np.ndarray) -> ArmSummary:
         septal_latest=total["septal_latest"] / n if n else float("nan"),
         lead_on_scar=total["lead_on_scar"] / n if n else float("nan"),
         esv_change_concordant_mean=_ratio(concordant_sum, total["measured_concordant"]),
-        esv_change_discordant_mean=_ratio(discordant_sum, total["measured_adjacent"]
-                                          + total["measured_remote"]),
-        activation_time_reduction_mean_ms=_ratio(reduction_sum, n))
+        esv_change_discordant_mean=_ratio(discordant_sum, discordant),
+        activation_time_reduction_mean_ms=_ratio(reduction_sum, n),
+        nyha_class_change_mean=_ratio(total["nyha_change_sum"], n),
+        ef_change_concordant_mean=_ratio(ef_concordant_sum, total["measured_concordant"]),
+        ef_change_discordant_mean=_ratio(ef_discordant_sum, discordant),
+        resync_fraction_mean=_ratio(resync_sum, n))

@@ -1,19 +1,28 @@
-"""Calibration as a feature: published targets, simulated moments, fitted defaults.
+"""Calibration as a feature: published contrasts, simulated moments, a chi-square fit.
 
 ``cohorts/published/targets.toml`` lists the sourced numbers the virtual world
-should reproduce (pooled effects, concordance rates, arm-level response rates,
-...) with their uncertainty, and the free parameters with the box they are
-searched in. :func:`evaluate` runs ``replicates`` virtual five-trial
-meta-analyses with a given set of parameter values and returns, per target, the
-simulated mean, its 95 % range over replicates and the target's z-score;
-:func:`calibrate` fits the free parameters by the simulated method of moments:
-it minimizes
+should reproduce, with their uncertainty: the trials' between-arm contrasts (risk
+and mean differences, SEs from the published arm sizes and SDs), the pooled
+results of the meta-analysis, the concordant-vs-discordant difference of the
+lead-position meta-analysis, and arm levels only where no contrast is reported;
+and the free parameters with the box they are searched in.
 
-    sum over fitted targets of ((simulated mean - published value) / SE)^2
+:func:`evaluate` runs ``replicates`` virtual five-trial meta-analyses and
+returns, per target, the simulated mean, its 95 % range and z, and the
+goodness of fit
 
-with Nelder-Mead (:func:`scipy.optimize.minimize`) inside the box, on common
-random numbers (every evaluation uses the same seeds, so the objective changes
-only through the parameters).
+    chi2 = r' V^-1 r,   V = D C D + S / R
+
+over the fitted targets: ``r`` the simulated means minus the published values,
+``D`` the published SEs, ``C`` the correlation of the targets' sampling errors
+within a trial or the pooled set (taken from the simulation), and ``S / R`` the
+simulation's own variance of its means (:func:`covariance`); on ``fitted targets
+- free parameters`` degrees of freedom. :func:`calibrate` minimizes it with
+:func:`scipy.optimize.least_squares` on common random numbers and reports each
+parameter's SE and whether the targets identify it. Calibration and validation
+draw independent seeds (:func:`purpose_seed`); :func:`leave_one_trial_out`
+predicts each trial's contrasts from a fit without them and
+:func:`posterior_predictive` checks the published pattern.
 
 Examples
 --------
@@ -50,14 +59,17 @@ from strainsim.studies.trials import OUTCOMES, pool_trials, simulate_trial
 
 __all__ = ["Target", "FreeParameter", "Targets", "load_targets", "with_parameters",
            "current_values", "Evaluation", "evaluate", "CalibrationResult", "calibrate",
-           "QUANTITIES", "spec_fragment"]
+           "QUANTITIES", "spec_fragment", "covariance", "purpose_seed", "ParameterFit",
+           "parameter_uncertainty", "uncertainty_at", "leave_one_trial_out", "LeftOut",
+           "posterior_predictive", "trials_with_targets", "simulate_samples"]
 
-ARMS = ("image_guided", "control")
-STATISTICS = ("pooled", "pooled_ci_width", "arm")
+ARMS = ("image_guided", "control", "both")
+STATISTICS = ("pooled", "pooled_ci_width", "arm", "contrast")
 # arm summary quantities a target can name (fractions of the arm's patients or means)
 QUANTITIES = {
     "nyha_improved_fraction": lambda a: a.nyha_improved / a.n,
     "nyha_not_improved_fraction": lambda a: 1.0 - a.nyha_improved / a.n,
+    "nyha_class_change_mean": lambda a: a.nyha_class_change_mean,
     "esv_responder_fraction": lambda a: a.esv_responders / a.n,
     "esv_change_mean": lambda a: a.esv_change_mean,
     "edv_change_mean": lambda a: a.edv_change_mean,
@@ -69,6 +81,12 @@ QUANTITIES = {
     "concordant_or_adjacent_true": lambda a: a.concordant_true + a.adjacent_true,
     "esv_change_concordant_mean": lambda a: a.esv_change_concordant_mean,
     "esv_change_discordant_mean": lambda a: a.esv_change_discordant_mean,
+    "esv_change_concordant_minus_discordant":
+        lambda a: a.esv_change_concordant_mean - a.esv_change_discordant_mean,
+    "ef_change_concordant_minus_discordant":
+        lambda a: a.ef_change_concordant_mean - a.ef_change_discordant_mean,
+    "resync_fraction_mean": lambda a: a.resync_fraction_mean,
+    "activation_time_reduction_mean_ms": lambda a: a.activation_time_reduction_mean_ms,
     "septal_latest": lambda a: a.septal_latest,
     "lead_on_scar": lambda a: a.lead_on_scar,
 }
@@ -84,7 +102,9 @@ class Target:
     Attributes
     ----------
     name, source : str
-    statistic : {"pooled", "pooled_ci_width", "arm"}
+    statistic : {"pooled", "pooled_ci_width", "arm", "contrast"}
+        A pooled estimate or its CI width, an arm's summary, or a trial's between-arm
+        contrast (image-guided minus control: a risk or mean difference).
     value : float
         The published value (an odds ratio for pooled NYHA).
     se : float
@@ -92,7 +112,8 @@ class Target:
     outcome : str or None
         For pooled statistics: nyha, lvesv, lvedv or lvef.
     quantity, trial, arm : str or None
-        For arm statistics (:data:`QUANTITIES`; trial name or ``"all"``).
+        For arm and contrast statistics (:data:`QUANTITIES`; trial name or ``"all"``;
+        ``"both"`` arms patient-weighted).
     fit : bool
         Whether :func:`calibrate` fits it (else only reported).
     reason : str
@@ -110,6 +131,12 @@ class Target:
     arm: str | None = None
     fit: bool = True
     reason: str = ""
+
+    @property
+    def group(self) -> str:
+        """Targets of one group may have correlated sampling errors (the same trial's
+        patients, or the pooled estimates): ``"pooled"``, ``"all"`` or the trial."""
+        return "pooled" if self.statistic.startswith("pooled") else str(self.trial)
 
     @property
     def log_scale(self) -> bool:
@@ -152,6 +179,14 @@ class TargetEntry(BaseModel):
     sd: float | None = Field(None, gt=0, description="SD of the patients' values.")
     events: float | None = Field(None, ge=0, description="Events among n.")
     tolerance: float | None = Field(None, gt=0, description="A stated uncertainty (SE).")
+    arm_values: list[float] | None = Field(None, min_length=2, max_length=2,
+                                           description="A contrast's two published arm "
+                                           "values [image-guided, control].")
+    arm_n: list[float] | None = Field(None, min_length=2, max_length=2,
+                                      description="Patients analysed in each arm.")
+    arm_sd: list[float] | None = Field(None, min_length=2, max_length=2,
+                                       description="SD of each arm's values (a mean "
+                                       "difference; omitted for a risk difference).")
     outcome: Literal[OUTCOMES] | None = None
     quantity: Literal[tuple(QUANTITIES)] | None = None
     trial: str | None = None
@@ -187,14 +222,33 @@ def _target(entry: TargetEntry, source: str, trial_names) -> Target:
             raise InputError(source, f"{where}.outcome", "one of " + ", ".join(OUTCOMES))
         fields["outcome"] = entry.outcome
     else:
-        for key, allowed in (("quantity", tuple(QUANTITIES)), ("arm", ARMS)):
+        required = (("quantity", tuple(QUANTITIES)),) + (
+            (("arm", ARMS),) if entry.statistic == "arm" else ())
+        for key, allowed in required:
             if getattr(entry, key) is None:
                 raise InputError(source, f"{where}.{key}", "one of " + ", ".join(allowed))
         if entry.trial != "all" and entry.trial not in trial_names:
             raise InputError(source, f"{where}.trial", "'all' or one of the trials "
                              + ", ".join(trial_names), repr(entry.trial))
-        fields.update(quantity=entry.quantity, arm=entry.arm, trial=entry.trial)
+        fields.update(quantity=entry.quantity, arm=entry.arm or "both", trial=entry.trial)
     odds_ratio = entry.statistic == "pooled" and entry.outcome == "nyha"
+    if entry.statistic == "contrast" and entry.arm != "both" and entry.arm is not None:
+        raise InputError(source, f"{where}.arm", "'both' or omitted for a contrast",
+                         repr(entry.arm))
+    if entry.arm_values is not None:
+        if entry.arm_n is None or min(entry.arm_n) < 1:
+            raise InputError(source, f"{where}.arm_n", "two arm sizes >= 1 with arm_values")
+        (vg, vc), (ng, nc) = entry.arm_values, entry.arm_n
+        if entry.arm_sd is not None:
+            sg, sc = entry.arm_sd
+            se = math.sqrt(sg * sg / ng + sc * sc / nc)
+        elif 0.0 <= vg <= 1.0 and 0.0 <= vc <= 1.0:
+            se = math.sqrt(vg * (1 - vg) / ng + vc * (1 - vc) / nc)
+        else:
+            raise InputError(source, f"{where}.arm_sd", "arm SDs for a mean difference "
+                             "(or two fractions in [0, 1] for a risk difference)")
+        return Target(name=entry.name, statistic=entry.statistic, value=vg - vc, se=se,
+                      source=entry.source, fit=entry.fit, reason=entry.reason, **fields)
     if entry.events is not None:
         if entry.n is None:
             raise InputError(source, f"{where}.n", "a count with events")
@@ -294,6 +348,16 @@ def current_values(specs: list[TrialSpec], parameters) -> dict[str, float]:
     return out
 
 
+# where each use of the random numbers starts: calibration and validation never share
+PURPOSES = ("calibration", "validation")
+
+
+def purpose_seed(seed, purpose: str) -> np.random.SeedSequence:
+    """The seed of one use of ``seed``: ``calibration`` and ``validation`` are two
+    independent children of it, so a validation never reuses the fit's patients."""
+    return children(as_seed_sequence(seed), len(PURPOSES))[PURPOSES.index(purpose)]
+
+
 @dataclass(frozen=True)
 class Evaluation:
     """Targets vs the simulated world.
@@ -304,83 +368,208 @@ class Evaluation:
         The free parameters' values simulated.
     samples : ndarray, shape (replicates, targets)
         Each replicate's value of each target's statistic (reported scale).
+    pooled : ndarray, shape (replicates, 4, 3)
+        Each replicate's pooled estimate, CI low and CI high of nyha (an odds ratio),
+        lvesv, lvedv and lvef.
     mean, low, high : ndarray, shape (targets,)
         Mean over replicates and its 2.5 and 97.5 percentiles.
     z : ndarray, shape (targets,)
-        (simulated mean - published) / SE on the fitting scale.
-    objective : float
-        Sum of z^2 over the fitted targets.
+        (simulated mean - published) / sqrt(SE^2 + simulation variance of the mean), on
+        the fitting scale.
+    covariance : ndarray, shape (fitted, fitted)
+        The chi-square's covariance of the fitted targets (see :func:`covariance`).
+    chi2 : float
+        The goodness of fit of the fitted targets (``objective`` is the same number).
+    df : int
+        Fitted targets minus free parameters.
     """
 
     values: dict
     samples: np.ndarray
+    pooled: np.ndarray
     mean: np.ndarray
     low: np.ndarray
     high: np.ndarray
     z: np.ndarray
-    objective: float
+    covariance: np.ndarray
+    chi2: float
+    df: int
+
+    @property
+    def objective(self) -> float:
+        return self.chi2
+
+    @property
+    def p(self) -> float:
+        """Chi-square p value on ``df`` degrees of freedom (NaN when df < 1)."""
+        from scipy.stats import chi2
+
+        return float(chi2.sf(self.chi2, self.df)) if self.df >= 1 else float("nan")
 
 
-def _arm_value(trials, target: Target) -> float:
+def _arm_value(trials, target: Target, arm: str) -> float:
     chosen = [t for t in trials if target.trial in ("all", t.spec.name)]
-    arms = [t.guided if target.arm == "image_guided" else t.control for t in chosen]
+    sides = ("guided", "control") if arm == "both" else (
+        ("guided",) if arm == "image_guided" else ("control",))
+    arms = [getattr(t, side) for t in chosen for side in sides]
     get = QUANTITIES[target.quantity]
     weights = np.array([a.n for a in arms], float)
-    return float(np.dot(weights, [get(a) for a in arms]) / weights.sum())
+    with np.errstate(all="ignore"):
+        values = np.array([get(a) for a in arms], float)
+    keep = np.isfinite(values)
+    if not keep.any():
+        return float("nan")
+    return float(np.dot(weights[keep], values[keep]) / weights[keep].sum())
+
+
+def _statistic(trials, pooled, target: Target) -> float:
+    if target.statistic == "arm":
+        return _arm_value(trials, target, target.arm)
+    if target.statistic == "contrast":
+        return (_arm_value(trials, target, "image_guided")
+                - _arm_value(trials, target, "control"))
+    res = pooled[target.outcome]
+    transform = np.exp if target.outcome == "nyha" else float
+    if target.statistic == "pooled":
+        return float(transform(res.estimate))
+    return float(transform(res.ci_high) - transform(res.ci_low))
 
 
 def simulate_samples(specs: list[TrialSpec], targets: tuple[Target, ...], replicates: int,
-                     seed: int = 0, method: str = "REML", test: str = "knha",
-                     progress=None) -> np.ndarray:
-    """Each replicate's value of every target's statistic, shape (replicates, targets).
+                     seed=0, method: str = "REML", test: str = "knha",
+                     progress=None) -> tuple[np.ndarray, np.ndarray]:
+    """Each replicate's value of every target's statistic, and its pooled results.
 
-    Replicate ``r`` simulates the five trials from ``SeedSequence(seed)`` -> child ``r``
-    -> one child per trial (as :func:`strainsim.studies.trials.virtual_meta_analysis`).
+    Replicate ``r`` simulates the five trials from ``seed`` -> child ``r`` -> one child
+    per trial (as :func:`strainsim.studies.trials.virtual_meta_analysis`).
+
+    Returns
+    -------
+    samples : ndarray, shape (replicates, targets)
+    pooled : ndarray, shape (replicates, 4, 3)
+        Estimate, CI low and CI high of each outcome (nyha as an odds ratio).
     """
     out = np.empty((replicates, len(targets)))
+    pooled_out = np.empty((replicates, len(OUTCOMES), 3))
     for r, rep_seed in enumerate(children(as_seed_sequence(seed), replicates)):
         trials = [simulate_trial(spec, s) for spec, s in
                   zip(specs, children(rep_seed, len(specs)), strict=True)]
-        pooled = pool_trials(trials, method=method, test=test) if any(
-            t.statistic != "arm" for t in targets) else {}
+        pooled = pool_trials(trials, method=method, test=test)
+        for k, key in enumerate(OUTCOMES):
+            res = pooled[key]
+            transform = np.exp if key == "nyha" else float
+            pooled_out[r, k] = [transform(res.estimate), transform(res.ci_low),
+                                transform(res.ci_high)]
         for k, t in enumerate(targets):
-            if t.statistic == "arm":
-                out[r, k] = _arm_value(trials, t)
-                continue
-            res = pooled[t.outcome]
-            transform = np.exp if t.outcome == "nyha" else float
-            if t.statistic == "pooled":
-                out[r, k] = transform(res.estimate)
-            else:
-                out[r, k] = transform(res.ci_high) - transform(res.ci_low)
+            out[r, k] = _statistic(trials, pooled, t)
         if progress is not None:
             progress(r + 1)
+    return out, pooled_out
+
+
+def _fit_scale(targets, samples: np.ndarray) -> np.ndarray:
+    """Samples on the fitting scale (log for a pooled odds ratio)."""
+    out = np.array(samples, dtype=float, copy=True)
+    for k, t in enumerate(targets):
+        if t.log_scale:
+            out[..., k] = np.log(np.maximum(out[..., k], 1e-12))
     return out
 
 
-def evaluate(specs: list[TrialSpec], targets: Targets, values: dict[str, float] | None = None,
-             replicates: int = 40, seed: int = 0, progress=None) -> Evaluation:
-    """Simulate ``replicates`` virtual meta-analyses with ``values`` and compare."""
-    values = dict(values) if values is not None else current_values(specs,
-                                                                     targets.parameters)
-    world = with_parameters(specs, values)
-    samples = simulate_samples(world, targets.targets, replicates, seed, progress=progress)
-    # a replicate without, say, a single concordant lead has no mean for it: left out
+def _published(targets) -> np.ndarray:
+    return np.array([math.log(t.value) if t.log_scale else t.value for t in targets])
+
+
+CORRELATION_SHRINKAGE = 5.0   # replicates' worth of shrinkage of the correlations
+
+
+def covariance(targets, samples: np.ndarray) -> np.ndarray:
+    """The chi-square's covariance of ``targets`` from their simulated ``samples``.
+
+    ``D C D + S / R``: the published SEs (``D`` diagonal), the correlation of their
+    sampling errors ``C`` taken from the simulation within each :attr:`Target.group`
+    (the same trial's patients, or the pooled estimates; zero between groups), and the
+    simulation's own variance of the mean (``S``, the replicates' covariance, over the
+    ``R`` replicates). The correlations are shrunk towards zero by
+    ``CORRELATION_SHRINKAGE / R``. All on the fitting scale.
+    """
+    x = _fit_scale(targets, samples)
+    with np.errstate(all="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        col_mean = np.nanmean(x, axis=0)
+    x = np.where(np.isfinite(x), x, col_mean)
+    replicates = x.shape[0]
+    s = np.atleast_2d(np.cov(x, rowvar=False)) if replicates > 1 else np.zeros(
+        (x.shape[1], x.shape[1]))
+    sd = np.sqrt(np.maximum(np.diag(s), 0.0))
+    with np.errstate(all="ignore"):
+        corr = s / np.outer(sd, sd)
+    groups = [t.group for t in targets]
+    same = np.array([[a == b for b in groups] for a in groups])
+    corr = np.where(same & np.isfinite(corr), corr, 0.0)
+    # shrunk towards independence by CORRELATION_SHRINKAGE / R (all the way with few
+    # replicates): a correlation estimated from R replicates is noisy, and the
+    # covariance must stay positive definite
+    shrink = min(1.0, CORRELATION_SHRINKAGE / max(replicates, 1))
+    corr = (1.0 - shrink) * corr
+    np.fill_diagonal(corr, 1.0)
+    se = np.array([t.se for t in targets])
+    return np.outer(se, se) * corr + s / max(replicates, 1)
+
+
+def _goodness(targets, samples, n_parameters: int):
+    """Mean, 95 % range, z, the fitted targets' covariance, chi-square and df."""
     with np.errstate(all="ignore"), warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
         mean = np.nanmean(samples, axis=0)
         low, high = np.nanpercentile(samples, [2.5, 97.5], axis=0)
-    z = np.empty(len(targets.targets))
-    for k, t in enumerate(targets.targets):
-        if t.log_scale:
-            z[k] = (math.log(max(mean[k], 1e-12)) - math.log(t.value)) / t.se
-        else:
-            z[k] = (mean[k] - t.value) / t.se
-    fitted = np.array([t.fit for t in targets.targets])
-    objective = float(np.sum(z[fitted] ** 2))
-    if not math.isfinite(objective):  # a fitted statistic the world cannot produce
-        objective = math.inf
-    return Evaluation(values, samples, mean, low, high, z, objective)
+    fitted = np.array([t.fit for t in targets])
+    cov_all = covariance(targets, samples)
+    centre = np.nanmean(_fit_scale(targets, samples), axis=0) if samples.shape[0] else mean
+    residual = centre - _published(targets)
+    z = residual / np.sqrt(np.diag(cov_all))
+    cov = cov_all[np.ix_(fitted, fitted)]
+    r = residual[fitted]
+    if np.all(np.isfinite(r)) and r.size:
+        chi2 = float(r @ np.linalg.solve(cov, r))
+    else:   # a fitted statistic the world cannot produce
+        chi2 = math.inf
+    return mean, low, high, z, cov, chi2, int(fitted.sum()) - n_parameters
+
+
+def evaluate(specs: list[TrialSpec], targets: Targets, values: dict[str, float] | None = None,
+             replicates: int = 40, seed=0, progress=None,
+             purpose: str = "validation", n_parameters: int | None = None) -> Evaluation:
+    """Simulate ``replicates`` virtual meta-analyses with ``values`` and compare.
+
+    ``purpose`` picks the seeds (:func:`purpose_seed`): a validation's patients are not
+    the calibration's. ``n_parameters`` (default: the targets' free parameters) sets the
+    degrees of freedom.
+    """
+    values = dict(values) if values is not None else current_values(specs,
+                                                                     targets.parameters)
+    world = with_parameters(specs, values)
+    samples, pooled = simulate_samples(world, targets.targets, replicates,
+                                       purpose_seed(seed, purpose), progress=progress)
+    n_par = len(targets.parameters) if n_parameters is None else n_parameters
+    mean, low, high, z, cov, chi2, df = _goodness(targets.targets, samples, n_par)
+    return Evaluation(values, samples, pooled, mean, low, high, z, cov, chi2, df)
+
+
+@dataclass(frozen=True)
+class ParameterFit:
+    """A fitted parameter, its standard error and whether the targets identify it.
+
+    ``se`` is from the chi-square's curvature (``(J^T J)^-1`` of the whitened residuals,
+    J by finite differences on common random numbers); a parameter is not identified
+    when its SE is wider than half its box."""
+
+    name: str
+    value: float
+    se: float
+    low: float
+    high: float
+    identified: bool
 
 
 @dataclass(frozen=True)
@@ -392,71 +581,240 @@ class CalibrationResult:
     targets : Targets
     start, best : Evaluation
         The world before (the given starting values) and after the fit.
+    parameters : tuple of ParameterFit
+        The fitted values with their uncertainty.
     evaluations : int
-        Objective evaluations used.
+        Objective evaluations used (finite-difference steps included).
     converged : bool
-        Whether Nelder-Mead met its tolerances before ``max_evals``.
+        Whether the optimizer met its tolerances within ``max_evals``.
     replicates, seed : int
     """
 
     targets: Targets
     start: Evaluation
     best: Evaluation
+    parameters: tuple
     evaluations: int
     converged: bool
     replicates: int
     seed: int
 
 
+class _Objective:
+    """Whitened residuals of the fitted targets as a function of the parameters scaled
+    to [0, 1] within their boxes, every evaluation on the same seeds."""
+
+    def __init__(self, specs, targets, replicates, seed, progress):
+        self.specs, self.targets, self.replicates, self.seed = specs, targets, replicates, seed
+        self.progress, self.count, self.seen = progress, 0, {}
+        params = targets.parameters
+        self.lows = np.array([p.low for p in params])
+        self.widths = np.array([p.high - p.low for p in params])
+        self.fitted = np.array([t.fit for t in targets.targets])
+        self.whiten = None
+
+    def values(self, x) -> dict:
+        return {p.name: float(self.lows[k] + self.widths[k] * min(max(x[k], 0.0), 1.0))
+                for k, p in enumerate(self.targets.parameters)}
+
+    def evaluation(self, x) -> Evaluation:
+        key = tuple(np.round(np.asarray(x, float), 12))
+        if key not in self.seen:
+            self.seen[key] = evaluate(self.specs, self.targets, self.values(x),
+                                      self.replicates, self.seed, purpose="calibration")
+            self.count += 1
+            if self.progress is not None:
+                self.progress(self.count)
+        return self.seen[key]
+
+    def use_covariance(self, evaluation: Evaluation) -> None:
+        """Whiten by this evaluation's covariance (held fixed while the optimizer runs,
+        so the objective changes only through the simulated means)."""
+        self.whiten = np.linalg.cholesky(evaluation.covariance)
+
+    def residuals(self, x) -> np.ndarray:
+        e = self.evaluation(x)
+        centre = np.nanmean(_fit_scale(self.targets.targets, e.samples), axis=0)
+        r = (centre - _published(self.targets.targets))[self.fitted]
+        r = np.where(np.isfinite(r), r, 1e3)
+        from scipy.linalg import solve_triangular
+
+        return solve_triangular(self.whiten, r, lower=True)
+
+
+DIFF_STEP = 0.05   # finite-difference step, as a share of each parameter's box
+
+
+def parameter_uncertainty(objective: _Objective, x: np.ndarray,
+                          jacobian: np.ndarray | None = None) -> tuple:
+    """Each parameter's SE from the whitened residuals' Jacobian at ``x`` (forward
+    differences of :data:`DIFF_STEP` of the box, towards the box's inside)."""
+    x = np.asarray(x, float)
+    if jacobian is None:
+        base = objective.residuals(x)
+        jacobian = np.empty((base.size, x.size))
+        for k in range(x.size):
+            step = DIFF_STEP if x[k] + DIFF_STEP <= 1.0 else -DIFF_STEP
+            shifted = x.copy()
+            shifted[k] += step
+            jacobian[:, k] = (objective.residuals(shifted) - base) / step
+    information = jacobian.T @ jacobian
+    cov = np.linalg.pinv(information)
+    se_scaled = np.sqrt(np.maximum(np.diag(cov), 0.0))
+    # an unidentified direction: (almost) no change of the residuals
+    flat = np.abs(jacobian).sum(axis=0) < 1e-9
+    out = []
+    values = objective.values(x)
+    for k, p in enumerate(objective.targets.parameters):
+        se = float(objective.widths[k] * se_scaled[k]) if not flat[k] else math.inf
+        out.append(ParameterFit(p.name, values[p.name], se, p.low, p.high,
+                                bool(not flat[k] and se_scaled[k] <= 0.5)))
+    return tuple(out)
+
+
 def calibrate(specs: list[TrialSpec], targets: Targets, replicates: int = 40, seed: int = 0,
               max_evals: int = 300, start: dict[str, float] | None = None,
               progress=None) -> CalibrationResult:
-    """Fit the free parameters to the fitted targets (simulated method of moments).
+    """Fit the free parameters to the fitted targets: minimum chi-square.
 
-    Nelder-Mead on the parameters scaled to [0, 1] within their box, from
-    ``start`` (default: the specs' current values), every evaluation on the same
-    ``replicates`` seeds (common random numbers). ``progress`` is called with the
+    :func:`scipy.optimize.least_squares` (trust region reflective, inside the boxes) on
+    the fitted targets' residuals whitened by :func:`covariance`, from ``start``
+    (default: the specs' current values), every evaluation on the same ``replicates``
+    calibration seeds (common random numbers), the Jacobian by finite differences of
+    :data:`DIFF_STEP` of each box. The covariance is taken at the start and again at the
+    first optimum, from which the fit is repeated once. ``progress`` is called with the
     number of evaluations done.
     """
-    from scipy.optimize import minimize
+    from scipy.optimize import least_squares
 
     if not targets.parameters:
         raise InputError(targets.source, "parameter", "at least one [[parameter]] to fit")
+    fitted = sum(t.fit for t in targets.targets)
+    if fitted < len(targets.parameters):
+        raise InputError(targets.source, "target", f"at least as many fitted targets as the "
+                         f"{len(targets.parameters)} free parameters", str(fitted))
+    objective = _Objective(specs, targets, replicates, seed, progress)
     params = targets.parameters
-    lows = np.array([p.low for p in params])
-    widths = np.array([p.high - p.low for p in params])
     initial = dict(start) if start is not None else current_values(specs, params)
-    x0 = np.clip((np.array([initial[p.name] for p in params]) - lows) / widths, 0.0, 1.0)
-    seen: dict[tuple, Evaluation] = {}
-    count = [0]
-
-    def values_of(x):
-        return {p.name: float(lows[k] + widths[k] * min(max(x[k], 0.0), 1.0))
-                for k, p in enumerate(params)}
-
-    def objective(x):
-        key = tuple(np.round(x, 12))
-        if key not in seen:
-            seen[key] = evaluate(specs, targets, values_of(x), replicates, seed)
-            count[0] += 1
-            if progress is not None:
-                progress(count[0])
-        return seen[key].objective
-
-    first = evaluate(specs, targets, values_of(x0), replicates, seed)
-    seen[tuple(np.round(x0, 12))] = first
-    simplex = np.vstack([x0] + [np.clip(x0 + np.eye(len(params))[k] * (0.15 if x0[k] < 0.85
-                                                                        else -0.15), 0, 1)
-                                for k in range(len(params))])
-    result = minimize(objective, x0, method="Nelder-Mead",
-                      bounds=[(0.0, 1.0)] * len(params),
-                      options={"maxfev": max_evals, "initial_simplex": simplex,
-                               "xatol": 1e-3, "fatol": 1e-3})
-    key = tuple(np.round(result.x, 12))
-    best = seen[key] if key in seen else evaluate(specs, targets, values_of(result.x),
-                                                   replicates, seed)
-    return CalibrationResult(targets, first, best, count[0] + 1, bool(result.success),
+    x = np.clip((np.array([initial[p.name] for p in params]) - objective.lows)
+                / objective.widths, 0.0, 1.0)
+    first = objective.evaluation(x)
+    converged = False
+    result = None
+    for _ in range(2):
+        objective.use_covariance(objective.evaluation(x))
+        budget = max(1, (max_evals - objective.count) // (len(params) + 1))
+        if max_evals - objective.count <= len(params) + 1:
+            break
+        result = least_squares(objective.residuals, x, bounds=(0.0, 1.0), method="trf",
+                               diff_step=DIFF_STEP, x_scale=1.0, max_nfev=budget,
+                               xtol=1e-3, ftol=1e-4)
+        converged = bool(result.status > 0)
+        x = np.clip(result.x, 0.0, 1.0)
+    best = objective.evaluation(x)
+    objective.use_covariance(best)
+    parameters = parameter_uncertainty(objective, x)
+    return CalibrationResult(targets, first, best, parameters, objective.count, converged,
                              replicates, seed)
+
+
+def uncertainty_at(specs: list[TrialSpec], targets: Targets, values: dict | None = None,
+                   replicates: int = 40, seed: int = 0, progress=None) -> tuple:
+    """The free parameters' SEs and identification at ``values`` (default: the shipped
+    ones), on the calibration seeds (:func:`parameter_uncertainty`)."""
+    objective = _Objective(specs, targets, replicates, seed, progress)
+    initial = dict(values) if values is not None else current_values(specs,
+                                                                     targets.parameters)
+    x = np.clip((np.array([initial[p.name] for p in targets.parameters]) - objective.lows)
+                / objective.widths, 0.0, 1.0)
+    objective.use_covariance(objective.evaluation(x))
+    return parameter_uncertainty(objective, x)
+
+
+def trials_with_targets(targets: Targets) -> list[str]:
+    """The trials that have fitted targets of their own (in the order they appear)."""
+    out = []
+    for t in targets.targets:
+        if t.fit and t.trial not in (None, "all") and t.trial not in out:
+            out.append(t.trial)
+    return out
+
+
+@dataclass(frozen=True)
+class LeftOut:
+    """One leave-one-trial-out refit: the trial left out, the refitted values and the
+    prediction of its own targets (names, published, predicted, z)."""
+
+    trial: str
+    values: dict
+    chi2: float
+    df: int
+    targets: tuple
+    published: np.ndarray
+    predicted: np.ndarray
+    z: np.ndarray
+
+
+def leave_one_trial_out(specs: list[TrialSpec], targets: Targets, replicates: int = 40,
+                        seed: int = 0, max_evals: int = 300, progress=None) -> list[LeftOut]:
+    """Refit without each trial's own targets and predict them out of sample.
+
+    For every trial with fitted targets of its own, the targets of that trial are
+    dropped, the free parameters refitted (:func:`calibrate`, calibration seeds, from
+    the shipped values), and the dropped targets predicted on the validation seeds: z
+    is the prediction's miss over sqrt(SE^2 + simulation variance). The pooled targets
+    stay in every refit (they include all five trials; see docs/calibration.md).
+    """
+    names = trials_with_targets(targets)
+    if len({s.name for s in specs}) < 2 or not names:
+        raise InputError("option --leave-one-trial-out", None,
+                         "a world of at least two trials with targets of their own",
+                         f"{len(specs)} trial(s)")
+    out = []
+    for k, name in enumerate(names):
+        kept = Targets(tuple(t for t in targets.targets if t.trial != name),
+                       targets.parameters, targets.source)
+        fit = calibrate(specs, kept, replicates=replicates, seed=seed, max_evals=max_evals)
+        own = tuple(t for t in targets.targets if t.trial == name and t.fit)
+        check = evaluate(specs, Targets(own, targets.parameters, targets.source),
+                         fit.best.values, replicates, seed, n_parameters=0)
+        out.append(LeftOut(name, fit.best.values, fit.best.chi2, fit.best.df,
+                           tuple(t.name for t in own), np.array([t.value for t in own]),
+                           check.mean, check.z))
+        if progress is not None:
+            progress(k + 1)
+    return out
+
+
+PATTERN = "NYHA benefit significant; LVESV, LVEDV and LVEF not"
+
+
+def posterior_predictive(evaluation: Evaluation, published: dict | None = None) -> dict:
+    """How often the simulated meta-analyses show the published pattern, and where each
+    published pooled estimate falls among the simulated ones.
+
+    The pattern: the pooled NYHA odds ratio's CI above 1, and the LVESV, LVEDV and LVEF
+    CIs each containing 0 (as published). ``published`` maps outcome -> estimate
+    (default: the meta-analysis's, ``cohorts/published/meta_analysis.toml``).
+    """
+    if published is None:
+        from strainsim.studies.sweep import published_targets
+
+        published = {k: v[0] for k, v in published_targets().items()}
+    pooled = evaluation.pooled
+    nyha_benefit = pooled[:, 0, 1] > 1.0
+    echo_null = np.all((pooled[:, 1:, 1] <= 0.0) & (pooled[:, 1:, 2] >= 0.0), axis=1)
+    pattern = nyha_benefit & echo_null
+    replicates = pooled.shape[0]
+    share = float(pattern.mean()) if replicates else float("nan")
+    quantiles = {key: float(np.mean(pooled[:, k, 0] <= published[key]))
+                 for k, key in enumerate(OUTCOMES) if key in published}
+    return {"pattern": PATTERN, "pattern_share": share,
+            "pattern_share_mcse": math.sqrt(share * (1 - share) / replicates)
+            if replicates else float("nan"),
+            "replicates": replicates, "published_quantile": quantiles,
+            "simulated_mean": {key: float(np.mean(pooled[:, k, 0]))
+                               for k, key in enumerate(OUTCOMES)}}
 
 
 def spec_fragment(values: dict[str, float]) -> str:

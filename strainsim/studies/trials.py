@@ -60,6 +60,8 @@ __all__ = [
     "TrialResult",
     "simulate_arm",
     "simulate_trial",
+    "replicate_tables",
+    "REPLICATE_COLUMNS",
     "virtual_meta_analysis",
     "trial_effect_sizes",
     "pool_trials",
@@ -414,3 +416,61 @@ def simulate_patient(seed: int, spec: TrialSpec, *, guided: bool = True,
                        scar=None if scar is None else np.asarray(scar, bool).reshape(1, -1))
     return SimulatedPatient(arrays=a, results=block_results(a, spec, model=model),
                             time_ms=time_axis(spec.curves))
+
+
+# replicates.csv: column -> how it is read off an arm summary
+REPLICATE_COLUMNS = {
+    "n": lambda a: a.n,
+    "nyha_improved_fraction": lambda a: a.nyha_improved / a.n,
+    "nyha_class_change_mean": lambda a: a.nyha_class_change_mean,
+    "lvesv_change_mean_pct": lambda a: a.esv_change_mean,
+    "lvesv_responder_fraction": lambda a: a.esv_responders / a.n,
+    "lvedv_change_mean_pct": lambda a: a.edv_change_mean,
+    "lvef_change_mean": lambda a: a.ef_change_mean,
+    "lvef_change_sd": lambda a: a.ef_change_sd,
+    "concordant_fraction": lambda a: a.concordant_measured,
+    "concordant_or_adjacent_fraction": lambda a: a.concordant_or_adjacent_measured,
+    "lvesv_change_concordant_mean_pct": lambda a: a.esv_change_concordant_mean,
+    "lvesv_change_discordant_mean_pct": lambda a: a.esv_change_discordant_mean,
+    "lvef_change_concordant_mean": lambda a: a.ef_change_concordant_mean,
+    "lvef_change_discordant_mean": lambda a: a.ef_change_discordant_mean,
+    "lead_on_scar_fraction": lambda a: a.lead_on_scar,
+    "activation_time_reduction_mean_ms": lambda a: a.activation_time_reduction_mean_ms,
+    "resync_fraction_mean": lambda a: a.resync_fraction_mean,
+}
+POOLED_COLUMNS = ("replicate", "outcome", "estimate", "ci_low", "ci_high", "tau2", "i2")
+
+
+def replicate_tables(specs: list[TrialSpec], replicates: int, seed=0, method: str = "REML",
+                     test: str = "knha", progress=None, mapper=None):
+    """``replicates`` virtual meta-analyses as data: ``replicates.csv`` (one row per
+    replicate, trial and arm) and ``pooled.csv`` (one row per replicate and outcome; nyha
+    as an odds ratio).
+
+    Replicate ``r`` is :func:`virtual_meta_analysis` with child ``r`` of ``seed``.
+
+    Returns
+    -------
+    (header, rows), (header, rows)
+    """
+    arm_rows, pooled_rows = [], []
+    for r, rep_seed in enumerate(children(as_seed_sequence(seed), replicates)):
+        trials, pooled = virtual_meta_analysis(specs, rep_seed, method=method, test=test,
+                                               mapper=mapper)
+        for t in trials:
+            for arm, strategy, summary in (
+                    ("image-guided", t.spec.placement.image_guided, t.guided),
+                    ("control", t.spec.placement.control, t.control)):
+                arm_rows.append([r, t.spec.name, arm, strategy] + [
+                    _six(float(v)) if isinstance(v := get(summary), float) else v
+                    for get in REPLICATE_COLUMNS.values()])
+        for key in OUTCOMES:
+            res = pooled[key]
+            transform = math.exp if key == "nyha" else float
+            pooled_rows.append([r, key, _six(transform(res.estimate)),
+                                _six(transform(res.ci_low)), _six(transform(res.ci_high)),
+                                _six(float(res.tau2)), _six(float(res.i2))])
+        if progress is not None:
+            progress(r + 1)
+    header = ["replicate", "trial", "arm", "strategy", *REPLICATE_COLUMNS]
+    return (header, arm_rows), (list(POOLED_COLUMNS), pooled_rows)

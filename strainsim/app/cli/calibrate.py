@@ -42,6 +42,26 @@ def _calibration_outputs(stage: Path, rows: list[dict], info: dict, title: str) 
     save_figure(plot_calibration(rows, title=title), stage / "calibration.png")
 
 
+def _goodness(evaluation) -> dict:
+    return {"chi2": evaluation.chi2, "df": evaluation.df, "p": evaluation.p}
+
+
+def _parameters(fits) -> list[dict]:
+    return [{"name": f.name, "value": f.value, "se": f.se, "low": f.low, "high": f.high,
+             "identified": f.identified} for f in fits]
+
+
+def _echo_goodness(evaluation, what: str) -> None:
+    typer.echo(f"{what}: chi-square {evaluation.chi2:.2f} on {evaluation.df} degrees of "
+               f"freedom, p = {evaluation.p:.3g}")
+
+
+def _echo_parameters(fits) -> None:
+    for f in fits:
+        se = "not identified" if not f.identified else f"SE {f.se:.3g}"
+        typer.echo(f"  {f.name} = {f.value:.4g} ({se}; box [{f.low:g}, {f.high:g}])")
+
+
 @app.command()
 def calibrate(
     targets: Path = typer.Argument(None, help="Targets file (default: the shipped "
@@ -49,12 +69,14 @@ def calibrate(
     specs: list[str] = typer.Option(None, "--spec", help="Trial specs of the world (repeat; "
                                     "default: the five trials)."),
     replicates: int = typer.Option(40, help="Virtual meta-analyses per evaluation."),
-    max_evals: int = typer.Option(300, help="Objective evaluations at most."),
+    max_evals: int = typer.Option(300, help="Objective evaluations of the fit at most "
+                                  "(finite differences included; the SEs take one more "
+                                  "per parameter)."),
     seed: int = typer.Option(0, min=0, help="Random seed (>= 0): the common random numbers."),
     out: Path = typer.Option(Path("out/calibrate"), help="Output folder."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
 ):
-    """Fit the free parameters to the published targets (simulated method of moments)."""
+    """Fit the free parameters to the published targets (minimum chi-square)."""
     from strainsim.app.display import calibration_rows, calibration_table
     from strainsim.files import check_output_folder, output_folder
     from strainsim.studies.calibration import calibrate as fit
@@ -71,11 +93,12 @@ def calibrate(
     rows = calibration_rows(loaded_targets, result.best)
     start_rows = calibration_rows(loaded_targets, result.start)
     info = {"targets": loaded_targets.source, "replicates": replicates, "seed": seed,
-            "evaluations": result.evaluations, "converged": result.converged,
-            "objective_start": result.start.objective, "objective": result.best.objective,
+            "seeds": "calibration", "evaluations": result.evaluations,
+            "converged": result.converged,
+            "goodness_of_fit_start": _goodness(result.start),
+            "goodness_of_fit": _goodness(result.best),
             "start": result.start.values, "fitted": result.best.values,
-            "parameters": [{"name": p.name, "low": p.low, "high": p.high}
-                           for p in loaded_targets.parameters],
+            "parameters": _parameters(result.parameters),
             "table": rows, "table_start": start_rows}
     with output_folder(out) as stage:
         _calibration_outputs(stage, rows, info, f"fitted world ({replicates} replicates, "
@@ -87,11 +110,11 @@ def calibrate(
         echo_json(json_safe(info))
         return
     print_table(calibration_table(rows, f"targets vs the fitted world ({replicates} "
-                                   f"replicates, seed {seed})"))
-    typer.echo(f"objective {result.start.objective:.2f} -> {result.best.objective:.2f} after "
-               f"{result.evaluations} evaluations ({'converged' if result.converged else 'stopped at --max-evals'})")
-    for name, value in result.best.values.items():
-        typer.echo(f"  {name} = {value:.4g} (was {result.start.values[name]:.4g})")
+                                   f"replicates, seed {seed}, calibration seeds)"))
+    _echo_goodness(result.start, "start")
+    _echo_goodness(result.best, f"fitted after {result.evaluations} evaluations "
+                   f"({'converged' if result.converged else 'stopped at --max-evals'})")
+    _echo_parameters(result.parameters)
     typer.echo(f"targets.csv, calibration.json, calibration.png and fitted.toml in {out}/")
 
 
@@ -103,28 +126,72 @@ def validate(
                                     "default: the five trials)."),
     replicates: int = typer.Option(200, help="Virtual meta-analyses."),
     seed: int = typer.Option(0, min=0, help="Random seed (>= 0)."),
+    leave_one_trial_out: bool = typer.Option(
+        False, "--leave-one-trial-out", help="Refit without each trial's own targets and "
+        "predict them (slow: one calibration per trial)."),
+    uncertainty: bool = typer.Option(True, help="Also the free parameters' SEs and "
+                                     "identification (one evaluation per parameter)."),
+    max_evals: int = typer.Option(300, help="Evaluations per leave-one-trial-out refit."),
     out: Path | None = typer.Option(None, help="Also write targets.csv, calibration.json "
                                     "and calibration.png into this folder."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
 ):
-    """Check the shipped defaults against the published targets."""
+    """Check the shipped defaults against the published targets, on seeds the
+    calibration never used."""
     from strainsim.app.display import calibration_rows, calibration_table
     from strainsim.files import check_output_folder, output_folder
-    from strainsim.studies.calibration import evaluate
+    from strainsim.studies.calibration import (
+        evaluate,
+        leave_one_trial_out as loto,
+        posterior_predictive,
+        trials_with_targets,
+        uncertainty_at,
+    )
 
     loaded_targets, loaded = targets_and_specs(targets, specs, replicates)
+    if leave_one_trial_out and (len({s.name for s in loaded}) < 2
+                                or not trials_with_targets(loaded_targets)):
+        raise InputError("option --leave-one-trial-out", None, "a world of at least two "
+                         "trials with targets of their own", f"{len(loaded)} trial(s)")
+    if not 1 <= max_evals <= 100_000:
+        raise InputError("option --max-evals", None, "a number in [1, 100000]", str(max_evals))
     if out is not None:
         check_output_folder(out)
     progress, advance = progress_bar(replicates, "virtual meta-analyses")
     with progress:
         evaluation = evaluate(loaded, loaded_targets, replicates=replicates, seed=seed,
                               progress=advance)
+    fits = None
+    if uncertainty and loaded_targets.parameters:
+        progress, advance = progress_bar(len(loaded_targets.parameters) + 1,
+                                         "parameter uncertainty")
+        with progress:
+            fits = uncertainty_at(loaded, loaded_targets, replicates=min(replicates, 100),
+                                  seed=seed, progress=advance)
+    left_out = None
+    if leave_one_trial_out:
+        names = trials_with_targets(loaded_targets)
+        progress, advance = progress_bar(len(names), "leave-one-trial-out refits")
+        with progress:
+            left_out = loto(loaded, loaded_targets, replicates=min(replicates, 40),
+                            seed=seed, max_evals=max_evals, progress=advance)
     rows = calibration_rows(loaded_targets, evaluation)
     fitted = [r for r in rows if r["fit"]]
     info = {"targets": loaded_targets.source, "replicates": replicates, "seed": seed,
-            "objective": evaluation.objective, "values": evaluation.values,
+            "seeds": "validation", "goodness_of_fit": _goodness(evaluation),
+            "values": evaluation.values,
             "inside_95": sum(r["inside_95"] for r in fitted), "fitted_targets": len(fitted),
+            "posterior_predictive": posterior_predictive(evaluation),
             "table": rows}
+    if fits is not None:
+        info["parameters"] = _parameters(fits)
+    if left_out is not None:
+        info["leave_one_trial_out"] = [
+            {"trial": lo.trial, "refit": lo.values, "refit_chi2": lo.chi2, "refit_df": lo.df,
+             "predictions": [{"target": name, "published": float(pub), "predicted": float(pr),
+                              "z": float(z)} for name, pub, pr, z in
+                             zip(lo.targets, lo.published, lo.predicted, lo.z, strict=True)]}
+            for lo in left_out]
     if out is not None:
         with output_folder(out) as stage:
             _calibration_outputs(stage, rows, info, f"shipped defaults ({replicates} "
@@ -133,9 +200,22 @@ def validate(
         echo_json(json_safe(info))
         return
     print_table(calibration_table(rows, f"targets vs the shipped defaults ({replicates} "
-                                   f"replicates, seed {seed})"))
-    typer.echo(f"objective {evaluation.objective:.2f}; {info['inside_95']} of {len(fitted)} "
-               f"fitted targets inside the simulated 95 % range")
+                                   f"replicates, seed {seed}, validation seeds)"))
+    if fits is not None:
+        typer.echo("free parameters (SE from the chi-square's curvature):")
+        _echo_parameters(fits)
+    if left_out is not None:
+        typer.echo("leave one trial out (refit without the trial, its targets predicted):")
+        for lo in left_out:
+            for name, pub, pr, z in zip(lo.targets, lo.published, lo.predicted, lo.z,
+                                        strict=True):
+                typer.echo(f"  {name}: published {pub:.3g}, predicted {pr:.3g}, z {z:+.2f}")
+    ppc = info["posterior_predictive"]
+    typer.echo(f"published pattern ({ppc['pattern']}) in {100 * ppc['pattern_share']:.1f} % "
+               f"(MCSE {100 * ppc['pattern_share_mcse']:.1f}) of {replicates} virtual "
+               f"meta-analyses")
+    _echo_goodness(evaluation, f"{info['inside_95']} of {len(fitted)} fitted targets inside "
+                   f"the simulated 95 % range; goodness of fit")
 
 
 @app.command("spec-schema")

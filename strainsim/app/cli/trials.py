@@ -108,6 +108,9 @@ def trial(
     workers: int = typer.Option(1, help="Worker processes (or Dask workers), one trial each."),
     scheduler: str | None = typer.Option(None, help="'local-cluster' or a Dask scheduler "
                                          "address."),
+    replicates: int | None = typer.Option(None, help="Run this many virtual meta-analyses "
+                                          "and write them as data (replicates.csv, "
+                                          "pooled.csv) instead of one."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
 ):
     """Run virtual trials through the whole pipeline and pool them (virtual meta-analysis)."""
@@ -124,6 +127,9 @@ def trial(
     check_workers(workers)
     if concordance is not None:
         check_range(concordance, 0.0, 1.0, "--concordance")
+    if replicates is not None and not 1 <= replicates <= 100_000:
+        raise InputError("option --replicates", None, "a number in [1, 100000]",
+                         str(replicates))
     names = specs or list(FIVE_TRIALS)
     loaded = [load_spec(name) for name in names]
     if test is None:
@@ -136,6 +142,10 @@ def trial(
         from strainsim.studies.sweep import with_concordance
 
         loaded = with_concordance(loaded, concordance)
+    if replicates is not None:
+        _trial_replicates(loaded, replicates, seed, method.value, test.value, out, workers,
+                          scheduler, as_json)
+        return
     with make_mapper(workers, scheduler) as mapper:
         trials, pooled = virtual_meta_analysis(loaded, seed, method=method.value,
                                                test=test.value,
@@ -156,6 +166,52 @@ def trial(
                                   f"{test.value})"))
         typer.echo(f"forest plots, trials.csv, pooled.json and one study table per outcome "
                    f"(nyha.csv, lvesv.csv, lvedv.csv, lvef.csv) in {out}/")
+
+
+def _trial_replicates(loaded, replicates: int, seed: int, method: str, test: str, out: Path,
+                      workers: int, scheduler, as_json: bool) -> None:
+    """``trial --replicates``: the virtual meta-analyses as data."""
+    import numpy as np
+
+    from strainsim.files import output_folder
+    from strainsim.studies.parallel import make_mapper
+    from strainsim.studies.trials import replicate_tables
+
+    progress, advance = progress_bar(replicates, "virtual meta-analyses")
+    with make_mapper(workers, scheduler) as mapper, progress:
+        (arm_header, arm_rows), (pooled_header, pooled_rows) = replicate_tables(
+            loaded, replicates, seed, method=method, test=test, progress=advance,
+            mapper=None if workers == 1 and not scheduler else mapper)
+    summary = {}
+    for key in ("nyha", "lvesv", "lvedv", "lvef"):
+        rows = [r for r in pooled_rows if r[1] == key]
+        estimate = np.array([float(r[2]) for r in rows])
+        low = np.array([float(r[3]) for r in rows])
+        high = np.array([float(r[4]) for r in rows])
+        null = 1.0 if key == "nyha" else 0.0
+        significant = (low > null) | (high < null)
+        share = float(significant.mean())
+        summary[key] = {"estimate_mean": float(estimate.mean()),
+                        "estimate_mean_mcse": float(estimate.std(ddof=1) / np.sqrt(replicates))
+                        if replicates > 1 else float("nan"),
+                        "significant_share": share,
+                        "significant_share_mcse": float(np.sqrt(share * (1 - share)
+                                                                / replicates))}
+    info = {"seed": seed, "method": method, "test": test, "replicates": replicates,
+            "trials": [s.name for s in loaded], "summary": summary}
+    with output_folder(out) as stage:
+        write_csv(stage / "replicates.csv", arm_header, arm_rows)
+        write_csv(stage / "pooled.csv", pooled_header, pooled_rows)
+        write_json(stage / "replicates.json", json_safe(info))
+    if as_json:
+        echo_json(json_safe(info))
+        return
+    for key, v in summary.items():
+        typer.echo(f"{key}: mean pooled estimate {v['estimate_mean']:.3g} (MCSE "
+                   f"{v['estimate_mean_mcse']:.2g}); significant in "
+                   f"{100 * v['significant_share']:.1f} % (MCSE "
+                   f"{100 * v['significant_share_mcse']:.1f}) of {replicates}")
+    typer.echo(f"replicates.csv, pooled.csv and replicates.json in {out}/")
 
 
 def write_trial_outputs(stage: Path, trials, pooled: dict, info: dict) -> None:
