@@ -302,8 +302,10 @@ def test_calibration_recovers_known_parameters():
     result = fit(specs, synthetic, replicates=6, seed=3, max_evals=80,
                  start={"placement.aim_success": 0.35, "outcomes.base_esv_change_pct": -5.0})
     assert result.best.objective < result.start.objective / 50
-    assert result.best.values["placement.aim_success"] == pytest.approx(0.6, abs=0.04)
-    assert result.best.values["outcomes.base_esv_change_pct"] == pytest.approx(-15.0, abs=1.5)
+    # the truth lies within three of the fit's own standard errors, which are informative
+    for fitted in result.parameters:
+        assert fitted.identified and fitted.se < 0.25 * (fitted.high - fitted.low)
+        assert abs(fitted.value - truth[fitted.name]) < 3 * fitted.se, fitted
 
 
 def test_validate_and_calibrate_commands(cli, tmp_path):
