@@ -61,7 +61,8 @@ __all__ = ["Target", "FreeParameter", "Targets", "load_targets", "with_parameter
            "current_values", "Evaluation", "evaluate", "CalibrationResult", "calibrate",
            "QUANTITIES", "spec_fragment", "covariance", "purpose_seed", "ParameterFit",
            "parameter_uncertainty", "uncertainty_at", "leave_one_trial_out", "LeftOut",
-           "posterior_predictive", "trials_with_targets", "simulate_samples"]
+           "posterior_predictive", "trials_with_targets", "simulate_samples", "free_parameter",
+           "ParameterEntry", "goodness_of_fit"]
 
 ARMS = ("image_guided", "control", "both")
 STATISTICS = ("pooled", "pooled_ci_width", "arm", "contrast")
@@ -203,6 +204,7 @@ class ParameterEntry(BaseModel):
     name: str
     low: float
     high: float
+    reason: str = ""
 
 
 class TargetsFile(BaseModel):
@@ -284,7 +286,7 @@ def _target(entry: TargetEntry, source: str, trial_names) -> Target:
                   source=entry.source, fit=entry.fit, reason=entry.reason, **fields)
 
 
-def _parameter(entry: ParameterEntry, k: int, source: str) -> FreeParameter:
+def free_parameter(entry: ParameterEntry, k: int, source: str) -> FreeParameter:
     """A free parameter: a declared numeric field of a spec section, searched inside its
     declared range."""
     where = f"parameter[{k + 1}]"
@@ -317,7 +319,7 @@ def load_targets(path: str | Path | None = None,
 
         trial_names = tuple(s.name for s in five_trial_specs())
     targets = tuple(_target(t, source, trial_names) for t in checked.target)
-    parameters = tuple(_parameter(p, k, source) for k, p in enumerate(checked.parameter))
+    parameters = tuple(free_parameter(p, k, source) for k, p in enumerate(checked.parameter))
     if len({p.name for p in parameters}) != len(parameters):
         raise InputError(source, "parameter", "each parameter once")
     return Targets(targets, parameters, source)
@@ -517,7 +519,7 @@ def covariance(targets, samples: np.ndarray) -> np.ndarray:
     return np.outer(se, se) * corr + s / max(replicates, 1)
 
 
-def _goodness(targets, samples, n_parameters: int):
+def goodness_of_fit(targets, samples, n_parameters: int):
     """Mean, 95 % range, z, the fitted targets' covariance, chi-square and df."""
     with np.errstate(all="ignore"), warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
@@ -552,7 +554,7 @@ def evaluate(specs: list[TrialSpec], targets: Targets, values: dict[str, float] 
     samples, pooled = simulate_samples(world, targets.targets, replicates,
                                        purpose_seed(seed, purpose), progress=progress)
     n_par = len(targets.parameters) if n_parameters is None else n_parameters
-    mean, low, high, z, cov, chi2, df = _goodness(targets.targets, samples, n_par)
+    mean, low, high, z, cov, chi2, df = goodness_of_fit(targets.targets, samples, n_par)
     return Evaluation(values, samples, pooled, mean, low, high, z, cov, chi2, df)
 
 

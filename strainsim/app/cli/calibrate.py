@@ -235,3 +235,83 @@ def spec_schema(
     write_text_atomic(out, schema_text())
     typer.echo(f"spec schema -> {out}")
 
+
+
+@app.command()
+def sensitivity(
+    ranges: Path = typer.Argument(None, help="Sensitivity file (default: the shipped "
+                                  "cohorts/published/sensitivity.toml)."),
+    specs: list[str] = typer.Option(None, "--spec", help="Trial specs of the world (repeat; "
+                                    "default: the five trials)."),
+    replicates: int = typer.Option(40, help="Virtual meta-analyses per world and level."),
+    samples: int = typer.Option(20, help="Draws of all inputs together (probabilistic "
+                                "analysis)."),
+    seed: int = typer.Option(0, min=0, help="Random seed (>= 0)."),
+    out: Path = typer.Option(Path("out/sensitivity"), help="Output folder."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
+):
+    """Vary the unsourced inputs over their stated ranges: a tornado and a probabilistic
+    sensitivity analysis of the pooled LVESV difference and the power at 45 % and 100 %
+    concordance."""
+    import numpy as np
+
+    from strainsim.app.plots import plot_tornado, save_figure
+    from strainsim.files import check_output_folder, output_folder
+    from strainsim.studies.psa import OUTPUTS, load_ranges
+    from strainsim.studies.psa import sensitivity as run_sensitivity
+    from strainsim.studies.specs import load_spec
+    from strainsim.studies.sweep import FIVE_TRIALS
+
+    if not 2 <= replicates <= 100_000:
+        raise InputError("option --replicates", None, "a number in [2, 100000]",
+                         str(replicates))
+    if not 0 <= samples <= 100_000:
+        raise InputError("option --samples", None, "a number in [0, 100000]", str(samples))
+    loaded_ranges = load_ranges(ranges)
+    loaded = [load_spec(name) for name in (specs or FIVE_TRIALS)]
+    check_output_folder(out)
+    worlds = 1 + 2 * len(loaded_ranges.parameters) + samples
+    progress, advance = progress_bar(worlds, "worlds")
+    with progress:
+        result = run_sensitivity(loaded, loaded_ranges, replicates=replicates,
+                                 samples=samples, seed=seed, progress=advance)
+    names = [p.name for p in loaded_ranges.parameters]
+    tornado = [[name, p.low, p.high, reason] + [fmt_cell(lo[k]) for k in OUTPUTS]
+               + [fmt_cell(hi[k]) for k in OUTPUTS]
+               for name, p, reason, lo, hi in zip(names, loaded_ranges.parameters,
+                                                  loaded_ranges.reasons, result.low,
+                                                  result.high, strict=True)]
+    info = {"ranges": loaded_ranges.source, "replicates": replicates, "samples": samples,
+            "seed": seed, "base": result.base,
+            "base_mcse": {f"{k}_mcse": v for k, v in result.base_mcse.items()},
+            "tornado": [{"parameter": name, "low": p.low, "high": p.high,
+                         "at_low": lo, "at_high": hi}
+                        for name, p, lo, hi in zip(names, loaded_ranges.parameters,
+                                                   result.low, result.high, strict=True)],
+            "spearman": {name: dict(zip(OUTPUTS, row.tolist(), strict=True))
+                         for name, row in zip(names, result.spearman, strict=True)}}
+    if samples >= 2:
+        info["probabilistic"] = {k: {"low": float(np.percentile(result.sample_outputs[:, j],
+                                                                2.5)),
+                                     "median": float(np.median(result.sample_outputs[:, j])),
+                                     "high": float(np.percentile(result.sample_outputs[:, j],
+                                                                 97.5))}
+                                 for j, k in enumerate(OUTPUTS)}
+    with output_folder(out) as stage:
+        write_csv(stage / "tornado.csv", ["parameter", "low", "high", "reason"]
+                  + [f"{k}_at_low" for k in OUTPUTS] + [f"{k}_at_high" for k in OUTPUTS],
+                  tornado)
+        write_csv(stage / "psa.csv", names + list(OUTPUTS),
+                  [[fmt_cell(float(v)) for v in row] for row in
+                   np.hstack([result.samples, result.sample_outputs])])
+        write_json(stage / "sensitivity.json", json_safe(info))
+        save_figure(plot_tornado(result), stage / "tornado.png")
+    if as_json:
+        echo_json(json_safe(info))
+        return
+    typer.echo("shipped world: " + ", ".join(
+        f"{k} {result.base[k]:.3g} (MCSE {result.base_mcse[k]:.2g})" for k in OUTPUTS))
+    for name, lo, hi in zip(names, result.low, result.high, strict=True):
+        typer.echo(f"  {name}: " + ", ".join(f"{k} {lo[k]:.3g} .. {hi[k]:.3g}"
+                                             for k in OUTPUTS))
+    typer.echo(f"tornado.png, tornado.csv, psa.csv and sensitivity.json in {out}/")

@@ -1,0 +1,196 @@
+"""The world's fit and its out-of-sample checks: contrasts, the chi-square, independent
+seeds, replicates as data, the sensitivity analysis and their bad input."""
+
+import csv
+import json
+from dataclasses import replace
+
+import numpy as np
+import pytest
+from scipy.stats import chi2 as chi2_dist
+
+from strainsim.studies.calibration import (
+    Evaluation,
+    Targets,
+    covariance,
+    evaluate,
+    goodness_of_fit,
+    load_targets,
+    posterior_predictive,
+    purpose_seed,
+)
+from strainsim.studies.sweep import five_trial_specs
+
+
+def test_calibration_and_validation_seeds_are_independent():
+    cal, val = purpose_seed(0, "calibration"), purpose_seed(0, "validation")
+    assert cal.spawn_key != val.spawn_key
+    a = np.random.default_rng(cal).random(4)
+    b = np.random.default_rng(val).random(4)
+    assert not np.allclose(a, b)
+    assert purpose_seed(0, "validation").spawn_key == val.spawn_key   # and reproducible
+
+
+def test_the_covariance_adds_the_simulations_variance_and_keeps_groups_apart():
+    targets = tuple(t for t in load_targets().targets
+                    if t.name in ("TARGET NYHA improved, image-guided minus control",
+                                  "TARGET NYHA improved, control",
+                                  "concordant, image-guided arms"))
+    rng = np.random.default_rng(0)
+    common = rng.standard_normal(400)
+    samples = np.column_stack([common + 0.1 * rng.standard_normal(400),
+                               -common + 0.1 * rng.standard_normal(400),
+                               rng.standard_normal(400)]) * 0.05 + 0.5
+    cov = covariance(targets, samples)
+    se = np.array([t.se for t in targets])
+    s = np.cov(samples, rowvar=False)
+    np.testing.assert_allclose(np.diag(cov), se ** 2 + np.diag(s) / 400)
+    assert cov[0, 1] < 0                       # the same trial: correlated, as simulated
+    assert cov[0, 2] == pytest.approx(s[0, 2] / 400)   # other groups: only the MC part
+    np.linalg.cholesky(cov)                    # positive definite
+
+
+def test_the_chi_square_of_a_true_world_follows_its_distribution():
+    """Published values drawn from a world's own sampling distribution give a chi-square
+    on ``df`` degrees of freedom: its mean is df and it is rejected about 5 % of the time."""
+    targets = load_targets()
+    fitted = tuple(t for t in targets.targets if t.fit)[:6]
+    rng = np.random.default_rng(1)
+    truth = rng.uniform(0.2, 0.8, len(fitted))
+    se = np.array([t.se for t in fitted])
+    stats = []
+    for _ in range(400):
+        samples = truth + se * rng.standard_normal((60, len(fitted)))
+        published = truth + se * rng.standard_normal(len(fitted))
+        world = Targets(tuple(replace(t, value=float(v), statistic="arm", outcome=None,
+                                      trial=f"t{k}") for k, (t, v) in
+                              enumerate(zip(fitted, published, strict=True))), (), "x")
+        *_, chi2, df = goodness_of_fit(world.targets, samples, 0)
+        stats.append(chi2)
+    stats = np.array(stats)
+    assert df == len(fitted)
+    assert stats.mean() == pytest.approx(df * (1 + 1 / 60), rel=0.12)
+    assert np.mean(chi2_dist.sf(stats, df) < 0.05) == pytest.approx(0.05, abs=0.035)
+
+
+def test_the_posterior_predictive_pattern_counts_what_it_says():
+    pooled = np.zeros((4, 4, 3))
+    pooled[:, 0] = [1.6, 1.1, 2.5]           # NYHA OR significant in every replicate
+    pooled[:, 1:, 1], pooled[:, 1:, 2] = -1.0, 1.0   # echo outcomes not
+    pooled[1, 2] = [-5.0, -9.0, -1.0]        # replicate 1: LVEDV significant too
+    pooled[2, 0] = [1.2, 0.8, 1.7]           # replicate 2: NYHA not significant
+    pooled[3, 0] = [2.0, 1.3, 3.0]           # replicate 3: above the published 1.66
+    e = Evaluation({}, np.zeros((4, 0)), pooled, *(np.zeros(0),) * 4, np.zeros((0, 0)),
+                   0.0, 0)
+    ppc = posterior_predictive(e, {"nyha": 1.66, "lvesv": -7.1, "lvedv": -5.2, "lvef": 0.68})
+    assert ppc["pattern_share"] == pytest.approx(0.5)
+    assert ppc["published_quantile"]["nyha"] == pytest.approx(0.75)
+
+
+def test_validate_out_of_sample_on_a_small_world():
+    specs = five_trial_specs()
+    targets = load_targets()
+    e = evaluate(specs, targets, replicates=3, seed=2)
+    assert e.df == sum(t.fit for t in targets.targets) - len(targets.parameters)
+    assert 0.0 <= e.p <= 1.0 and e.chi2 > 0
+    assert e.pooled.shape == (3, 4, 3)
+    cal = evaluate(specs, targets, replicates=3, seed=2, purpose="calibration")
+    assert not np.array_equal(cal.samples, e.samples)
+
+
+# --- replicates as data ----------------------------------------------------------------
+def test_trial_replicates_write_one_row_per_replicate_trial_and_arm(cli, tmp_path):
+    run = cli(["trial", "--replicates", "2", "--seed", "4", "--out", str(tmp_path / "r")])
+    assert run.code == 0, run.err
+    with open(tmp_path / "r" / "replicates.csv", newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    assert len(rows) == 2 * 5 * 2
+    for column in ("replicate", "trial", "arm", "strategy", "n", "nyha_improved_fraction",
+                   "nyha_class_change_mean", "lvesv_change_mean_pct",
+                   "lvesv_responder_fraction", "lvef_change_mean", "lvef_change_sd",
+                   "concordant_fraction", "concordant_or_adjacent_fraction",
+                   "lvesv_change_concordant_mean_pct", "lvesv_change_discordant_mean_pct",
+                   "lvef_change_concordant_mean", "lvef_change_discordant_mean",
+                   "lead_on_scar_fraction", "activation_time_reduction_mean_ms"):
+        assert column in rows[0]
+    assert {r["arm"] for r in rows} == {"image-guided", "control"}
+    with open(tmp_path / "r" / "pooled.csv", newline="") as fh:
+        pooled = list(csv.DictReader(fh))
+    assert [(p["replicate"], p["outcome"]) for p in pooled[:4]] == [
+        ("0", "nyha"), ("0", "lvesv"), ("0", "lvedv"), ("0", "lvef")]
+    assert len(pooled) == 8 and all(float(p["ci_low"]) <= float(p["estimate"])
+                                    <= float(p["ci_high"]) for p in pooled)
+    # replicate 0 is the meta-analysis `trial` runs on child 0 of the seed
+    from strainsim.seeding import as_seed_sequence, child
+    from strainsim.studies.trials import virtual_meta_analysis
+
+    _, one = virtual_meta_analysis(five_trial_specs(), child(as_seed_sequence(4), 0))
+    assert float(pooled[1]["estimate"]) == pytest.approx(one["lvesv"].estimate, rel=1e-5)
+
+
+@pytest.mark.parametrize("argv, fragment", [
+    (["trial", "--replicates", "0"], "--replicates: expected a number in [1, 100000]"),
+    (["sensitivity", "--replicates", "1"], "--replicates: expected a number in [2, 100000]"),
+])
+def test_bad_world_options_get_one_line_and_exit_2(cli, tmp_path, argv, fragment):
+    run = cli(argv + ["--out", str(tmp_path / "o")])
+    assert run.code == 2 and fragment in run.err and "Traceback" not in run.err
+    assert not (tmp_path / "o").exists()
+
+
+def test_leave_one_trial_out_needs_two_trials(cli, tmp_path):
+    path = tmp_path / "t.toml"
+    path.write_text('[[target]]\nname = "a"\nstatistic = "contrast"\nquantity = '
+                    '"ef_change_mean"\ntrial = "TARGET"\narm_values = [8, 5]\n'
+                    'arm_sd = [7, 8]\narm_n = [103, 104]\nsource = "s"\n'
+                    '[[parameter]]\nname = "outcomes.resync_max_pct"\nlow = -60\nhigh = 0\n')
+    run = cli(["validate", str(path), "--leave-one-trial-out", "--spec", "target",
+               "--out", str(tmp_path / "o")])
+    assert run.code == 2, run.err
+    assert "--leave-one-trial-out: expected a world of at least two trials" in run.err
+    assert not (tmp_path / "o").exists()
+
+
+def test_sensitivity_ranges_outside_the_declared_range_are_refused(cli, tmp_path):
+    path = tmp_path / "s.toml"
+    path.write_text('[[parameter]]\nname = "pacing.rv_delay_ms"\nlow = -5\nhigh = 40\n'
+                    'reason = "r"\n')
+    run = cli(["sensitivity", str(path), "--out", str(tmp_path / "o")])
+    assert run.code == 2
+    assert "a box inside pacing.rv_delay_ms's declared range [0, 150]" in run.err
+    assert not (tmp_path / "o").exists()
+
+
+def test_sensitivity_command_writes_its_tornado(cli, tmp_path):
+    path = tmp_path / "s.toml"
+    path.write_text('[[parameter]]\nname = "outcomes.scar_at_lead_pct"\nlow = 5\nhigh = 30\n'
+                    'reason = "r"\n')
+    run = cli(["sensitivity", str(path), "--replicates", "2", "--samples", "3",
+               "--out", str(tmp_path / "o"), "--json"])
+    assert run.code == 0, run.err
+    info = json.loads(run.out)
+    assert set(info["base"]) == {"lvesv_45", "power_45", "lvesv_100", "power_100"}
+    assert {p.name for p in (tmp_path / "o").iterdir()} == {
+        "tornado.png", "tornado.csv", "psa.csv", "sensitivity.json"}
+
+
+def test_leave_one_trial_out_refits_without_the_trial_and_predicts_it():
+    from strainsim.studies.calibration import leave_one_trial_out
+
+    shipped = load_targets()
+    chosen = tuple(t for t in shipped.targets if t.name in (
+        "TARGET LVEF change, image-guided minus control (points)",
+        "TARGET NYHA improved, control",
+        "STARTER concordant or adjacent, routine",
+        "concordant, image-guided arms"))
+    params = tuple(p for p in shipped.parameters if p.name == "placement.aim_success")
+    targets = Targets(chosen, params, "probe")
+    left = leave_one_trial_out(five_trial_specs(), targets, replicates=2, seed=1,
+                               max_evals=8)
+    assert [lo.trial for lo in left] == ["STARTER", "TARGET"] or \
+        [lo.trial for lo in left] == ["TARGET", "STARTER"]
+    for lo in left:
+        own = [t for t in chosen if t.trial == lo.trial]
+        assert lo.targets == tuple(t.name for t in own)
+        assert np.all(np.isfinite(lo.z)) and lo.predicted.shape == (len(own),)
+        assert 0.05 <= lo.values["placement.aim_success"] <= 0.95
