@@ -1,13 +1,12 @@
 """The five trials, the four placement strategies, the physiology, and calibration."""
 
-from dataclasses import replace
-
 import json
+from dataclasses import replace
 
 import numpy as np
 import pytest
-from scipy.stats import norm
 from conftest import placement_inputs
+from scipy.stats import norm
 
 from strainsim.errors import InputError
 from strainsim.model.outcomes import OutcomeParams, arm_shifts, simulate_outcomes

@@ -142,10 +142,12 @@ def validate(
     from strainsim.files import check_output_folder, output_folder
     from strainsim.studies.calibration import (
         evaluate,
-        leave_one_trial_out as loto,
         posterior_predictive,
         trials_with_targets,
         uncertainty_at,
+    )
+    from strainsim.studies.calibration import (
+        leave_one_trial_out as loto,
     )
 
     loaded_targets, loaded = targets_and_specs(targets, specs, replicates)
