@@ -175,6 +175,7 @@ def _trial_replicates(loaded, replicates: int, seed: int, method: str, test: str
 
     from strainsim.files import output_folder
     from strainsim.studies.parallel import make_mapper
+    from strainsim.studies.sweep import share_mcse
     from strainsim.studies.trials import replicate_tables
 
     progress, advance = progress_bar(replicates, "virtual meta-analyses")
@@ -195,8 +196,7 @@ def _trial_replicates(loaded, replicates: int, seed: int, method: str, test: str
                         "estimate_mean_mcse": float(estimate.std(ddof=1) / np.sqrt(replicates))
                         if replicates > 1 else float("nan"),
                         "significant_share": share,
-                        "significant_share_mcse": float(np.sqrt(share * (1 - share)
-                                                                / replicates))}
+                        "significant_share_mcse": share_mcse(share, replicates)}
     info = {"seed": seed, "method": method, "test": test, "replicates": replicates,
             "trials": [s.name for s in loaded], "summary": summary}
     with output_folder(out) as stage:
