@@ -659,9 +659,11 @@ def plot_tornado(result):
     """One tornado per central output: each unsourced input moved from its low to its
     high end (others shipped), sorted by swing, around the shipped world's value with
     its 95 % Monte Carlo band; the probabilistic analysis's 2.5-97.5 % range below."""
+    from strainsim.studies.psa import OUTPUTS
+
     plt = pyplot()
     names = [p.name for p in result.ranges.parameters]
-    keys = list(_OUTPUT_LABELS)
+    keys = list(OUTPUTS)
     fig, axes = plt.subplots(2, 2, figsize=(12, 0.42 * len(names) * 2 + 2.5))
     for ax, key in zip(axes.ravel(), keys, strict=True):
         base = result.base[key]

@@ -412,6 +412,12 @@ class MetaResult:
         """Square root of tau^2."""
         return math.sqrt(self.tau2)
 
+    def reported(self) -> tuple[float, float, float]:
+        """Estimate, CI low and CI high on the scale a reader sees: an odds ratio
+        exponentiated, any other measure as it is."""
+        back = math.exp if self.measure == "OR" else float
+        return back(self.estimate), back(self.ci_low), back(self.ci_high)
+
     def study_intervals(self) -> tuple[np.ndarray, np.ndarray]:
         """Per-study confidence intervals at ``level`` (normal)."""
         from scipy.stats import norm

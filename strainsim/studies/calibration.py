@@ -62,7 +62,7 @@ __all__ = ["Target", "FreeParameter", "Targets", "load_targets", "with_parameter
            "QUANTITIES", "spec_fragment", "covariance", "purpose_seed", "ParameterFit",
            "parameter_uncertainty", "uncertainty_at", "leave_one_trial_out", "LeftOut",
            "posterior_predictive", "trials_with_targets", "simulate_samples", "free_parameter",
-           "ParameterEntry", "goodness_of_fit"]
+           "ParameterEntry", "goodness_of_fit", "check_leave_one_trial_out"]
 
 ARMS = ("image_guided", "control", "both")
 STATISTICS = ("pooled", "pooled_ci_width", "arm", "contrast")
@@ -238,6 +238,9 @@ def _target(entry: TargetEntry, source: str, trial_names) -> Target:
         raise InputError(source, f"{where}.arm", "'both' or omitted for a contrast",
                          repr(entry.arm))
     if entry.arm_values is not None:
+        if entry.value is not None or entry.events is not None:
+            raise InputError(source, f"{where}.value", "either a value (or events) or "
+                             "arm_values, not both")
         if entry.arm_n is None or min(entry.arm_n) < 1:
             raise InputError(source, f"{where}.arm_n", "two arm sizes >= 1 with arm_values")
         (vg, vc), (ng, nc) = entry.arm_values, entry.arm_n
@@ -430,11 +433,8 @@ def _statistic(trials, pooled, target: Target) -> float:
     if target.statistic == "contrast":
         return (_arm_value(trials, target, "image_guided")
                 - _arm_value(trials, target, "control"))
-    res = pooled[target.outcome]
-    transform = np.exp if target.outcome == "nyha" else float
-    if target.statistic == "pooled":
-        return float(transform(res.estimate))
-    return float(transform(res.ci_high) - transform(res.ci_low))
+    estimate, low, high = pooled[target.outcome].reported()
+    return estimate if target.statistic == "pooled" else high - low
 
 
 def simulate_samples(specs: list[TrialSpec], targets: tuple[Target, ...], replicates: int,
@@ -458,10 +458,7 @@ def simulate_samples(specs: list[TrialSpec], targets: tuple[Target, ...], replic
                   zip(specs, children(rep_seed, len(specs)), strict=True)]
         pooled = pool_trials(trials, method=method, test=test)
         for k, key in enumerate(OUTCOMES):
-            res = pooled[key]
-            transform = np.exp if key == "nyha" else float
-            pooled_out[r, k] = [transform(res.estimate), transform(res.ci_low),
-                                transform(res.ci_high)]
+            pooled_out[r, k] = pooled[key].reported()
         for k, t in enumerate(targets):
             out[r, k] = _statistic(trials, pooled, t)
         if progress is not None:
@@ -702,12 +699,12 @@ def calibrate(specs: list[TrialSpec], targets: Targets, replicates: int = 40, se
                 / objective.widths, 0.0, 1.0)
     first = objective.evaluation(x)
     converged = False
-    result = None
     for _ in range(2):
-        objective.use_covariance(objective.evaluation(x))
-        budget = max(1, (max_evals - objective.count) // (len(params) + 1))
-        if max_evals - objective.count <= len(params) + 1:
+        left = max_evals - objective.count
+        if left <= len(params) + 1:   # not even one Jacobian left
             break
+        objective.use_covariance(objective.evaluation(x))
+        budget = left // (len(params) + 1)
         result = least_squares(objective.residuals, x, bounds=(0.0, 1.0), method="trf",
                                diff_step=DIFF_STEP, x_scale=1.0, max_nfev=budget,
                                xtol=1e-3, ftol=1e-4)
@@ -757,6 +754,17 @@ class LeftOut:
     z: np.ndarray
 
 
+def check_leave_one_trial_out(specs: list[TrialSpec], targets: Targets) -> list[str]:
+    """The trials a leave-one-trial-out run leaves out in turn; InputError unless the
+    world has at least two trials and some with targets of their own."""
+    names = trials_with_targets(targets)
+    if len({s.name for s in specs}) < 2 or not names:
+        raise InputError("option --leave-one-trial-out", None,
+                         "a world of at least two trials with targets of their own",
+                         f"{len(specs)} trial(s)")
+    return names
+
+
 def leave_one_trial_out(specs: list[TrialSpec], targets: Targets, replicates: int = 40,
                         seed: int = 0, max_evals: int = 300, progress=None) -> list[LeftOut]:
     """Refit without each trial's own targets and predict them out of sample.
@@ -767,11 +775,7 @@ def leave_one_trial_out(specs: list[TrialSpec], targets: Targets, replicates: in
     is the prediction's miss over sqrt(SE^2 + simulation variance). The pooled targets
     stay in every refit (they include all five trials; see docs/calibration.md).
     """
-    names = trials_with_targets(targets)
-    if len({s.name for s in specs}) < 2 or not names:
-        raise InputError("option --leave-one-trial-out", None,
-                         "a world of at least two trials with targets of their own",
-                         f"{len(specs)} trial(s)")
+    names = check_leave_one_trial_out(specs, targets)
     out = []
     for k, name in enumerate(names):
         kept = Targets(tuple(t for t in targets.targets if t.trial != name),

@@ -43,13 +43,19 @@ from strainsim.studies.calibration import (
     free_parameter,
     with_parameters,
 )
-from strainsim.studies.sweep import run_replicates, with_concordance
+from strainsim.studies.sweep import run_replicates, share_mcse, with_concordance
 
 __all__ = ["Ranges", "load_ranges", "OUTPUTS", "central_outputs", "SensitivityResult",
            "sensitivity"]
 
-OUTPUTS = ("lvesv_45", "power_45", "lvesv_100", "power_100")
-LEVELS = (0.45, 1.0)
+LEVELS = (0.45, 1.0)   # the calibrated world's concordance and full concordance
+
+
+def _name(measure: str, level: float) -> str:
+    return f"{measure}_{round(100 * level)}"
+
+
+OUTPUTS = tuple(_name(m, level) for level in LEVELS for m in ("lvesv", "power"))
 
 
 @dataclass(frozen=True)
@@ -94,11 +100,10 @@ def central_outputs(specs, values: dict, replicates: int, seed=0) -> tuple[dict,
         pooled = run_replicates(with_concordance(world, level), seeds)[:, 0, 1, :]
         estimate, ci_high = pooled[:, 0], pooled[:, 3]
         power = float(np.mean(ci_high < 0.0))
-        tag = f"{round(100 * level)}"
-        out[f"lvesv_{tag}"] = float(estimate.mean())
-        mcse[f"lvesv_{tag}"] = float(estimate.std(ddof=1) / math.sqrt(replicates))
-        out[f"power_{tag}"] = power
-        mcse[f"power_{tag}"] = math.sqrt(power * (1 - power) / replicates)
+        out[_name("lvesv", level)] = float(estimate.mean())
+        mcse[_name("lvesv", level)] = float(estimate.std(ddof=1) / math.sqrt(replicates))
+        out[_name("power", level)] = power
+        mcse[_name("power", level)] = share_mcse(power, replicates)
     return out, mcse
 
 

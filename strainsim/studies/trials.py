@@ -466,9 +466,7 @@ def replicate_tables(specs: list[TrialSpec], replicates: int, seed=0, method: st
                     for get in REPLICATE_COLUMNS.values()])
         for key in OUTCOMES:
             res = pooled[key]
-            transform = math.exp if key == "nyha" else float
-            pooled_rows.append([r, key, _six(transform(res.estimate)),
-                                _six(transform(res.ci_low)), _six(transform(res.ci_high)),
+            pooled_rows.append([r, key, *(_six(v) for v in res.reported()),
                                 _six(float(res.tau2)), _six(float(res.i2))])
         if progress is not None:
             progress(r + 1)

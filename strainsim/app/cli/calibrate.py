@@ -141,9 +141,9 @@ def validate(
     from strainsim.app.display import calibration_rows, calibration_table
     from strainsim.files import check_output_folder, output_folder
     from strainsim.studies.calibration import (
+        check_leave_one_trial_out,
         evaluate,
         posterior_predictive,
-        trials_with_targets,
         uncertainty_at,
     )
     from strainsim.studies.calibration import (
@@ -151,10 +151,7 @@ def validate(
     )
 
     loaded_targets, loaded = targets_and_specs(targets, specs, replicates)
-    if leave_one_trial_out and (len({s.name for s in loaded}) < 2
-                                or not trials_with_targets(loaded_targets)):
-        raise InputError("option --leave-one-trial-out", None, "a world of at least two "
-                         "trials with targets of their own", f"{len(loaded)} trial(s)")
+    names = check_leave_one_trial_out(loaded, loaded_targets) if leave_one_trial_out else []
     if not 1 <= max_evals <= 100_000:
         raise InputError("option --max-evals", None, "a number in [1, 100000]", str(max_evals))
     if out is not None:
@@ -172,7 +169,6 @@ def validate(
                                   seed=seed, progress=advance)
     left_out = None
     if leave_one_trial_out:
-        names = trials_with_targets(loaded_targets)
         progress, advance = progress_bar(len(names), "leave-one-trial-out refits")
         with progress:
             left_out = loto(loaded, loaded_targets, replicates=min(replicates, 40),
