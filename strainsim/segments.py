@@ -131,6 +131,32 @@ class SegmentModel:
     adjacency: np.ndarray = field(repr=False, compare=False)
     hops: np.ndarray = field(repr=False, compare=False)
 
+    def wall_hops(self) -> np.ndarray:
+        """Distance between segments counted in walls (17, 17), as a study scoring leads
+        on six walls (the basal ring's sectors) counts it: 0 within one wall (any ring),
+        1 for neighbouring walls, up to 3 across the ventricle; the apex (17) is 0 from
+        itself and 1 from every other segment."""
+        basal = sorted((s for s in self.segments if s.ring == "basal"),
+                       key=lambda s: s.angle_start)
+
+        def wall(seg) -> int:
+            for k, b in enumerate(basal):
+                if (seg.angle_centre - b.angle_start) % 360.0 < b.angle_span:
+                    return k
+            raise ValueError(f"segment {seg.number} lies in no basal sector")
+
+        walls = [None if s.ring == "apex" else wall(s) for s in self.segments]
+        out = np.empty((N_SEGMENTS, N_SEGMENTS), dtype=np.int64)
+        n_walls = len(basal)
+        for i, wi in enumerate(walls):
+            for j, wj in enumerate(walls):
+                if wi is None or wj is None:
+                    out[i, j] = 0 if i == j else 1
+                else:
+                    d = abs(wi - wj) % n_walls
+                    out[i, j] = min(d, n_walls - d)
+        return out
+
     # -- lookups --------------------------------------------------------------------------
     @property
     def names(self) -> tuple[str, ...]:

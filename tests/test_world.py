@@ -205,3 +205,44 @@ def test_leave_one_trial_out_refits_without_the_trial_and_predicts_it():
         assert lo.targets == tuple(t.name for t in own)
         assert np.all(np.isfinite(lo.z)) and lo.predicted.shape == (len(own),)
         assert 0.05 <= lo.values["placement.aim_success"] <= 0.95
+
+
+# --- a study's own concordance definition --------------------------------------------
+def test_walls_count_the_distance_in_walls_whatever_the_ring(model):
+    walls = model.wall_hops()
+    np.testing.assert_array_equal(walls, walls.T)
+    assert np.all(np.diag(walls) == 0) and walls.max() == 3
+    by = {s.name: s.number - 1 for s in model.segments}
+    # the same wall on another ring is concordant; the next wall adjacent; opposite 3
+    assert walls[by["basal inferolateral"], by["mid inferolateral"]] == 0
+    assert walls[by["basal inferolateral"], by["basal anterolateral"]] == 1
+    assert walls[by["basal inferolateral"], by["basal anteroseptal"]] == 3
+    assert np.all(walls[16, :16] == 1)                    # the apex: next to every wall
+    # on the basal ring, a wall is a segment: walls and segment hops agree there
+    np.testing.assert_array_equal(walls[:6, :6], model.hops[:6, :6])
+
+
+def test_a_study_scores_concordance_with_its_own_definition(model):
+    from strainsim.model.placement import classify
+
+    lead, target = np.array([11, 12, 5]), np.array([5, 5, 5])
+    assert classify(lead, target, model).tolist() == [1, 2, 0]
+    assert classify(lead, target, model, "walls").tolist() == [0, 1, 0]
+
+
+def test_targets_may_name_a_study_outside_the_meta_analysis(tmp_path):
+    targets = load_targets()
+    assert [s.name for s in targets.studies] == ["Ypenburg"]
+    assert targets.studies[0].placement.concordance_definition == "walls"
+    e = evaluate(five_trial_specs(), replace(targets, targets=tuple(
+        t for t in targets.targets if t.trial == "Ypenburg")), replicates=2, seed=1,
+        n_parameters=0)
+    assert np.all(np.isfinite(e.samples))
+    path = tmp_path / "t.toml"
+    path.write_text('studies = ["target"]\n[[target]]\nname = "a"\nstatistic = "pooled"\n'
+                    'outcome = "lvesv"\nsource = "s"\nvalue = 1\nci = [0, 2]\n')
+    from strainsim.errors import InputError
+
+    with pytest.raises(InputError) as err:
+        load_targets(path)
+    assert "studies named apart" in str(err.value)

@@ -135,7 +135,7 @@ class ActivationParams:
     delay_mean_ms: float = quantity(130.0, unit="ms", low=0, high=400, doc="Mean septal-to-late-site delay.", source="Strik 2012 LBBB review")
     delay_sd_ms: float = quantity(35.0, unit="ms", low=0, high=200, doc="SD of that delay across patients.", source="stated")
     late_angle_deg: float = quantity(340.0, unit="degrees", low=0, high=360, doc="Mean bullseye angle of the latest site (0 lateral, 90 anterior).", source="stated")
-    late_angle_kappa: float = quantity(6.640, unit="1", low=0, high=100, doc="von Mises concentration of the late site.", source="calibrated")
+    late_angle_kappa: float = quantity(7.79, unit="1", low=0, high=100, doc="von Mises concentration of the late site.", source="calibrated")
     base_apex_ms: float = quantity(20.0, unit="ms", low=0, high=200, doc="Extra delay of the basal over the apical ring.", source="stated")
     jitter_sd_ms: float = quantity(12.0, unit="ms", low=0, high=200, doc="Per-segment random jitter.", source="stated")
     scar_delay_ms: float = quantity(25.0, unit="ms", low=0, high=200, doc="Extra activation delay of a scar segment (pattern model).", source="stated")

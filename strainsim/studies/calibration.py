@@ -156,11 +156,13 @@ class FreeParameter:
 
 @dataclass(frozen=True)
 class Targets:
-    """A targets file: the targets and the free parameters."""
+    """A targets file: the targets, the free parameters, and the studies outside the
+    meta-analysis that some targets are about (simulated with the world, not pooled)."""
 
     targets: tuple[Target, ...]
     parameters: tuple[FreeParameter, ...]
     source: str
+    studies: tuple = ()
 
 
 class TargetEntry(BaseModel):
@@ -213,6 +215,9 @@ class TargetsFile(BaseModel):
     model_config = STRICT
     target: list[TargetEntry] = Field(min_length=1)
     parameter: list[ParameterEntry] = []
+    studies: list[str] = Field([], description="Trial specs (shipped names or files) of "
+                               "studies outside the meta-analysis that targets name as "
+                               "their trial: simulated with the world, not pooled.")
 
 
 def _target(entry: TargetEntry, source: str, trial_names) -> Target:
@@ -321,11 +326,19 @@ def load_targets(path: str | Path | None = None,
         from strainsim.studies.sweep import five_trial_specs
 
         trial_names = tuple(s.name for s in five_trial_specs())
-    targets = tuple(_target(t, source, trial_names) for t in checked.target)
+    from strainsim.studies.specs import load_spec
+
+    studies = tuple(load_spec(name) for name in checked.studies)
+    clash = [s.name for s in studies if s.name in trial_names]
+    if clash or len({s.name for s in studies}) != len(studies):
+        raise InputError(source, "studies", "studies named apart from each other and from "
+                         "the world's trials", ", ".join(clash) or "a repeated name")
+    names = tuple(trial_names) + tuple(s.name for s in studies)
+    targets = tuple(_target(t, source, names) for t in checked.target)
     parameters = tuple(free_parameter(p, k, source) for k, p in enumerate(checked.parameter))
     if len({p.name for p in parameters}) != len(parameters):
         raise InputError(source, "parameter", "each parameter once")
-    return Targets(targets, parameters, source)
+    return Targets(targets, parameters, source, studies)
 
 
 def with_parameters(specs: list[TrialSpec], values: dict[str, float]) -> list[TrialSpec]:
@@ -412,8 +425,10 @@ class Evaluation:
         return float(chi2.sf(self.chi2, self.df)) if self.df >= 1 else float("nan")
 
 
-def _arm_value(trials, target: Target, arm: str) -> float:
-    chosen = [t for t in trials if target.trial in ("all", t.spec.name)]
+def _arm_value(trials, studies, target: Target, arm: str) -> float:
+    # "all": the world's trials together; otherwise the one trial or study named
+    chosen = trials if target.trial == "all" else [
+        t for t in (*trials, *studies) if t.spec.name == target.trial]
     sides = ("guided", "control") if arm == "both" else (
         ("guided",) if arm == "image_guided" else ("control",))
     arms = [getattr(t, side) for t in chosen for side in sides]
@@ -427,23 +442,24 @@ def _arm_value(trials, target: Target, arm: str) -> float:
     return float(np.dot(weights[keep], values[keep]) / weights[keep].sum())
 
 
-def _statistic(trials, pooled, target: Target) -> float:
+def _statistic(trials, studies, pooled, target: Target) -> float:
     if target.statistic == "arm":
-        return _arm_value(trials, target, target.arm)
+        return _arm_value(trials, studies, target, target.arm)
     if target.statistic == "contrast":
-        return (_arm_value(trials, target, "image_guided")
-                - _arm_value(trials, target, "control"))
+        return (_arm_value(trials, studies, target, "image_guided")
+                - _arm_value(trials, studies, target, "control"))
     estimate, low, high = pooled[target.outcome].reported()
     return estimate if target.statistic == "pooled" else high - low
 
 
 def simulate_samples(specs: list[TrialSpec], targets: tuple[Target, ...], replicates: int,
                      seed=0, method: str = "REML", test: str = "knha",
-                     progress=None) -> tuple[np.ndarray, np.ndarray]:
+                     progress=None, studies=()) -> tuple[np.ndarray, np.ndarray]:
     """Each replicate's value of every target's statistic, and its pooled results.
 
     Replicate ``r`` simulates the five trials from ``seed`` -> child ``r`` -> one child
-    per trial (as :func:`strainsim.studies.trials.virtual_meta_analysis`).
+    per trial (as :func:`strainsim.studies.trials.virtual_meta_analysis`), and each of
+    ``studies`` (outside the meta-analysis, not pooled) from the children after them.
 
     Returns
     -------
@@ -454,13 +470,15 @@ def simulate_samples(specs: list[TrialSpec], targets: tuple[Target, ...], replic
     out = np.empty((replicates, len(targets)))
     pooled_out = np.empty((replicates, len(OUTCOMES), 3))
     for r, rep_seed in enumerate(children(as_seed_sequence(seed), replicates)):
+        everyone = list(specs) + list(studies)
         trials = [simulate_trial(spec, s) for spec, s in
-                  zip(specs, children(rep_seed, len(specs)), strict=True)]
+                  zip(everyone, children(rep_seed, len(everyone)), strict=True)]
+        trials, study_trials = trials[:len(specs)], trials[len(specs):]
         pooled = pool_trials(trials, method=method, test=test)
         for k, key in enumerate(OUTCOMES):
             pooled_out[r, k] = pooled[key].reported()
         for k, t in enumerate(targets):
-            out[r, k] = _statistic(trials, pooled, t)
+            out[r, k] = _statistic(trials, study_trials, pooled, t)
         if progress is not None:
             progress(r + 1)
     return out, pooled_out
@@ -548,8 +566,10 @@ def evaluate(specs: list[TrialSpec], targets: Targets, values: dict[str, float] 
     values = dict(values) if values is not None else current_values(specs,
                                                                      targets.parameters)
     world = with_parameters(specs, values)
+    studies = with_parameters(list(targets.studies), values) if targets.studies else []
     samples, pooled = simulate_samples(world, targets.targets, replicates,
-                                       purpose_seed(seed, purpose), progress=progress)
+                                       purpose_seed(seed, purpose), progress=progress,
+                                       studies=studies)
     n_par = len(targets.parameters) if n_parameters is None else n_parameters
     mean, low, high, z, cov, chi2, df = goodness_of_fit(targets.targets, samples, n_par)
     return Evaluation(values, samples, pooled, mean, low, high, z, cov, chi2, df)
@@ -778,12 +798,12 @@ def leave_one_trial_out(specs: list[TrialSpec], targets: Targets, replicates: in
     names = check_leave_one_trial_out(specs, targets)
     out = []
     for k, name in enumerate(names):
-        kept = Targets(tuple(t for t in targets.targets if t.trial != name),
-                       targets.parameters, targets.source)
+        kept = replace(targets, targets=tuple(t for t in targets.targets
+                                              if t.trial != name))
         fit = calibrate(specs, kept, replicates=replicates, seed=seed, max_evals=max_evals)
         own = tuple(t for t in targets.targets if t.trial == name and t.fit)
-        check = evaluate(specs, Targets(own, targets.parameters, targets.source),
-                         fit.best.values, replicates, seed, n_parameters=0)
+        check = evaluate(specs, replace(targets, targets=own), fit.best.values, replicates,
+                         seed, n_parameters=0)
         out.append(LeftOut(name, fit.best.values, fit.best.chi2, fit.best.df,
                            tuple(t.name for t in own), np.array([t.value for t in own]),
                            check.mean, check.z))
