@@ -120,6 +120,12 @@ def test_trial_replicates_write_one_row_per_replicate_trial_and_arm(cli, tmp_pat
         ("0", "nyha"), ("0", "lvesv"), ("0", "lvedv"), ("0", "lvef")]
     assert len(pooled) == 8 and all(float(p["ci_low"]) <= float(p["estimate"])
                                     <= float(p["ci_high"]) for p in pooled)
+    info = json.loads((tmp_path / "r" / "replicates.json").read_text())
+    target = [a for a in info["arms"] if a["trial"] == "TARGET" and a["arm"] == "control"]
+    assert len(target) == 1 and target[0]["n"] == 110
+    assert target[0]["lvesv_change_mean_pct"] == pytest.approx(np.mean(
+        [float(r["lvesv_change_mean_pct"]) for r in rows
+         if r["trial"] == "TARGET" and r["arm"] == "control"]))
     # replicate 0 is the meta-analysis `trial` runs on child 0 of the seed
     from strainsim.seeding import as_seed_sequence, child
     from strainsim.studies.trials import virtual_meta_analysis

@@ -197,8 +197,23 @@ def _trial_replicates(loaded, replicates: int, seed: int, method: str, test: str
                         if replicates > 1 else float("nan"),
                         "significant_share": share,
                         "significant_share_mcse": share_mcse(share, replicates)}
+    # each trial's arm, its columns averaged over the replicates (empty cells left out)
+    arms = {}
+    columns = arm_header[4:]
+    for row in arm_rows:
+        entry = arms.setdefault((row[1], row[2]), {"trial": row[1], "arm": row[2],
+                                                   "strategy": row[3], "values": []})
+        entry["values"].append(row[4:])
+    arm_means = []
+    for entry in arms.values():
+        means = {}
+        for k, name in enumerate(columns):
+            values = [float(v[k]) for v in entry["values"] if v[k] != ""]
+            means[name] = float(np.mean(values)) if values else float("nan")
+        arm_means.append({"trial": entry["trial"], "arm": entry["arm"],
+                          "strategy": entry["strategy"], **means})
     info = {"seed": seed, "method": method, "test": test, "replicates": replicates,
-            "trials": [s.name for s in loaded], "summary": summary}
+            "trials": [s.name for s in loaded], "summary": summary, "arms": arm_means}
     with output_folder(out) as stage:
         write_csv(stage / "replicates.csv", arm_header, arm_rows)
         write_csv(stage / "pooled.csv", pooled_header, pooled_rows)
