@@ -154,7 +154,7 @@ def build_page(query: dict | None = None):
     tabs = pn.Tabs(("Trials", _trials_view(settings, problems)),
                    ("Patient", _patient_view()), dynamic=True)
     header = pn.pane.Markdown(
-        "## strainsim: why 45 % concordance hides the benefit of targeting the LV lead\n"
+        "## strainsim: does 45 % concordance hide the benefit of targeting the LV lead?\n"
         "Every number comes from simulated patients, measured strain curves, placed "
         "leads and pooled trials: the same code as the `strainsim` command line.",
         sizing_mode="stretch_width")
