@@ -37,7 +37,8 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["STREAMS", "child", "children", "block_streams", "as_seed_sequence"]
+__all__ = ["STREAMS", "child", "children", "block_streams", "block_stream",
+           "as_seed_sequence"]
 
 STREAMS = ("patients", "measurement", "care")
 
@@ -63,5 +64,10 @@ def children(seed: np.random.SeedSequence, count: int) -> list[np.random.SeedSeq
 
 def block_streams(block_seed: np.random.SeedSequence) -> tuple:
     """The ``patients``, ``measurement`` and ``care`` generators of one seed block."""
-    return tuple(np.random.Generator(np.random.PCG64(child(block_seed, k)))
-                 for k in range(len(STREAMS)))
+    return tuple(block_stream(block_seed, name) for name in STREAMS)
+
+
+def block_stream(block_seed: np.random.SeedSequence, name: str) -> np.random.Generator:
+    """One of the block's streams (:data:`STREAMS`), new: what :func:`block_streams`
+    gives for it."""
+    return np.random.Generator(np.random.PCG64(child(block_seed, STREAMS.index(name))))

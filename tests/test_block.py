@@ -191,3 +191,45 @@ def test_merging_block_moments_is_the_moments_of_all_values(sizes, seed):
         assert summary.esv_change_sd == pytest.approx(everything.std(ddof=1), rel=1e-12)
     else:
         assert np.isnan(summary.esv_change_sd)
+
+
+# --- common random numbers across what-if levels ----------------------------------------
+def test_each_level_is_the_block_it_replaces():
+    from strainsim.model.block import simulate_block_levels
+    from strainsim.studies.sweep import with_concordance
+
+    base = TrialSpec(name="x", n_image_guided=40, n_control=40)
+    specs = [with_concordance([base], level)[0] for level in (0.2, 0.7, 1.0)]
+    seed = np.random.SeedSequence(11)
+    levels = simulate_block_levels(40, seed, guided=True, specs=specs, null_world=True)
+    for spec, (stats, null) in zip(specs, levels, strict=True):
+        alone = simulate_block(40, block_streams(seed), guided=True, spec=spec,
+                               null_world=True)
+        assert_same(stats, alone.stats)
+        assert_same(null, alone.null_stats)
+    assert not np.array_equal(levels[0][0]["measured_concordant"],
+                              levels[2][0]["measured_concordant"])
+
+
+def test_levels_may_change_only_what_follows_the_measurement():
+    from strainsim.model.block import simulate_block_levels
+
+    base = TrialSpec(name="x", n_image_guided=8, n_control=8)
+    other = replace(base, population=replace(base.population, age_mean=50.0))
+    with pytest.raises(ValueError, match="levels may differ only in placement"):
+        simulate_block_levels(8, np.random.SeedSequence(0), guided=True,
+                              specs=[base, other])
+
+
+def test_a_trial_at_several_levels_is_each_trial_alone():
+    from strainsim.studies.sweep import with_concordance
+    from strainsim.studies.trials import simulate_trial, simulate_trial_levels
+
+    base = TrialSpec(name="x", n_image_guided=70, n_control=60)
+    specs = [with_concordance([base], level)[0] for level in (0.3, 0.9)]
+    results = simulate_trial_levels(specs, 5, null_world=True)
+    for spec, result in zip(specs, results, strict=True):
+        alone = simulate_trial(spec, 5, null_world=True)
+        assert result.guided == alone.guided and result.control == alone.control
+        assert result.null_guided == alone.null_guided
+    assert results[0].control == results[1].control      # the control arm is shared

@@ -122,11 +122,13 @@ from strainsim.model.population import (
     population_kernel,
     population_record,
 )
-from strainsim.model.summary import BLOCK_STATS, block_stats_kernel, septal_mask
+from strainsim.model.summary import BLOCK_STATS, block_stats_kernel, lead_regions, septal_mask
+from strainsim.seeding import block_stream, block_streams
 from strainsim.segments import N_SEGMENTS, SegmentModel, load_segments
 
-__all__ = ["measure_simulated", "simulate_block", "block_results", "BlockResults",
-           "block_constants", "BlockConstants", "BlockArrays", "STAGES"]
+__all__ = ["measure_simulated", "simulate_block", "simulate_block_levels", "block_results",
+           "BlockResults", "block_constants", "BlockConstants", "BlockArrays", "STAGES",
+           "LEVEL_SECTIONS", "check_levels"]
 
 
 @numba.njit(cache=True)
@@ -206,6 +208,7 @@ class BlockConstants(NamedTuple):
     null_outcomes: OutcomeRecord   # the same world with the lead's position of no effect
     septal: np.ndarray             # (18,) bool by segment number: the septal segments
     pacing: PacingRecord
+    regions: np.ndarray            # (18,) int8 by segment number: lead regions
 
 
 class BlockArrays(NamedTuple):
@@ -323,19 +326,24 @@ def block_kernel(patients_rng, measurement_rng, care_rng, k, run, a):
             apply_outcomes_kernel(k.null_outcomes, run.shift_pct, run.guided, outcome_in,
                                   a.null_outcomes)
     if first <= STATISTICS < stop:
-        block_stats_kernel(a.outcomes, a, k.septal, a.stats)
+        block_stats_kernel(a.outcomes, a, k.septal, k.regions, a.stats)
         if run.null_world:
-            block_stats_kernel(a.null_outcomes, a, k.septal, a.null_stats)
+            block_stats_kernel(a.null_outcomes, a, k.septal, k.regions, a.null_stats)
 
 
 _CONSTANTS: dict = {}
+_BY_IDENTITY: dict = {}   # the same spec object asked again: no hashing of its fields
 
 
 def block_constants(spec, model: SegmentModel) -> BlockConstants:
     """Every stage's kernel record for ``spec`` on ``model`` (cached: specs are frozen)."""
+    fast = _BY_IDENTITY.get((id(spec), id(model)))
+    if fast is not None and fast[0] is spec and fast[1] is model:
+        return fast[2]
     key = (spec, id(model))
     hit = _CONSTANTS.get(key)
     if hit is not None and hit[0] is model:
+        _remember(spec, model, hit[1])
         return hit[1]
     activation = activation_for(spec.population, spec.activation)
     constants = BlockConstants(
@@ -351,11 +359,20 @@ def block_constants(spec, model: SegmentModel) -> BlockConstants:
         null_record(spec.outcomes),
         septal_mask(),
         pacing_record(spec.pacing, model),
+        lead_regions(),
     )
     if len(_CONSTANTS) > 512:
         _CONSTANTS.clear()
     _CONSTANTS[key] = (model, constants)
+    _remember(spec, model, constants)
     return constants
+
+
+def _remember(spec, model, constants) -> None:
+    # the objects are kept with their records, so an id is never reused while cached
+    if len(_BY_IDENTITY) > 512:
+        _BY_IDENTITY.clear()
+    _BY_IDENTITY[(id(spec), id(model))] = (spec, model, constants)
 
 
 def _empty_arrays(n: int, n_veins: int, n_frames: int, keep_curves: bool,
@@ -457,19 +474,87 @@ def simulate_block(n: int, streams, *, guided: bool, spec, model: SegmentModel |
         python_stages[ACTIVATION] = lambda: _eikonal_stage(streams[0], spec, model, a)
     if spec.fidelity == "speckle":
         python_stages[MEASUREMENT] = lambda: _speckle_stage(streams[1], spec, k, a)
-    stage = PATIENTS
-    while stage < len(STAGES):
-        stop = min([s for s in python_stages if s >= stage], default=len(STAGES))
+    _run_stages(streams, k, a, python_stages, PATIENTS, len(STAGES),
+                BlockRun(first=PATIENTS, stop=len(STAGES), guided=bool(guided),
+                         shift_pct=float(shift_pct), null_world=bool(null_world),
+                         given_scar=given))
+    return a
+
+
+def _run_stages(streams, k, a, python_stages, first, last, run):
+    """Stages ``first`` to ``last`` (exclusive) in order: the compiled ones in as few
+    block-kernel calls as the Python stages between them allow."""
+    stage = first
+    while stage < last:
+        stop = min([s for s in python_stages if s >= stage] + [last])
         if stop > stage:
-            block_kernel(*streams, k, BlockRun(first=stage, stop=stop, guided=bool(guided),
-                                               shift_pct=float(shift_pct),
-                                               null_world=bool(null_world), given_scar=given),
-                         a)
-        if stop in python_stages:
+            block_kernel(*streams, k, run._replace(first=stage, stop=stop), a)
+        if stop in python_stages and stop < last:
             python_stages[stop]()
             stop += 1
         stage = stop
-    return a
+
+
+# what a level of a what-if may change: the rest of the spec makes the patients and
+# their curves, which the levels share (common random numbers)
+LEVEL_SECTIONS = ("placement", "outcomes", "pacing")
+
+
+_CHECKED_LEVELS: dict = {}
+
+
+def check_levels(specs) -> None:
+    """ValueError unless ``specs`` differ only in :data:`LEVEL_SECTIONS` (remembered: a
+    sweep asks about the same levels for every block)."""
+    key = tuple(specs)
+    if key in _CHECKED_LEVELS:
+        return
+    first = specs[0]
+    for spec in specs[1:]:
+        if replace(spec, **{s: getattr(first, s) for s in LEVEL_SECTIONS}) != first:
+            raise ValueError("levels may differ only in " + ", ".join(LEVEL_SECTIONS))
+    if len(_CHECKED_LEVELS) > 256:
+        _CHECKED_LEVELS.clear()
+    _CHECKED_LEVELS[key] = True
+
+
+def simulate_block_levels(n: int, block_seed, *, guided: bool, specs, model=None,
+                          shift_pct: float = 0.0, null_world: bool = False) -> list:
+    """One seed block's patients, activation, curves and measurement once, then its care
+    and statistics once per spec: common random numbers across what-if levels.
+
+    ``specs`` may differ only in :data:`LEVEL_SECTIONS` (placement, outcomes, pacing);
+    every level restarts the block's ``care`` stream, so the veins and the draws of the
+    placement and outcomes are the same at every level and only what the level changes
+    differs. Level ``j`` gives exactly the statistics of
+    ``simulate_block(n, block_streams(block_seed), spec=specs[j], ...)``.
+
+    Returns
+    -------
+    list of (stats, null_stats or None), one per spec (:data:`BLOCK_STATS` records)
+    """
+    first = specs[0]
+    check_levels(specs)
+    model = model or load_segments()
+    streams = block_streams(block_seed)
+    k = block_constants(first, model)
+    a = _empty_arrays(n, k.veins.prevalence.shape[0], k.engine.time_ms.shape[0], False,
+                      first.fidelity == "speckle")
+    python_stages = {}
+    if first.activation.model != "pattern":
+        python_stages[ACTIVATION] = lambda: _eikonal_stage(streams[0], first, model, a)
+    if first.fidelity == "speckle":
+        python_stages[MEASUREMENT] = lambda: _speckle_stage(streams[1], first, k, a)
+    run = BlockRun(first=PATIENTS, stop=CARE, guided=bool(guided), shift_pct=float(shift_pct),
+                   null_world=bool(null_world), given_scar=np.empty((0, N_SEGMENTS), np.bool_))
+    _run_stages(streams, k, a, python_stages, PATIENTS, CARE, run)
+    out = []
+    for spec in specs:
+        care = block_stream(block_seed, "care")
+        block_kernel(streams[0], streams[1], care, block_constants(spec, model),
+                     run._replace(first=CARE, stop=len(STAGES)), a)
+        out.append((a.stats.copy(), a.null_stats.copy() if null_world else None))
+    return out
 
 
 class BlockResults(NamedTuple):

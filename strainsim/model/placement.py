@@ -163,7 +163,8 @@ class PlacementParams:
             "anterior_interventricular",
         ),
         doc="Branches an empirical implanter tries, in order.",
-        source="stated: posterolateral first, as in routine practice",
+        source="Dong 2012 (physiology.toml): leads prioritized into the posterolateral, "
+        "anterolateral, middle cardiac and anterior interventricular veins",
     )
     concordance_definition: str = choice(
         "segments", CONCORDANCE_DEFINITIONS,

@@ -36,16 +36,17 @@ import numpy as np
 from strainsim.segments import N_SEGMENTS, load_segments
 
 __all__ = ["ArmSummary", "BLOCK_STATS", "block_stats_kernel", "merge", "septal_mask",
-           "RESPONDER_ESV_CHANGE_PCT"]
+           "RESPONDER_ESV_CHANGE_PCT", "LEAD_REGIONS", "lead_regions"]
 
 RESPONDER_ESV_CHANGE_PCT = -15.0  # an LVESV responder: a reduction of at least 15 %
 
 _COUNTS = ("n", "nyha_improved", "esv_responders",
            "measured_none", "measured_concordant", "measured_adjacent", "measured_remote",
            "true_none", "true_concordant", "true_adjacent", "true_remote",
-           "septal_latest", "lead_on_scar", "nyha_change_sum")
+           "septal_latest", "lead_on_scar", "nyha_change_sum",
+           "lead_anterior", "lead_lateral", "lead_posterior", "leads")
 _SUMS = ("esv_concordant_sum", "esv_discordant_sum", "ef_concordant_sum",
-         "ef_discordant_sum", "reduction_sum", "resync_sum",
+         "ef_discordant_sum", "reduction_sum", "resync_sum", "qlv_sum",
          "esv_mean", "esv_m2", "edv_mean", "edv_m2", "ef_mean", "ef_m2")
 
 BLOCK_STATS = np.dtype([(name, np.int64) for name in _COUNTS]
@@ -56,7 +57,15 @@ is no target; septal true latest segments; leads on scar), the LVESV change summ
 concordant and over discordant leads (and the LVEF change), the NYHA class changes
 summed, the mean and sum of squared deviations (``m2``) of the LVESV, LVEDV (% change)
 and LVEF (points) changes, and the total activation time's reduction by pacing summed
-(ms, and as a share of the intrinsic time)."""
+(ms, and as a share of the intrinsic time); the leads (``leads``), the non-apical ones by
+region (:data:`LEAD_REGIONS`) and the intrinsic activation time at the lead summed
+(``qlv_sum``, ms: the Q-LV an electrogram there would show)."""
+
+# how registries group non-apical LV lead positions (Behon 2020, physiology.toml): the
+# basal and mid walls; the apical ring and the apex are not counted
+LEAD_REGIONS = {"anterior": ("anterior", "anteroseptal"),
+                "lateral": ("anterolateral", "inferolateral"),
+                "posterior": ("inferior", "inferoseptal")}
 
 
 @dataclass(frozen=True)
@@ -95,6 +104,10 @@ class ArmSummary:
         Mean LVEF change (points) of concordant and of discordant leads (NaN without).
     resync_fraction_mean : float
         Mean share of the intrinsic total activation time removed by pacing.
+    lead_anterior_share, lead_lateral_share, lead_posterior_share : float
+        Shares of the non-apical leads in each region (:data:`LEAD_REGIONS`).
+    qlv_mean_ms : float
+        Mean intrinsic activation time at the lead (ms from QRS onset).
     """
 
     n: int
@@ -121,6 +134,10 @@ class ArmSummary:
     ef_change_concordant_mean: float
     ef_change_discordant_mean: float
     resync_fraction_mean: float
+    lead_anterior_share: float
+    lead_lateral_share: float
+    lead_posterior_share: float
+    qlv_mean_ms: float
 
     @property
     def concordant_or_adjacent_measured(self) -> float:
@@ -146,10 +163,11 @@ def _mean_m2(x):
 
 
 @numba.njit(cache=True)
-def block_stats_kernel(o, a, septal, out):
+def block_stats_kernel(o, a, septal, regions, out):
     """Fill the one record ``out[0]`` (:data:`BLOCK_STATS`) from a block's outcomes ``o``
     (:class:`~strainsim.model.outcomes.OutcomeArrays`) and lead classes (``a``, the
-    block's arrays)."""
+    block's arrays); ``septal`` and ``regions`` (:func:`lead_regions`) by segment
+    number."""
     nyha, esv_change, edv_change, ef_change = (o.nyha_improved, o.esv_change_pct,
                                                 o.edv_change_pct, o.ef_change)
     vs_measured, vs_true, true_latest, on_scar = (a.vs_measured, a.vs_true, a.true_latest,
@@ -171,8 +189,21 @@ def block_stats_kernel(o, a, septal, out):
     r.ef_concordant_sum = 0.0
     r.ef_discordant_sum = 0.0
     r.nyha_change_sum = 0
-    nyha_change, resync = o.nyha_class_change, a.resync
+    r.lead_anterior = r.lead_lateral = r.lead_posterior = r.leads = 0
+    r.qlv_sum = 0.0
+    nyha_change, resync, lead, activation = o.nyha_class_change, a.resync, a.lead, \
+        a.activation_ms
     for i in range(n):
+        if lead[i] > 0:
+            r.leads += 1
+            r.qlv_sum += activation[i, lead[i] - 1]
+            region = regions[lead[i]]
+            if region == 1:
+                r.lead_anterior += 1
+            elif region == 2:
+                r.lead_lateral += 1
+            elif region == 3:
+                r.lead_posterior += 1
         r.reduction_sum += totals[i, 0] - totals[i, 1]
         r.resync_sum += resync[i]
         r.nyha_change_sum += nyha_change[i]
@@ -206,6 +237,19 @@ def block_stats_kernel(o, a, septal, out):
     r.esv_mean, r.esv_m2 = _mean_m2(esv_change)
     r.edv_mean, r.edv_m2 = _mean_m2(edv_change)
     r.ef_mean, r.ef_m2 = _mean_m2(ef_change)
+
+
+@functools.cache
+def lead_regions() -> np.ndarray:
+    """int8 array indexed by segment number (0-17): 1 anterior, 2 lateral, 3 posterior
+    (:data:`LEAD_REGIONS`), 0 for the apical ring, the apex and index 0."""
+    codes = np.zeros(N_SEGMENTS + 1, dtype=np.int8)
+    model = load_segments()
+    for code, walls in enumerate(LEAD_REGIONS.values(), start=1):
+        for s in model.segments:
+            if s.wall in walls and s.ring in ("basal", "mid"):
+                codes[s.number] = code
+    return codes
 
 
 @functools.cache
@@ -250,6 +294,7 @@ def merge(stats: np.ndarray) -> ArmSummary:
     ef_concordant_sum = sum(columns["ef_concordant_sum"], 0.0)
     ef_discordant_sum = sum(columns["ef_discordant_sum"], 0.0)
     discordant = total["measured_adjacent"] + total["measured_remote"]
+    non_apical = sum(total[f"lead_{name}"] for name in LEAD_REGIONS)
 
     def fractions(prefix):
         classes = [total[f"{prefix}_{c}"] for c in ("concordant", "adjacent", "remote")]
@@ -274,4 +319,7 @@ def merge(stats: np.ndarray) -> ArmSummary:
         nyha_class_change_mean=_ratio(total["nyha_change_sum"], n),
         ef_change_concordant_mean=_ratio(ef_concordant_sum, total["measured_concordant"]),
         ef_change_discordant_mean=_ratio(ef_discordant_sum, discordant),
-        resync_fraction_mean=_ratio(resync_sum, n))
+        resync_fraction_mean=_ratio(resync_sum, n),
+        **{f"lead_{name}_share": _ratio(total[f"lead_{name}"], non_apical)
+           for name in LEAD_REGIONS},
+        qlv_mean_ms=_ratio(sum(columns["qlv_sum"], 0.0), total["leads"]))

@@ -89,6 +89,10 @@ QUANTITIES = {
     "resync_fraction_mean": lambda a: a.resync_fraction_mean,
     "activation_time_reduction_mean_ms": lambda a: a.activation_time_reduction_mean_ms,
     "septal_latest": lambda a: a.septal_latest,
+    "lead_lateral_share": lambda a: a.lead_lateral_share,
+    "lead_anterior_share": lambda a: a.lead_anterior_share,
+    "lead_posterior_share": lambda a: a.lead_posterior_share,
+    "qlv_mean_ms": lambda a: a.qlv_mean_ms,
     "lead_on_scar": lambda a: a.lead_on_scar,
 }
 _SECTIONS = ("population", "activation", "curves", "placement", "outcomes", "pacing")

@@ -24,10 +24,15 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from strainsim.model.placement import PlacementParams
-from strainsim.seeding import child, children
+from strainsim.seeding import child
 from strainsim.stats.pooling import pool_many
 from strainsim.studies.specs import TrialSpec, load_spec
-from strainsim.studies.trials import OUTCOMES, simulate_trial, trial_effect_sizes
+from strainsim.studies.trials import (
+    OUTCOMES,
+    simulate_trial,
+    simulate_trial_levels,
+    trial_effect_sizes,
+)
 
 __all__ = [
     "FIVE_TRIALS",
@@ -73,17 +78,22 @@ def with_concordance(specs: list[TrialSpec], concordance: float | None) -> list[
 
 
 def run_replicates(specs: list[TrialSpec], seeds: list[np.random.SeedSequence],
-                   method: str = "REML", test: str = "knha",
+                   method: str = "REML", test: str = "knha", levels=None,
                    numba_threads: int | None = None) -> np.ndarray:
-    """Virtual meta-analyses, one per seed, in two worlds.
+    """Virtual meta-analyses, one per seed, in two worlds, at one or several concordance
+    levels.
 
     Each replicate simulates one trial per spec (:func:`virtual_meta_analysis`'s
     seeds) with its null world, then every replicate's trials are pooled in one
-    :func:`~strainsim.stats.pooling.pool_many` call per outcome and world.
+    :func:`~strainsim.stats.pooling.pool_many` call per outcome, world and level. With
+    ``levels`` the image-guided concordance is forced to each level on common random
+    numbers (:func:`~strainsim.studies.trials.simulate_trial_levels`): a replicate's
+    patients, curves and veins are drawn once and shared by its levels.
 
     Returns
     -------
-    ndarray, shape (replicates, 2, 4 outcomes, 6 fields)
+    ndarray, shape (replicates, 2, 4 outcomes, 6 fields), or with ``levels``
+    (levels, replicates, 2, 4, 6)
         World 0 as simulated, world 1 with the image-guided benefit switched off;
         fields :data:`_FIELDS`.
     """
@@ -91,24 +101,34 @@ def run_replicates(specs: list[TrialSpec], seeds: list[np.random.SeedSequence],
         import numba
 
         numba.set_num_threads(numba_threads)
-    trials = []
+    level_specs = [with_concordance(specs, x) for x in levels] if levels is not None \
+        else [list(specs)]
+    by_level = [[] for _ in level_specs]
     for seed in seeds:
-        trial_seeds = children(seed, len(specs))
-        trials.extend(simulate_trial(spec, s, null_world=True)
-                      for spec, s in zip(specs, trial_seeds, strict=True))
-    labels = tuple(t.spec.name for t in trials)
-    out = np.empty((len(seeds), 2, len(OUTCOMES), len(_FIELDS)))
-    for world, (guided, control) in enumerate((
-            ([t.guided for t in trials], [t.control for t in trials]),
-            ([t.null_guided for t in trials], [t.null_control for t in trials]))):
-        effects = trial_effect_sizes(guided, control, labels)
-        for k, key in enumerate(OUTCOMES):
-            shape = (len(seeds), len(specs))
-            pooled = pool_many(effects[key].yi.reshape(shape), effects[key].vi.reshape(shape),
-                               method, test)
-            for f, name in enumerate(_FIELDS):
-                out[:, world, k, f] = getattr(pooled, name)
-    return out
+        for t, spec_levels in enumerate(zip(*level_specs, strict=True)):
+            trial_seed = child(seed, t)
+            # a forced concordance reaches the image-guided arm only: the control arm
+            # is the spec's own, once
+            results = (simulate_trial_levels(list(spec_levels), trial_seed, null_world=True,
+                                             control_spec=specs[t])
+                       if levels is not None else
+                       [simulate_trial(spec_levels[0], trial_seed, null_world=True)])
+            for j, result in enumerate(results):
+                by_level[j].append(result)
+    out = np.empty((len(level_specs), len(seeds), 2, len(OUTCOMES), len(_FIELDS)))
+    for j, trials in enumerate(by_level):
+        labels = tuple(t.spec.name for t in trials)
+        for world, (guided, control) in enumerate((
+                ([t.guided for t in trials], [t.control for t in trials]),
+                ([t.null_guided for t in trials], [t.null_control for t in trials]))):
+            effects = trial_effect_sizes(guided, control, labels)
+            for k, key in enumerate(OUTCOMES):
+                shape = (len(seeds), len(specs))
+                pooled = pool_many(effects[key].yi.reshape(shape),
+                                   effects[key].vi.reshape(shape), method, test)
+                for f, name in enumerate(_FIELDS):
+                    out[j, :, world, k, f] = getattr(pooled, name)
+    return out if levels is not None else out[0]
 
 
 # the direction of benefit of each outcome: a larger NYHA odds ratio and LVEF change, a
@@ -297,26 +317,23 @@ def concordance_sweep(specs: list[TrialSpec] | None = None, levels=DEFAULT_LEVEL
     # jobs of a few replicates each: small enough to balance the workers, big enough
     # that sending them costs nothing next to running them
     batch = max(1, min(25, replicates // 8))
-    level_seeds = children(np.random.SeedSequence(seed), len(levels))
+    root = np.random.SeedSequence(seed)
 
     def jobs():  # made as the workers ask for them: memory stays bounded
-        for level, level_seed in zip(levels, level_seeds, strict=True):
-            level_specs = with_concordance(specs, level)
-            for k in range(0, replicates, batch):
-                seeds = [child(level_seed, r) for r in range(k, min(k + batch, replicates))]
-                yield level_specs, seeds, method, test
+        for k in range(0, replicates, batch):
+            seeds = [child(root, r) for r in range(k, min(k + batch, replicates))]
+            yield specs, seeds, method, test, levels
 
     if mapper is None:
         def mapper(fn, arglist):
             return (fn(*args) for args in arglist)
-    data = np.empty((len(levels) * replicates, 2, len(OUTCOMES), len(_FIELDS)))
+    data = np.empty((len(levels), replicates, 2, len(OUTCOMES), len(_FIELDS)))
     done = 0
     for res in mapper(run_replicates, jobs()):
-        data[done:done + len(res)] = res
-        done += len(res)
+        data[:, done:done + res.shape[1]] = res
+        done += res.shape[1]
         if progress is not None:
-            progress(done)
-    data = data.reshape(len(levels), replicates, 2, len(OUTCOMES), len(_FIELDS))
+            progress(done * len(levels))
     real, null = data[:, :, 0], data[:, :, 1]
     n_patients = sum(s.n_total for s in specs)
     return SweepResult(levels=levels, replicates=real, null_replicates=null,

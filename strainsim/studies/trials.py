@@ -33,14 +33,14 @@ Examples
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 from functools import cached_property
 
 import numba
 import numpy as np
 
 from strainsim.measure.engine import EngineResult
-from strainsim.model.block import block_results, simulate_block
+from strainsim.model.block import block_results, simulate_block, simulate_block_levels
 from strainsim.model.curves import time_axis
 from strainsim.model.outcomes import Outcomes, arm_shifts
 from strainsim.model.pacing import PacedActivation
@@ -61,6 +61,8 @@ __all__ = [
     "simulate_arm",
     "simulate_trial",
     "replicate_tables",
+    "simulate_trial_levels",
+    "simulate_arm_levels",
     "REPLICATE_COLUMNS",
     "virtual_meta_analysis",
     "trial_effect_sizes",
@@ -306,6 +308,76 @@ def simulate_trial(spec: TrialSpec, seed: int | np.random.SeedSequence = 0, *,
     result = TrialResult(spec=spec, guided=guided.summary, control=control.summary,
                          null_guided=guided.null_summary, null_control=control.null_summary)
     return (result, guided, control) if keep_arms else result
+
+
+def simulate_arm_levels(n: int, guided: bool, specs: list[TrialSpec],
+                        seed: np.random.SeedSequence, *, model=None, shift_pct: float = 0.0,
+                        null_world: bool = False) -> list[tuple]:
+    """One arm at several what-if levels on common random numbers: each seed block's
+    patients and curves once, its care once per spec
+    (:func:`~strainsim.model.block.simulate_block_levels`).
+
+    Returns
+    -------
+    list of (ArmSummary, ArmSummary or None), one per spec: level ``j`` is
+    ``simulate_arm(n, guided, specs[j], seed, ...)``'s summary (and null summary).
+    """
+    model = model or load_segments()
+    per_level = [([], []) for _ in specs]
+    for size, block_seed in _blocks(n, seed):
+        results = simulate_block_levels(size, block_seed, guided=guided, specs=specs,
+                                        model=model, shift_pct=shift_pct,
+                                        null_world=null_world)
+        for (stats, nulls), (s, ns) in zip(per_level, results, strict=True):
+            stats.append(s)
+            nulls.append(ns)
+    return [(merge(_concat(stats)), merge(_concat(nulls)) if null_world else None)
+            for stats, nulls in per_level]
+
+
+def simulate_trial_levels(specs: list[TrialSpec], seed: int | np.random.SeedSequence = 0, *,
+                          model=None, null_world: bool = False,
+                          control_spec: TrialSpec | None = None) -> list[TrialResult]:
+    """One trial at several what-if levels (``specs``, which may differ only in placement,
+    outcomes and pacing) on common random numbers: the same patients, curves, veins and
+    trial shifts at every level. Level ``j`` is ``simulate_trial(specs[j], seed)``.
+
+    A control arm whose spec is the same at every level (a level that changes only the
+    image-guided arm, such as a forced concordance) is simulated once; ``control_spec``
+    says which spec that is when the caller knows (the levels then must not change the
+    control arm: a forced concordance does not).
+    """
+    first = specs[0]
+    seed_guided, seed_control, shifts = _trial_setup(first, seed)
+    if any(arm_shifts_differ(first, s) for s in specs[1:]):
+        raise ValueError("levels must share the trial's heterogeneity (outcomes.centre_sd_pct "
+                         "and arm_sd_pct)")
+    guided = simulate_arm_levels(first.n_image_guided, True, specs, seed_guided,
+                                 model=model, shift_pct=shifts[0], null_world=null_world)
+    keys = ([control_spec] * len(specs) if control_spec is not None
+            else [_control_key(s) for s in specs])
+    control_specs = list(dict.fromkeys(keys))
+    control_runs = simulate_arm_levels(first.n_control, False, control_specs, seed_control,
+                                       model=model, shift_pct=shifts[1], null_world=null_world)
+    by_spec = dict(zip(control_specs, control_runs, strict=True))
+    out = []
+    for key, spec, (g, g_null) in zip(keys, specs, guided, strict=True):
+        c, c_null = by_spec[key]
+        out.append(TrialResult(spec=spec, guided=g, control=c, null_guided=g_null,
+                               null_control=c_null))
+    return out
+
+
+def _control_key(spec: TrialSpec) -> TrialSpec:
+    """The spec as the control arm sees it: the forced image-guided concordance does not
+    reach the control arm."""
+    return replace(spec, placement=replace(spec.placement, concordance=None))
+
+
+def arm_shifts_differ(a: TrialSpec, b: TrialSpec) -> bool:
+    """Whether two specs draw different trial shifts from the same seed."""
+    return (a.outcomes.centre_sd_pct, a.outcomes.arm_sd_pct) != (
+        b.outcomes.centre_sd_pct, b.outcomes.arm_sd_pct)
 
 
 def pool_trials(trials: list[TrialResult], method: str = "REML",
