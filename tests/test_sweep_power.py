@@ -48,3 +48,16 @@ def test_a_clear_harm_is_not_power():
 def test_share_mcse_is_the_binomial_standard_error():
     assert share_mcse(0.5, 100) == pytest.approx(0.05)
     assert share_mcse(0.0, 100) == 0.0
+
+
+def test_the_sweep_levels_share_their_replicates_patients():
+    """Common random numbers: the calibrated world and the forced levels run on the same
+    replicates, so a level equal to no forcing at all is not needed to compare them, and
+    the null world, which no lead reaches, is the same at every level."""
+    from strainsim.studies.sweep import concordance_sweep
+
+    result = concordance_sweep(levels=(0.3, 0.9), replicates=3, seed=4)
+    np.testing.assert_array_equal(result.null_replicates[0], result.null_replicates[1])
+    np.testing.assert_array_equal(result.null_replicates[0], result.calibrated_null)
+    assert result.calibrated.world == "calibrated"
+    assert not np.array_equal(result.replicates[0], result.replicates[1])

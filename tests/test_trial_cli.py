@@ -57,7 +57,10 @@ def test_sweep_small_run_writes_outputs(tmp_path, capsys):
                         str(tmp_path), "--json"], capsys)
     assert code == 0
     info = json.loads(out)
-    assert [row["concordance"] for row in info["levels"]] == [0.3, 1.0]
+    assert [row["concordance"] for row in info["levels"][1:]] == [0.3, 1.0]
+    assert [row["world"] for row in info["levels"]] == ["calibrated", "what-if", "what-if"]
+    own = info["levels"][0]["concordance"]     # the calibrated world's achieved concordance
+    assert 0.3 < own < 0.7
     assert (tmp_path / "sweep.png").exists() and (tmp_path / "sweep.csv").exists()
 
 

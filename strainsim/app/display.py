@@ -225,14 +225,18 @@ def sweep_table(result, title: str):
     for col in ("concordance", "NYHA OR", "benefit", "false pos.", "LVESV MD %", "benefit",
                 "harm", "false pos.", "CI width", "N for 80% (LVESV)"):
         table.add_column(col, justify="right")
-    for lvl in result.summary:
+    levels = ((result.calibrated,) if result.calibrated else ()) + tuple(result.summary)
+    for lvl in levels:
         need = lvl.patients_for_80["lvesv"]
         need_text = "-" if math.isnan(need) else f"{need:,.0f}"
-        table.add_row(f"{lvl.concordance:.0%}", f"{lvl.mean_estimate['nyha']:.2f}",
+        label = (f"calibrated ({lvl.concordance:.0%})" if lvl.world == "calibrated"
+                 else f"{lvl.concordance:.0%}")
+        table.add_row(label, f"{lvl.mean_estimate['nyha']:.2f}",
                       _share(lvl, "nyha", "power_benefit"), _share(lvl, "nyha", "false_positive"),
                       f"{lvl.mean_estimate['lvesv']:.1f}", _share(lvl, "lvesv", "power_benefit"),
                       _share(lvl, "lvesv", "power_harm"), _share(lvl, "lvesv", "false_positive"),
-                      f"{lvl.mean_ci_width['lvesv']:.1f}", need_text)
+                      f"{lvl.mean_ci_width['lvesv']:.1f}", need_text,
+                      end_section=lvl.world == "calibrated")
     return table
 
 

@@ -439,6 +439,15 @@ def _power_panel(ax, result, current: float | None = None):
         _share_with_band(ax, levels, result, key, "power_benefit", colour)
     ax.axhline(80, color="0.4", linestyle="--", linewidth=0.8)
     ax.axvline(45, color="tab:red", linestyle=":", linewidth=1, label="published (45%)")
+    own = getattr(result, "calibrated", None)
+    if own is not None:
+        for key, colour in _COLOURS:
+            p = 100 * own.power_benefit[key]
+            ax.errorbar([100 * own.concordance], [p],
+                        yerr=[[196 * own.mcse[key]["power_benefit"]]], fmt="*",
+                        color=colour, markersize=11, markeredgecolor="black")
+        ax.plot([], [], "*", color="0.5", markeredgecolor="black", markersize=11,
+                label="the calibrated world (others: what-ifs)")
     if current is not None:
         ax.axvline(current * 100, color="black", linewidth=1.2, label="this setting")
     ax.set_ylim(0, 102)
@@ -547,7 +556,15 @@ def plot_sweep(result, *, published: dict | None = None):
         tr = np.exp if ratio else (lambda x: x)
         ax.fill_between(levels, tr(low), tr(high), color="tab:blue", alpha=0.2,
                         label="mean 95% CI of one meta-analysis")
-        ax.plot(levels, tr(est), "o-", color="tab:blue", label="mean pooled estimate")
+        ax.plot(levels, tr(est), "o-", color="tab:blue",
+                label="mean pooled estimate (forced concordance: what-ifs)")
+        own = getattr(result, "calibrated", None)
+        if own is not None:
+            band = 1.96 * own.mcse[key]["estimate"]
+            m = own.mean_estimate[key]
+            ax.errorbar([100 * own.concordance], [m], yerr=[[band], [band]], fmt="*",
+                        color="black", markersize=12, capsize=3,
+                        label="the calibrated world, its own concordance")
         ax.axhline(1.0 if ratio else 0.0, color="0.4", linestyle="--", linewidth=0.8)
         if published and key in published:
             e, lo, hi = published[key]

@@ -29,7 +29,6 @@ from strainsim.stats.pooling import pool_many
 from strainsim.studies.specs import TrialSpec, load_spec
 from strainsim.studies.trials import (
     OUTCOMES,
-    simulate_trial,
     simulate_trial_levels,
     trial_effect_sizes,
 )
@@ -43,6 +42,7 @@ __all__ = [
     "with_concordance",
     "run_replicates",
     "concordance_sweep",
+    "run_level_replicates",
     "summarize_sweep",
     "published_targets",
 ]
@@ -78,57 +78,73 @@ def with_concordance(specs: list[TrialSpec], concordance: float | None) -> list[
 
 
 def run_replicates(specs: list[TrialSpec], seeds: list[np.random.SeedSequence],
-                   method: str = "REML", test: str = "knha", levels=None,
+                   method: str = "REML", test: str = "knha",
                    numba_threads: int | None = None) -> np.ndarray:
-    """Virtual meta-analyses, one per seed, in two worlds, at one or several concordance
-    levels.
-
-    Each replicate simulates one trial per spec (:func:`virtual_meta_analysis`'s
-    seeds) with its null world, then every replicate's trials are pooled in one
-    :func:`~strainsim.stats.pooling.pool_many` call per outcome, world and level. With
-    ``levels`` the image-guided concordance is forced to each level on common random
-    numbers (:func:`~strainsim.studies.trials.simulate_trial_levels`): a replicate's
-    patients, curves and veins are drawn once and shared by its levels.
+    """Virtual meta-analyses of ``specs`` as they are, one per seed, in two worlds
+    (:func:`run_level_replicates` with the one level of the specs' own concordance).
 
     Returns
     -------
-    ndarray, shape (replicates, 2, 4 outcomes, 6 fields), or with ``levels``
-    (levels, replicates, 2, 4, 6)
+    ndarray, shape (replicates, 2, 4 outcomes, 6 fields)
+    """
+    return run_level_replicates(specs, seeds, method, test, (None,), numba_threads)[0][0]
+
+
+def run_level_replicates(specs: list[TrialSpec], seeds: list[np.random.SeedSequence],
+                         method: str = "REML", test: str = "knha", levels=(None,),
+                         numba_threads: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Virtual meta-analyses, one per seed, in two worlds, at every concordance level.
+
+    Each replicate simulates one trial per spec (:func:`virtual_meta_analysis`'s
+    seeds) with its null world, at each of ``levels`` (a forced image-guided
+    concordance, or None for the specs' own world) on common random numbers
+    (:func:`~strainsim.studies.trials.simulate_trial_levels`: a replicate's patients,
+    curves, veins and trial shifts are drawn once and shared by its levels); then every
+    level's trials are pooled in one :func:`~strainsim.stats.pooling.pool_many` call per
+    outcome and world.
+
+    Returns
+    -------
+    pooled : ndarray, shape (levels, replicates, 2, 4 outcomes, 6 fields)
         World 0 as simulated, world 1 with the image-guided benefit switched off;
         fields :data:`_FIELDS`.
+    concordance : ndarray, shape (levels, replicates)
+        The image-guided arms' concordance with their measured targets, patient-weighted
+        over the trials.
     """
     if numba_threads is not None:
         import numba
 
         numba.set_num_threads(numba_threads)
-    level_specs = [with_concordance(specs, x) for x in levels] if levels is not None \
-        else [list(specs)]
+    level_specs = [with_concordance(specs, x) if x is not None else list(specs)
+                   for x in levels]
     by_level = [[] for _ in level_specs]
     for seed in seeds:
         for t, spec_levels in enumerate(zip(*level_specs, strict=True)):
-            trial_seed = child(seed, t)
             # a forced concordance reaches the image-guided arm only: the control arm
             # is the spec's own, once
-            results = (simulate_trial_levels(list(spec_levels), trial_seed, null_world=True,
-                                             control_spec=specs[t])
-                       if levels is not None else
-                       [simulate_trial(spec_levels[0], trial_seed, null_world=True)])
+            results = simulate_trial_levels(list(spec_levels), child(seed, t),
+                                            null_world=True, control_spec=specs[t])
             for j, result in enumerate(results):
                 by_level[j].append(result)
     out = np.empty((len(level_specs), len(seeds), 2, len(OUTCOMES), len(_FIELDS)))
+    concordance = np.empty((len(level_specs), len(seeds)))
+    shape = (len(seeds), len(specs))
     for j, trials in enumerate(by_level):
         labels = tuple(t.spec.name for t in trials)
+        rate = np.array([t.guided.concordant_measured for t in trials]).reshape(shape)
+        n = np.array([t.guided.n for t in trials], float).reshape(shape)
+        concordance[j] = (rate * n).sum(axis=1) / n.sum(axis=1)
         for world, (guided, control) in enumerate((
                 ([t.guided for t in trials], [t.control for t in trials]),
                 ([t.null_guided for t in trials], [t.null_control for t in trials]))):
             effects = trial_effect_sizes(guided, control, labels)
             for k, key in enumerate(OUTCOMES):
-                shape = (len(seeds), len(specs))
                 pooled = pool_many(effects[key].yi.reshape(shape),
                                    effects[key].vi.reshape(shape), method, test)
                 for f, name in enumerate(_FIELDS):
                     out[j, :, world, k, f] = getattr(pooled, name)
-    return out if levels is not None else out[0]
+    return out, concordance
 
 
 # the direction of benefit of each outcome: a larger NYHA odds ratio and LVEF change, a
@@ -161,6 +177,9 @@ class SweepLevel:
         ``power_harm`` and ``false_positive`` (the simulation-study convention:
         ``sqrt(p (1 - p) / R)`` for a share of R replicates, the replicates' SD over
         ``sqrt(R)`` for a mean; for the NYHA odds ratio by the delta method).
+    world : {"calibrated", "what-if"}
+        The calibrated world as it is (its own concordance, ``concordance`` the mean
+        achieved), or a forced concordance.
     """
 
     concordance: float
@@ -171,6 +190,7 @@ class SweepLevel:
     patients_for_80: dict
     false_positive: dict
     mcse: dict
+    world: str = "what-if"
 
 
 @dataclass(frozen=True)
@@ -193,6 +213,10 @@ class SweepResult:
     method, test : str
         Pooling method and test.
     summary : tuple of SweepLevel
+        The forced levels.
+    calibrated : SweepLevel or None
+        The calibrated world on the same replicates, at its own concordance.
+    calibrated_replicates, calibrated_null : ndarray, shape (n_replicates, 4, 6)
     """
 
     levels: tuple
@@ -204,12 +228,15 @@ class SweepResult:
     method: str
     test: str
     summary: tuple
+    calibrated: SweepLevel | None = None
+    calibrated_replicates: np.ndarray | None = None
+    calibrated_null: np.ndarray | None = None
 
     def table(self) -> list[dict]:
-        """One JSON-ready row per level."""
+        """One JSON-ready row per level, the calibrated world first (``world``)."""
         rows = []
-        for level in self.summary:
-            row = {"concordance": level.concordance}
+        for level in ((self.calibrated,) if self.calibrated else ()) + tuple(self.summary):
+            row = {"world": level.world, "concordance": level.concordance}
             for key in OUTCOMES:
                 error = level.mcse[key]
                 row[f"{key}_estimate"] = level.mean_estimate[key]
@@ -245,7 +272,7 @@ def share_mcse(p: float, replicates: int) -> float:
 
 
 def summarize_sweep(levels, replicates: np.ndarray, n_patients: int,
-                    null_replicates: np.ndarray) -> tuple:
+                    null_replicates: np.ndarray, world: str = "what-if") -> tuple:
     """Per-level means, CI widths, directional power, patients needed for 80 % power
     and the false-positive rate of the null world, each share and mean with its Monte
     Carlo standard error."""
@@ -277,7 +304,8 @@ def summarize_sweep(levels, replicates: np.ndarray, n_patients: int,
                          "false_positive": share_mcse(false_pos[key], r)}
         out.append(SweepLevel(concordance=float(level), mean_estimate=mean_est,
                               mean_ci_width=width, power_benefit=benefit, power_harm=harm,
-                              patients_for_80=need, false_positive=false_pos, mcse=mcse))
+                              patients_for_80=need, false_positive=false_pos, mcse=mcse,
+                              world=world))
     return tuple(out)
 
 
@@ -319,23 +347,32 @@ def concordance_sweep(specs: list[TrialSpec] | None = None, levels=DEFAULT_LEVEL
     batch = max(1, min(25, replicates // 8))
     root = np.random.SeedSequence(seed)
 
+    every = (None,) + levels   # the calibrated world first, on the same replicates
+
     def jobs():  # made as the workers ask for them: memory stays bounded
         for k in range(0, replicates, batch):
             seeds = [child(root, r) for r in range(k, min(k + batch, replicates))]
-            yield specs, seeds, method, test, levels
+            yield specs, seeds, method, test, every
 
     if mapper is None:
         def mapper(fn, arglist):
             return (fn(*args) for args in arglist)
-    data = np.empty((len(levels), replicates, 2, len(OUTCOMES), len(_FIELDS)))
+    data = np.empty((len(every), replicates, 2, len(OUTCOMES), len(_FIELDS)))
+    rates = np.empty((len(every), replicates))
     done = 0
-    for res in mapper(run_replicates, jobs()):
+    for res, rate in mapper(run_level_replicates, jobs()):
         data[:, done:done + res.shape[1]] = res
+        rates[:, done:done + res.shape[1]] = rate
         done += res.shape[1]
         if progress is not None:
             progress(done * len(levels))
-    real, null = data[:, :, 0], data[:, :, 1]
+    real, null = data[1:, :, 0], data[1:, :, 1]
     n_patients = sum(s.n_total for s in specs)
+    own = float(rates[0].mean())
+    calibrated = summarize_sweep((own,), data[:1, :, 0], n_patients, data[:1, :, 1],
+                                 world="calibrated")[0]
     return SweepResult(levels=levels, replicates=real, null_replicates=null,
                        n_patients=n_patients, n_trials=len(specs), seed=seed, method=method,
-                       test=test, summary=summarize_sweep(levels, real, n_patients, null))
+                       test=test, summary=summarize_sweep(levels, real, n_patients, null),
+                       calibrated=calibrated, calibrated_replicates=data[0, :, 0],
+                       calibrated_null=data[0, :, 1])

@@ -185,8 +185,11 @@ def progress_bar(total: int, label: str):
 
 
 def fmt_cell(value) -> str:
+    """A CSV cell: a number to six significant digits (NaN empty), text as it is."""
     import math
 
+    if isinstance(value, str):
+        return value
     return "" if isinstance(value, float) and math.isnan(value) else f"{value:.6g}"
 
 
