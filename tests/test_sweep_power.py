@@ -61,3 +61,22 @@ def test_the_sweep_levels_share_their_replicates_patients():
     np.testing.assert_array_equal(result.null_replicates[0], result.calibrated_null)
     assert result.calibrated.world == "calibrated"
     assert not np.array_equal(result.replicates[0], result.replicates[1])
+
+
+def test_coverage_and_the_method_comparison_pool_the_same_trials():
+    from strainsim.studies.sweep import COMPARED, compare_methods, concordance_sweep
+
+    result = concordance_sweep(levels=(0.5,), replicates=6, seed=3)
+    rows = compare_methods(result)
+    assert [(r["method"], r["test"]) for r in rows] == list(COMPARED)
+    own = result.calibrated
+    reml = next(r for r in rows if (r["method"], r["test"]) == ("REML", "knha"))
+    for key in ("nyha", "lvesv", "lvedv", "lvef"):
+        assert reml[f"{key}_coverage"] == own.coverage[key]
+        assert reml[f"{key}_power_benefit"] == own.power_benefit[key]
+        assert reml[f"{key}_false_positive"] == own.false_positive[key]
+        assert 0.0 <= own.coverage[key] <= 1.0
+        z = next(r for r in rows if (r["method"], r["test"]) == ("REML", "z"))
+        assert z[f"{key}_ci_width"] <= reml[f"{key}_ci_width"] * 1.5
+    row = result.table()[0]
+    assert {"lvesv_coverage", "lvesv_coverage_mcse"} <= set(row)

@@ -240,6 +240,27 @@ def sweep_table(result, title: str):
     return table
 
 
+def methods_table(rows: list[dict], title: str):
+    """A rich Table of :func:`strainsim.studies.sweep.compare_methods` for LVESV and NYHA:
+    coverage, power, false positives (each ± its Monte Carlo SE) and CI width."""
+    from rich.table import Table
+
+    table = Table(title=title, title_justify="left")
+    for col in ("method", "test", "LVESV coverage", "LVESV power", "LVESV false pos.",
+                "LVESV CI width", "NYHA coverage", "NYHA power", "NYHA false pos."):
+        table.add_column(col, justify="left" if col in ("method", "test") else "right")
+
+    def share(r, name):
+        return f"{100 * r[name]:.1f}% ± {100 * r[name + '_mcse']:.1f}"
+
+    for r in rows:
+        table.add_row(r["method"], r["test"], share(r, "lvesv_coverage"),
+                      share(r, "lvesv_power_benefit"), share(r, "lvesv_false_positive"),
+                      f"{r['lvesv_ci_width']:.1f}", share(r, "nyha_coverage"),
+                      share(r, "nyha_power_benefit"), share(r, "nyha_false_positive"))
+    return table
+
+
 def patient_rows(arm, strategy: str) -> tuple[list[str], list[list]]:
     """Header and rows of the per-patient CSV for one arm (placed by ``strategy``):
     ``measured_latest`` is the STE target, ``target_segment`` the arm's own target

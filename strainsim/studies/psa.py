@@ -43,7 +43,7 @@ from strainsim.studies.calibration import (
     free_parameter,
     with_parameters,
 )
-from strainsim.studies.sweep import run_replicates, share_mcse, with_concordance
+from strainsim.studies.sweep import pool_runs, run_level_replicates, share_mcse
 
 __all__ = ["Ranges", "load_ranges", "OUTPUTS", "central_outputs", "SensitivityResult",
            "sensitivity"]
@@ -96,8 +96,10 @@ def central_outputs(specs, values: dict, replicates: int, seed=0) -> tuple[dict,
     world = with_parameters(specs, values)
     seeds = children(as_seed_sequence(seed), replicates)
     out, mcse = {}, {}
-    for level in LEVELS:
-        pooled = run_replicates(with_concordance(world, level), seeds)[:, 0, 1, :]
+    # both levels on the same patients (common random numbers)
+    pooled_levels = pool_runs(run_level_replicates(world, seeds, LEVELS))
+    for j, level in enumerate(LEVELS):
+        pooled = pooled_levels[j, :, 0, 1, :]
         estimate, ci_high = pooled[:, 0], pooled[:, 3]
         power = float(np.mean(ci_high < 0.0))
         out[_name("lvesv", level)] = float(estimate.mean())

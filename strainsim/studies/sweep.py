@@ -20,6 +20,7 @@ run one after another, in worker processes or on a Dask cluster.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from typing import NamedTuple
 
 import numpy as np
 
@@ -43,6 +44,10 @@ __all__ = [
     "run_replicates",
     "concordance_sweep",
     "run_level_replicates",
+    "LevelRuns",
+    "pool_runs",
+    "true_effects",
+    "compare_methods",
     "summarize_sweep",
     "published_targets",
 ]
@@ -80,37 +85,45 @@ def with_concordance(specs: list[TrialSpec], concordance: float | None) -> list[
 def run_replicates(specs: list[TrialSpec], seeds: list[np.random.SeedSequence],
                    method: str = "REML", test: str = "knha",
                    numba_threads: int | None = None) -> np.ndarray:
-    """Virtual meta-analyses of ``specs`` as they are, one per seed, in two worlds
-    (:func:`run_level_replicates` with the one level of the specs' own concordance).
+    """Virtual meta-analyses of ``specs`` as they are, one per seed, in two worlds,
+    pooled (:func:`run_level_replicates` at the specs' own concordance, then
+    :func:`pool_runs`).
 
     Returns
     -------
     ndarray, shape (replicates, 2, 4 outcomes, 6 fields)
     """
-    return run_level_replicates(specs, seeds, method, test, (None,), numba_threads)[0][0]
+    runs = run_level_replicates(specs, seeds, (None,), numba_threads)
+    return pool_runs(runs, method, test)[0]
+
+
+class LevelRuns(NamedTuple):
+    """Every trial's effect sizes of a set of replicates at every level.
+
+    yi, vi : ndarray, shape (levels, replicates, 2 worlds, 4 outcomes, trials)
+        Effect sizes (:func:`~strainsim.studies.trials.trial_effect_sizes`) and their
+        variances; world 0 as simulated, world 1 with the image-guided benefit off.
+    concordance : ndarray, shape (levels, replicates)
+        The image-guided arms' concordance with their measured targets, patient-weighted
+        over the trials.
+    """
+
+    yi: np.ndarray
+    vi: np.ndarray
+    concordance: np.ndarray
 
 
 def run_level_replicates(specs: list[TrialSpec], seeds: list[np.random.SeedSequence],
-                         method: str = "REML", test: str = "knha", levels=(None,),
-                         numba_threads: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+                         levels=(None,), numba_threads: int | None = None) -> LevelRuns:
     """Virtual meta-analyses, one per seed, in two worlds, at every concordance level.
 
     Each replicate simulates one trial per spec (:func:`virtual_meta_analysis`'s
     seeds) with its null world, at each of ``levels`` (a forced image-guided
     concordance, or None for the specs' own world) on common random numbers
     (:func:`~strainsim.studies.trials.simulate_trial_levels`: a replicate's patients,
-    curves, veins and trial shifts are drawn once and shared by its levels); then every
-    level's trials are pooled in one :func:`~strainsim.stats.pooling.pool_many` call per
-    outcome and world.
-
-    Returns
-    -------
-    pooled : ndarray, shape (levels, replicates, 2, 4 outcomes, 6 fields)
-        World 0 as simulated, world 1 with the image-guided benefit switched off;
-        fields :data:`_FIELDS`.
-    concordance : ndarray, shape (levels, replicates)
-        The image-guided arms' concordance with their measured targets, patient-weighted
-        over the trials.
+    curves, veins and trial shifts are drawn once and shared by its levels). The trials'
+    effect sizes are returned unpooled, so any method can pool them
+    (:func:`pool_runs`).
     """
     if numba_threads is not None:
         import numba
@@ -127,24 +140,56 @@ def run_level_replicates(specs: list[TrialSpec], seeds: list[np.random.SeedSeque
                                             null_world=True, control_spec=specs[t])
             for j, result in enumerate(results):
                 by_level[j].append(result)
-    out = np.empty((len(level_specs), len(seeds), 2, len(OUTCOMES), len(_FIELDS)))
+    shape = (len(level_specs), len(seeds), 2, len(OUTCOMES), len(specs))
+    yi, vi = np.empty(shape), np.empty(shape)
     concordance = np.empty((len(level_specs), len(seeds)))
-    shape = (len(seeds), len(specs))
+    rows = (len(seeds), len(specs))
     for j, trials in enumerate(by_level):
         labels = tuple(t.spec.name for t in trials)
-        rate = np.array([t.guided.concordant_measured for t in trials]).reshape(shape)
-        n = np.array([t.guided.n for t in trials], float).reshape(shape)
+        rate = np.array([t.guided.concordant_measured for t in trials]).reshape(rows)
+        n = np.array([t.guided.n for t in trials], float).reshape(rows)
         concordance[j] = (rate * n).sum(axis=1) / n.sum(axis=1)
         for world, (guided, control) in enumerate((
                 ([t.guided for t in trials], [t.control for t in trials]),
                 ([t.null_guided for t in trials], [t.null_control for t in trials]))):
             effects = trial_effect_sizes(guided, control, labels)
             for k, key in enumerate(OUTCOMES):
-                pooled = pool_many(effects[key].yi.reshape(shape),
-                                   effects[key].vi.reshape(shape), method, test)
+                yi[j, :, world, k] = effects[key].yi.reshape(rows)
+                vi[j, :, world, k] = effects[key].vi.reshape(rows)
+    return LevelRuns(yi, vi, concordance)
+
+
+def pool_runs(runs: LevelRuns, method: str = "REML", test: str = "knha") -> np.ndarray:
+    """Pool every replicate of :func:`run_level_replicates` (one
+    :func:`~strainsim.stats.pooling.pool_many` call per level, world and outcome).
+
+    Returns
+    -------
+    ndarray, shape (levels, replicates, 2, 4 outcomes, 6 fields :data:`_FIELDS`)
+    """
+    n_levels, n_reps = runs.yi.shape[:2]
+    out = np.empty((n_levels, n_reps, 2, len(OUTCOMES), len(_FIELDS)))
+    for j in range(n_levels):
+        for world in range(2):
+            for k in range(len(OUTCOMES)):
+                pooled = pool_many(runs.yi[j, :, world, k], runs.vi[j, :, world, k],
+                                   method, test)
                 for f, name in enumerate(_FIELDS):
                     out[j, :, world, k, f] = getattr(pooled, name)
-    return out, concordance
+    return out
+
+
+def concat_runs(parts: list[LevelRuns]) -> LevelRuns:
+    """Runs of consecutive replicate batches as one (replicates in order)."""
+    return LevelRuns(*(np.concatenate([getattr(p, f) for p in parts], axis=1)
+                       for f in LevelRuns._fields))
+
+
+def true_effects(runs: LevelRuns) -> np.ndarray:
+    """The world's true mean effect per level and outcome (levels, 4): the mean of every
+    trial's effect size over the replicates (each trial's estimate is unbiased for its
+    trial's effect, and trials differ around the world's mean by shifts of mean zero)."""
+    return runs.yi[:, :, 0].mean(axis=(1, 3))
 
 
 # the direction of benefit of each outcome: a larger NYHA odds ratio and LVEF change, a
@@ -177,6 +222,9 @@ class SweepLevel:
         ``power_harm`` and ``false_positive`` (the simulation-study convention:
         ``sqrt(p (1 - p) / R)`` for a share of R replicates, the replicates' SD over
         ``sqrt(R)`` for a mean; for the NYHA odds ratio by the delta method).
+    coverage : dict of str to float
+        Per outcome, the share of pooled CIs that contain the world's true mean effect
+        (:func:`true_effects`).
     world : {"calibrated", "what-if"}
         The calibrated world as it is (its own concordance, ``concordance`` the mean
         achieved), or a forced concordance.
@@ -191,6 +239,7 @@ class SweepLevel:
     false_positive: dict
     mcse: dict
     world: str = "what-if"
+    coverage: dict | None = None
 
 
 @dataclass(frozen=True)
@@ -217,6 +266,9 @@ class SweepResult:
     calibrated : SweepLevel or None
         The calibrated world on the same replicates, at its own concordance.
     calibrated_replicates, calibrated_null : ndarray, shape (n_replicates, 4, 6)
+    runs : LevelRuns or None
+        Every trial's effect sizes (the calibrated world first), to pool otherwise
+        (:func:`compare_methods`).
     """
 
     levels: tuple
@@ -231,6 +283,7 @@ class SweepResult:
     calibrated: SweepLevel | None = None
     calibrated_replicates: np.ndarray | None = None
     calibrated_null: np.ndarray | None = None
+    runs: LevelRuns | None = None
 
     def table(self) -> list[dict]:
         """One JSON-ready row per level, the calibrated world first (``world``)."""
@@ -249,6 +302,9 @@ class SweepResult:
                 row[f"{key}_patients_for_80"] = level.patients_for_80[key]
                 row[f"{key}_false_positive"] = level.false_positive[key]
                 row[f"{key}_false_positive_mcse"] = error["false_positive"]
+                if level.coverage is not None:
+                    row[f"{key}_coverage"] = level.coverage[key]
+                    row[f"{key}_coverage_mcse"] = error["coverage"]
             rows.append(row)
         return rows
 
@@ -272,10 +328,12 @@ def share_mcse(p: float, replicates: int) -> float:
 
 
 def summarize_sweep(levels, replicates: np.ndarray, n_patients: int,
-                    null_replicates: np.ndarray, world: str = "what-if") -> tuple:
+                    null_replicates: np.ndarray, world: str = "what-if",
+                    truth: np.ndarray | None = None) -> tuple:
     """Per-level means, CI widths, directional power, patients needed for 80 % power
     and the false-positive rate of the null world, each share and mean with its Monte
-    Carlo standard error."""
+    Carlo standard error; with ``truth`` (levels, 4: the world's true effects, log
+    odds ratio for nyha) the share of pooled CIs that cover it."""
     out = []
     for j, level in enumerate(levels):
         data = replicates[j]
@@ -284,6 +342,7 @@ def summarize_sweep(levels, replicates: np.ndarray, n_patients: int,
         low, high = data[:, :, 2], data[:, :, 3]
         null_significant = _significant(null_replicates[j])
         mean_est, width, benefit, harm, need, false_pos, mcse = {}, {}, {}, {}, {}, {}, {}
+        coverage = {}
         for k, key in enumerate(OUTCOMES):
             m = float(est[:, k].mean())
             spread = float(est[:, k].std(ddof=1) / np.sqrt(r)) if r > 1 else float("nan")
@@ -298,14 +357,18 @@ def summarize_sweep(levels, replicates: np.ndarray, n_patients: int,
             false_pos[key] = float(null_significant[:, k].mean())
             need[key] = _patients_for_power(m, float(np.sqrt(np.mean(se[:, k] ** 2))),
                                             n_patients)
+            coverage[key] = (float(np.mean((low[:, k] <= truth[j, k])
+                                           & (truth[j, k] <= high[:, k])))
+                             if truth is not None else float("nan"))
             mcse[key] = {"estimate": mean_est[key] * spread if key == "nyha" else spread,
                          "power_benefit": share_mcse(benefit[key], r),
                          "power_harm": share_mcse(harm[key], r),
-                         "false_positive": share_mcse(false_pos[key], r)}
+                         "false_positive": share_mcse(false_pos[key], r),
+                         "coverage": share_mcse(coverage[key], r)}
         out.append(SweepLevel(concordance=float(level), mean_estimate=mean_est,
                               mean_ci_width=width, power_benefit=benefit, power_harm=harm,
                               patients_for_80=need, false_positive=false_pos, mcse=mcse,
-                              world=world))
+                              world=world, coverage=coverage))
     return tuple(out)
 
 
@@ -352,27 +415,70 @@ def concordance_sweep(specs: list[TrialSpec] | None = None, levels=DEFAULT_LEVEL
     def jobs():  # made as the workers ask for them: memory stays bounded
         for k in range(0, replicates, batch):
             seeds = [child(root, r) for r in range(k, min(k + batch, replicates))]
-            yield specs, seeds, method, test, every
+            yield specs, seeds, every
 
     if mapper is None:
         def mapper(fn, arglist):
             return (fn(*args) for args in arglist)
-    data = np.empty((len(every), replicates, 2, len(OUTCOMES), len(_FIELDS)))
-    rates = np.empty((len(every), replicates))
-    done = 0
-    for res, rate in mapper(run_level_replicates, jobs()):
-        data[:, done:done + res.shape[1]] = res
-        rates[:, done:done + res.shape[1]] = rate
-        done += res.shape[1]
+    parts, done = [], 0
+    for runs in mapper(run_level_replicates, jobs()):
+        parts.append(runs)
+        done += runs.yi.shape[1]
         if progress is not None:
             progress(done * len(levels))
+    runs = concat_runs(parts)
+    data = pool_runs(runs, method, test)
+    truth = true_effects(runs)
     real, null = data[1:, :, 0], data[1:, :, 1]
     n_patients = sum(s.n_total for s in specs)
-    own = float(rates[0].mean())
+    own = float(runs.concordance[0].mean())
     calibrated = summarize_sweep((own,), data[:1, :, 0], n_patients, data[:1, :, 1],
-                                 world="calibrated")[0]
+                                 world="calibrated", truth=truth[:1])[0]
     return SweepResult(levels=levels, replicates=real, null_replicates=null,
                        n_patients=n_patients, n_trials=len(specs), seed=seed, method=method,
-                       test=test, summary=summarize_sweep(levels, real, n_patients, null),
+                       test=test,
+                       summary=summarize_sweep(levels, real, n_patients, null,
+                                               truth=truth[1:]),
                        calibrated=calibrated, calibrated_replicates=data[0, :, 0],
-                       calibrated_null=data[0, :, 1])
+                       calibrated_null=data[0, :, 1], runs=runs)
+
+
+COMPARED = tuple((m, t) for m in ("FE", "DL", "REML") for t in ("z", "knha"))
+
+
+def compare_methods(result: SweepResult, level: int = 0) -> list[dict]:
+    """Each pooling method and test (:data:`COMPARED`) on the sweep's replicates of one
+    world (``level`` 0: the calibrated world; ``j`` > 0 the ``j``-th forced level): per
+    outcome, the share of CIs covering the true effect, the power to show benefit, the
+    false-positive rate of the no-benefit world and the mean CI width, each share with
+    its Monte Carlo standard error. The same trials pooled six ways, as in the methods
+    literature's comparisons at small k.
+    """
+    if result.runs is None:
+        raise ValueError("the sweep kept no trial effects to pool again")
+    truth = true_effects(result.runs)[level]
+    r = result.runs.yi.shape[1]
+    rows = []
+    for method, test in COMPARED:
+        pooled = pool_runs(LevelRuns(result.runs.yi[level:level + 1],
+                                     result.runs.vi[level:level + 1],
+                                     result.runs.concordance[level:level + 1]),
+                           method, test)[0]
+        real, null = pooled[:, 0], pooled[:, 1]
+        null_significant = _significant(null)
+        row = {"method": method, "test": test}
+        for k, key in enumerate(OUTCOMES):
+            low, high = real[:, k, 2], real[:, k, 3]
+            good = (low > 0) if BENEFIT_SIGN[key] > 0 else (high < 0)
+            cover = float(np.mean((low <= truth[k]) & (truth[k] <= high)))
+            power = float(good.mean())
+            false_pos = float(null_significant[:, k].mean())
+            row.update({f"{key}_coverage": cover, f"{key}_coverage_mcse": share_mcse(cover, r),
+                        f"{key}_power_benefit": power,
+                        f"{key}_power_benefit_mcse": share_mcse(power, r),
+                        f"{key}_false_positive": false_pos,
+                        f"{key}_false_positive_mcse": share_mcse(false_pos, r),
+                        f"{key}_ci_width": float(np.mean(high - low))})
+        rows.append(row)
+    return rows
+

@@ -262,6 +262,10 @@ def sweep(
                                          "address to run replicates on dask.distributed."),
     method: Method = typer.Option(Method.REML, help="Pooling method (tau^2 estimator)."),
     test: Test = typer.Option(Test.knha, help="z or Hartung-Knapp (knha)."),
+    compare: bool = typer.Option(False, "--compare-methods", help="Also pool the calibrated "
+                                 "world's replicates by FE, DL and REML, each with z and "
+                                 "Hartung-Knapp: coverage, power, false positives, CI width "
+                                 "(compare_methods.csv)."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
 ):
     """Sweep the image-guided concordance rate: pooled effect, CI width, power, false
@@ -311,9 +315,18 @@ def sweep(
     rows = result.table()
     info = {"seed": seed, "replicates": replicates, "method": result.method,
             "test": result.test, "n_patients": result.n_patients, "levels": rows}
+    compared = None
+    if compare:
+        from strainsim.studies.sweep import compare_methods
+
+        compared = compare_methods(result)
+        info["compare_methods"] = compared
     with output_folder(out) as stage:
         write_csv(stage / "sweep.csv", list(rows[0]), [[fmt_cell(v) for v in r.values()]
                                                         for r in rows])
+        if compared:
+            write_csv(stage / "compare_methods.csv", list(compared[0]),
+                      [[fmt_cell(v) for v in r.values()] for r in compared])
         write_json(stage / "sweep.json", json_safe(info))
         save_figure(plot_sweep(result, published=published_targets()), stage / "sweep.png")
     if as_json:
@@ -322,5 +335,11 @@ def sweep(
         print_table(sweep_table(result, f"concordance sweep: {replicates} replicates per "
                                  f"level, {result.n_patients} patients each (seed {seed}, "
                                  f"{result.method}, {result.test})"))
-        typer.echo(f"sweep.csv, sweep.json and sweep.png in {out}/")
+        if compared:
+            from strainsim.app.display import methods_table
+
+            print_table(methods_table(compared, f"the calibrated world pooled six ways "
+                                      f"({replicates} replicates, k = {result.n_trials})"))
+        extra = ", compare_methods.csv" if compared else ""
+        typer.echo(f"sweep.csv{extra}, sweep.json and sweep.png in {out}/")
 
