@@ -80,3 +80,36 @@ def test_coverage_and_the_method_comparison_pool_the_same_trials():
         assert z[f"{key}_ci_width"] <= reml[f"{key}_ci_width"] * 1.5
     row = result.table()[0]
     assert {"lvesv_coverage", "lvesv_coverage_mcse"} <= set(row)
+
+
+def test_sample_size_by_simulation_finds_the_analytic_answer():
+    """Trials of a known effect: the simulated search and the shortcut agree with the
+    normal-theory answer for a fixed-effect z test, within the search's own interval."""
+    from scipy.stats import norm
+
+    from strainsim.studies.sweep import simulated_sample_size, t_sample_size
+
+    rng = np.random.default_rng(0)
+    effect, var, k, replicates = 0.5, 1.0, 5, 4000
+    yi = effect + np.sqrt(var) * rng.standard_normal((replicates, k))
+    vi = np.full_like(yi, var)
+    copies = ((norm.isf(0.025) + norm.isf(0.2)) / effect) ** 2 * var / k
+    found = simulated_sample_size(yi, vi, 100, +1.0, "FE", "z")
+    assert found["low"] < 100 * copies < found["high"]
+    assert found["patients"] == pytest.approx(100 * copies, rel=0.08)
+    assert t_sample_size(effect, var, 0.0, k, 100, +1.0, "z") == pytest.approx(100 * copies,
+                                                                              rel=1e-6)
+    # the power the search starts from is the sweep's own at one copy
+    one = float(np.mean(yi.mean(axis=1) - 1.959964 * np.sqrt(var / k) > 0))
+    assert found["power_at_1"] == pytest.approx(one)
+    # an effect on the side of harm has no sample size for benefit
+    assert np.isnan(t_sample_size(-effect, var, 0.0, k, 100, +1.0))
+    assert np.isnan(simulated_sample_size(-yi, vi, 100, +1.0, "FE", "z")["patients"])
+
+
+def test_the_hartung_knapp_shortcut_needs_more_patients_than_the_normal_one():
+    from strainsim.studies.sweep import t_sample_size
+
+    z = t_sample_size(0.3, 1.0, 0.1, 5, 100, +1.0, "z")
+    t = t_sample_size(0.3, 1.0, 0.1, 5, 100, +1.0, "knha")
+    assert t > z

@@ -227,8 +227,7 @@ def sweep_table(result, title: str):
         table.add_column(col, justify="right")
     levels = ((result.calibrated,) if result.calibrated else ()) + tuple(result.summary)
     for lvl in levels:
-        need = lvl.patients_for_80["lvesv"]
-        need_text = "-" if math.isnan(need) else f"{need:,.0f}"
+        need_text = patients_text(lvl.patients_for_80["lvesv"])
         label = (f"calibrated ({lvl.concordance:.0%})" if lvl.world == "calibrated"
                  else f"{lvl.concordance:.0%}")
         table.add_row(label, f"{lvl.mean_estimate['nyha']:.2f}",
@@ -238,6 +237,21 @@ def sweep_table(result, title: str):
                       f"{lvl.mean_ci_width['lvesv']:.1f}", need_text,
                       end_section=lvl.world == "calibrated")
     return table
+
+
+def patients_text(need: dict) -> str:
+    """Patients for 80 % power with its Monte Carlo interval, rounded to what the
+    interval supports; beyond the simulated range, "> N"."""
+    value, low, high = need["patients"], need["low"], need["high"]
+    if math.isnan(value):
+        return f"> {low:,.0f}" if not math.isnan(low) else "-"
+    if math.isnan(low):
+        return f"<= {value:,.0f}"
+    digits = -int(math.floor(math.log10(max(high - low, 1.0)))) + 1
+
+    def rounded(x):
+        return f"{round(x, min(digits, 0)):,.0f}"
+    return f"{rounded(value)} [{rounded(low)}, {rounded(high)}]"
 
 
 def methods_table(rows: list[dict], title: str):

@@ -279,7 +279,9 @@ def render_trials(settings: ExplorerSettings, outcome: str = "lvesv", *, mapper=
     power = _png(plot_power(sweep, current=settings.concordance))
     nearest = min(sweep.summary, key=lambda lvl: abs(lvl.concordance - settings.concordance))
     estimate = math.exp(result.estimate) if outcome == "nyha" else result.estimate
-    need = nearest.patients_for_80["lvesv"]
+    from strainsim.app.display import patients_text
+
+    need = patients_text(nearest.patients_for_80["lvesv"])
     replicates = sweep.replicates.shape[1]
     p_est, p_low, p_high = published[outcome]
     summary = (
@@ -293,8 +295,7 @@ def render_trials(settings: ExplorerSettings, outcome: str = "lvesv", *, mapper=
         f"(± {100 * nearest.mcse['lvesv']['power_benefit']:.0f} points of Monte Carlo error; "
         f"harm {nearest.power_harm['lvesv']:.0%}, false positives "
         f"{nearest.false_positive['lvesv']:.0%} when there is no benefit); 80 % power needs "
-        + (f"about {need:,.0f} patients." if math.isfinite(need) and need > 0
-           else "more patients than any trial (no mean effect).")
+        + f"{need} patients (simulated, with its Monte Carlo interval)."
         + f"  \n*Power curve: {replicates} virtual meta-analyses per level"
         + (" (quick; `refine` or `strainsim sweep` for more).*" if replicates
            < PRECISE_REPLICATES else ".*"))

@@ -476,9 +476,19 @@ def _false_positive_panel(ax, result, current: float | None = None):
 def _patients_panel(ax, result, current: float | None = None):
     levels = np.asarray(result.levels) * 100
     for key, colour in (("nyha", "tab:purple"), ("lvesv", "tab:green")):
-        need = np.array([lvl.patients_for_80[key] for lvl in result.summary])
+        need = np.array([lvl.patients_for_80[key]["patients"] for lvl in result.summary])
+        low = np.array([lvl.patients_for_80[key]["low"] for lvl in result.summary])
+        high = np.array([lvl.patients_for_80[key]["high"] for lvl in result.summary])
         ok = np.isfinite(need) & (need > 0)
-        ax.plot(levels[ok], need[ok], "o-", color=colour, label=key.upper())
+        ax.plot(levels[ok], need[ok], "o-", color=colour,
+                label=f"{key.upper()} (simulated; bars: Monte Carlo interval)")
+        band = ok & np.isfinite(low) & np.isfinite(high)
+        ax.errorbar(levels[band], need[band], yerr=[need[band] - low[band],
+                                                     high[band] - need[band]],
+                    fmt="none", color=colour, capsize=3)
+        beyond = ~np.isfinite(need) & np.isfinite(low)
+        ax.plot(levels[beyond], low[beyond], "^", color=colour, alpha=0.6,
+                label=f"{key.upper()}: more than this (beyond the simulated sizes)")
     ax.axhline(result.n_patients, color="0.4", linestyle="--", linewidth=0.8,
                label=f"{result.n_patients} patients pooled")
     ax.axvline(45, color="tab:red", linestyle=":", linewidth=1)
@@ -486,7 +496,7 @@ def _patients_panel(ax, result, current: float | None = None):
         ax.axvline(current * 100, color="black", linewidth=1.2)
     ax.set_yscale("log")
     ax.set_xlabel("image-guided concordance (%)")
-    ax.set_ylabel("patients needed for 80% power\n(more trials of the same size)")
+    ax.set_ylabel("patients needed for 80% power\n(copies of the trial mix, simulated)")
     ax.legend(fontsize=8)
 
 

@@ -19,6 +19,7 @@ run one after another, in worker processes or on a Dask cluster.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, replace
 from typing import NamedTuple
 
@@ -55,7 +56,6 @@ __all__ = [
 FIVE_TRIALS = ("target", "starter", "imagingcrt", "electrocrt", "lund")
 DEFAULT_LEVELS = (0.2, 0.3, 0.4, 0.45, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0)
 _FIELDS = ("estimate", "se", "ci_low", "ci_high", "p", "tau2")
-_Z80 = 1.959963984540054 + 0.8416212335729143
 
 
 def published_targets() -> dict[str, tuple[float, float, float]]:
@@ -210,10 +210,11 @@ class SweepLevel:
     power_benefit, power_harm : dict of str to float
         Share of the replicates whose pooled CI lies wholly on the side of benefit
         (:data:`BENEFIT_SIGN`), and wholly on the side of harm.
-    patients_for_80 : dict of str to float
-        Total patients a meta-analysis needs for 80 % power at this mean effect when
-        it grows by pooling more trials of the simulated average size (NaN when the
-        mean effect is 0).
+    patients_for_80 : dict of str to dict
+        Per outcome: ``patients``, the total a meta-analysis of copies of the trial mix
+        needs for 80 % power to show benefit, found by simulation
+        (:func:`simulated_sample_size`), its Monte Carlo interval ``low`` and ``high``,
+        and ``t``, the analytic shortcut (:func:`t_sample_size`).
     false_positive : dict of str to float
         Share of the same replicates, with the image-guided benefit switched off,
         whose pooled CI excludes no effect (either side: the test's type I error).
@@ -299,7 +300,11 @@ class SweepResult:
                 row[f"{key}_power_benefit_mcse"] = error["power_benefit"]
                 row[f"{key}_power_harm"] = level.power_harm[key]
                 row[f"{key}_power_harm_mcse"] = error["power_harm"]
-                row[f"{key}_patients_for_80"] = level.patients_for_80[key]
+                need = level.patients_for_80[key]
+                row[f"{key}_patients_for_80"] = need["patients"]
+                row[f"{key}_patients_for_80_low"] = need["low"]
+                row[f"{key}_patients_for_80_high"] = need["high"]
+                row[f"{key}_patients_for_80_t"] = need["t"]
                 row[f"{key}_false_positive"] = level.false_positive[key]
                 row[f"{key}_false_positive_mcse"] = error["false_positive"]
                 if level.coverage is not None:
@@ -309,13 +314,127 @@ class SweepResult:
         return rows
 
 
-def _patients_for_power(effect, se, n_patients):
-    """Total patients for 80 % power when the meta-analysis grows by adding more
-    trials of the simulated average size (SE shrinks as 1/sqrt(number of trials),
-    heterogeneity included)."""
-    if effect == 0:
+POWER_GOAL = 0.80
+MIN_GROUPS = 20   # simulated meta-analyses at least, to read a power off
+
+
+def _benefit(pooled_low, pooled_high, sign: float) -> np.ndarray:
+    return pooled_low > 0 if sign > 0 else pooled_high < 0
+
+
+def simulated_sample_size(yi: np.ndarray, vi: np.ndarray, n_patients: int, sign: float,
+                          method: str = "REML", test: str = "knha") -> dict:
+    """Total patients for 80 % power to show benefit, found by simulation.
+
+    A meta-analysis of ``m`` times the trial mix is ``m`` independent replicates'
+    trials pooled together (each replicate is the same five designs, drawn anew), so
+    the ``R`` replicates give ``R // m`` simulated meta-analyses of ``m * k`` trials,
+    pooled with the same method and test. ``m`` is doubled until the power reaches
+    80 %, then bisected to neighbouring integers; the answer interpolates linearly
+    between them, and its Monte Carlo interval is where the power's 95 % interval
+    (binomial, at that size) crosses 80 % on the same line. Beyond ``R // 20`` copies
+    (fewer than :data:`MIN_GROUPS` meta-analyses) the search stops: the answer is NaN
+    and ``low`` says how far it looked.
+
+    Parameters
+    ----------
+    yi, vi : ndarray, shape (R, k)
+        Every replicate's trial effect sizes and variances.
+    n_patients : int
+        Patients of one replicate (the meta-analysis at ``m = 1``).
+    sign : float
+        +1 when benefit is a positive effect, -1 when negative.
+
+    Returns
+    -------
+    dict with ``patients``, ``low``, ``high`` and ``power_at_1`` (the power at
+    ``n_patients``: the sweep's own).
+    """
+    replicates, k = yi.shape
+    cache: dict = {}
+
+    def power(m: int) -> float:
+        if m not in cache:
+            groups = replicates // m
+            pooled = pool_many(yi[:groups * m].reshape(groups, m * k),
+                               vi[:groups * m].reshape(groups, m * k), method, test)
+            cache[m] = float(_benefit(pooled.ci_low, pooled.ci_high, sign).mean())
+        return cache[m]
+
+    top = max(1, replicates // MIN_GROUPS)
+    first = power(1)
+    if first >= POWER_GOAL:
+        return {"patients": float(n_patients), "low": float("nan"),
+                "high": float(n_patients), "power_at_1": first}
+    lo, hi = 1, None
+    m = 1
+    while m < top:
+        m = min(2 * m, top)
+        if power(m) >= POWER_GOAL:
+            hi = m
+            break
+        lo = m
+    if hi is None:
+        return {"patients": float("nan"), "low": float(n_patients * top),
+                "high": float("nan"), "power_at_1": first}
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        if power(mid) >= POWER_GOAL:
+            hi = mid
+        else:
+            lo = mid
+    p_lo, p_hi = power(lo), power(hi)
+    slope = (p_hi - p_lo) / (hi - lo)
+    if slope <= 0:
+        return {"patients": float(n_patients * hi), "low": float("nan"),
+                "high": float("nan"), "power_at_1": first}
+    found = lo + (POWER_GOAL - p_lo) / slope
+    half = 1.96 * share_mcse(POWER_GOAL, max(1, replicates // max(1, round(found))))
+    return {"patients": float(n_patients * found),
+            "low": float(n_patients * max(found - half / slope, 1.0)),
+            "high": float(n_patients * (found + half / slope)), "power_at_1": first}
+
+
+def t_sample_size(effect: float, within_var: float, tau2: float, k: int, n_patients: int,
+                  sign: float, test: str = "knha") -> float:
+    """The analytic shortcut: total patients for 80 % power when the meta-analysis grows
+    by copies of its ``k`` trials, the pooled estimate's variance ``(within + tau^2) /
+    trials`` and the test Hartung-Knapp's t on ``trials - 1`` degrees of freedom (its
+    power from the noncentral t; a normal test for ``test = "z"``). NaN when the mean
+    effect is not on the side of benefit."""
+    from scipy.optimize import brentq
+    from scipy.stats import nct, norm, t
+
+    if not effect * sign > 0 or not math.isfinite(effect):
         return float("nan")
-    return float(n_patients * (_Z80 * se / abs(effect)) ** 2)
+
+    def shortfall(m: float) -> float:
+        trials = m * k
+        ncp = abs(effect) / math.sqrt((within_var + tau2) / trials)
+        if test == "z":
+            return float(norm.sf(norm.isf(0.025) - ncp)) - POWER_GOAL
+        df = trials - 1
+        return float(nct.sf(t.isf(0.025, df), df, ncp)) - POWER_GOAL
+
+    if shortfall(1.0) >= 0:
+        return float(n_patients)
+    top = 1.0
+    while shortfall(top) < 0:
+        top *= 2
+        if top > 1e7:
+            return float("inf")
+    return float(n_patients * brentq(shortfall, top / 2 if top > 1 else 1.0, top))
+
+
+def _sample_sizes(runs, data, truth, j, k, key, n_patients, method, test) -> dict:
+    """Level ``j``'s sample size for outcome ``k``: by simulation and by the shortcut."""
+    sign = BENEFIT_SIGN[key]
+    out = simulated_sample_size(runs.yi[j, :, 0, k], runs.vi[j, :, 0, k], n_patients, sign,
+                                method, test)
+    out["t"] = t_sample_size(float(truth[j, k]), float(np.mean(runs.vi[j, :, 0, k])),
+                             float(np.mean(data[j, :, 0, k, 5])), runs.yi.shape[-1],
+                             n_patients, sign, test)
+    return out
 
 
 def _significant(data):
@@ -329,7 +448,7 @@ def share_mcse(p: float, replicates: int) -> float:
 
 def summarize_sweep(levels, replicates: np.ndarray, n_patients: int,
                     null_replicates: np.ndarray, world: str = "what-if",
-                    truth: np.ndarray | None = None) -> tuple:
+                    truth: np.ndarray | None = None, sizes=None) -> tuple:
     """Per-level means, CI widths, directional power, patients needed for 80 % power
     and the false-positive rate of the null world, each share and mean with its Monte
     Carlo standard error; with ``truth`` (levels, 4: the world's true effects, log
@@ -338,7 +457,7 @@ def summarize_sweep(levels, replicates: np.ndarray, n_patients: int,
     for j, level in enumerate(levels):
         data = replicates[j]
         r = data.shape[0]
-        est, se = data[:, :, 0], data[:, :, 1]
+        est = data[:, :, 0]
         low, high = data[:, :, 2], data[:, :, 3]
         null_significant = _significant(null_replicates[j])
         mean_est, width, benefit, harm, need, false_pos, mcse = {}, {}, {}, {}, {}, {}, {}
@@ -355,8 +474,9 @@ def summarize_sweep(levels, replicates: np.ndarray, n_patients: int,
             benefit[key] = float(good.mean())
             harm[key] = float(bad.mean())
             false_pos[key] = float(null_significant[:, k].mean())
-            need[key] = _patients_for_power(m, float(np.sqrt(np.mean(se[:, k] ** 2))),
-                                            n_patients)
+            need[key] = sizes[j][key] if sizes is not None else {
+                "patients": float("nan"), "low": float("nan"), "high": float("nan"),
+                "t": float("nan")}
             coverage[key] = (float(np.mean((low[:, k] <= truth[j, k])
                                            & (truth[j, k] <= high[:, k])))
                              if truth is not None else float("nan"))
@@ -431,14 +551,16 @@ def concordance_sweep(specs: list[TrialSpec] | None = None, levels=DEFAULT_LEVEL
     truth = true_effects(runs)
     real, null = data[1:, :, 0], data[1:, :, 1]
     n_patients = sum(s.n_total for s in specs)
+    sizes = [{key: _sample_sizes(runs, data, truth, j, k, key, n_patients, method, test)
+              for k, key in enumerate(OUTCOMES)} for j in range(len(every))]
     own = float(runs.concordance[0].mean())
     calibrated = summarize_sweep((own,), data[:1, :, 0], n_patients, data[:1, :, 1],
-                                 world="calibrated", truth=truth[:1])[0]
+                                 world="calibrated", truth=truth[:1], sizes=sizes[:1])[0]
     return SweepResult(levels=levels, replicates=real, null_replicates=null,
                        n_patients=n_patients, n_trials=len(specs), seed=seed, method=method,
                        test=test,
                        summary=summarize_sweep(levels, real, n_patients, null,
-                                               truth=truth[1:]),
+                                               truth=truth[1:], sizes=sizes[1:]),
                        calibrated=calibrated, calibrated_replicates=data[0, :, 0],
                        calibrated_null=data[0, :, 1], runs=runs)
 
