@@ -39,6 +39,7 @@ demo: $(VENV)/.stamp-run
 
 test: $(VENV)/.stamp-test
 	bash .ci/ensure-chromium
+	bash .ci/ensure-r
 	$(BIN)/ruff check strainsim tests benchmarks docs examples
 	$(BIN)/python -m pytest -n 2 -q
 

@@ -113,3 +113,9 @@ def test_the_hartung_knapp_shortcut_needs_more_patients_than_the_normal_one():
     z = t_sample_size(0.3, 1.0, 0.1, 5, 100, +1.0, "z")
     t = t_sample_size(0.3, 1.0, 0.1, 5, 100, +1.0, "knha")
     assert t > z
+
+
+def test_the_shortcut_with_one_trial_starts_where_hartung_knapp_can():
+    from strainsim.studies.sweep import t_sample_size
+
+    assert np.isfinite(t_sample_size(0.5, 1.0, 0.0, 1, 100, +1.0, "knha"))

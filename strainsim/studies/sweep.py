@@ -405,8 +405,8 @@ def t_sample_size(effect: float, within_var: float, tau2: float, k: int, n_patie
     from scipy.optimize import brentq
     from scipy.stats import nct, norm, t
 
-    if not effect * sign > 0 or not math.isfinite(effect):
-        return float("nan")
+    if not effect * sign > 0 or not all(map(math.isfinite, (effect, within_var, tau2))):
+        return float("nan")   # no benefit to detect, or no heterogeneity estimate (k = 1)
 
     def shortfall(m: float) -> float:
         trials = m * k
@@ -416,14 +416,16 @@ def t_sample_size(effect: float, within_var: float, tau2: float, k: int, n_patie
         df = trials - 1
         return float(nct.sf(t.isf(0.025, df), df, ncp)) - POWER_GOAL
 
-    if shortfall(1.0) >= 0:
-        return float(n_patients)
-    top = 1.0
+    # Hartung-Knapp needs two trials at least: the search starts where there are two
+    start = 1.0 if test == "z" else max(1.0, 2.0 / k)
+    if shortfall(start) >= 0:
+        return float(n_patients * start)
+    top = start
     while shortfall(top) < 0:
         top *= 2
         if top > 1e7:
             return float("inf")
-    return float(n_patients * brentq(shortfall, top / 2 if top > 1 else 1.0, top))
+    return float(n_patients * brentq(shortfall, max(start, top / 2), top))
 
 
 def _sample_sizes(runs, data, truth, j, k, key, n_patients, method, test) -> dict:

@@ -27,9 +27,13 @@ def meta(
     measure: Measure | None = typer.Option(None, help="Effect measure (default: OR for "
                                            "counts, MD for means)."),
     method: Method = typer.Option(Method.REML, help="Pooling method / tau^2 estimator."),
-    test: Test = typer.Option(Test.z, help="z test, or Hartung-Knapp t test (knha)."),
+    test: Test | None = typer.Option(None, help="z test, or Hartung-Knapp t test (knha); "
+                                     "default z, knha with --moderator."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
     plot: Path | None = typer.Option(None, help="Write a forest plot (PNG/SVG/PDF)."),
+    moderator: str | None = typer.Option(None, help="A numeric column: also fit the "
+                                         "mixed-effects meta-regression of the effect on it "
+                                         "(REML; Hartung-Knapp unless --test z)."),
     leave_one_out: bool = typer.Option(False, "--leave-one-out",
                                        help="Also pool without each study in turn."),
     cumulative: bool = typer.Option(False, "--cumulative",
@@ -43,17 +47,39 @@ def meta(
 ):
     """Pool studies: fixed/random effects, heterogeneity, prediction interval; leave-one-out,
     cumulative and funnel-plot (Egger) sensitivity analyses."""
+    import numpy as np
+
     from strainsim.app.display import meta_table, sensitivity_table
+    from strainsim.stats.metareg import meta_regression
     from strainsim.stats.pooling import pool
     from strainsim.stats.sensitivity import cumulative as cumulative_analysis
     from strainsim.stats.sensitivity import egger_test
     from strainsim.stats.sensitivity import leave_one_out as leave_one_out_analysis
-    from strainsim.stats.study_tables import read_meta_csv
+    from strainsim.stats.study_tables import read_study_table
 
     check_output(plot, "--plot", (".png", ".svg", ".pdf"))
     check_output(funnel, "--funnel", (".png", ".svg", ".pdf"))
-    effects = read_meta_csv(file, None if measure is None else measure.value, order_by,
-                            layout=None if layout is None else layout.value)
+    if test is None:
+        test = Test.knha if moderator is not None else Test.z
+    if moderator is not None and method != Method.REML:
+        raise InputError("option --method", None, "REML with --moderator (the "
+                         "meta-regression's tau^2 estimator)", method.value)
+    effects, columns = read_study_table(file, None if measure is None else measure.value,
+                                        order_by,
+                                        layout=None if layout is None else layout.value)
+    moderator_values = None
+    if moderator is not None:
+        key = moderator.strip().lower()
+        if key not in columns:
+            raise InputError("option --moderator", None, f"a numeric column of {file}: "
+                             + ", ".join(sorted(columns)), moderator)
+        moderator_values = columns[key]
+        if np.ptp(moderator_values) == 0:
+            raise InputError(str(file), f"column {moderator!r}", "a moderator that varies "
+                             "between studies", f"{moderator_values[0]:g} in every row")
+        if effects.k < (3 if test == Test.knha else 2):
+            raise InputError("option --moderator", None, "at least 3 studies for a "
+                             "meta-regression (2 with --test z)", f"{effects.k} in {file}")
     if test == Test.knha and effects.k < 2:
         raise InputError("option --test", None, "at least 2 studies for Hartung-Knapp",
                          f"{effects.k} study in {file}")
@@ -72,6 +98,9 @@ def meta(
                if leave_one_out else None)
         cum = cumulative_analysis(effects, method.value, test.value) if cumulative else None
         egger = egger_test(effects) if funnel is not None else None
+        regression = (meta_regression(yi=effects.yi, vi=effects.vi, x=moderator_values,
+                                      test=test.value)
+                      if moderator_values is not None else None)
     except ValueError as exc:
         raise InputError(str(file), None, f"data the {method.value} method can pool",
                          str(exc)) from None
@@ -91,6 +120,8 @@ def meta(
             info["cumulative"] = cum
         if egger is not None:
             info["egger"] = egger.to_dict()
+        if regression is not None:
+            info["moderator"] = {"name": moderator, **regression.to_dict()}
         echo_json(info)
         return
     print_table(meta_table(result, title=f"{file.name}: {result.k} studies"))
@@ -100,6 +131,14 @@ def meta(
     if cum is not None:
         print_table(sensitivity_table(cum, "added", result.measure,
                                        "cumulative: pooled up to each study"))
+    if regression is not None:
+        r = regression
+        dist = f"t on {r.df} df" if r.df is not None else "z"
+        typer.echo(f"meta-regression on {moderator} (REML, {test.value}): slope "
+                   f"{r.slope:.4g} [{r.slope_ci_low:.4g}, {r.slope_ci_high:.4g}] per unit, "
+                   f"SE {r.slope_se:.4g}, {dist}, p = {r.slope_p:.3g}; intercept "
+                   f"{r.intercept:.4g}; residual tau^2 {r.tau2:.4g}; R^2 "
+                   + ("-" if r.r2 != r.r2 else f"{100 * r.r2:.1f} %"))
     if egger is not None:
         typer.echo(f"Egger's test: intercept {egger.intercept:.3f} (SE {egger.se:.3f}), "
                    f"t = {egger.t:.2f} on {egger.df} df, p = {egger.p:.3g}; "
