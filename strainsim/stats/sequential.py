@@ -47,10 +47,41 @@ import numpy as np
 from strainsim.stats.effects import EffectSizes
 from strainsim.stats.pooling import pool_many
 
-__all__ = ["obf_spending", "boundaries", "diversity", "required_information", "TsaResult",
+__all__ = ["obf_spending", "spending", "SPENDING", "futility_design", "FutilityDesign",
+           "boundaries", "diversity", "required_information", "TsaResult",
            "trial_sequential_analysis", "tsa_design", "TsaDesign", "DesignError"]
 
 _HIGH = 12.0  # a boundary beyond 12 standard deviations spends nothing measurable
+
+
+SPENDING = ("obf", "pocock", "hsd")
+
+
+def spending(t, alpha: float = 0.05, kind: str = "obf", gamma: float = -4.0):
+    """Error spent by information fraction ``t`` (``alpha`` at ``t >= 1``).
+
+    ``obf``
+        Lan-DeMets O'Brien-Fleming type in the TSA convention (two-sided),
+        ``2 - 2 Phi(z_{1-alpha/2} / sqrt(t))`` (:func:`obf_spending`);
+    ``pocock``
+        Lan-DeMets Pocock type, ``alpha log(1 + (e - 1) t)``;
+    ``hsd``
+        Hwang-Shih-DeCani, ``alpha (1 - exp(-gamma t)) / (1 - exp(-gamma))`` (``alpha t``
+        at ``gamma = 0``; ``gamma = -4`` is close to O'Brien-Fleming, ``1`` to Pocock).
+
+    The same functions spend beta for futility (``alpha`` then stands for beta).
+    """
+    t = np.minimum(np.asarray(t, dtype=float), 1.0)
+    if kind == "obf":
+        return obf_spending(t, alpha)
+    if kind == "pocock":
+        return np.where(t > 0, alpha * np.log1p((math.e - 1.0) * np.maximum(t, 0.0)), 0.0)
+    if kind == "hsd":
+        if abs(gamma) < 1e-12:
+            return alpha * np.maximum(t, 0.0)
+        return np.where(t > 0, alpha * (1.0 - np.exp(-gamma * t)) / (1.0 - math.exp(-gamma)),
+                        0.0)
+    raise ValueError(f"spending must be one of {', '.join(SPENDING)}, not {kind!r}")
 
 
 def obf_spending(t, alpha: float = 0.05):
@@ -64,9 +95,10 @@ def obf_spending(t, alpha: float = 0.05):
         return np.where(t > 0, 2.0 - 2.0 * ndtr(z / np.sqrt(np.maximum(t, 1e-300))), 0.0)
 
 
-def boundaries(fractions, alpha: float = 0.05, *, grid_points: int = 2001) -> np.ndarray:
+def boundaries(fractions, alpha: float = 0.05, *, grid_points: int = 2001,
+               kind: str = "obf", gamma: float = -4.0) -> np.ndarray:
     """Two-sided symmetric group-sequential boundaries (z) at the given information
-    fractions, spending ``alpha`` by :func:`obf_spending`.
+    fractions, spending ``alpha`` by :func:`spending` (``kind``, ``gamma``).
 
     Parameters
     ----------
@@ -90,7 +122,7 @@ def boundaries(fractions, alpha: float = 0.05, *, grid_points: int = 2001) -> np
     t = np.minimum(np.asarray(fractions, dtype=float), 1.0)
     if t.ndim != 1 or t.size == 0 or np.any(t <= 0) or np.any(np.diff(t) < 0):
         raise ValueError("information fractions must be positive and increasing")
-    spent = obf_spending(t, alpha)
+    spent = spending(t, alpha, kind, gamma)
     out = np.empty(t.size)
     # the density of S_j = Z_j sqrt(t_j) (Brownian motion at time t_j) on the
     # continuation region, carried from look to look on a grid (trapezoidal rule)
@@ -126,6 +158,159 @@ def boundaries(fractions, alpha: float = 0.05, *, grid_points: int = 2001) -> np
         grid, density = new_grid, new_density
         previous_t, previous_spent = tj, aj
     return out
+
+
+@dataclass(frozen=True)
+class FutilityDesign:
+    """A group-sequential design with beta-spending futility, one-sided in the direction
+    of benefit (the harm boundary is the efficacy boundary mirrored).
+
+    Attributes
+    ----------
+    fractions : ndarray
+        Information fractions of the looks; the last is 1 (the design's final look at
+        the required information).
+    efficacy : ndarray
+        Upper boundaries (z): benefit shown when crossed.
+    futility : ndarray
+        Lower boundaries (z): stop for futility when below (``-inf`` where a look spends
+        no beta); at the last look equal to the efficacy boundary.
+    drift : float
+        The alternative's drift: ``E[Z] = drift sqrt(t)``; found so that the boundaries
+        meet at the last look with all of beta spent.
+    inflation : float
+        ``(drift / (z_{1-alpha/2} + z_{1-beta}))^2``: the required information's
+        inflation for the interim looks.
+    binding : bool
+        Binding futility: the type I error counts the futility stops (efficacy
+        boundaries a little lower); non-binding: they are ignored for it.
+    """
+
+    fractions: np.ndarray
+    efficacy: np.ndarray
+    futility: np.ndarray
+    drift: float
+    inflation: float
+    binding: bool
+
+
+def _first_exit(tj, drift, edge_z, above):
+    from scipy.special import ndtr
+
+    mean, sd = drift * tj, math.sqrt(tj)
+    c = edge_z * sd
+    return float(ndtr((mean - c) / sd) if above else ndtr((c - mean) / sd))
+
+
+def _carried_exit(grid, density, dt, drift, c, above):
+    from scipy.integrate import trapezoid
+    from scipy.special import ndtr
+
+    sd = math.sqrt(dt)
+    shift = drift * dt
+    tail = ndtr((grid + shift - c) / sd) if above else ndtr((c - grid - shift) / sd)
+    return float(trapezoid(density * tail, grid))
+
+
+def _carry(grid, density, t_prev, tj, drift, low_s, high_s, points):
+    """The density of S = Z sqrt(t) at ``tj`` on the continuation region [low_s, high_s]."""
+    from scipy.integrate import trapezoid
+
+    new = np.linspace(low_s, high_s, points)
+    if grid is None:
+        return new, np.exp(-(new - drift * tj) ** 2 / (2 * tj)) / math.sqrt(2 * math.pi * tj)
+    dt = tj - t_prev
+    kernel = np.exp(-((new[:, None] - grid[None, :] - drift * dt) ** 2) / (2 * dt)) / (
+        math.sqrt(2 * math.pi * dt))
+    return new, trapezoid(kernel * density[None, :], grid, axis=1)
+
+
+def futility_design(fractions, alpha: float = 0.05, beta: float = 0.2, *, kind: str = "obf",
+                    gamma: float = -4.0, beta_kind: str | None = None,
+                    beta_gamma: float | None = None, binding: bool = False,
+                    grid_points: int = 801) -> FutilityDesign:
+    """Efficacy and beta-spending futility boundaries (one-sided, the benefit side).
+
+    Alpha is spent one-sided, ``spending(t, alpha) / 2`` (half the two-sided TSA
+    spending), beta by ``spending(t, beta, beta_kind)`` (default the alpha's kind), at
+    the looks ``fractions`` and a final look at 1. Look by look the efficacy boundary
+    spends its alpha under no effect (counting futility stops only when ``binding``) and
+    the futility boundary its beta under the alternative of drift ``theta``; ``theta``
+    is then found so that the two meet at the last look (all of beta spent), as in
+    group-sequential software (rpact's ``getDesignGroupSequential`` with user spending
+    gives the same boundaries; ``tests/test_sequential_rpact.py``).
+    """
+    from scipy.optimize import brentq
+    from scipy.special import ndtri
+
+    t = np.minimum(np.asarray(fractions, dtype=float), 1.0)
+    if t.ndim != 1 or t.size == 0 or np.any(t <= 0) or np.any(np.diff(t) <= 0):
+        raise ValueError("information fractions must be positive and increasing")
+    if t[-1] < 1.0:
+        t = np.append(t, 1.0)
+    a_spent = np.minimum(spending(t, alpha, kind, gamma) / 2.0, alpha / 2.0)
+    b_spent = np.minimum(spending(t, beta, beta_kind or kind,
+                                  gamma if beta_gamma is None else beta_gamma), beta)
+
+    def build(theta):
+        """Both boundaries at drift ``theta``, and how much more than the last look's
+        beta the alternative would put below its efficacy boundary (0 where they meet)."""
+        eff, fut = np.empty(t.size), np.empty(t.size)
+        g0 = d0 = g1 = d1 = None
+        t_prev = 0.0
+        spent_a = spent_b = 0.0
+        excess = 0.0
+        for j, tj in enumerate(t):
+            dt = tj - t_prev
+
+            def p0_above(z, tj=tj, dt=dt, g0=g0, d0=d0):
+                return (_first_exit(tj, 0.0, z, True) if g0 is None else
+                        _carried_exit(g0, d0, dt, 0.0, z * math.sqrt(tj), True))
+
+            def p1_below(z, tj=tj, dt=dt, g1=g1, d1=d1):
+                return (_first_exit(tj, theta, z, False) if g1 is None else
+                        _carried_exit(g1, d1, dt, theta, z * math.sqrt(tj), False))
+
+            step_a = a_spent[j] - spent_a
+            if step_a <= 0 or p0_above(_HIGH) >= step_a:
+                eff[j] = _HIGH
+            elif p0_above(-_HIGH) < step_a:
+                # binding futility bounds so high (a drift far too large: the
+                # alternative's beta is spent only by stopping nearly everyone) that too
+                # few continue to spend this look's alpha: report the drift as too large
+                return eff, fut, -1.0
+            else:
+                eff[j] = brentq(lambda z: p0_above(z) - step_a, -_HIGH, _HIGH, xtol=1e-12)
+            step_b = b_spent[j] - spent_b
+            if j == t.size - 1:
+                excess = p1_below(eff[j]) - step_b
+                fut[j] = eff[j]
+                break
+            if step_b <= 0 or p1_below(-_HIGH) >= step_b:
+                fut[j] = -_HIGH
+            elif p1_below(eff[j]) <= step_b:
+                fut[j] = eff[j]
+            else:
+                fut[j] = brentq(lambda z: p1_below(z) - step_b, -_HIGH, eff[j], xtol=1e-12)
+            root = math.sqrt(tj)
+            low0 = fut[j] * root if binding else -_HIGH * root
+            g0, d0 = _carry(g0, d0, t_prev, tj, 0.0, low0, eff[j] * root, grid_points)
+            g1, d1 = _carry(g1, d1, t_prev, tj, theta, fut[j] * root, eff[j] * root,
+                            grid_points)
+            spent_a, spent_b, t_prev = a_spent[j], b_spent[j], tj
+        return eff, fut, excess
+
+    z_sum = float(ndtri(1 - alpha / 2) + ndtri(1 - beta))
+    # a larger drift leaves less probability below the last efficacy boundary
+    low, high = 0.5 * z_sum, 1.5 * z_sum
+    while build(high)[2] > 0 and high < 20 * z_sum:
+        high *= 1.5
+    theta = brentq(lambda th: build(th)[2], low, high, xtol=1e-10)
+    eff, fut, _ = build(theta)
+    eff = np.where(eff >= _HIGH, np.inf, eff)
+    fut = np.where(fut <= -_HIGH, -np.inf, fut)
+    return FutilityDesign(fractions=t, efficacy=eff, futility=fut, drift=float(theta),
+                          inflation=float((theta / z_sum) ** 2), binding=bool(binding))
 
 
 def diversity(yi, vi, method: str = "DL") -> float:
