@@ -105,3 +105,32 @@ def test_binding_futility_lowers_the_efficacy_boundaries():
     free = futility_design(t, binding=False)
     assert np.all(binding.efficacy[1:] < free.efficacy[1:])
     assert binding.futility[-1] == binding.efficacy[-1]
+
+
+def test_tsa_json_carries_the_looks_boundaries_and_adjusted_interval(cli, tmp_path):
+    import json
+
+    run = cli(["trial", "--seed", "1", "--out", str(tmp_path / "t")])
+    assert run.code == 0, run.err
+    table = str(tmp_path / "t" / "lvesv.csv")
+    plain = json.loads(cli(["tsa", table, "--effect", "-7.1", "--json"]).out)
+    assert {"required_information_size", "adjusted_ci", "looks"} <= set(plain)
+    for look in plain["looks"]:
+        assert {"information_fraction", "efficacy_z", "futility_z", "cumulative_z"} <= \
+            set(look)
+        assert look["futility_z"] is None
+        assert look["efficacy_z"] < 0            # the side of benefit: a negative MD
+    low, high = plain["adjusted_ci"]
+    last = plain["looks"][-1]
+    assert low < high and high - low > 0
+    run = cli(["tsa", table, "--effect", "-7.1", "--futility", "binding", "--json"])
+    with_futility = json.loads(run.out)
+    assert all(look["futility_z"] is not None for look in with_futility["looks"])
+    assert with_futility["inflation"] > 1.0
+    pocock = json.loads(cli(["tsa", table, "--effect", "-7.1", "--spending", "pocock",
+                             "--json"]).out)
+    # Pocock spends early: lower boundaries at the first look than O'Brien-Fleming
+    assert abs(pocock["looks"][0]["efficacy_z"]) < abs(plain["looks"][0]["efficacy_z"])
+    assert last["cumulative_z"] == pocock["looks"][-1]["cumulative_z"]
+    run = cli(["tsa", table, "--effect", "-7.1", "--gamma", "50", "--spending", "hsd"])
+    assert run.code == 2 and "--gamma: expected a number in [-20, 20]" in run.err

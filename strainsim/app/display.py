@@ -170,15 +170,24 @@ def tsa_table(result, title: str):
     from rich.table import Table
 
     table = Table(title=title, title_justify="left")
-    for col in ("study", "patients", "information", "z", "boundary |z|"):
+    futility = result.futility is not None
+    for col in ("study", "patients", "information", "z", "boundary |z|") + (
+            ("futility z",) if futility else ()):
         table.add_column(col, justify="left" if col == "study" else "right")
-    for s, n, f, z, b in zip(result.study, result.patients, result.fraction, result.z,
-                             result.boundary, strict=True):
-        table.add_row(s, f"{n:,}", f"{f:.0%}", f"{z:.2f}",
-                      "inf" if not math.isfinite(b) else f"{b:.2f}")
+
+    def shown(x):
+        return ("inf" if x > 0 else "-inf") if not math.isfinite(x) else f"{x:.2f}"
+
+    for k, (s, n, f, z, b) in enumerate(zip(result.study, result.patients, result.fraction,
+                                            result.z, result.boundary, strict=True)):
+        table.add_row(s, f"{n:,}", f"{f:.0%}", f"{z:.2f}", shown(b),
+                      *((shown(result.futility[k]),) if futility else ()))
+    low, high = result.adjusted_ci
     table.caption = (f"required information {result.ris:,.0f} patients (D2 = {result.d2:.0%}; "
-                     f"{result.ris_unadjusted:,.0f} without heterogeneity); "
-                     f"{result.conclusive}")
+                     f"{result.ris_unadjusted:,.0f} without heterogeneity"
+                     + (f"; x{result.inflation:.3f} for the futility design"
+                        if futility else "")
+                     + f"); {result.conclusive}; TSA-adjusted CI [{low:.3g}, {high:.3g}]")
     return table
 
 

@@ -366,11 +366,23 @@ def plot_tsa(result, *, title: str | None = None):
     # the boundary as a curve: a spending schedule of 40 looks (its values at the
     # actual looks are in the table; a denser schedule changes them by little)
     grid = np.linspace(min(0.05, frac.min()), max(1.0, frac.max()) * 1.05, 40)
-    bound = boundaries(grid, result.alpha, grid_points=801)
-    shown = np.where(bound < 8, bound, np.nan)
-    ax.plot(grid * result.ris, shown, color="tab:red",
-            label="monitoring boundaries (two-sided)")
-    ax.plot(grid * result.ris, -shown, color="tab:red")
+    kind = getattr(result, "spending", "obf")
+    if getattr(result, "futility", None) is None:
+        bound = boundaries(grid, result.alpha, grid_points=801, kind=kind,
+                           gamma=getattr(result, "gamma", -4.0))
+        shown = np.where(bound < 8, bound, np.nan)
+        ax.plot(grid * result.ris, shown, color="tab:red",
+                label=f"monitoring boundaries (two-sided, {kind})")
+        ax.plot(grid * result.ris, -shown, color="tab:red")
+    else:
+        inner = np.where(np.isfinite(result.futility), result.futility, np.nan)
+        sign = 1.0 if result.delta > 0 else -1.0
+        harm = np.where(np.isfinite(result.boundary), -sign * result.boundary, np.nan)
+        ax.fill_between(result.patients, inner, np.clip(harm, -8, 8), color="tab:orange",
+                        alpha=0.2, label=f"stop for futility ({result.futility_rule}, "
+                        f"{kind} spending)")
+        ax.plot(result.patients, inner, "s--", color="tab:orange", markersize=4,
+                label="futility boundary (side of benefit)")
     for sign in (1, -1):
         ax.axhline(sign * 1.96, color="0.5", linestyle=":", linewidth=1)
     ax.axvline(result.ris, color="tab:green", linewidth=1,

@@ -24,8 +24,11 @@ Monitoring boundaries
 Cumulative Z-curve
     The random-effects z statistic of the studies pooled so far, after each study.
 
-Futility (inner) boundaries need beta spending under the alternative; they are
-not computed here.
+Other spending functions (Pocock, Hwang-Shih-DeCani: :func:`spending`) and
+beta-spending futility boundaries, binding or not (:func:`futility_design`), give
+the designs of group-sequential software; ``tests/test_sequential_rpact.py`` checks
+them against rpact given the same spending. The TSA-adjusted confidence interval is
+the pooled estimate plus or minus the efficacy boundary times its SE.
 
 Examples
 --------
@@ -48,7 +51,7 @@ from strainsim.stats.effects import EffectSizes
 from strainsim.stats.pooling import pool_many
 
 __all__ = ["obf_spending", "spending", "SPENDING", "futility_design", "FutilityDesign",
-           "boundaries", "diversity", "required_information", "TsaResult",
+           "boundaries", "FUTILITY", "diversity", "required_information", "TsaResult",
            "trial_sequential_analysis", "tsa_design", "TsaDesign", "DesignError"]
 
 _HIGH = 12.0  # a boundary beyond 12 standard deviations spends nothing measurable
@@ -280,7 +283,7 @@ def futility_design(fractions, alpha: float = 0.05, beta: float = 0.2, *, kind: 
                 # few continue to spend this look's alpha: report the drift as too large
                 return eff, fut, -1.0
             else:
-                eff[j] = brentq(lambda z: p0_above(z) - step_a, -_HIGH, _HIGH, xtol=1e-12)
+                eff[j] = brentq(lambda z, s=step_a: p0_above(z) - s, -_HIGH, _HIGH, xtol=1e-12)
             step_b = b_spent[j] - spent_b
             if j == t.size - 1:
                 excess = p1_below(eff[j]) - step_b
@@ -291,7 +294,8 @@ def futility_design(fractions, alpha: float = 0.05, beta: float = 0.2, *, kind: 
             elif p1_below(eff[j]) <= step_b:
                 fut[j] = eff[j]
             else:
-                fut[j] = brentq(lambda z: p1_below(z) - step_b, -_HIGH, eff[j], xtol=1e-12)
+                fut[j] = brentq(lambda z, s=step_b: p1_below(z) - s, -_HIGH, eff[j],
+                                xtol=1e-12)
             root = math.sqrt(tj)
             low0 = fut[j] * root if binding else -_HIGH * root
             g0, d0 = _carry(g0, d0, t_prev, tj, 0.0, low0, eff[j] * root, grid_points)
@@ -338,6 +342,9 @@ def required_information(delta: float, variance: float, alpha: float = 0.05,
     return float(4.0 * z * z * variance / (delta * delta) / (1.0 - d2))
 
 
+FUTILITY = ("none", "binding", "non-binding")
+
+
 @dataclass(frozen=True)
 class TsaResult:
     """A trial sequential analysis.
@@ -352,17 +359,33 @@ class TsaResult:
     fraction : ndarray
         Cumulative patients as a fraction of the required information size.
     boundary : ndarray
-        Two-sided O'Brien-Fleming-type monitoring boundary (|z|) at each look.
+        The efficacy (monitoring) boundary's |z| at each look: two-sided symmetric
+        without futility, the benefit side's with it (harm mirrored).
+    futility : ndarray
+        The futility boundary at each look, as a z on the side of benefit (signed like
+        ``delta``); NaN without futility.
     ris, ris_unadjusted : float
         Required information size (patients), heterogeneity-adjusted and not.
+    inflation : float
+        With futility: the design's information inflation for its interim looks (1
+        without).
     d2 : float
     delta, variance, alpha, beta : float
-    method : str
+    method, spending, futility_rule : str
+    gamma : float
     crossed : bool
         Whether the z-curve crossed the benefit or harm boundary.
     conclusive : str
-        ``"benefit or harm boundary crossed"``, ``"required information reached"``
-        or ``"not yet conclusive"``.
+        ``"benefit or harm boundary crossed"``, ``"futility boundary crossed"``,
+        ``"required information reached"`` or ``"not yet conclusive"``.
+    estimate, se : float
+        The pooled estimate and its SE after the last study (the measure's scale: log
+        odds ratio for counts).
+    adjusted_ci : tuple of float
+        The TSA-adjusted confidence interval after the last study, ``estimate +/- b
+        se`` with ``b`` the efficacy boundary there (the reported scale: an odds ratio
+        for counts; infinite where the boundary is).
+    measure : str
     """
 
     study: tuple
@@ -380,24 +403,45 @@ class TsaResult:
     method: str
     crossed: bool
     conclusive: str
+    futility: np.ndarray | None = None
+    inflation: float = 1.0
+    spending: str = "obf"
+    gamma: float = -4.0
+    futility_rule: str = "none"
+    estimate: float = float("nan")
+    se: float = float("nan")
+    adjusted_ci: tuple = (float("nan"), float("nan"))
+    measure: str = "GEN"
 
     def to_dict(self) -> dict:
         def num(x):
-            return float(x) if math.isfinite(x) else None
+            return float(x) if x is not None and math.isfinite(x) else None
 
-        return {"ris": self.ris, "ris_unadjusted": self.ris_unadjusted, "d2": self.d2,
+        futility = self.futility if self.futility is not None else np.full(len(self.z),
+                                                                           np.nan)
+        sign = 1.0 if self.delta > 0 else -1.0
+        return {"ris": self.ris, "required_information_size": self.ris,
+                "ris_unadjusted": self.ris_unadjusted, "d2": self.d2,
+                "inflation": self.inflation,
                 "delta": self.delta, "variance": self.variance, "alpha": self.alpha,
-                "beta": self.beta, "method": self.method, "crossed": self.crossed,
+                "beta": self.beta, "method": self.method, "spending": self.spending,
+                "gamma": self.gamma if self.spending == "hsd" else None,
+                "futility": self.futility_rule, "crossed": self.crossed,
                 "conclusive": self.conclusive,
-                "looks": [{"study": s, "patients": int(n), "fraction": num(f), "z": num(z),
-                           "boundary": num(b)}
-                          for s, n, f, z, b in zip(self.study, self.patients, self.fraction,
-                                                   self.z, self.boundary, strict=True)]}
+                "adjusted_ci": [num(self.adjusted_ci[0]), num(self.adjusted_ci[1])],
+                "looks": [{"study": s, "patients": int(n), "information_fraction": num(f),
+                           "fraction": num(f), "cumulative_z": num(z), "z": num(z),
+                           "efficacy_z": num(sign * b), "boundary": num(b),
+                           "futility_z": num(a)}
+                          for s, n, f, z, b, a in zip(self.study, self.patients,
+                                                      self.fraction, self.z, self.boundary,
+                                                      futility, strict=True)]}
 
 
 def trial_sequential_analysis(effects: EffectSizes, patients, delta: float, variance: float,
                               alpha: float = 0.05, beta: float = 0.2,
-                              method: str = "DL") -> TsaResult:
+                              method: str = "DL", *, spending_kind: str = "obf",
+                              gamma: float = -4.0, futility: str = "none") -> TsaResult:
     """TSA of a cumulative meta-analysis, studies in their given order.
 
     Parameters
@@ -407,19 +451,26 @@ def trial_sequential_analysis(effects: EffectSizes, patients, delta: float, vari
         Patients in each study (both arms).
     delta : float
         The effect to detect, on the scale of the outcome (a mean difference, or a
-        difference of event proportions).
+        difference of event proportions); its sign is the direction of benefit.
     variance : float
         The outcome's variance (SD^2, or ``p (1 - p)`` for a binary outcome).
     alpha, beta : float
         Two-sided type I error and type II error.
     method : str
         Random-effects method for D^2 and the cumulative z-curve.
+    spending_kind : {"obf", "pocock", "hsd"}
+        The alpha (and beta) spending function (:func:`spending`); ``gamma`` for hsd.
+    futility : {"none", "binding", "non-binding"}
+        Beta-spending futility boundaries on the side of benefit (:func:`futility_design`).
     """
     patients = np.asarray(patients, dtype=float)
     if patients.shape != (effects.k,) or np.any(patients <= 0):
         raise ValueError("one positive number of patients per study is needed")
     if not (0 < alpha < 1 and 0 < beta < 1):
         raise ValueError("alpha and beta must be in (0, 1)")
+    if futility not in FUTILITY:
+        raise ValueError(f"futility must be one of {', '.join(FUTILITY)}, not {futility!r}")
+    spending(1.0, alpha, spending_kind, gamma)   # refuses an unknown spending function
     d2 = diversity(effects.yi, effects.vi, method) if effects.k >= 2 else 0.0
     ris0 = required_information(delta, variance, alpha, beta)
     ris = required_information(delta, variance, alpha, beta, d2)
@@ -429,18 +480,47 @@ def trial_sequential_analysis(effects: EffectSizes, patients, delta: float, vari
                       np.broadcast_to(effects.vi, masks.shape), method, mask=masks)
     z = batch.stat
     fraction = cumulative_n / ris
-    bounds = boundaries(fraction, alpha)
+    sign = 1.0 if delta > 0 else -1.0
+    inflation = 1.0
+    if futility == "none":
+        bounds = boundaries(fraction, alpha, kind=spending_kind, gamma=gamma)
+        inner = None
+    else:
+        # looks at or beyond the required information are the design's final look
+        looks = np.minimum(fraction, 1.0)
+        first_full = int(np.argmax(looks >= 1.0)) if np.any(looks >= 1.0) else looks.size
+        design = futility_design(looks[:first_full] if first_full < looks.size
+                                 else looks, alpha, beta, kind=spending_kind, gamma=gamma,
+                                 binding=futility == "binding")
+        inflation = design.inflation
+        at = np.minimum(np.arange(looks.size), design.efficacy.size - 1)
+        bounds = design.efficacy[at]
+        inner = sign * design.futility[at]
+    benefit_side = sign * z
     crossed = bool(np.any(np.abs(z) >= bounds))
+    stopped_futile = inner is not None and bool(np.any(
+        (benefit_side <= sign * inner) & (np.abs(z) < bounds)))
     if crossed:
         verdict = "benefit or harm boundary crossed"
+    elif stopped_futile:
+        verdict = "futility boundary crossed"
     elif fraction[-1] >= 1:
         verdict = "required information reached"
     else:
         verdict = "not yet conclusive"
+    estimate, se, last = float(batch.estimate[-1]), float(batch.se[-1]), float(bounds[-1])
+    back = math.exp if effects.measure == "OR" else float
+    if math.isfinite(last):
+        adjusted = (back(estimate - last * se), back(estimate + last * se))
+    else:
+        adjusted = (back(-math.inf) if effects.measure == "OR" else -math.inf, math.inf)
     return TsaResult(study=effects.study, patients=cumulative_n.astype(int), z=z,
                      fraction=fraction, boundary=bounds, ris=ris, ris_unadjusted=ris0,
                      d2=d2, delta=float(delta), variance=float(variance), alpha=alpha,
-                     beta=beta, method=method, crossed=crossed, conclusive=verdict)
+                     beta=beta, method=method, crossed=crossed, conclusive=verdict,
+                     futility=inner, inflation=inflation, spending=spending_kind,
+                     gamma=gamma, futility_rule=futility, estimate=estimate, se=se,
+                     adjusted_ci=adjusted, measure=effects.measure)
 
 
 class DesignError(ValueError):

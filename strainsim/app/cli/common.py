@@ -70,6 +70,18 @@ class Test(str, Enum):
     knha = "knha"
 
 
+class Spending(str, Enum):
+    obf = "obf"
+    pocock = "pocock"
+    hsd = "hsd"
+
+
+class Futility(str, Enum):
+    none = "none"
+    binding = "binding"
+    non_binding = "non-binding"
+
+
 class ActivationModel(str, Enum):
     pattern = "pattern"
     eikonal = "eikonal"

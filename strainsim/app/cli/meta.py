@@ -8,9 +8,11 @@ import typer
 
 from strainsim.app.cli.common import (
     MAX_FOREST_STUDIES,
+    Futility,
     Layout,
     Measure,
     Method,
+    Spending,
     Test,
     app,
     check_output,
@@ -166,9 +168,17 @@ def tsa(
     plot: Path | None = typer.Option(None, help="Write the TSA plot (PNG/SVG/PDF)."),
     layout: Layout | None = typer.Option(None, help="Which layout to read when the table "
                                          "holds more than one: counts or means."),
+    spending: Spending = typer.Option(Spending.obf, help="Alpha (and beta) spending: "
+                                      "O'Brien-Fleming (TSA convention), Pocock or "
+                                      "Hwang-Shih-DeCani (--gamma)."),
+    gamma: float = typer.Option(-4.0, help="Hwang-Shih-DeCani's gamma (-4 is close to "
+                                "O'Brien-Fleming, 1 to Pocock)."),
+    futility: Futility = typer.Option(Futility.none, help="Beta-spending futility "
+                                      "boundaries: none, binding or non-binding."),
 ):
     """Trial sequential analysis: required information size (heterogeneity-adjusted),
-    Lan-DeMets O'Brien-Fleming boundaries and the cumulative z-curve."""
+    Lan-DeMets alpha-spending boundaries, beta-spending futility, the cumulative
+    z-curve and the TSA-adjusted confidence interval."""
 
 
     from strainsim.app.display import tsa_table
@@ -182,6 +192,10 @@ def tsa(
     if method in (Method.MH, Method.FE):
         raise InputError("option --method", None, "a random-effects method (DL, REML, ML, "
                          "PM, HE)", method.value)
+    import math
+
+    if not (math.isfinite(gamma) and -20 <= gamma <= 20):
+        raise InputError("option --gamma", None, "a number in [-20, 20]", str(gamma))
     effects, columns = read_study_table(file, None, order_by,
                                         layout=None if layout is None else layout.value)
     if not {"n_t", "n_c"} <= set(columns):
@@ -194,7 +208,9 @@ def tsa(
                          exc.found) from None
     try:
         result = trial_sequential_analysis(effects, design.patients, design.delta,
-                                           design.variance, alpha, beta, method.value)
+                                           design.variance, alpha, beta, method.value,
+                                           spending_kind=spending.value, gamma=gamma,
+                                           futility=futility.value)
     except ValueError as exc:
         raise InputError(str(file), None, "studies a trial sequential analysis can use",
                          str(exc)) from None
@@ -207,5 +223,6 @@ def tsa(
     else:
         print_table(tsa_table(result, f"{file.name}: trial sequential analysis "
                                        f"(alpha {alpha:g}, power {1 - beta:.0%}, "
-                                       f"{method.value})"))
+                                       f"{method.value}, {spending.value} spending, "
+                                       f"futility {futility.value})"))
 
