@@ -286,6 +286,25 @@ class SweepResult:
     calibrated_null: np.ndarray | None = None
     runs: LevelRuns | None = None
 
+    def slope_on_concordance(self) -> dict:
+        """Per outcome, the slope of the pooled estimate on the forced concordance (per
+        unit, 0 to 1; nyha on the log odds-ratio scale): each replicate's least-squares
+        slope across the levels (common random numbers make it a within-replicate
+        contrast), averaged, with its Monte Carlo standard error. Empty with one level."""
+        x = np.asarray(self.levels, float)
+        if x.size < 2 or np.ptp(x) == 0:
+            return {}
+        centred = x - x.mean()
+        out = {}
+        for k, key in enumerate(OUTCOMES):
+            est = self.replicates[:, :, k, 0]              # (levels, replicates)
+            slopes = centred @ (est - est.mean(axis=0)) / (centred @ centred)
+            r = slopes.size
+            out[key] = {"slope": float(slopes.mean()),
+                        "slope_mcse": float(slopes.std(ddof=1) / np.sqrt(r)) if r > 1
+                        else float("nan")}
+        return out
+
     def table(self) -> list[dict]:
         """One JSON-ready row per level, the calibrated world first (``world``)."""
         rows = []
