@@ -506,8 +506,9 @@ _CHECKED_LEVELS: dict = {}
 def check_levels(specs) -> None:
     """ValueError unless ``specs`` differ only in :data:`LEVEL_SECTIONS` (remembered: a
     sweep asks about the same levels for every block)."""
-    key = tuple(specs)
-    if key in _CHECKED_LEVELS:
+    key = tuple(id(s) for s in specs)
+    hit = _CHECKED_LEVELS.get(key)
+    if hit is not None and all(a is b for a, b in zip(hit, specs, strict=True)):
         return
     first = specs[0]
     for spec in specs[1:]:
@@ -515,7 +516,7 @@ def check_levels(specs) -> None:
             raise ValueError("levels may differ only in " + ", ".join(LEVEL_SECTIONS))
     if len(_CHECKED_LEVELS) > 256:
         _CHECKED_LEVELS.clear()
-    _CHECKED_LEVELS[key] = True
+    _CHECKED_LEVELS[key] = tuple(specs)   # kept alive with their ids
 
 
 def simulate_block_levels(n: int, block_seed, *, guided: bool, specs, model=None,
@@ -549,8 +550,10 @@ def simulate_block_levels(n: int, block_seed, *, guided: bool, specs, model=None
                    null_world=bool(null_world), given_scar=np.empty((0, N_SEGMENTS), np.bool_))
     _run_stages(streams, k, a, python_stages, PATIENTS, CARE, run)
     out = []
+    care = block_stream(block_seed, "care")
+    start = care.bit_generator.state   # every level restarts the care stream here
     for spec in specs:
-        care = block_stream(block_seed, "care")
+        care.bit_generator.state = start
         block_kernel(streams[0], streams[1], care, block_constants(spec, model),
                      run._replace(first=CARE, stop=len(STAGES)), a)
         out.append((a.stats.copy(), a.null_stats.copy() if null_world else None))
