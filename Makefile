@@ -33,6 +33,8 @@ demo: $(VENV)/.stamp-run
 	$(BIN)/strainsim validate --replicates 100 --out $(OUT)/validate | tail -n 1 | tee -a $(OUT)/summary.txt
 	@echo "== concordance sweep (small: 40 virtual meta-analyses per level) =="
 	$(BIN)/strainsim sweep --replicates 40 --seed 1 --out $(OUT)/sweep | tee -a $(OUT)/summary.txt
+	@echo "== the lesson pack: one HTML page, no server needed =="
+	$(BIN)/strainsim lesson --replicates 40 --out $(OUT)/lesson | tail -n 1
 	@echo "== one patient's B-mode frames, speckle-tracked =="
 	$(BIN)/strainsim speckle --seed 3 --fps 30 --out $(OUT)/speckle | tail -n 2
 	@echo "demo outputs written to $(OUT)/ (summary: $(OUT)/summary.txt)"

@@ -205,7 +205,8 @@ def one_meta_analysis(settings: ExplorerSettings):
 _SWEEPS: dict = {}
 
 
-def power_curve(settings: ExplorerSettings, *, precise: bool = False, mapper=None):
+def power_curve(settings: ExplorerSettings, *, precise: bool = False, mapper=None,
+                replicates: int | None = None):
     """The concordance sweep of the settings' world at :data:`POWER_LEVELS`, seed 2026.
 
     Cached per world (every setting but the concordance and the seed): moving the
@@ -214,14 +215,16 @@ def power_curve(settings: ExplorerSettings, *, precise: bool = False, mapper=Non
     :data:`PRECISE_REPLICATES` with ``precise``; a precise curve, once computed, is
     always preferred. ``mapper`` runs the replicates in worker processes
     (:func:`strainsim.studies.parallel.make_mapper`); the numbers do not depend on it.
+    ``replicates`` asks for that many per level instead (the lesson pack's choice).
     """
     from strainsim.studies.sweep import concordance_sweep
 
     world = checked(settings).world()
     best = _SWEEPS.get((world, PRECISE_REPLICATES))
-    if best is not None:
+    if best is not None and replicates is None:
         return best
-    replicates = PRECISE_REPLICATES if precise else QUICK_REPLICATES
+    if replicates is None:
+        replicates = PRECISE_REPLICATES if precise else QUICK_REPLICATES
     key = (world, replicates)
     if key not in _SWEEPS:
         if len(_SWEEPS) > 64:
@@ -232,7 +235,8 @@ def power_curve(settings: ExplorerSettings, *, precise: bool = False, mapper=Non
     return _SWEEPS[key]
 
 
-def _png(fig, tight: bool = False) -> bytes:
+def png_bytes(fig, tight: bool = False) -> bytes:
+    """A figure as PNG bytes (and closed); ``tight`` crops to what is drawn."""
     # tight: crop to what is drawn (labels outside the axes), at the cost of a second draw
     import io
 
@@ -255,7 +259,7 @@ class TrialsView:
 
 
 def render_trials(settings: ExplorerSettings, outcome: str = "lvesv", *, mapper=None,
-                  precise: bool = False) -> TrialsView:
+                  precise: bool = False, replicates: int | None = None) -> TrialsView:
     """The trials view for ``settings``: the forest plot of one virtual meta-analysis
     (``outcome``, the published result marked), the power curve with the concordance
     marked, and a summary."""
@@ -266,17 +270,17 @@ def render_trials(settings: ExplorerSettings, outcome: str = "lvesv", *, mapper=
         raise ValueError(f"outcome: expected one of {', '.join(OUTCOME_LABELS)}, "
                          f"found {outcome!r}")
     trials, pooled = one_meta_analysis(settings)
-    sweep = power_curve(settings, precise=precise, mapper=mapper)
+    sweep = power_curve(settings, precise=precise, mapper=mapper, replicates=replicates)
     published = published_targets()
     result = pooled[outcome]
-    forest = _png(plot_forest(
+    forest = png_bytes(plot_forest(
         result, published=published.get(outcome),
         title=f"{OUTCOME_LABELS[outcome]}: concordance {settings.concordance:.0%}, "
               f"seed {settings.seed}",
         favours=("favours image-guided", "favours control")
         if outcome in ("lvesv", "lvedv") else ("favours control", "favours image-guided")),
         tight=True)
-    power = _png(plot_power(sweep, current=settings.concordance))
+    power = png_bytes(plot_power(sweep, current=settings.concordance))
     nearest = min(sweep.summary, key=lambda lvl: abs(lvl.concordance - settings.concordance))
     estimate = math.exp(result.estimate) if outcome == "nyha" else result.estimate
     from strainsim.app.display import patients_text
@@ -407,4 +411,5 @@ def render_patient(seed: int, fps: float = _CURVES.fps,
                f"viable one; the truly latest non-scar segment is **{case.true_latest}**."
                f"\n\n| strategy | target | lead | vs its target | vs true latest |\n"
                f"|---|---:|---:|---|---|\n{rows}")
-    return PatientView(_png(ax.figure, tight=True), _png(plot_strategies(case)), summary)
+    return PatientView(png_bytes(ax.figure, tight=True), png_bytes(plot_strategies(case)),
+                       summary)

@@ -733,3 +733,28 @@ def plot_tornado(result):
                  f"meta-analyses per world, seed {result.seed})")
     fig.tight_layout()
     return fig
+
+
+def plot_pooled_distribution(estimates, published: float, *, label: str,
+                             title: str | None = None):
+    """Where the published pooled estimate falls among simulated ones: a histogram of
+    the simulated meta-analyses' pooled estimates with the published value marked, and
+    the share of simulated meta-analyses at least as far from no effect on its side."""
+    plt = pyplot()
+    est = np.asarray(estimates, dtype=float)
+    est = est[np.isfinite(est)]
+    fig, ax = plt.subplots(figsize=(6.5, 3.6))
+    ax.hist(est, bins=30, color="#4477AA", alpha=0.8,
+            label=f"{est.size} simulated meta-analyses")
+    side = est <= published if published < 0 else est >= published
+    share = float(side.mean()) if est.size else float("nan")
+    ax.axvline(published, color="#CC3311", linewidth=2,
+               label=f"published {published:g}: {share:.1%} of simulated are at least as "
+               "extreme")
+    ax.axvline(0.0, color="0.4", linestyle="--", linewidth=0.8)
+    ax.set_xlabel(label)
+    ax.set_ylabel("simulated meta-analyses")
+    ax.set_title(title or "the published result among simulated ones", fontsize=10)
+    ax.legend(fontsize=9, loc="upper left")
+    fig.tight_layout()
+    return fig

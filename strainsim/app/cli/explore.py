@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import typer
 
 from strainsim.app.cli.common import (
@@ -42,3 +44,29 @@ def explore(
         pass
     raise typer.Exit(130)  # stopped by Ctrl-C or SIGTERM: main() says so in one line
 
+
+
+@app.command()
+def lesson(
+    out: Path = typer.Option(Path("out/lesson"), help="Output folder (index.html)."),
+    replicates: int = typer.Option(200, help="Virtual meta-analyses behind the figures."),
+):
+    """Write the explorer's lesson as one HTML page that opens from the file system with
+    no server: figures for the calibrated world over the concordance levels, a slider,
+    and guided questions to answer before each reveal."""
+    from strainsim.app.cli.common import progress_bar
+    from strainsim.files import check_output_folder, output_folder, write_text_atomic
+
+    if not 2 <= replicates <= 10_000:
+        raise InputError("option --replicates", None, "a number in [2, 10000]",
+                         str(replicates))
+    check_output_folder(out)
+    from strainsim.app.explorer import POWER_LEVELS
+    from strainsim.app.lesson import build_lesson
+
+    progress, advance = progress_bar(len(POWER_LEVELS), "concordance levels")
+    with progress:
+        page = build_lesson(replicates=replicates, progress=advance)
+    with output_folder(out) as stage:
+        write_text_atomic(stage / "index.html", page)
+    typer.echo(f"lesson page -> {out}/index.html (open it in a browser; no server needed)")
