@@ -174,3 +174,19 @@ def test_every_setting_is_declared_and_model_parameters_stay_in_the_model_range(
         assert own.unit == model.unit, name
         assert model.low <= own.low < own.high <= model.high, name
         assert own.low <= getattr(cls(), name) <= own.high, name   # the default shows
+
+
+def test_the_text_quotes_the_concordance_the_slider_shows(quick):
+    from dataclasses import replace
+
+    settings = replace(explore.ExplorerSettings(), concordance=0.5)
+    view = explore.render_trials(settings)
+    assert "At 50% concordance (read off the curve between 45% and 60%)" in view.summary
+    sweep = explore.power_curve(settings)
+    lo, hi = sweep.summary[1], sweep.summary[2]             # 45 % and 60 %
+    at = explore._read_off(sweep, 0.5)
+    w = (0.5 - 0.45) / (0.6 - 0.45)
+    assert at["benefit"] == pytest.approx((1 - w) * lo.power_benefit["lvesv"]
+                                          + w * hi.power_benefit["lvesv"])
+    exact = explore.render_trials(replace(settings, concordance=0.9))
+    assert "At 90% concordance," in exact.summary

@@ -42,6 +42,11 @@ _CURVES = CurveParams()
 METHODS = ("REML", "DL", "PM", "ML", "HE", "FE")
 TESTS = ("knha", "z")
 POWER_LEVELS = (0.2, 0.45, 0.6, 0.75, 0.9, 1.0)   # 0.45: the published concordance
+# the pooling choices in words, for the page
+METHOD_WORDS = {"FE": "fixed effect", "DL": "DerSimonian-Laird", "REML": "restricted "
+                "maximum likelihood (REML)", "ML": "maximum likelihood", "PM": "Paule-Mandel",
+                "HE": "Hedges", "MH": "Mantel-Haenszel"}
+TEST_WORDS = {"knha": "Hartung-Knapp t test", "z": "normal (z) test"}
 QUICK_REPLICATES = 24     # per level, for a world first seen: about 1 s on 2 workers
 PRECISE_REPLICATES = 200  # per level: precomputed for the default world, or on request
 OUTCOME_LABELS = {"lvesv": "LVESV change (%)", "nyha": "NYHA improvement (odds ratio)",
@@ -282,6 +287,7 @@ def render_trials(settings: ExplorerSettings, outcome: str = "lvesv", *, mapper=
         tight=True)
     power = png_bytes(plot_power(sweep, current=settings.concordance))
     nearest = min(sweep.summary, key=lambda lvl: abs(lvl.concordance - settings.concordance))
+    at = _read_off(sweep, settings.concordance)
     estimate = math.exp(result.estimate) if outcome == "nyha" else result.estimate
     from strainsim.app.display import patients_text
 
@@ -294,16 +300,44 @@ def render_trials(settings: ExplorerSettings, outcome: str = "lvesv", *, mapper=
         f"**{estimate:.2f}** [{_shown(result.ci_low, outcome)}, "
         f"{_shown(result.ci_high, outcome)}], p = {result.p:.3f}. Published: {p_est:g} "
         f"[{p_low:g}, {p_high:g}] with 818 patients at 45 % concordance.  \n"
-        f"At {nearest.concordance:.0%} concordance, meta-analyses of this world show an "
-        f"LVESV benefit {nearest.power_benefit['lvesv']:.0%} of the time "
-        f"(± {100 * nearest.mcse['lvesv']['power_benefit']:.0f} points of Monte Carlo error; "
-        f"harm {nearest.power_harm['lvesv']:.0%}, false positives "
-        f"{nearest.false_positive['lvesv']:.0%} when there is no benefit); 80 % power needs "
-        + f"{need} patients (simulated, with its Monte Carlo interval)."
+        f"At {settings.concordance:.0%} concordance{at['how']}, meta-analyses of this world "
+        f"show an LVESV benefit {at['benefit']:.0%} of the time "
+        f"(± {100 * at['benefit_mcse']:.0f} points of Monte Carlo error; "
+        f"harm {at['harm']:.0%}, false positives "
+        f"{at['false_positive']:.0%} when there is no benefit); 80 % power needs "
+        + f"{need} patients at {nearest.concordance:.0%} (simulated, with its Monte Carlo "
+        "interval)."
         + f"  \n*Power curve: {replicates} virtual meta-analyses per level"
         + (" (quick; `refine` or `strainsim sweep` for more).*" if replicates
            < PRECISE_REPLICATES else ".*"))
     return TrialsView(forest, power, summary, replicates)
+
+
+def _read_off(sweep, concordance: float) -> dict:
+    """The LVESV shares at ``concordance``: a computed level's own, or read off the curve
+    between the two computed levels around it (linear; the larger MCSE)."""
+    levels = sweep.summary
+    xs = [lvl.concordance for lvl in levels]
+    exact = [lvl for lvl in levels if abs(lvl.concordance - concordance) < 1e-9]
+
+    def shares(lvl):
+        return {"benefit": lvl.power_benefit["lvesv"], "harm": lvl.power_harm["lvesv"],
+                "false_positive": lvl.false_positive["lvesv"],
+                "benefit_mcse": lvl.mcse["lvesv"]["power_benefit"]}
+
+    if exact:
+        return {**shares(exact[0]), "how": ""}
+    below = max((k for k, x in enumerate(xs) if x < concordance), default=None)
+    above = min((k for k, x in enumerate(xs) if x > concordance), default=None)
+    if below is None or above is None:
+        k = above if below is None else below
+        return {**shares(levels[k]), "how": f" (the curve's {xs[k]:.0%}, the nearest)"}
+    w = (concordance - xs[below]) / (xs[above] - xs[below])
+    lo, hi = shares(levels[below]), shares(levels[above])
+    out = {key: (1 - w) * lo[key] + w * hi[key] for key in lo}
+    out["benefit_mcse"] = max(lo["benefit_mcse"], hi["benefit_mcse"])
+    out["how"] = f" (read off the curve between {xs[below]:.0%} and {xs[above]:.0%})"
+    return out
 
 
 def _shown(value, outcome):

@@ -23,10 +23,12 @@ import sys
 import panel as pn
 
 from strainsim.app.explorer import (
+    METHOD_WORDS,
     METHODS,
     OUTCOME_LABELS,
     PRECISE_REPLICATES,
     SETTINGS,
+    TEST_WORDS,
     TESTS,
     ExplorerSettings,
     power_curve,
@@ -68,8 +70,10 @@ def _trials_view(settings: ExplorerSettings, problems: list[str]):
         "arm_sd_pct": _slider("arm_sd_pct", "between-trial SD of each arm (%)", 0.5),
         "noise_sd_pct": _slider("noise_sd_pct", "speckle-tracking noise (% strain)", 0.1),
         "fps": _slider("fps", "frame rate (fps)", 5.0),
-        "method": pn.widgets.Select(label="pooling (tau^2)", options=list(METHODS)),
-        "test": pn.widgets.Select(label="test", options=list(TESTS)),
+        "method": pn.widgets.Select(label="pooling (between-trial variance tau^2)",
+                                    options={METHOD_WORDS.get(m, m): m for m in METHODS}),
+        "test": pn.widgets.Select(label="test of the pooled effect",
+                                  options={TEST_WORDS.get(t, t): t for t in TESTS}),
     }
     for name, widget in widgets.items():
         widget.value = getattr(settings, name)
@@ -77,6 +81,7 @@ def _trials_view(settings: ExplorerSettings, problems: list[str]):
                                 options={label: key for key, label in OUTCOME_LABELS.items()},
                                 value="lvesv")
     reroll = pn.widgets.Button(label="re-roll the meta-analysis", color="primary")
+    reset = pn.widgets.Button(label="reset to the calibrated world's defaults")
     refine = pn.widgets.Button(label=f"refine the power curve ({PRECISE_REPLICATES} per level)")
     seed = {"value": settings.seed}
     url_alert = pn.pane.Alert("\n".join(f"- URL {p}" for p in problems)
@@ -108,10 +113,17 @@ def _trials_view(settings: ExplorerSettings, problems: list[str]):
 
     for widget in (*widgets.values(), outcome):
         widget.param.watch(update, "value")
+
+    def to_defaults(_):
+        defaults = ExplorerSettings()
+        for name, widget in widgets.items():
+            widget.value = getattr(defaults, name)
+
+    reset.on_click(to_defaults)
     reroll.on_click(new_seed)
     refine.on_click(lambda _: update(precise=True))
     update()
-    controls = pn.Column("### The trials", *widgets.values(), outcome, reroll, refine,
+    controls = pn.Column("### The trials", *widgets.values(), outcome, reroll, refine, reset,
                          width=330)
     return pn.Row(controls, pn.Column(url_alert, error, summary, forest, power))
 
@@ -149,7 +161,11 @@ def _patient_view():
 
 
 def build_page(query: dict | None = None):
-    """The whole page for one browser session (``query``: the URL's query arguments)."""
+    """The whole page for one browser session (``query``: the URL's query arguments).
+
+    Sliders report their value on release (``panel.config.throttled``): a drag's
+    intermediate values are not computed."""
+    pn.config.throttled = True
     settings, problems = settings_from_query(query or {})
     tabs = pn.Tabs(("Trials", _trials_view(settings, problems)),
                    ("Patient", _patient_view()), dynamic=True)
