@@ -190,3 +190,29 @@ def test_the_text_quotes_the_concordance_the_slider_shows(quick):
                                           + w * hi.power_benefit["lvesv"])
     exact = explore.render_trials(replace(settings, concordance=0.9))
     assert "At 90% concordance," in exact.summary
+
+
+def test_forest_columns_never_overlap_for_ten_trials():
+    """The rendered text boxes of the estimate and weight columns do not overlap."""
+    import numpy as np
+
+    from strainsim.app.plots import plot_forest, pyplot
+    from strainsim.stats.effects import effect_sizes
+    from strainsim.stats.pooling import pool
+
+    rng = np.random.default_rng(3)
+    yi = rng.normal(-15, 10, 10)
+    result = pool(effect_sizes(yi, rng.uniform(20, 40, 10),
+                               study=[f"simulated trial {k + 1}" for k in range(10)]),
+                  method="REML", test="knha")
+    fig = plot_forest(result, title="ten trials")
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    texts = [t for t in fig.axes[0].texts if t.get_text()]
+    estimates = [t for t in texts if "," in t.get_text() and t.get_position()[0] == 1.02]
+    weights = [t for t in texts if t.get_text().endswith("%") or t.get_text() == "Weight"]
+    assert len(estimates) == 11 and len(weights) == 12
+    right = max(t.get_window_extent(renderer).x1 for t in estimates)
+    left = min(t.get_window_extent(renderer).x0 for t in weights)
+    assert right < left
+    pyplot().close(fig)

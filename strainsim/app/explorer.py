@@ -280,8 +280,8 @@ def render_trials(settings: ExplorerSettings, outcome: str = "lvesv", *, mapper=
     result = pooled[outcome]
     forest = png_bytes(plot_forest(
         result, published=published.get(outcome),
-        title=f"{OUTCOME_LABELS[outcome]}: concordance {settings.concordance:.0%}, "
-              f"seed {settings.seed}",
+        title=f"{OUTCOME_LABELS[outcome]}: simulated trials, concordance "
+              f"{settings.concordance:.0%}, seed {settings.seed}",
         favours=("favours image-guided", "favours control")
         if outcome in ("lvesv", "lvedv") else ("favours control", "favours image-guided")),
         tight=True)

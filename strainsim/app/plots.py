@@ -271,21 +271,30 @@ def plot_forest(result, *, title: str | None = None, xlabel: str | None = None,
         ax.xaxis.set_minor_formatter(NullFormatter())
     text = "{:.2f} [{:.2f}, {:.2f}]"
     trans = ax.get_yaxis_transform()
-    for row, study, y, a, b, w in zip(rows, effects.study, effects.yi, low, high,
-                                      result.weights, strict=True):
+    labels = [text.format(transform(y), transform(a), transform(b))
+              for y, a, b in zip(effects.yi, low, high, strict=True)]
+    pooled_label = text.format(centre, lo, hi)
+    # the weight column starts after the widest estimate text (bold digits are about
+    # 0.67 em wide at 9 pt), so the columns never run into each other
+    weight_offset = 6.1 * max(len(x) for x in [*labels, pooled_label]) + 12
+
+    def weight_text(row, words, **style):
+        ax.annotate(words, xy=(1.02, row), xycoords=trans, xytext=(weight_offset, 0),
+                    textcoords="offset points", ha="left", va="center", fontsize=9, **style)
+
+    for row, study, label_text, w in zip(rows, effects.study, labels, result.weights,
+                                         strict=True):
         ax.text(-0.02, row, study, transform=trans, ha="right", va="center", fontsize=9)
-        ax.text(1.02, row, text.format(transform(y), transform(a), transform(b)),
-                transform=trans, ha="left", va="center", fontsize=9)
-        ax.text(1.5, row, f"{w:.1f}%", transform=trans, ha="left", va="center", fontsize=9)
+        ax.text(1.02, row, label_text, transform=trans, ha="left", va="center", fontsize=9)
+        weight_text(row, f"{w:.1f}%")
     model = {"FE": "Fixed-effect model", "MH": "Mantel-Haenszel model"}.get(
         result.method, f"Random-effects model ({result.method}"
         + (", Hartung-Knapp)" if result.test == "knha" else ")"))
     ax.text(-0.02, 0.5, model, transform=trans, ha="right", va="center", fontsize=9,
             fontweight="bold")
-    ax.text(1.02, 0.5, text.format(centre, lo, hi), transform=trans, ha="left", va="center",
+    ax.text(1.02, 0.5, pooled_label, transform=trans, ha="left", va="center",
             fontsize=9, fontweight="bold")
-    ax.text(1.5, 0.5, "100%", transform=trans, ha="left", va="center", fontsize=9,
-            fontweight="bold")
+    weight_text(0.5, "100%", fontweight="bold")
     q_p = "n/a" if not np.isfinite(result.q_p) else (
         "< 0.001" if result.q_p < 0.001 else f"= {result.q_p:.3f}")
     het = (f"Heterogeneity: Q = {result.q:.2f}, df = {result.q_df}, p {q_p}; "
@@ -300,7 +309,7 @@ def plot_forest(result, *, title: str | None = None, xlabel: str | None = None,
     short = {"OR": "OR", "MD": "MD", "SMD": "g"}.get(result.measure, "Effect")
     ax.text(1.02, k + 2.6, f"{short} [95% CI]", transform=trans, ha="left", fontsize=9,
             fontweight="bold")
-    ax.text(1.5, k + 2.6, "Weight", transform=trans, ha="left", fontsize=9, fontweight="bold")
+    weight_text(k + 2.6, "Weight", fontweight="bold")
     ax.set_ylim(-1.0, k + 3.0)
     ax.set_yticks([])
     for side in ("left", "right", "top"):
