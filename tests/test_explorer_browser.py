@@ -105,6 +105,11 @@ def test_moving_the_concordance_slider_changes_the_plots(server, tmp_path):
             after = _wait_for_change(page, before)
             assert all(src.startswith("data:image/png") for src in after)
             page.get_by_text("At 90% concordance").first.wait_for(timeout=30_000)
+            # the URL follows the widgets: a link reproduces the view
+            deadline = time.monotonic() + 30
+            while "concordance=0.9" not in page.url and time.monotonic() < deadline:
+                page.wait_for_timeout(200)
+            assert "concordance=0.9" in page.url
             shot = Path(os.environ.get("STRAINSIM_SCREENSHOT") or tmp_path / "explorer.png")
             page.screenshot(path=str(shot))
             assert shot.stat().st_size > 10_000

@@ -113,6 +113,12 @@ def _trials_view(settings: ExplorerSettings, problems: list[str]):
 
     for widget in (*widgets.values(), outcome):
         widget.param.watch(update, "value")
+    # the URL follows the widgets, so a link reproduces the view (read back on load by
+    # settings_from_query)
+    location = pn.state.location
+    if location is not None:
+        for name, widget in widgets.items():
+            location.sync(widget, {"value": name})
 
     def to_defaults(_):
         defaults = ExplorerSettings()
