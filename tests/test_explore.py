@@ -216,3 +216,18 @@ def test_forest_columns_never_overlap_for_ten_trials():
     left = min(t.get_window_extent(renderer).x0 for t in weights)
     assert right < left
     pyplot().close(fig)
+
+
+@pytest.mark.parametrize("bad", ["99999999999", "-5", "", "abc"])
+def test_a_bad_patient_seed_gets_its_message(bad):
+    from strainsim.app import explorer_page as explorer_app
+
+    page = explorer_app.build_page()
+    seed = next(w for w in page.select() if getattr(w, "label", "") == "patient seed")
+    seed.value = bad
+    shown = [p for p in page.select() if type(p).__name__ == "Alert" and p.visible]
+    assert any("patient seed: expected a whole number" in p.object
+               and "still showing patient 7" in p.object for p in shown)
+    seed.value = "8"
+    assert not any("patient seed" in p.object for p in page.select()
+                   if type(p).__name__ == "Alert" and p.visible)

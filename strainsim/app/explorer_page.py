@@ -135,7 +135,10 @@ def _trials_view(settings: ExplorerSettings, problems: list[str]):
 
 
 def _patient_view():
-    seed = pn.widgets.IntInput(label="patient seed", value=7, start=0, end=2**31 - 1)
+    # a text box, checked here: a bad value gets its message instead of being ignored
+    seed = pn.widgets.TextInput(label="patient seed", value="7")
+    seed_message = pn.pane.Alert("", alert_type="warning", visible=False)
+    shown = {"seed": 7}
     new = pn.widgets.Button(label="new patient", color="primary")
     fps = _slider("fps", "frame rate (fps)", 5.0)
     noise = _slider("noise_sd_pct", "speckle-tracking noise (% strain)", 0.1)
@@ -145,8 +148,21 @@ def _patient_view():
     bullseyes = pn.pane.PNG(None, width=1100)
 
     def update(*_):
+        text = (seed.value or "").strip()
         try:
-            view = render_patient(seed.value, fps.value, noise.value)
+            number = int(text)
+            if not 0 <= number <= 2**31 - 1:
+                raise ValueError
+        except ValueError:
+            seed_message.object = (f"patient seed: expected a whole number in "
+                                   f"[0, {2**31 - 1}], found {text!r}; still showing "
+                                   f"patient {shown['seed']}")
+            seed_message.visible = True
+            return
+        seed_message.visible = False
+        shown["seed"] = number
+        try:
+            view = render_patient(number, fps.value, noise.value)
         except Exception as exc:
             error.object = _report(exc)
             error.visible = True
@@ -156,13 +172,13 @@ def _patient_view():
                                                            view.strategies_png, view.summary)
 
     def next_patient(_):
-        seed.value = seed.value + 1
+        seed.value = str(shown["seed"] + 1)
 
     for widget in (seed, fps, noise):
         widget.param.watch(update, "value")
     new.on_click(next_patient)
     update()
-    controls = pn.Column("### One patient", seed, new, fps, noise, width=330)
+    controls = pn.Column("### One patient", seed, seed_message, new, fps, noise, width=330)
     return pn.Row(controls, pn.Column(error, summary, curves, bullseyes))
 
 
