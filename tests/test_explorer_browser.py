@@ -114,6 +114,18 @@ def test_moving_the_concordance_slider_changes_the_plots(server, tmp_path):
             page.screenshot(path=str(shot))
             assert shot.stat().st_size > 10_000
 
+            # no horizontal scroll at 1,400 px or at 800 px, on either tab
+            for width in (1400, 800):
+                page.set_viewport_size({"width": width, "height": 900})
+                page.wait_for_timeout(500)
+                for tab in ("Trials", "Patient"):
+                    page.locator(".bk-tab", has_text=tab).first.click()
+                    page.wait_for_timeout(1500)
+                    scroll = page.evaluate("document.documentElement.scrollWidth")
+                    assert scroll <= width, f"{tab} tab is {scroll} px wide at {width} px"
+            page.set_viewport_size({"width": 1500, "height": 1250})
+            page.locator(".bk-tab", has_text="Trials").first.click()
+
             # a bad URL value: a visible message, the defaults, a working page
             page.goto(server + "?concordance=abc&trials=3")
             page.get_by_text("URL concordance: expected a number in [0, 1], found 'abc'") \

@@ -89,8 +89,9 @@ def _trials_view(settings: ExplorerSettings, problems: list[str]):
                               visible=bool(problems))
     error = pn.pane.Alert("", alert_type="danger", visible=False)
     summary = pn.pane.Markdown("", sizing_mode="stretch_width")
-    forest = pn.pane.PNG(None, width=780)
-    power = pn.pane.PNG(None, width=1000)
+    # figures scale with the window (no horizontal scroll at 800 px), up to their size
+    forest = pn.pane.PNG(None, sizing_mode="scale_width", max_width=780)
+    power = pn.pane.PNG(None, sizing_mode="scale_width", max_width=1000)
 
     def current() -> ExplorerSettings:
         return ExplorerSettings(**{name: widgets[name].value for name in widgets},
@@ -130,8 +131,10 @@ def _trials_view(settings: ExplorerSettings, problems: list[str]):
     refine.on_click(lambda _: update(precise=True))
     update()
     controls = pn.Column("### The trials", *widgets.values(), outcome, reroll, refine, reset,
-                         width=330)
-    return pn.Row(controls, pn.Column(url_alert, error, summary, forest, power))
+                         width=300)
+    return pn.Row(controls, pn.Column(url_alert, error, summary, forest, power,
+                                      sizing_mode="stretch_width"),
+                  sizing_mode="stretch_width")
 
 
 def _patient_view():
@@ -144,8 +147,8 @@ def _patient_view():
     noise = _slider("noise_sd_pct", "speckle-tracking noise (% strain)", 0.1)
     error = pn.pane.Alert("", alert_type="danger", visible=False)
     summary = pn.pane.Markdown("")
-    curves = pn.pane.PNG(None, width=640)
-    bullseyes = pn.pane.PNG(None, width=1100)
+    curves = pn.pane.PNG(None, sizing_mode="scale_width", max_width=640)
+    bullseyes = pn.pane.PNG(None, sizing_mode="scale_width", max_width=1100)
 
     def update(*_):
         text = (seed.value or "").strip()
@@ -178,8 +181,10 @@ def _patient_view():
         widget.param.watch(update, "value")
     new.on_click(next_patient)
     update()
-    controls = pn.Column("### One patient", seed, seed_message, new, fps, noise, width=330)
-    return pn.Row(controls, pn.Column(error, summary, curves, bullseyes))
+    controls = pn.Column("### One patient", seed, seed_message, new, fps, noise, width=300)
+    return pn.Row(controls, pn.Column(error, summary, curves, bullseyes,
+                                      sizing_mode="stretch_width"),
+                  sizing_mode="stretch_width")
 
 
 def build_page(query: dict | None = None):
