@@ -208,6 +208,23 @@ def _session():
     return build_page(dict(pn.state.session_args or {}))
 
 
+def _ignore_departed_clients() -> None:
+    """A browser tab that closes while the page still sends to it is not an error: its
+    closed websocket is not reported (asyncio would print a traceback for it)."""
+    from tornado.ioloop import IOLoop
+
+    loop = IOLoop.current().asyncio_loop
+
+    def handler(loop, context):
+        exc = context.get("exception")
+        if exc is not None and type(exc).__name__ in ("WebSocketClosedError",
+                                                      "StreamClosedError"):
+            return
+        loop.default_exception_handler(context)
+
+    loop.set_exception_handler(handler)
+
+
 def serve(port: int, host: str, open_browser: bool, workers: int = 2,
           precompute: bool = True) -> None:
     """Precompute the default world's power curve, then serve the page until
@@ -226,6 +243,7 @@ def serve(port: int, host: str, open_browser: bool, workers: int = 2,
                                         if host in ("127.0.0.1", "localhost") else [])
         print(f"strainsim explorer on http://{host}:{port}/ (Ctrl-C to stop)",
               file=sys.stderr)
+        _ignore_departed_clients()
         pn.serve({"/": _session}, port=port, address=host, show=open_browser,
                  title="strainsim explorer", websocket_origin=origins, threaded=False,
                  start=True, print=False)
