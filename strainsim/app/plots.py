@@ -441,8 +441,9 @@ def plot_benchmark(scores: dict, *, title: str | None = None):
     return fig
 
 
-_COLOURS = (("nyha", "tab:purple"), ("lvesv", "tab:green"), ("lvedv", "tab:olive"),
-            ("lvef", "tab:orange"))
+# Paul Tol's bright palette: the four outcomes told apart with colour blindness too
+_COLOURS = (("nyha", "#AA3377"), ("lvesv", "#228833"), ("lvedv", "#4477AA"),
+            ("lvef", "#EE6677"))
 
 
 def _share_with_band(ax, levels, result, key: str, name: str, colour: str) -> None:
@@ -475,7 +476,7 @@ def _power_panel(ax, result, current: float | None = None):
     ax.set_xlabel("image-guided concordance (%)")
     ax.set_ylabel(f"power to show benefit, {result.n_patients} patients (%)\n"
                   "(bands: 95 % Monte Carlo interval)")
-    ax.legend(fontsize=8)
+    ax.legend(fontsize=9.5)
 
 
 def _false_positive_panel(ax, result, current: float | None = None):
@@ -491,25 +492,25 @@ def _false_positive_panel(ax, result, current: float | None = None):
     ax.set_ylabel("false positives with no image-guided benefit (%)")
     ax.set_title(f"{result.method}, {'Hartung-Knapp' if result.test == 'knha' else 'z'} test",
                  fontsize=9)
-    ax.legend(fontsize=8)
+    ax.legend(fontsize=9.5)
 
 
 def _patients_panel(ax, result, current: float | None = None):
     levels = np.asarray(result.levels) * 100
-    for key, colour in (("nyha", "tab:purple"), ("lvesv", "tab:green")):
+    for key, colour in _COLOURS[:2]:
         need = np.array([lvl.patients_for_80[key]["patients"] for lvl in result.summary])
         low = np.array([lvl.patients_for_80[key]["low"] for lvl in result.summary])
         high = np.array([lvl.patients_for_80[key]["high"] for lvl in result.summary])
         ok = np.isfinite(need) & (need > 0)
         ax.plot(levels[ok], need[ok], "o-", color=colour,
-                label=f"{key.upper()} (simulated; bars: Monte Carlo interval)")
+                label=f"{key.upper()} (bars: MC interval)")
         band = ok & np.isfinite(low) & np.isfinite(high)
         ax.errorbar(levels[band], need[band], yerr=[need[band] - low[band],
                                                      high[band] - need[band]],
                     fmt="none", color=colour, capsize=3)
         beyond = ~np.isfinite(need) & np.isfinite(low)
         ax.plot(levels[beyond], low[beyond], "^", color=colour, alpha=0.6,
-                label=f"{key.upper()}: more than this (beyond the simulated sizes)")
+                label=f"{key.upper()}: more than this")
     ax.axhline(result.n_patients, color="0.4", linestyle="--", linewidth=0.8,
                label=f"{result.n_patients} patients pooled")
     ax.axvline(45, color="tab:red", linestyle=":", linewidth=1)
@@ -518,7 +519,7 @@ def _patients_panel(ax, result, current: float | None = None):
     ax.set_yscale("log")
     ax.set_xlabel("image-guided concordance (%)")
     ax.set_ylabel("patients needed for 80% power\n(copies of the trial mix, simulated)")
-    ax.legend(fontsize=8)
+    ax.legend(fontsize=9.5)
 
 
 def plot_power(result, *, current: float | None = None):
