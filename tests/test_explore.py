@@ -231,3 +231,18 @@ def test_a_bad_patient_seed_gets_its_message(bad):
     seed.value = "8"
     assert not any("patient seed" in p.object for p in page.select()
                    if type(p).__name__ == "Alert" and p.visible)
+
+
+def test_the_live_page_carries_the_guided_lesson(quick):
+    from strainsim.app import explorer_page as explorer_app
+    from strainsim.app.lesson import LESSON_STEPS
+
+    page = explorer_app.build_page()
+    buttons = [w for w in page.select() if type(w).__name__ == "Button"
+               and getattr(w, "label", "").startswith("reveal answer")]
+    assert len(buttons) == len(LESSON_STEPS)
+    answers = [p for p in page.select() if type(p).__name__ == "Alert"
+               and "calibrated world" in (p.object or "")]
+    assert answers and not answers[0].visible
+    buttons[0].clicks += 1                      # a click on the first reveal
+    assert answers[0].visible

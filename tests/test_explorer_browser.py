@@ -118,7 +118,7 @@ def test_moving_the_concordance_slider_changes_the_plots(server, tmp_path):
             for width in (1400, 800):
                 page.set_viewport_size({"width": width, "height": 900})
                 page.wait_for_timeout(500)
-                for tab in ("Trials", "Patient"):
+                for tab in ("Trials", "Lesson", "Patient"):
                     page.locator(".bk-tab", has_text=tab).first.click()
                     page.wait_for_timeout(1500)
                     scroll = page.evaluate("document.documentElement.scrollWidth")

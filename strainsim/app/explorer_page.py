@@ -187,6 +187,28 @@ def _patient_view():
                   sizing_mode="stretch_width")
 
 
+def _guide_view():
+    """The guided path of the lesson pack on the live page: each question, a reveal
+    button and its answer, from the calibrated world's power curve (the curve the
+    trials view already computed; the same text as ``strainsim lesson``)."""
+    from strainsim.app.lesson import lesson_steps
+
+    steps = lesson_steps(power_curve(ExplorerSettings(), mapper=_MAPPER))
+    rows = []
+    for k, step in enumerate(steps):
+        answer = pn.pane.Alert(step["answer"], alert_type="info", visible=False)
+        button = pn.widgets.Button(label=f"reveal answer {k + 1}")
+        button.on_click(lambda _, answer=answer: setattr(answer, "visible", True))
+        rows += [pn.pane.Markdown(f"**{k + 1}.** {step['question']}",
+                                  sizing_mode="stretch_width"), button, answer]
+    intro = pn.pane.Markdown(
+        "Answer each question for yourself (or on paper) before you reveal it; the "
+        "answers come from the calibrated world's own simulations. The same lesson "
+        "without a server: `strainsim lesson --out DIR`.", sizing_mode="stretch_width")
+    return pn.Column("### A guided lesson", intro, *rows, sizing_mode="stretch_width",
+                     max_width=900)
+
+
 def build_page(query: dict | None = None):
     """The whole page for one browser session (``query``: the URL's query arguments).
 
@@ -195,7 +217,7 @@ def build_page(query: dict | None = None):
     pn.config.throttled = True
     settings, problems = settings_from_query(query or {})
     tabs = pn.Tabs(("Trials", _trials_view(settings, problems)),
-                   ("Patient", _patient_view()), dynamic=True)
+                   ("Lesson", _guide_view()), ("Patient", _patient_view()), dynamic=True)
     header = pn.pane.Markdown(
         "## strainsim: does 45 % concordance hide the benefit of targeting the LV lead?\n"
         "Every number comes from simulated patients, measured strain curves, placed "

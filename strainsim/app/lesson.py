@@ -22,7 +22,7 @@ import html
 import json
 from dataclasses import replace
 
-__all__ = ["build_lesson", "LESSON_STEPS"]
+__all__ = ["build_lesson", "LESSON_STEPS", "lesson_numbers", "lesson_steps"]
 
 # the guided path: (question, what the reveal shows; {names} are filled from the numbers)
 LESSON_STEPS = (
@@ -69,6 +69,36 @@ def _markdown_line(text: str) -> str:
     return out.replace("  \n", "<br>")
 
 
+def lesson_numbers(sweep) -> dict:
+    """The numbers the guided questions reveal, from a power curve of the calibrated
+    world (:func:`strainsim.app.explorer.power_curve`), as text."""
+    from strainsim.app.explorer import POWER_LEVELS
+    from strainsim.studies.sweep import published_targets
+
+    published = published_targets()["lvesv"][0]
+    own = sweep.calibrated
+    at_90 = sweep.summary[POWER_LEVELS.index(0.9)]
+    side = sweep.calibrated_replicates[:, 1, 0] <= published
+    return {
+        "own_pct": _pct(own.concordance),
+        "own_power": _pct(own.power_benefit["lvesv"]),
+        "own_power_mcse": _pct(own.mcse["lvesv"]["power_benefit"]),
+        "own_false": _pct(own.false_positive["lvesv"]),
+        "power_90": _pct(at_90.power_benefit["lvesv"]),
+        "power_90_mcse": _pct(at_90.mcse["lvesv"]["power_benefit"]),
+        "published_share": _pct(float(side.mean())),
+        "nyha_power": _pct(own.power_benefit["nyha"]),
+        "nyha_power_mcse": _pct(own.mcse["nyha"]["power_benefit"]),
+    }
+
+
+def lesson_steps(sweep) -> list[dict]:
+    """The guided path's questions and answers with :func:`lesson_numbers` filled in."""
+    numbers = lesson_numbers(sweep)
+    return [{"question": q.format(**numbers), "answer": a.format(**numbers)}
+            for q, a in LESSON_STEPS]
+
+
 def build_lesson(*, replicates: int = 200, progress=None) -> str:
     """The lesson page's HTML (see the module docstring).
 
@@ -110,24 +140,11 @@ def build_lesson(*, replicates: int = 200, progress=None) -> str:
             progress(k + 1)
     own = sweep.calibrated
     own_estimates = sweep.calibrated_replicates[:, 1, 0]
-    at_90 = sweep.summary[POWER_LEVELS.index(0.9)]
-    side = own_estimates <= published
-    numbers = {
-        "own_pct": _pct(own.concordance),
-        "own_power": _pct(own.power_benefit["lvesv"]),
-        "own_power_mcse": _pct(own.mcse["lvesv"]["power_benefit"]),
-        "own_false": _pct(own.false_positive["lvesv"]),
-        "power_90": _pct(at_90.power_benefit["lvesv"]),
-        "power_90_mcse": _pct(at_90.mcse["lvesv"]["power_benefit"]),
-        "published_share": _pct(float(side.mean())),
-        "nyha_power": _pct(own.power_benefit["nyha"]),
-        "nyha_power_mcse": _pct(own.mcse["nyha"]["power_benefit"]),
-    }
+    numbers = lesson_numbers(sweep)
     calibrated_histogram = _data_uri(png_bytes(plot_pooled_distribution(
         own_estimates, published, label="pooled LVESV difference (%)",
         title=f"the calibrated world ({own.concordance:.0%} concordance)")))
-    steps = [{"question": q.format(**numbers), "answer": a.format(**numbers)}
-             for q, a in LESSON_STEPS]
+    steps = lesson_steps(sweep)
     return _page(levels, steps, calibrated_histogram, replicates, numbers)
 
 
