@@ -321,7 +321,9 @@ def test_validate_and_calibrate_commands(cli, tmp_path):
     assert "outcomes.resync_max_pct" in run.out
     info = json.loads(run.out)
     assert set(info["goodness_of_fit"]) == {"chi2", "df", "p"}
-    assert info["goodness_of_fit"]["df"] == sum(t.fit for t in load_targets().targets) - 9
+    targets = load_targets()
+    assert info["goodness_of_fit"]["df"] == (sum(t.fit for t in targets.targets)
+                                             - len(targets.parameters))
     from strainsim.resources import read_toml
     from strainsim.studies.specs import spec_from_dict
 

@@ -57,20 +57,50 @@ def test_the_calibrated_five_trials_land_about_45_percent_concordant():
     assert control < guided - 0.1  # the empirical strategy hits the measured target less
 
 
-def test_empirical_leads_sit_in_a_usual_segment_of_an_available_vein(model):
+def _first_branch(order, available_row, keys):
+    return next((k for k in order if available_row[keys.index(k)]), None)
+
+
+@pytest.mark.parametrize("share", [0.0, 1.0])
+def test_empirical_leads_sit_in_a_usual_segment_of_the_first_available_branch(model, share):
     rng = np.random.default_rng(1)
     available, reachable = draw_veins(5000, rng, model)
+    params = PlacementParams(empirical_lateral_share=share)
     lead = place_leads(False, *placement_inputs(np.full(5000, -1)), reachable, rng,
-                       PlacementParams(), model).lead_segment
+                       params, model).lead_segment
     usual = {v.key: set(v.usual) for v in model.veins}
     keys = [v.key for v in model.veins]
-    order = PlacementParams().empirical_order
+    order = params.empirical_order_lateral if share == 1.0 else params.empirical_order
     for i in range(0, 5000, 7):
-        first = next((k for k in order if available[i, keys.index(k)]), None)
+        first = _first_branch(order, available[i], keys)
         if first is None:
             assert lead[i] == 12
         else:
             assert lead[i] in usual[first]
+
+
+def test_empirical_implanters_aim_at_the_lateral_wall_in_the_declared_share(model):
+    # patients whose two first branches (lateral-wall order, posterolateral order) share
+    # no usual segment show which wall the implanter aimed at
+    n = 40_000
+    share = 0.64
+    rng = np.random.default_rng(2)
+    available, reachable = draw_veins(n, rng, model)
+    params = PlacementParams(empirical_lateral_share=share)
+    lead = place_leads(False, *placement_inputs(np.full(n, -1)), reachable, rng,
+                       params, model).lead_segment
+    usual = {v.key: set(v.usual) for v in model.veins}
+    keys = [v.key for v in model.veins]
+    lateral_hits = []
+    for i in range(n):
+        a = _first_branch(params.empirical_order_lateral, available[i], keys)
+        b = _first_branch(params.empirical_order, available[i], keys)
+        if a and b and not usual[a] & usual[b]:
+            assert lead[i] in usual[a] | usual[b]
+            lateral_hits.append(lead[i] in usual[a])
+    m = len(lateral_hits)
+    assert m > 5000
+    assert abs(np.mean(lateral_hits) - share) <= 4 * np.sqrt(share * (1 - share) / m)
 
 
 def test_classify_and_missing_reference(model):

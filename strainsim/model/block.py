@@ -4,8 +4,9 @@ This is the one place where the pipeline's order is written::
 
     patients stream     population -> scar -> late site and delay -> activation
     measurement stream  strain curves (or speckle frames tracked) -> engine
-    care stream         veins -> lead placement -> classification -> outcomes
-    then                the block's statistics (:mod:`strainsim.model.summary`)
+    care stream         veins, placement and outcome draws (every draw of care)
+    then                lead placement -> classification -> pacing -> outcomes
+                        -> the block's statistics (:mod:`strainsim.model.summary`)
 
 Nothing here models anything: every stage is its own module's kernel.
 :func:`simulate_block` runs one seed block; trials, the sweep, calibration, the
@@ -102,6 +103,7 @@ from strainsim.model.pacing import (
     PacingRecord,
     paced_kernel,
     pacing_record,
+    rv_front_kernel,
 )
 from strainsim.model.placement import (
     Placement,
@@ -109,7 +111,9 @@ from strainsim.model.placement import (
     PlacementRecord,
     VeinRecord,
     classify_kernel,
+    PLACEMENT_UNIFORMS,
     place_kernel,
+    placement_draws_kernel,
     placement_record,
     scar_at_lead_kernel,
     vein_record,
@@ -123,11 +127,11 @@ from strainsim.model.population import (
     population_record,
 )
 from strainsim.model.summary import BLOCK_STATS, block_stats_kernel, lead_regions, septal_mask
-from strainsim.seeding import block_stream, block_streams
+from strainsim.seeding import block_streams
 from strainsim.segments import N_SEGMENTS, SegmentModel, load_segments
 
 __all__ = ["measure_simulated", "simulate_block", "simulate_block_levels", "block_results",
-           "BlockResults", "block_constants", "BlockConstants", "BlockArrays", "STAGES",
+           "care_kernel", "BlockResults", "block_constants", "BlockConstants", "BlockArrays", "STAGES",
            "LEVEL_SECTIONS", "check_levels"]
 
 
@@ -230,12 +234,15 @@ class BlockArrays(NamedTuple):
     true_strain: np.ndarray      # (n, 17, T) speckle fidelity: the deformation imaged (kept)
     available: np.ndarray        # (n, n_veins) bool
     reachable: np.ndarray        # (n, 17) bool
+    uniforms: np.ndarray         # (n, 4) the placement uniforms
+    qlv_error: np.ndarray        # (n, 17) the Q-LV errors (standard normal)
     amplitude: np.ndarray        # (n, 17) measured peak strain magnitude (%)
     aim: np.ndarray              # (n,) int64, the arm's measured target
     lead: np.ndarray             # (n,) int64
     vs_measured: np.ndarray      # (n,) int8
     vs_true: np.ndarray          # (n,) int8
     scar_at_lead: np.ndarray     # (n,) bool
+    rv_ms: np.ndarray            # (n, 17) arrival of the RV lead's front (ms)
     paced_ms: np.ndarray         # (n, 17) activation under biventricular pacing (ms)
     pacing_totals: np.ndarray    # (n, 3) total activation intrinsic, paced; paced SD (ms)
     resync: np.ndarray           # (n,) share of the total activation time pacing removed
@@ -247,14 +254,16 @@ class BlockArrays(NamedTuple):
 
 
 # the pipeline's stages, in order: block_kernel runs a range of them
-PATIENTS, ACTIVATION, MEASUREMENT, CARE, STATISTICS = range(5)
-STAGES = ("patients", "activation", "measurement", "care", "statistics")
+PATIENTS, ACTIVATION, MEASUREMENT, CARE_DRAWS, CARE, STATISTICS = range(6)
+STAGES = ("patients", "activation", "measurement", "care draws", "care", "statistics")
 
 
 class BlockRun(NamedTuple):
     """How the block kernel runs: which stages (``first`` to ``stop``, exclusive), the
-    arm (``guided``), its trial shift (%), whether to fill the null world, and a scar to
-    use instead of the drawn one (no rows: the drawn scar)."""
+    arm (``guided``), its trial shift (%), whether to fill the null world, a scar to
+    use instead of the drawn one (no rows: the drawn scar), and whether the care stage
+    works out the RV lead's front (False: a level that shares the previous level's
+    pacing keeps it)."""
 
     first: int
     stop: int
@@ -262,6 +271,7 @@ class BlockRun(NamedTuple):
     shift_pct: float
     null_world: bool
     given_scar: np.ndarray        # (n, 17) bool, or (0, 17)
+    rv_front: bool = True         # False: keep the RV front of the previous level (same pacing)
 
 
 @numba.njit(cache=True)
@@ -275,17 +285,12 @@ def block_kernel(patients_rng, measurement_rng, care_rng, k, run, a):
         the LBBB pattern's activation times and the true latest viable segment;
     measurement (``measurement`` stream)
         every strain curve made and measured by the engine as it is made;
-    care (``care`` stream)
-        veins, the arm's lead placement, its classification against the measured
-        target and the truth, scar at the lead, the activation under biventricular
-        pacing from the RV site and the lead (:mod:`strainsim.model.pacing`), the
-        share of the total activation time it removes, outcomes from it; with ``run.null_world`` the
-        same patients, leads and outcome draws also give ``a.null_outcomes`` in a world
-        where the lead's position has no effect (the trial keeps its shift, a
-        between-trial difference of mean zero);
-    statistics
-        the block's statistics (:mod:`strainsim.model.summary`) into ``a.stats`` (and
-        ``a.null_stats``).
+    care draws (``care`` stream)
+        every draw of care: the veins, the placement draws
+        (:func:`~strainsim.model.placement.placement_draws_kernel`) and the outcome
+        draws, whatever the strategy;
+    care and statistics
+        :func:`care_kernel`, which draws nothing.
     """
     first, stop = run.first, run.stop
     if first <= PATIENTS < stop:
@@ -300,6 +305,34 @@ def block_kernel(patients_rng, measurement_rng, care_rng, k, run, a):
     if first <= MEASUREMENT < stop:
         measure_curves_kernel(measurement_rng, k.curves, k.engine, a.activation_ms, a.scar,
                               a.measured, a.strain)
+    if first <= CARE_DRAWS < stop:
+        veins_kernel(care_rng, k.veins, a.available, a.reachable)
+        placement_draws_kernel(care_rng, a.uniforms, a.qlv_error)
+        outcome_noise_kernel(care_rng, a.outcome_noise)
+    if stop > CARE:
+        care_kernel(k, run, a)
+
+
+@numba.njit(cache=True)
+def care_kernel(k, run, a):
+    """The care and statistics stages of :func:`block_kernel` (those of them in
+    ``run``'s range), from the care draws already made: a level of a what-if runs
+    only this, on the draws its block made once.
+
+    care
+        the arm's lead placement, its classification against the measured target and
+        the truth, scar at the lead, the activation under biventricular pacing from
+        the RV site and the lead (:mod:`strainsim.model.pacing`; the RV front only
+        when ``run.rv_front``), the share of the total activation time it removes,
+        outcomes from it; with ``run.null_world`` the same patients, leads and
+        outcome draws also give ``a.null_outcomes`` in a world where the lead's
+        position has no effect (the trial keeps its shift, a between-trial
+        difference of mean zero);
+    statistics
+        the block's statistics (:mod:`strainsim.model.summary`) into ``a.stats`` (and
+        ``a.null_stats``).
+    """
+    first, stop = run.first, run.stop
     if first <= CARE < stop:
         peak, amplitude, sign = a.measured.peak, a.amplitude, k.engine.sign
         for i in range(peak.shape[0]):   # peak magnitude: the latest rule's tie-break
@@ -308,19 +341,20 @@ def block_kernel(patients_rng, measurement_rng, care_rng, k, run, a):
         placement_in = PlacementInputs(
             target=a.measured.latest, ttp=a.measured.ttp, amplitude=a.amplitude,
             viable=a.measured.viable, scar=a.scar, activation_ms=a.activation_ms,
-            reachable=a.reachable)
+            reachable=a.reachable, uniforms=a.uniforms, qlv_error=a.qlv_error)
         outcome_in = OutcomeInputs(
             edv_ml=a.edv, esv_ml=a.esv, resync_fraction=a.resync, scar=a.scar,
             scar_at_lead=a.scar_at_lead, ischemic=a.ischemic, male=a.male,
             nyha_class=a.nyha, noise=a.outcome_noise)
-        veins_kernel(care_rng, k.veins, a.available, a.reachable)
-        place_kernel(care_rng, k.placement, run.guided, placement_in, a.aim, a.lead)
+        place_kernel(k.placement, run.guided, placement_in, a.aim, a.lead)
         classify_kernel(a.lead, a.aim, k.placement.class_hops, a.vs_measured)
         classify_kernel(a.lead, a.true_latest, k.placement.class_hops, a.vs_true)
         scar_at_lead_kernel(a.lead, a.scar, a.scar_at_lead)
-        paced_kernel(k.pacing, a.activation_ms, a.scar, a.lead, a.paced_ms, a.pacing_totals)
+        if run.rv_front:
+            rv_front_kernel(k.pacing, a.scar, a.rv_ms)
+        paced_kernel(k.pacing, a.activation_ms, a.scar, a.lead, a.rv_ms, a.paced_ms,
+                     a.pacing_totals)
         resync_fraction_kernel(a.pacing_totals, a.resync)
-        outcome_noise_kernel(care_rng, a.outcome_noise)
         apply_outcomes_kernel(k.outcomes, run.shift_pct, run.guided, outcome_in, a.outcomes)
         if run.null_world:
             apply_outcomes_kernel(k.null_outcomes, run.shift_pct, run.guided, outcome_in,
@@ -391,10 +425,11 @@ def _empty_arrays(n: int, n_veins: int, n_frames: int, keep_curves: bool,
         measured=engine_outputs(n), strain=floats(n if keep_curves else 0, N_SEGMENTS, n_frames),
         true_strain=floats(n if keep_curves and speckle else 0, N_SEGMENTS, n_frames),
         available=flags(n, n_veins), reachable=flags(n, N_SEGMENTS),
+        uniforms=floats(n, PLACEMENT_UNIFORMS), qlv_error=floats(n, N_SEGMENTS),
         amplitude=floats(n, N_SEGMENTS),
         aim=np.empty(n, dtype=np.int64), lead=np.empty(n, dtype=np.int64),
         vs_measured=np.empty(n, dtype=np.int8), vs_true=np.empty(n, dtype=np.int8),
-        scar_at_lead=flags(n), paced_ms=floats(n, N_SEGMENTS), pacing_totals=floats(n, 3),
+        scar_at_lead=flags(n), rv_ms=floats(n, N_SEGMENTS), paced_ms=floats(n, N_SEGMENTS), pacing_totals=floats(n, 3),
         resync=floats(n),
         outcome_noise=floats(n, 3), outcomes=empty_outcomes(n),
         null_outcomes=empty_outcomes(n), stats=np.zeros(1, BLOCK_STATS),
@@ -525,8 +560,8 @@ def simulate_block_levels(n: int, block_seed, *, guided: bool, specs, model=None
     and statistics once per spec: common random numbers across what-if levels.
 
     ``specs`` may differ only in :data:`LEVEL_SECTIONS` (placement, outcomes, pacing);
-    every level restarts the block's ``care`` stream, so the veins and the draws of the
-    placement and outcomes are the same at every level and only what the level changes
+    the block's care draws (veins, placement, outcomes) are made once too, so every
+    level reads the same draws (:func:`care_kernel`) and only what the level changes
     differs. Level ``j`` gives exactly the statistics of
     ``simulate_block(n, block_streams(block_seed), spec=specs[j], ...)``.
 
@@ -550,13 +585,14 @@ def simulate_block_levels(n: int, block_seed, *, guided: bool, specs, model=None
                    null_world=bool(null_world), given_scar=np.empty((0, N_SEGMENTS), np.bool_))
     _run_stages(streams, k, a, python_stages, PATIENTS, CARE, run)
     out = []
-    care = block_stream(block_seed, "care")
-    start = care.bit_generator.state   # every level restarts the care stream here
+    previous = None
     for spec in specs:
-        care.bit_generator.state = start
-        block_kernel(streams[0], streams[1], care, block_constants(spec, model),
-                     run._replace(first=CARE, stop=len(STAGES)), a)
+        # the RV front depends on the scar and the pacing only: kept while pacing stays
+        same_pacing = previous is not None and spec.pacing == previous.pacing
+        care_kernel(block_constants(spec, model),
+                    run._replace(first=CARE, stop=len(STAGES), rv_front=not same_pacing), a)
         out.append((a.stats.copy(), a.null_stats.copy() if null_world else None))
+        previous = spec
     return out
 
 

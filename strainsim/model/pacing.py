@@ -46,8 +46,8 @@ import numpy as np
 from strainsim.params import check_declared, quantity
 from strainsim.segments import N_SEGMENTS, SegmentModel
 
-__all__ = ["PacingParams", "PacingRecord", "pacing_record", "paced_kernel", "PacedActivation",
-           "paced_activation"]
+__all__ = ["PacingParams", "PacingRecord", "pacing_record", "paced_kernel", "rv_front_kernel",
+           "PacedActivation", "paced_activation"]
 
 
 @dataclass(frozen=True)
@@ -107,6 +107,8 @@ class PacingRecord(NamedTuple):
     scar_factor: float            # slowing in scar (1 / scar_conduction)
     scar_capture_delay_ms: float
     basal_mid: np.ndarray         # 0-based basal and mid segments
+    healthy_ms: np.ndarray        # (17, 17) a front from each segment at 0 ms, no scar
+    rv_healthy_ms: np.ndarray     # (17,) the RV front (from rv_delay_ms), no scar
 
 
 def _centres_mm(model: SegmentModel, radius_mm: float) -> np.ndarray:
@@ -120,7 +122,9 @@ def _centres_mm(model: SegmentModel, radius_mm: float) -> np.ndarray:
 
 
 def pacing_record(params: PacingParams, model: SegmentModel) -> PacingRecord:
-    """The kernel's record of ``params`` on ``model``."""
+    """The kernel's record of ``params`` on ``model``, with the fronts of a heart
+    without scar worked out once (the kernel looks them up for patients without scar:
+    the same numbers as :func:`_front` on them, which made them)."""
     centres = _centres_mm(model, params.bullseye_radius_mm)
     distance = np.linalg.norm(centres[:, None, :] - centres[None, :, :], axis=2)
     adjacency = np.ascontiguousarray(model.adjacency, dtype=np.bool_)
@@ -130,11 +134,20 @@ def pacing_record(params: PacingParams, model: SegmentModel) -> PacingRecord:
     for s in range(N_SEGMENTS):
         found = np.flatnonzero(adjacency[s])
         neighbours[s, :found.size] = found
-    return PacingRecord(int(params.rv_segment) - 1, float(params.rv_delay_ms),
-                        np.ascontiguousarray(edge_ms),
-                        adjacency, neighbours, 1.0 / params.scar_conduction,
-                        float(params.scar_capture_delay_ms),
-                        np.ascontiguousarray(model.dyssynchrony_groups[0], dtype=np.int64))
+    rv = int(params.rv_segment) - 1
+    healthy = np.empty((N_SEGMENTS, N_SEGMENTS))
+    rv_healthy = np.empty(N_SEGMENTS)
+    rec = PacingRecord(rv, float(params.rv_delay_ms), np.ascontiguousarray(edge_ms),
+                       adjacency, neighbours, 1.0 / params.scar_conduction,
+                       float(params.scar_capture_delay_ms),
+                       np.ascontiguousarray(model.dyssynchrony_groups[0], dtype=np.int64),
+                       healthy, rv_healthy)
+    no_scar = np.zeros(N_SEGMENTS, dtype=np.bool_)
+    done = np.empty(N_SEGMENTS, dtype=np.bool_)
+    for source in range(N_SEGMENTS):
+        _front(rec, no_scar, source, 0.0, healthy[source], done)
+    _front(rec, no_scar, rv, rec.rv_delay_ms, rv_healthy, done)
+    return rec
 
 
 @numba.njit(cache=True)
@@ -166,26 +179,50 @@ def _front(rec, scar_row, source, start_ms, times, done):
 
 
 @numba.njit(cache=True)
-def paced_kernel(rec, activation_ms, scar, lead, paced_out, total_out):
+def rv_front_kernel(rec, scar, rv_out):
+    """Arrival times (ms) of the RV lead's front at every segment of every patient
+    (``rv_out``, (n, 17)): the table of a heart without scar, else :func:`_front`."""
+    n, n_seg = scar.shape
+    done = np.empty(n_seg, np.bool_)
+    for i in range(n):
+        if _scarred(scar[i]):
+            _front(rec, scar[i], rec.rv, rec.rv_delay_ms, rv_out[i], done)
+        else:
+            rv_out[i, :] = rec.rv_healthy_ms
+
+
+@numba.njit(cache=True, inline="always")
+def _scarred(scar_row):
+    for s in range(scar_row.shape[0]):
+        if scar_row[s]:
+            return True
+    return False
+
+
+@numba.njit(cache=True)
+def paced_kernel(rec, activation_ms, scar, lead, rv_ms, paced_out, total_out):
     """Paced activation of every patient: ``paced_out`` (n, 17) the earliest of the
-    intrinsic time and the RV and LV fronts (ms from QRS onset); ``total_out`` (n, 3)
-    the intrinsic and paced total activation time and the paced basal-mid SD."""
+    intrinsic time, the RV front ``rv_ms`` (:func:`rv_front_kernel`) and the LV front;
+    ``total_out`` (n, 3) the intrinsic and paced total activation time and the paced
+    basal-mid SD."""
     n, n_seg = activation_ms.shape
-    rv_times = np.empty(n_seg)
-    lv_times = np.empty(n_seg)
+    lv_front = np.empty(n_seg)
     done = np.empty(n_seg, np.bool_)
     basal_mid = rec.basal_mid
     for i in range(n):
-        _front(rec, scar[i], rec.rv, rec.rv_delay_ms, rv_times, done)
         has_lv = lead[i] > 0
+        lv_times = lv_front
         if has_lv:
             lv = lead[i] - 1
-            _front(rec, scar[i], lv, rec.scar_capture_delay_ms if scar[i, lv] else 0.0,
-                   lv_times, done)
+            if _scarred(scar[i]):
+                _front(rec, scar[i], lv, rec.scar_capture_delay_ms if scar[i, lv] else 0.0,
+                       lv_front, done)
+            else:
+                lv_times = rec.healthy_ms[lv]
         intrinsic_total = 0.0
         paced_total = 0.0
         for s in range(n_seg):
-            t = min(activation_ms[i, s], rv_times[s])
+            t = min(activation_ms[i, s], rv_ms[i, s])
             if has_lv:
                 t = min(t, lv_times[s])
             paced_out[i, s] = t
@@ -237,7 +274,10 @@ def paced_activation(activation_ms, scar, lead, params: PacingParams,
     n = activation_ms.shape[0]
     paced = np.empty_like(activation_ms)
     total = np.empty((n, 3))
-    paced_kernel(pacing_record(params, model), activation_ms,
-                 np.ascontiguousarray(scar, dtype=np.bool_),
-                 np.ascontiguousarray(lead, dtype=np.int64), paced, total)
+    rv_ms = np.empty_like(activation_ms)
+    rec = pacing_record(params, model)
+    scar = np.ascontiguousarray(scar, dtype=np.bool_)
+    rv_front_kernel(rec, scar, rv_ms)
+    paced_kernel(rec, activation_ms, scar, np.ascontiguousarray(lead, dtype=np.int64), rv_ms,
+                 paced, total)
     return PacedActivation(paced, total[:, 0].copy(), total[:, 1].copy(), total[:, 2].copy())

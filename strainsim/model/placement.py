@@ -5,8 +5,11 @@ Coronary veins
     segment model; a segment is reachable when an available branch reaches it.
 Strategies (named per arm in the spec, :data:`STRATEGIES`)
     ``empirical``
-        Standard care by vein anatomy: the first available branch in
-        ``empirical_order`` (posterolateral first) and one of its usual segments.
+        Standard care by vein anatomy: the implanter aims at the lateral wall (share
+        ``empirical_lateral_share``: the first available branch of
+        ``empirical_order_lateral``, anterolateral first) or the posterolateral one
+        (the first of ``empirical_order``, posterolateral first), and the lead goes to
+        one of that branch's usual segments.
     ``ste``
         Aim at the latest viable segment measured by speckle-tracking strain (the
         engine's target). When a vein reaches it the lead stays there with
@@ -37,8 +40,9 @@ Classification
     against the true latest non-scar segment.
 
 Veins and leads are drawn by numba kernels from the block's ``care`` stream
-(:mod:`strainsim.seeding`): three uniforms per patient whatever the strategy,
-then, for ``electrical`` only, one normal per segment. :func:`draw_veins`,
+(:mod:`strainsim.seeding`): per patient four uniforms and one normal per segment
+(the Q-LV errors), whatever the strategy, all drawn before any lead is placed
+(:func:`placement_draws_kernel`), so placement itself draws nothing. :func:`draw_veins`,
 :func:`place_leads` and :func:`classify` are thin wrappers around the kernels,
 and the per-block pipeline (:mod:`strainsim.model.block`) calls the same kernels.
 
@@ -72,11 +76,14 @@ __all__ = [
     "place_leads",
     "VeinRecord",
     "vein_record",
+    "usual_masks",
     "veins_kernel",
     "PlacementRecord",
     "PlacementInputs",
     "placement_record",
     "place_kernel",
+    "placement_draws_kernel",
+    "PLACEMENT_UNIFORMS",
     "classify_one",
     "classify_kernel",
     "scar_at_lead",
@@ -114,7 +121,12 @@ class PlacementParams:
         If set (0-1), the image-guided lead lands on the measured target with
         exactly this probability, whatever the veins.
     empirical_order : tuple of str
-        Branches an empirical implanter tries, in order.
+        Branches an empirical implanter aiming posterolaterally tries, in order.
+    empirical_order_lateral : tuple of str
+        Branches an empirical implanter aiming at the lateral wall tries, in order.
+    empirical_lateral_share : float
+        Share of empirical implants aimed at the lateral wall (0-1). Calibrated to
+        the lead positions of a registry of leads placed without imaging (Behon 2020).
     concordance_definition : {"segments", "walls"}
         How the study scores concordance (:func:`concordance_hops`).
     """
@@ -162,9 +174,30 @@ class PlacementParams:
             "middle_cardiac",
             "anterior_interventricular",
         ),
-        doc="Branches an empirical implanter tries, in order.",
+        doc="Branches an empirical implanter aiming posterolaterally tries, in order.",
         source="Dong 2012 (physiology.toml): leads prioritized into the posterolateral, "
         "anterolateral, middle cardiac and anterior interventricular veins",
+    )
+    empirical_order_lateral: tuple[str, ...] = fixed(
+        (
+            "anterolateral",
+            "lateral",
+            "posterolateral",
+            "middle_cardiac",
+            "anterior_interventricular",
+        ),
+        doc="Branches an empirical implanter aiming at the lateral wall tries, in order.",
+        source="stated: Dong 2012's order with the lateral-wall branches first, for the "
+        "lateral positions that dominate a registry of unguided leads (Behon 2020, "
+        "physiology.toml)",
+    )
+    empirical_lateral_share: float = quantity(
+        0.64,
+        unit="fraction",
+        low=0,
+        high=1,
+        doc="Share of empirical implants aimed at the lateral wall (anterolateral branch first).",
+        source="calibrated: strainsim calibrate (Behon 2020 lead positions among the targets)",
     )
     concordance_definition: str = choice(
         "segments", CONCORDANCE_DEFINITIONS,
@@ -259,7 +292,9 @@ class PlacementRecord(NamedTuple):
     miss_nearest_share: float
     qlv_error_sd_ms: float
     concordance: float  # < 0: None (the arm's own strategy)
-    empirical_masks: np.ndarray  # (branches, 17) bool: usual segments, in empirical order
+    empirical_lateral_share: float
+    empirical_masks: np.ndarray  # (branches, 17) bool: usual segments, posterolateral order
+    lateral_masks: np.ndarray  # (branches, 17) bool: usual segments, lateral-wall order
     adjacency: np.ndarray  # (17, 17) bool
     hops: np.ndarray  # (17, 17) int64
     class_hops: np.ndarray  # (17, 17) int64: the study's concordance distance
@@ -275,12 +310,17 @@ def concordance_hops(definition: str, model: SegmentModel) -> np.ndarray:
     return np.ascontiguousarray(hops, dtype=np.int64)
 
 
+def usual_masks(order: tuple[str, ...], model: SegmentModel) -> np.ndarray:
+    """Each branch's usual segments (branches in ``order``, 17) as a boolean mask."""
+    keys = [v.key for v in model.veins]
+    masks = np.zeros((len(order), N_SEGMENTS), dtype=np.bool_)
+    for row, key in enumerate(order):
+        masks[row, np.asarray(model.veins[keys.index(key)].usual, dtype=np.int64) - 1] = True
+    return masks
+
+
 def placement_record(params: PlacementParams, model: SegmentModel) -> PlacementRecord:
     """The kernel's record of ``params`` on ``model``."""
-    keys = [v.key for v in model.veins]
-    masks = np.zeros((len(params.empirical_order), N_SEGMENTS), dtype=np.bool_)
-    for row, key in enumerate(params.empirical_order):
-        masks[row, np.asarray(model.veins[keys.index(key)].usual, dtype=np.int64) - 1] = True
     return PlacementRecord(
         STRATEGIES.index(params.image_guided),
         STRATEGIES.index(params.control),
@@ -288,7 +328,9 @@ def placement_record(params: PlacementParams, model: SegmentModel) -> PlacementR
         float(params.miss_nearest_share),
         float(params.qlv_error_sd_ms),
         -1.0 if params.concordance is None else float(params.concordance),
-        masks,
+        float(params.empirical_lateral_share),
+        usual_masks(params.empirical_order, model),
+        usual_masks(params.empirical_order_lateral, model),
         np.ascontiguousarray(model.adjacency, dtype=np.bool_),
         np.ascontiguousarray(model.hops, dtype=np.int64),
         concordance_hops(params.concordance_definition, model),
@@ -384,12 +426,30 @@ def _multimodality_target(ttp_row, amplitude_row, viable_row, scar_row, reachabl
 
 
 @numba.njit(cache=True)
-def _electrical_row(rng, sd_ms, activation_row, reachable_row, qlv, no_ties):
-    # the longest measured Q-LV among reachable sites (one normal per segment, all drawn,
-    # in segment order); -1 if no vein reaches anything
+def _electrical_row(sd_ms, activation_row, error_row, reachable_row, qlv, no_ties):
+    # the longest measured Q-LV among reachable sites (each site's error: error_row, a
+    # standard normal per segment); -1 if no vein reaches anything
     for s in range(activation_row.shape[0]):
-        qlv[s] = activation_row[s] + sd_ms * rng.standard_normal()
+        qlv[s] = activation_row[s] + sd_ms * error_row[s]
     return latest_of(qlv, no_ties, reachable_row)
+
+
+# the uniforms each patient draws for placement, whatever the strategy: aim, pick, miss
+# and the wall an empirical implanter aims at
+PLACEMENT_UNIFORMS = 4
+
+
+@numba.njit(cache=True)
+def placement_draws_kernel(rng, uniforms_out, qlv_error_out):
+    """Every draw of lead placement, patient by patient, whatever the strategy: four
+    uniforms (``uniforms_out`` (n, 4): aim, pick, miss, the empirical implanter's wall)
+    and one standard normal per segment (``qlv_error_out`` (n, 17): the Q-LV errors the
+    ``electrical`` strategy reads). Both arms and every level read the same draws."""
+    for i in range(uniforms_out.shape[0]):
+        for j in range(uniforms_out.shape[1]):
+            uniforms_out[i, j] = rng.random()
+        for s in range(qlv_error_out.shape[1]):
+            qlv_error_out[i, s] = rng.standard_normal()
 
 
 class PlacementInputs(NamedTuple):
@@ -402,16 +462,19 @@ class PlacementInputs(NamedTuple):
     scar: np.ndarray            # (n, 17) bool: what scar imaging shows
     activation_ms: np.ndarray   # (n, 17) electrical activation (what Q-LV measures)
     reachable: np.ndarray       # (n, 17) bool: segments a vein reaches
+    uniforms: np.ndarray        # (n, 4) the placement uniforms (placement_draws_kernel)
+    qlv_error: np.ndarray       # (n, 17) the Q-LV errors, standard normal
 
 
 @numba.njit(cache=True)
-def place_kernel(rng, rec, guided, inputs, aim_out, lead_out):
+def place_kernel(rec, guided, inputs, aim_out, lead_out):
     """Each patient's target (``aim_out``) and lead segment (``lead_out``, 1-17), patient
     by patient, by the arm's strategy.
 
-    Every patient draws three uniforms (aim, pick, miss) whatever the strategy, so
-    both arms and every concordance level share them; ``electrical`` then draws one
-    normal per segment (the Q-LV errors). ``target`` is the measured STE target
+    From the patient's placement draws (:func:`placement_draws_kernel`: four uniforms,
+    aim, pick, miss and the wall an empirical implanter aims at, and the Q-LV errors
+    ``electrical`` reads), so both arms and every concordance level share them.
+    ``target`` is the measured STE target
     (-1: none), ``ttp``/``amplitude``/``viable`` the engine's per-segment results (the
     amplitude is the peak strain magnitude, the rule's tie-break), ``scar`` what
     scar imaging shows, ``activation_ms`` the electrical activation Q-LV measures.
@@ -426,8 +489,10 @@ def place_kernel(rng, rec, guided, inputs, aim_out, lead_out):
     # arrays taken out of the records once (numba counts references at every access)
     target, ttp, amplitude, viable = inputs.target, inputs.ttp, inputs.amplitude, inputs.viable
     scar, activation_ms, reachable = inputs.scar, inputs.activation_ms, inputs.reachable
+    uniforms, qlv_error = inputs.uniforms, inputs.qlv_error
     n, n_seg = reachable.shape
-    masks, hops, adjacency = rec.empirical_masks, rec.hops, rec.adjacency
+    posterolateral, lateral = rec.empirical_masks, rec.lateral_masks
+    hops, adjacency = rec.hops, rec.adjacency
     strategy = rec.strategy_guided if guided else rec.strategy_control
     forced = guided and rec.concordance >= 0.0
     sd_ms = rec.qlv_error_sd_ms
@@ -436,9 +501,8 @@ def place_kernel(rng, rec, guided, inputs, aim_out, lead_out):
     qlv = np.empty(n_seg)
     no_ties = np.zeros(n_seg)
     for i in range(n):
-        u_aim = rng.random()
-        u_pick = rng.random()
-        u_miss = rng.random()
+        u_aim, u_pick, u_miss = uniforms[i, 0], uniforms[i, 1], uniforms[i, 2]
+        masks = lateral if uniforms[i, 3] < rec.empirical_lateral_share else posterolateral
         aim = target[i]
         if guided and strategy == MULTIMODALITY:  # scar and vein imaging move the aim
             multimodality = _multimodality_target(
@@ -469,7 +533,8 @@ def place_kernel(rng, rec, guided, inputs, aim_out, lead_out):
                     rec, hops, adjacency, aim, reachable[i], u_aim, u_pick, u_miss, allowed, ties
                 )
         elif strategy == ELECTRICAL:
-            lead = _electrical_row(rng, sd_ms, activation_ms[i], reachable[i], qlv, no_ties)
+            lead = _electrical_row(sd_ms, activation_ms[i], qlv_error[i], reachable[i], qlv,
+                                  no_ties)
         if lead <= 0:
             lead = _empirical_row(masks, reachable[i], u_pick, allowed)
         lead_out[i] = lead
@@ -567,8 +632,11 @@ def place_leads(
         scar=np.ascontiguousarray(activation.scar, dtype=np.bool_),
         activation_ms=np.ascontiguousarray(activation.activation_ms, dtype=np.float64),
         reachable=reachable,
+        uniforms=np.empty((target.shape[0], PLACEMENT_UNIFORMS)),
+        qlv_error=np.empty((target.shape[0], N_SEGMENTS)),
     )
-    place_kernel(rng, placement_record(params, model), bool(guided), inputs, aim, lead)
+    placement_draws_kernel(rng, inputs.uniforms, inputs.qlv_error)
+    place_kernel(placement_record(params, model), bool(guided), inputs, aim, lead)
     return Placement(
         lead_segment=lead,
         target_segment=aim,
