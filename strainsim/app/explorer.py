@@ -24,6 +24,7 @@ Examples
 from __future__ import annotations
 
 import math
+import threading
 from dataclasses import dataclass, fields, replace
 
 import numpy as np
@@ -49,6 +50,9 @@ METHOD_WORDS = {"FE": "fixed effect", "DL": "DerSimonian-Laird", "REML": "restri
 TEST_WORDS = {"knha": "Hartung-Knapp t test", "z": "normal (z) test"}
 QUICK_REPLICATES = 24     # per level, for a world first seen: about 1 s on 2 workers
 PRECISE_REPLICATES = 200  # per level: precomputed for the default world, or on request
+# matplotlib's pyplot is not thread-safe: the page renders views in threads, so every
+# figure is drawn and encoded under this lock (simulation runs outside it)
+FIGURE_LOCK = threading.Lock()
 OUTCOME_LABELS = {"lvesv": "LVESV change (%)", "nyha": "NYHA improvement (odds ratio)",
                   "lvedv": "LVEDV change (%)", "lvef": "LVEF change (points)"}
 
@@ -263,12 +267,25 @@ class TrialsView:
     replicates: int
 
 
+def _trials_figures(result, published, outcome, settings, sweep):
+    """The forest plot and the power curve as PNG bytes (call under FIGURE_LOCK)."""
+    from strainsim.app.plots import plot_forest, plot_power
+
+    forest = png_bytes(plot_forest(
+        result, published=published.get(outcome),
+        title=f"{OUTCOME_LABELS[outcome]}: simulated trials, concordance "
+              f"{settings.concordance:.0%}, seed {settings.seed}",
+        favours=("favours image-guided", "favours control")
+        if outcome in ("lvesv", "lvedv") else ("favours control", "favours image-guided")),
+        tight=True)
+    return forest, png_bytes(plot_power(sweep, current=settings.concordance))
+
+
 def render_trials(settings: ExplorerSettings, outcome: str = "lvesv", *, mapper=None,
                   precise: bool = False, replicates: int | None = None) -> TrialsView:
     """The trials view for ``settings``: the forest plot of one virtual meta-analysis
     (``outcome``, the published result marked), the power curve with the concordance
     marked, and a summary."""
-    from strainsim.app.plots import plot_forest, plot_power
     from strainsim.studies.sweep import published_targets
 
     if outcome not in OUTCOME_LABELS:
@@ -278,14 +295,8 @@ def render_trials(settings: ExplorerSettings, outcome: str = "lvesv", *, mapper=
     sweep = power_curve(settings, precise=precise, mapper=mapper, replicates=replicates)
     published = published_targets()
     result = pooled[outcome]
-    forest = png_bytes(plot_forest(
-        result, published=published.get(outcome),
-        title=f"{OUTCOME_LABELS[outcome]}: simulated trials, concordance "
-              f"{settings.concordance:.0%}, seed {settings.seed}",
-        favours=("favours image-guided", "favours control")
-        if outcome in ("lvesv", "lvedv") else ("favours control", "favours image-guided")),
-        tight=True)
-    power = png_bytes(plot_power(sweep, current=settings.concordance))
+    with FIGURE_LOCK:
+        forest, power = _trials_figures(result, published, outcome, settings, sweep)
     nearest = min(sweep.summary, key=lambda lvl: abs(lvl.concordance - settings.concordance))
     at = _read_off(sweep, settings.concordance)
     estimate = math.exp(result.estimate) if outcome == "nyha" else result.estimate
@@ -436,14 +447,16 @@ def render_patient(seed: int, fps: float = _CURVES.fps,
     case = patient_case(seed, fps, noise_sd_pct)
     m = case.measured
     latest = int(m.latest_segment[0])
-    ax = plot_curves(case.time_ms, case.strain, ttp_ms=m.ttp_ms[0], viable=m.viable[0],
-                     latest=latest if latest > 0 else None)
-    ax.set_title(f"patient {case.seed}: {fps:g} fps, noise {noise_sd_pct:g} % strain")
+    with FIGURE_LOCK:
+        ax = plot_curves(case.time_ms, case.strain, ttp_ms=m.ttp_ms[0], viable=m.viable[0],
+                         latest=latest if latest > 0 else None)
+        ax.set_title(f"patient {case.seed}: {fps:g} fps, noise {noise_sd_pct:g} % strain")
+        curves_png, strategies_png = (png_bytes(ax.figure, tight=True),
+                                      png_bytes(plot_strategies(case)))
     rows = "\n".join(f"| {name} | {info['target']} | {info['lead']} | {info['vs_target']} | "
                      f"{info['vs_true']} |" for name, info in case.strategies.items())
     summary = (f"**Patient {case.seed}**: strain names segment **{latest}** as the latest "
                f"viable one; the truly latest non-scar segment is **{case.true_latest}**."
                f"\n\n| strategy | target | lead | vs its target | vs true latest |\n"
                f"|---|---:|---:|---|---|\n{rows}")
-    return PatientView(png_bytes(ax.figure, tight=True), png_bytes(plot_strategies(case)),
-                       summary)
+    return PatientView(curves_png, strategies_png, summary)

@@ -18,7 +18,9 @@ Importing this module imports Panel: only ``strainsim explore`` does.
 
 from __future__ import annotations
 
+import asyncio
 import sys
+from concurrent.futures import ThreadPoolExecutor
 
 import panel as pn
 
@@ -40,6 +42,61 @@ from strainsim.app.explorer import (
 __all__ = ["build_page", "serve"]
 
 _MAPPER = None  # worker processes for the power curves, set by serve()
+# views are computed off the page's event loop, so one session's refine never holds up
+# another session's slider; figures are drawn one at a time (explorer.FIGURE_LOCK)
+_VIEWS = ThreadPoolExecutor(max_workers=8, thread_name_prefix="strainsim-view")
+
+
+class _Latest:
+    """Hands out tickets: a view whose ticket is no longer the latest is dropped, so a
+    slow answer never overwrites a newer one."""
+
+    def __init__(self):
+        self.ticket = 0
+
+    def take(self) -> int:
+        self.ticket += 1
+        return self.ticket
+
+    def current(self, ticket: int) -> bool:
+        return ticket == self.ticket
+
+
+def _view_task(latest: _Latest, panes, compute, show, fail) -> None:
+    """Compute a view and show it (or its failure) unless a newer one was asked for.
+
+    Served, ``compute()`` runs in a view thread while the event loop goes on serving
+    every session, its panes show a busy sign meanwhile, and ``show``/``fail`` run
+    back on the loop; outside a server (tests, a notebook) everything runs here."""
+    ticket = latest.take()
+    doc = pn.state.curdoc
+    if doc is None or doc.session_context is None:
+        try:
+            view = compute()
+        except Exception as exc:  # shown on the page, never a broken page
+            fail(exc)
+            return
+        show(view)
+        return
+
+    def busy(on: bool) -> None:
+        for pane in panes:
+            pane.loading = on
+
+    async def task():
+        busy(True)
+        try:
+            view = await asyncio.wrap_future(_VIEWS.submit(compute))
+        except Exception as exc:
+            if latest.current(ticket):
+                busy(False)
+                fail(exc)
+            return
+        if latest.current(ticket):
+            show(view)
+            busy(False)
+
+    pn.state.execute(task)
 
 
 def _report(exc: Exception) -> str:
@@ -97,16 +154,22 @@ def _trials_view(settings: ExplorerSettings, problems: list[str]):
         return ExplorerSettings(**{name: widgets[name].value for name in widgets},
                                 seed=seed["value"])
 
-    def update(*_, precise=False):
-        try:
-            view = render_trials(current(), outcome.value, mapper=_MAPPER, precise=precise)
-        except Exception as exc:  # shown on the page, never a broken page
-            error.object = _report(exc)
-            error.visible = True
-            return
+    latest = _Latest()
+
+    def show(view):
         error.visible = False
         forest.object, power.object, summary.object = (view.forest_png, view.power_png,
                                                        view.summary)
+
+    def fail(exc):
+        error.object = _report(exc)
+        error.visible = True
+
+    def update(*_, precise=False):
+        settings = current()
+        _view_task(latest, (forest, power, summary),
+                   lambda: render_trials(settings, outcome.value, mapper=_MAPPER,
+                                         precise=precise), show, fail)
 
     def new_seed(_):
         seed["value"] += 1
@@ -141,7 +204,7 @@ def _patient_view():
     # a text box, checked here: a bad value gets its message instead of being ignored
     seed = pn.widgets.TextInput(label="patient seed", value="7")
     seed_message = pn.pane.Alert("", alert_type="warning", visible=False)
-    shown = {"seed": 7}
+    current = {"seed": 7}
     new = pn.widgets.Button(label="new patient", color="primary")
     fps = _slider("fps", "frame rate (fps)", 5.0)
     noise = _slider("noise_sd_pct", "speckle-tracking noise (% strain)", 0.1)
@@ -149,6 +212,17 @@ def _patient_view():
     summary = pn.pane.Markdown("")
     curves = pn.pane.PNG(None, sizing_mode="scale_width", max_width=640)
     bullseyes = pn.pane.PNG(None, sizing_mode="scale_width", max_width=1100)
+
+    latest = _Latest()
+
+    def show(view):
+        error.visible = False
+        curves.object, bullseyes.object, summary.object = (view.curves_png,
+                                                           view.strategies_png, view.summary)
+
+    def fail(exc):
+        error.object = _report(exc)
+        error.visible = True
 
     def update(*_):
         text = (seed.value or "").strip()
@@ -159,23 +233,17 @@ def _patient_view():
         except ValueError:
             seed_message.object = (f"patient seed: expected a whole number in "
                                    f"[0, {2**31 - 1}], found {text!r}; still showing "
-                                   f"patient {shown['seed']}")
+                                   f"patient {current['seed']}")
             seed_message.visible = True
             return
         seed_message.visible = False
-        shown["seed"] = number
-        try:
-            view = render_patient(number, fps.value, noise.value)
-        except Exception as exc:
-            error.object = _report(exc)
-            error.visible = True
-            return
-        error.visible = False
-        curves.object, bullseyes.object, summary.object = (view.curves_png,
-                                                           view.strategies_png, view.summary)
+        current["seed"] = number
+        frame_rate, noise_pct = fps.value, noise.value
+        _view_task(latest, (curves, bullseyes, summary),
+                   lambda: render_patient(number, frame_rate, noise_pct), show, fail)
 
     def next_patient(_):
-        seed.value = str(shown["seed"] + 1)
+        seed.value = str(current["seed"] + 1)
 
     for widget in (seed, fps, noise):
         widget.param.watch(update, "value")
@@ -254,7 +322,8 @@ def serve(port: int, host: str, open_browser: bool, workers: int = 2,
     global _MAPPER
     from strainsim.studies.parallel import make_mapper
 
-    with make_mapper(workers) as mapper:
+    # the power curves' worker processes yield the CPU to the page's own answers
+    with make_mapper(workers, niceness=10) as mapper:
         _MAPPER = mapper if workers > 1 else None
         if precompute:
             print(f"strainsim explore: precomputing the default power curve "

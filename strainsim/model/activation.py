@@ -110,9 +110,10 @@ class ActivationParams:
         Septal-to-late-site delay across patients (ms), truncated at 20 ms.
     late_angle_deg : float
         Mean bullseye angle of the latest site (degrees, 0 = lateral, 90 = anterior,
-        negative angles towards the inferior wall; -20 is the same as 340). Fitted
-        inside the box from the inferolateral (posterolateral) wall's centre, -30,
-        to the anterolateral wall's, +30 (``strainsim calibrate``).
+        negative angles towards the inferior wall, so -20 is 340). Fitted inside the
+        box from the inferolateral (posterolateral) wall's centre, -30, to the
+        anterolateral wall's, +30 (``strainsim calibrate``); the fitted 24.8 degrees
+        lies on the anterolateral wall, where most unguided leads go.
     late_angle_kappa : float
         von Mises concentration of that angle across patients (larger = less spread).
     base_apex_ms : float
@@ -136,8 +137,8 @@ class ActivationParams:
     onset_ms: float = quantity(10.0, unit="ms", low=0, high=200, doc="Septal breakthrough after QRS onset.", source="stated")
     delay_mean_ms: float = quantity(130.0, unit="ms", low=0, high=400, doc="Mean septal-to-late-site delay.", source="Strik 2012 LBBB review")
     delay_sd_ms: float = quantity(35.0, unit="ms", low=0, high=200, doc="SD of that delay across patients.", source="stated")
-    late_angle_deg: float = quantity(-20.0, unit="degrees", low=-180, high=360, doc="Mean bullseye angle of the latest site (0 lateral, 90 anterior, negative towards inferior).", source="calibrated: strainsim calibrate, inside the lateral and posterolateral walls (Strik 2012)")
-    late_angle_kappa: float = quantity(7.79, unit="1", low=0, high=100, doc="von Mises concentration of the late site.", source="calibrated")
+    late_angle_deg: float = quantity(24.81, unit="degrees", low=-180, high=360, doc="Mean bullseye angle of the latest site (0 lateral, 90 anterior, negative towards inferior).", source="calibrated: strainsim calibrate, inside the lateral and posterolateral walls (Strik 2012)")
+    late_angle_kappa: float = quantity(13.82, unit="1", low=0, high=100, doc="von Mises concentration of the late site.", source="calibrated")
     base_apex_ms: float = quantity(20.0, unit="ms", low=0, high=200, doc="Extra delay of the basal over the apical ring.", source="stated")
     jitter_sd_ms: float = quantity(12.0, unit="ms", low=0, high=200, doc="Per-segment random jitter.", source="stated")
     scar_delay_ms: float = quantity(25.0, unit="ms", low=0, high=200, doc="Extra activation delay of a scar segment (pattern model).", source="stated")

@@ -134,7 +134,7 @@ class PlacementParams:
     image_guided: str = choice("ste", STRATEGIES, doc="Placement strategy of the image-guided arm.")
     control: str = choice("empirical", STRATEGIES, doc="Placement strategy of the control arm.")
     aim_success: float = quantity(
-        0.3488,
+        0.3606,
         unit="fraction",
         low=0,
         high=1,
@@ -142,7 +142,7 @@ class PlacementParams:
         source="calibrated: strainsim calibrate",
     )
     miss_nearest_share: float = quantity(
-        0.3125,
+        0.3769,
         unit="fraction",
         low=0,
         high=1,
@@ -192,7 +192,7 @@ class PlacementParams:
         "physiology.toml)",
     )
     empirical_lateral_share: float = quantity(
-        0.64,
+        0.8702,
         unit="fraction",
         low=0,
         high=1,

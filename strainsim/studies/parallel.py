@@ -18,11 +18,14 @@ from contextlib import contextmanager
 __all__ = ["make_mapper"]
 
 
-def _ignore_interrupts():
-    # worker processes leave Ctrl-C to the main process, which shuts them down
+def _start_worker(niceness: int = 0):
+    # worker processes leave Ctrl-C to the main process, which shuts them down; a
+    # positive niceness makes them yield the CPU to the main process
     import signal
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if niceness > 0:
+        os.nice(niceness)
 
 
 def _in_order(submit, arglist, limit):
@@ -89,13 +92,16 @@ def _single_threaded_libraries():
 
 
 @contextmanager
-def make_mapper(workers: int = 1, scheduler: str | None = None):
+def make_mapper(workers: int = 1, scheduler: str | None = None, *, niceness: int = 0):
     """Context manager yielding a mapper.
 
     Parameters
     ----------
     workers : int
         Worker processes (1 = run in this process, with numba's threads).
+    niceness : int
+        Added to the worker processes' niceness (``os.nice``; 0 leaves it): a server
+        whose main process answers people runs its background simulation this way.
     scheduler : str, optional
         ``"local-cluster"`` starts a dask.distributed LocalCluster with
         ``workers`` single-threaded workers; any other string is the address
@@ -146,7 +152,8 @@ def make_mapper(workers: int = 1, scheduler: str | None = None):
     # spawn, not fork: numba's OpenMP threading layer does not survive a fork
     context = multiprocessing.get_context("spawn")
     with _single_threaded_libraries(), ProcessPoolExecutor(
-            max_workers=workers, mp_context=context, initializer=_ignore_interrupts) as pool:
+            max_workers=workers, mp_context=context, initializer=_start_worker,
+            initargs=(int(niceness),)) as pool:
         for _ in range(workers):  # start the workers now, in parallel with the caller
             pool.submit(_warm_up)
 
