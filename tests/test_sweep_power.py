@@ -119,3 +119,22 @@ def test_the_shortcut_with_one_trial_starts_where_hartung_knapp_can():
     from strainsim.studies.sweep import t_sample_size
 
     assert np.isfinite(t_sample_size(0.5, 1.0, 0.0, 1, 100, +1.0, "knha"))
+
+
+def test_the_default_replicates_keep_every_share_within_the_chosen_mcse():
+    import inspect
+
+    from strainsim.app.cli import trials as cli_trials
+    from strainsim.studies.sweep import DEFAULT_MCSE, DEFAULT_REPLICATES, replicates_for_mcse
+
+    # the inverse of share_mcse: the least replicates that meet the bound at p = 0.5
+    for mcse in (0.05, 0.02, DEFAULT_MCSE, 0.01):
+        r = replicates_for_mcse(mcse)
+        assert share_mcse(0.5, r) <= mcse < share_mcse(0.5, r - 1)
+        assert max(share_mcse(p, r) for p in np.linspace(0, 1, 101)) <= mcse
+    assert replicates_for_mcse(0.02, p=0.1) == 225
+    with pytest.raises(ValueError):
+        replicates_for_mcse(0.0)
+    # the command's default is that number
+    default = inspect.signature(cli_trials.sweep).parameters["replicates"].default.default
+    assert default == DEFAULT_REPLICATES == 1112

@@ -106,12 +106,12 @@ from strainsim.model.pacing import (
     rv_front_kernel,
 )
 from strainsim.model.placement import (
+    PLACEMENT_UNIFORMS,
     Placement,
     PlacementInputs,
     PlacementRecord,
     VeinRecord,
     classify_kernel,
-    PLACEMENT_UNIFORMS,
     place_kernel,
     placement_draws_kernel,
     placement_record,
@@ -310,11 +310,11 @@ def block_kernel(patients_rng, measurement_rng, care_rng, k, run, a):
         placement_draws_kernel(care_rng, a.uniforms, a.qlv_error)
         outcome_noise_kernel(care_rng, a.outcome_noise)
     if stop > CARE:
-        care_kernel(k, run, a)
+        care_kernel(k, run, a, a.stats, a.null_stats)
 
 
 @numba.njit(cache=True)
-def care_kernel(k, run, a):
+def care_kernel(k, run, a, stats_out, null_stats_out):
     """The care and statistics stages of :func:`block_kernel` (those of them in
     ``run``'s range), from the care draws already made: a level of a what-if runs
     only this, on the draws its block made once.
@@ -329,8 +329,9 @@ def care_kernel(k, run, a):
         position has no effect (the trial keeps its shift, a between-trial
         difference of mean zero);
     statistics
-        the block's statistics (:mod:`strainsim.model.summary`) into ``a.stats`` (and
-        ``a.null_stats``).
+        the block's statistics (:mod:`strainsim.model.summary`) into ``stats_out`` (and
+        ``null_stats_out``), one-record arrays (``a.stats`` and ``a.null_stats`` for
+        :func:`block_kernel`; a level's own record for a what-if).
     """
     first, stop = run.first, run.stop
     if first <= CARE < stop:
@@ -360,9 +361,9 @@ def care_kernel(k, run, a):
             apply_outcomes_kernel(k.null_outcomes, run.shift_pct, run.guided, outcome_in,
                                   a.null_outcomes)
     if first <= STATISTICS < stop:
-        block_stats_kernel(a.outcomes, a, k.septal, k.regions, a.stats)
+        block_stats_kernel(a.outcomes, a, k.septal, k.regions, stats_out)
         if run.null_world:
-            block_stats_kernel(a.null_outcomes, a, k.septal, k.regions, a.null_stats)
+            block_stats_kernel(a.null_outcomes, a, k.septal, k.regions, null_stats_out)
 
 
 _CONSTANTS: dict = {}
@@ -584,14 +585,19 @@ def simulate_block_levels(n: int, block_seed, *, guided: bool, specs, model=None
     run = BlockRun(first=PATIENTS, stop=CARE, guided=bool(guided), shift_pct=float(shift_pct),
                    null_world=bool(null_world), given_scar=np.empty((0, N_SEGMENTS), np.bool_))
     _run_stages(streams, k, a, python_stages, PATIENTS, CARE, run)
+    stats = np.zeros(len(specs), BLOCK_STATS)
+    null_stats = np.zeros(len(specs), BLOCK_STATS)
+    levels = run._replace(first=CARE, stop=len(STAGES))
+    keep = levels._replace(rv_front=False)
     out = []
     previous = None
-    for spec in specs:
+    for j, spec in enumerate(specs):
         # the RV front depends on the scar and the pacing only: kept while pacing stays
-        same_pacing = previous is not None and spec.pacing == previous.pacing
-        care_kernel(block_constants(spec, model),
-                    run._replace(first=CARE, stop=len(STAGES), rv_front=not same_pacing), a)
-        out.append((a.stats.copy(), a.null_stats.copy() if null_world else None))
+        same_pacing = previous is not None and (spec.pacing is previous.pacing
+                                                or spec.pacing == previous.pacing)
+        care_kernel(block_constants(spec, model), keep if same_pacing else levels, a,
+                    stats[j:j + 1], null_stats[j:j + 1])
+        out.append((stats[j:j + 1], null_stats[j:j + 1] if null_world else None))
         previous = spec
     return out
 

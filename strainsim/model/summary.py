@@ -35,7 +35,8 @@ import numpy as np
 
 from strainsim.segments import N_SEGMENTS, load_segments
 
-__all__ = ["ArmSummary", "BLOCK_STATS", "block_stats_kernel", "merge", "septal_mask",
+__all__ = ["ArmSummary", "BLOCK_STATS", "block_stats_kernel", "merge", "merge_kernel",
+           "septal_mask",
            "RESPONDER_ESV_CHANGE_PCT", "LEAD_REGIONS", "lead_regions"]
 
 RESPONDER_ESV_CHANGE_PCT = -15.0  # an LVESV responder: a reduction of at least 15 %
@@ -262,66 +263,93 @@ def septal_mask() -> np.ndarray:
     return mask
 
 
-def _pairwise(n_b, mean_b, m2_b) -> tuple[float, float]:
-    """Mean and sample SD of one outcome over the blocks (their n, means and M2), merged
-    in block order."""
+@numba.njit(cache=True, inline="always")
+def _pairwise(n_b, mean_b, m2_b):
+    # mean and sample SD of one outcome over the blocks (their n, means and M2), merged
+    # in block order by Chan, Golub and LeVeque's update
     n_a, mean_a, m2_a = 0, 0.0, 0.0
-    for n, mean, m2 in zip(n_b, mean_b, m2_b, strict=True):
+    for b in range(n_b.shape[0]):
+        n = n_b[b]
         if n == 0:
             continue
         total = n_a + n
-        delta = mean - mean_a
+        delta = mean_b[b] - mean_a
         mean_a = mean_a + delta * n / total
-        m2_a = m2_a + m2 + delta * delta * n_a * n / total
+        m2_a = m2_a + m2_b[b] + delta * delta * n_a * n / total
         n_a = total
     if n_a == 0:
-        return float("nan"), float("nan")
-    return mean_a, (math.sqrt(m2_a / (n_a - 1)) if n_a > 1 else float("nan"))
+        return np.nan, np.nan
+    return mean_a, (math.sqrt(m2_a / (n_a - 1)) if n_a > 1 else np.nan)
 
 
-def _ratio(total, count) -> float:
-    return float(total) / int(count) if count else float("nan")
+@numba.njit(cache=True, inline="always")
+def _ratio(total, count):
+    return total / count if count else np.nan
+
+
+@numba.njit(cache=True, inline="always")
+def _shares(a, b, c):
+    evaluable = a + b + c
+    if evaluable == 0:
+        return np.nan, np.nan, np.nan
+    return a / evaluable, b / evaluable, c / evaluable
+
+
+@numba.njit(cache=True)
+def merge_kernel(stats):
+    """The fields of :class:`ArmSummary`, in order, from the blocks' records ``stats``
+    (:data:`BLOCK_STATS`, block order): counts and sums added in block order, the
+    outcome moments by :func:`_pairwise`."""
+    n = nyha = responders = 0
+    m_none = m_conc = m_adj = m_rem = t_none = t_conc = t_adj = t_rem = 0
+    septal = on_scar = nyha_change = anterior = lateral = posterior = leads = 0
+    esv_conc = esv_disc = ef_conc = ef_disc = reduction = resync = qlv = 0.0
+    for b in range(stats.shape[0]):
+        r = stats[b]
+        n += r.n
+        nyha += r.nyha_improved
+        responders += r.esv_responders
+        m_none += r.measured_none
+        m_conc += r.measured_concordant
+        m_adj += r.measured_adjacent
+        m_rem += r.measured_remote
+        t_none += r.true_none
+        t_conc += r.true_concordant
+        t_adj += r.true_adjacent
+        t_rem += r.true_remote
+        septal += r.septal_latest
+        on_scar += r.lead_on_scar
+        nyha_change += r.nyha_change_sum
+        anterior += r.lead_anterior
+        lateral += r.lead_lateral
+        posterior += r.lead_posterior
+        leads += r.leads
+        esv_conc += r.esv_concordant_sum
+        esv_disc += r.esv_discordant_sum
+        ef_conc += r.ef_concordant_sum
+        ef_disc += r.ef_discordant_sum
+        reduction += r.reduction_sum
+        resync += r.resync_sum
+        qlv += r.qlv_sum
+    esv_mean, esv_sd = _pairwise(stats.n, stats.esv_mean, stats.esv_m2)
+    edv_mean, edv_sd = _pairwise(stats.n, stats.edv_mean, stats.edv_m2)
+    ef_mean, ef_sd = _pairwise(stats.n, stats.ef_mean, stats.ef_m2)
+    cm, am, rm = _shares(m_conc, m_adj, m_rem)
+    ct, at, rt = _shares(t_conc, t_adj, t_rem)
+    discordant = m_adj + m_rem
+    non_apical = anterior + lateral + posterior
+    return (n, nyha, responders, esv_mean, esv_sd, edv_mean, edv_sd, ef_mean, ef_sd,
+            cm, am, rm, ct, at, rt, _ratio(septal, n), _ratio(on_scar, n),
+            _ratio(esv_conc, m_conc), _ratio(esv_disc, discordant), _ratio(reduction, n),
+            _ratio(nyha_change, n), _ratio(ef_conc, m_conc), _ratio(ef_disc, discordant),
+            _ratio(resync, n), _ratio(anterior, non_apical), _ratio(lateral, non_apical),
+            _ratio(posterior, non_apical), _ratio(qlv, leads))
 
 
 def merge(stats: np.ndarray) -> ArmSummary:
-    """An arm's summary from its blocks' statistics (:data:`BLOCK_STATS`, block order)."""
-    rows = np.asarray(stats, dtype=BLOCK_STATS).reshape(-1).tolist()  # a tuple per block
-    columns = dict(zip(BLOCK_STATS.names, zip(*rows, strict=True), strict=True))
-    total = {name: sum(columns[name]) for name in _COUNTS}
-    # sums in block order (the same whatever the chunks; a block alone is its own sum)
-    concordant_sum = sum(columns["esv_concordant_sum"], 0.0)
-    discordant_sum = sum(columns["esv_discordant_sum"], 0.0)
-    reduction_sum = sum(columns["reduction_sum"], 0.0)
-    resync_sum = sum(columns["resync_sum"], 0.0)
-    ef_concordant_sum = sum(columns["ef_concordant_sum"], 0.0)
-    ef_discordant_sum = sum(columns["ef_discordant_sum"], 0.0)
-    discordant = total["measured_adjacent"] + total["measured_remote"]
-    non_apical = sum(total[f"lead_{name}"] for name in LEAD_REGIONS)
-
-    def fractions(prefix):
-        classes = [total[f"{prefix}_{c}"] for c in ("concordant", "adjacent", "remote")]
-        evaluable = sum(classes)
-        return [c / evaluable if evaluable else float("nan") for c in classes]
-
-    (cm, am, rm), (ct, at, rt) = fractions("measured"), fractions("true")
-    n = total["n"]
-    esv, edv, ef = (_pairwise(columns["n"], columns[f"{x}_mean"], columns[f"{x}_m2"])
-                    for x in ("esv", "edv", "ef"))
-    return ArmSummary(
-        n=n, nyha_improved=total["nyha_improved"], esv_responders=total["esv_responders"],
-        esv_change_mean=esv[0], esv_change_sd=esv[1], edv_change_mean=edv[0],
-        edv_change_sd=edv[1], ef_change_mean=ef[0], ef_change_sd=ef[1],
-        concordant_measured=cm, adjacent_measured=am, remote_measured=rm,
-        concordant_true=ct, adjacent_true=at, remote_true=rt,
-        septal_latest=total["septal_latest"] / n if n else float("nan"),
-        lead_on_scar=total["lead_on_scar"] / n if n else float("nan"),
-        esv_change_concordant_mean=_ratio(concordant_sum, total["measured_concordant"]),
-        esv_change_discordant_mean=_ratio(discordant_sum, discordant),
-        activation_time_reduction_mean_ms=_ratio(reduction_sum, n),
-        nyha_class_change_mean=_ratio(total["nyha_change_sum"], n),
-        ef_change_concordant_mean=_ratio(ef_concordant_sum, total["measured_concordant"]),
-        ef_change_discordant_mean=_ratio(ef_discordant_sum, discordant),
-        resync_fraction_mean=_ratio(resync_sum, n),
-        **{f"lead_{name}_share": _ratio(total[f"lead_{name}"], non_apical)
-           for name in LEAD_REGIONS},
-        qlv_mean_ms=_ratio(sum(columns["qlv_sum"], 0.0), total["leads"]))
+    """An arm's summary from its blocks' statistics (:data:`BLOCK_STATS`, block order;
+    :func:`merge_kernel`)."""
+    fields = merge_kernel(np.ascontiguousarray(np.asarray(stats, dtype=BLOCK_STATS)
+                                               .reshape(-1)))
+    return ArmSummary(int(fields[0]), int(fields[1]), int(fields[2]),
+                      *(float(x) for x in fields[3:]))

@@ -48,9 +48,14 @@ __all__ = [
     "LevelRuns",
     "pool_runs",
     "true_effects",
+    "level_statistics",
     "compare_methods",
     "summarize_sweep",
     "published_targets",
+    "share_mcse",
+    "replicates_for_mcse",
+    "DEFAULT_MCSE",
+    "DEFAULT_REPLICATES",
 ]
 
 FIVE_TRIALS = ("target", "starter", "imagingcrt", "electrocrt", "lund")
@@ -458,6 +463,28 @@ def _sample_sizes(runs, data, truth, j, k, key, n_patients, method, test) -> dic
     return out
 
 
+def level_statistics(runs: LevelRuns, n_patients: int, method: str = "REML",
+                     test: str = "knha", numba_threads: int | None = None) -> tuple:
+    """What the sweep reads off ``runs`` (usually one level's): every replicate pooled
+    (:func:`pool_runs`), the true effects (:func:`true_effects`) and each outcome's
+    sample sizes, by simulation and by the shortcut, per level (a job a mapper runs).
+
+    Returns
+    -------
+    (data, truth, sizes): :func:`pool_runs`'s array, :func:`true_effects`'s, and one
+    dict per level of the sample sizes by outcome.
+    """
+    if numba_threads is not None:
+        import numba
+
+        numba.set_num_threads(numba_threads)
+    data = pool_runs(runs, method, test)
+    truth = true_effects(runs)
+    sizes = [{key: _sample_sizes(runs, data, truth, j, k, key, n_patients, method, test)
+              for k, key in enumerate(OUTCOMES)} for j in range(runs.yi.shape[0])]
+    return data, truth, sizes
+
+
 def _significant(data):
     return (data[:, :, 2] > 0) | (data[:, :, 3] < 0)
 
@@ -465,6 +492,25 @@ def _significant(data):
 def share_mcse(p: float, replicates: int) -> float:
     """Monte Carlo standard error of a share ``p`` of ``replicates`` replicates."""
     return float(np.sqrt(p * (1.0 - p) / replicates))
+
+
+def replicates_for_mcse(mcse: float, p: float = 0.5) -> int:
+    """Replicates that keep the Monte Carlo SE of a share ``p`` at most ``mcse`` (both
+    fractions; ``p = 0.5``, the default, is the worst case, so the bound holds for every
+    share): the inverse of :func:`share_mcse`.
+
+    >>> replicates_for_mcse(0.015)
+    1112
+    """
+    if not 0.0 < mcse < 1.0 or not 0.0 <= p <= 1.0:
+        raise ValueError("mcse must be in (0, 1) and p in [0, 1]")
+    return max(1, math.ceil(p * (1.0 - p) / mcse**2 - 1e-9))
+
+
+# the default sweep: the Monte Carlo SE of every power, false-positive rate and
+# coverage at most 1.5 points
+DEFAULT_MCSE = 0.015
+DEFAULT_REPLICATES = replicates_for_mcse(DEFAULT_MCSE)
 
 
 def summarize_sweep(levels, replicates: np.ndarray, n_patients: int,
@@ -568,12 +614,15 @@ def concordance_sweep(specs: list[TrialSpec] | None = None, levels=DEFAULT_LEVEL
         if progress is not None:
             progress(done * len(levels))
     runs = concat_runs(parts)
-    data = pool_runs(runs, method, test)
-    truth = true_effects(runs)
-    real, null = data[1:, :, 0], data[1:, :, 1]
     n_patients = sum(s.n_total for s in specs)
-    sizes = [{key: _sample_sizes(runs, data, truth, j, k, key, n_patients, method, test)
-              for k, key in enumerate(OUTCOMES)} for j in range(len(every))]
+    # each level's pooling and sample-size searches are a job of their own, on the workers
+    per_level = list(mapper(level_statistics, [
+        (LevelRuns(*(field[j:j + 1] for field in runs)), n_patients, method, test)
+        for j in range(len(every))]))
+    data = np.concatenate([level[0] for level in per_level])
+    truth = np.concatenate([level[1] for level in per_level])
+    sizes = [size for level in per_level for size in level[2]]
+    real, null = data[1:, :, 0], data[1:, :, 1]
     own = float(runs.concordance[0].mean())
     calibrated = summarize_sweep((own,), data[:1, :, 0], n_patients, data[:1, :, 1],
                                  world="calibrated", truth=truth[:1], sizes=sizes[:1])[0]

@@ -354,15 +354,18 @@ def simulate_trial_levels(specs: list[TrialSpec], seed: int | np.random.SeedSequ
                          "and arm_sd_pct)")
     guided = simulate_arm_levels(first.n_image_guided, True, specs, seed_guided,
                                  model=model, shift_pct=shifts[0], null_world=null_world)
-    keys = ([control_spec] * len(specs) if control_spec is not None
-            else [_control_key(s) for s in specs])
-    control_specs = list(dict.fromkeys(keys))
+    if control_spec is not None:   # one control arm for every level (no hashing)
+        keys, control_specs = [0] * len(specs), [control_spec]
+    else:
+        distinct = dict.fromkeys(_control_key(s) for s in specs)
+        index = {spec: k for k, spec in enumerate(distinct)}
+        keys = [index[_control_key(s)] for s in specs]
+        control_specs = list(distinct)
     control_runs = simulate_arm_levels(first.n_control, False, control_specs, seed_control,
                                        model=model, shift_pct=shifts[1], null_world=null_world)
-    by_spec = dict(zip(control_specs, control_runs, strict=True))
     out = []
     for key, spec, (g, g_null) in zip(keys, specs, guided, strict=True):
-        c, c_null = by_spec[key]
+        c, c_null = control_runs[key]
         out.append(TrialResult(spec=spec, guided=g, control=c, null_guided=g_null,
                                null_control=c_null))
     return out
