@@ -233,16 +233,81 @@ def test_a_bad_patient_seed_gets_its_message(bad):
                    if type(p).__name__ == "Alert" and p.visible)
 
 
-def test_the_live_page_carries_the_guided_lesson(quick):
+def test_the_live_page_carries_the_guided_lesson_with_a_guess_before_each_reveal(quick):
     from strainsim.app import explorer_page as explorer_app
-    from strainsim.app.lesson import LESSON_STEPS
+    from strainsim.app.explorer import ExplorerSettings, power_curve
+    from strainsim.app.lesson import LESSON_STEPS, lesson_steps
 
     page = explorer_app.build_page()
     buttons = [w for w in page.select() if type(w).__name__ == "Button"
                and getattr(w, "label", "").startswith("reveal answer")]
-    assert len(buttons) == len(LESSON_STEPS)
-    answers = [p for p in page.select() if type(p).__name__ == "Alert"
-               and "calibrated world" in (p.object or "")]
-    assert answers and not answers[0].visible
-    buttons[0].clicks += 1                      # a click on the first reveal
-    assert answers[0].visible
+    guesses = [w for w in page.select() if type(w).__name__ == "TextInput"
+               and getattr(w, "label", "").startswith("your guess")]
+    assert len(buttons) == len(guesses) == len(LESSON_STEPS)
+    steps = lesson_steps(power_curve(ExplorerSettings()))
+
+    def shown():
+        return [p for p in page.select() if type(p).__name__ == "Alert" and p.visible
+                and ("guess" in (p.object or "").lower())]
+
+    assert not shown()
+    buttons[0].clicks += 1                      # no guess yet: asked for one
+    assert any("Write your guess first" in p.object for p in shown())
+    guesses[0].value = "lots"
+    buttons[0].clicks += 1
+    assert any("expected a number in percent, found 'lots'" in p.object for p in shown())
+    for k, (guess, button) in enumerate(zip(guesses, buttons, strict=True)):
+        guess.value = f"{10 * (k + 1)} %"
+        button.clicks += 1
+        assert any(p.object == f"You guessed {10 * (k + 1)} %. {steps[k]['answer']}"
+                   for p in shown())
+
+
+def test_every_control_explains_itself_and_sliders_return_to_their_defaults(quick):
+    """A tooltip on every control; each slider's grid goes through the calibrated
+    world's value, so the default can be reached again by hand."""
+    from strainsim.app import explorer_page as explorer_app
+    from strainsim.app.explorer import ExplorerSettings
+
+    page = explorer_app.build_page()
+    defaults = ExplorerSettings()
+    sliders = [w for w in page.select() if type(w).__name__ in ("FloatSlider", "IntSlider")]
+    assert len(sliders) >= 10
+    for slider in sliders:
+        steps = (slider.value - slider.start) / slider.step
+        assert abs(steps - round(steps)) < 1e-6, slider.label
+        assert slider.start <= slider.value <= slider.end
+    by_label = {w.label: w for w in sliders}
+    assert by_label["image-guided concordance"].value == defaults.concordance
+    assert by_label["full resynchronization: LVESV change (%)"].value == \
+        defaults.resync_max_pct
+    icons = [w for w in page.select() if type(w).__name__ == "TooltipIcon"]
+    assert len(icons) == len(sliders) and all(len(i.value) > 20 for i in icons)
+    for widget in page.select():
+        if type(widget).__name__ in ("Select", "Button", "TextInput"):
+            assert len(widget.description or "") > 15, getattr(widget, "label", widget.name)
+
+
+def test_legends_are_readable_at_the_page_resolution(quick):
+    """Every legend's text is at least 10 px high in the figures the page shows (90 dpi)."""
+    from strainsim.app import explorer as explore
+    from strainsim.app.plots import plot_curves, plot_power, plot_strategies, pyplot
+
+    sweep = explore.power_curve(explore.ExplorerSettings())
+    case = explore.patient_case(7)
+    m = case.measured
+    figures = [plot_power(sweep, current=0.45),
+               plot_curves(case.time_ms, case.strain, ttp_ms=m.ttp_ms[0],
+                           viable=m.viable[0], latest=int(m.latest_segment[0])).figure,
+               plot_strategies(case)]
+    for fig in figures:
+        fig.set_dpi(90)
+        fig.canvas.draw()
+        renderer = fig.canvas.get_renderer()
+        legends = [a.get_legend() for a in fig.axes if a.get_legend()] + list(fig.legends)
+        texts = [t for legend in legends for t in legend.get_texts()]
+        assert texts
+        assert min(t.get_window_extent(renderer).height for t in texts) >= 10
+        pyplot().close(fig)
+
+

@@ -88,29 +88,43 @@ class ExplorerSettings:
     """
 
     concordance: float = quantity(0.45, unit="fraction", low=0, high=1,
-                                  doc="Image-guided concordance forced in every trial.",
+                                  doc="The share of image-guided leads that land on the segment imaging "
+                                  "chose (the trials reached 45 %); the other leads land "
+                                  "where a missed aim lands.",
                                   source="meta-analysis: 45 % concordant")
     trials: int = quantity(5, unit="trials", low=2, high=12, integer=True,
-                           doc="Trials in the virtual meta-analysis.")
+                           doc="How many trials are pooled: the five published designs, repeated "
+                           "in turn.")
     size: float = quantity(1.0, unit="x published", low=0.25, high=5.0,
-                           doc="Each trial's size as a multiple of the published one.")
+                           doc="Each trial's size as a multiple of the published one: 2 doubles "
+                           "every arm.")
     resync_max_pct: float = quantity(_OUTCOMES.resync_max_pct, unit="%", low=-90, high=0,
-                                     doc="LVESV change of a full response to "
-                                     "resynchronization.")
+                                     doc="How much the LV shrinks (LVESV change, %) when pacing "
+                                     "resynchronizes it fully; where the lead sits acts "
+                                     "only through how much it resynchronizes.")
     nyha_unblinded_logodds: float = quantity(_OUTCOMES.nyha_unblinded_logodds,
                                              unit="log-odds", low=-1, high=3,
-                                             doc="NYHA log-odds added in the image-guided "
-                                             "arm, not through volumes.")
+                                             doc="A symptom benefit of the image-guided arm "
+                                             "that does not go through the heart's volumes "
+                                             "(an unblinded assessment, the procedure), in "
+                                             "log-odds of a better NYHA class.")
     arm_sd_pct: float = quantity(_OUTCOMES.arm_sd_pct, unit="%", low=0, high=20,
-                                 doc="Between-trial SD of each arm's LVESV change.")
+                                 doc="How much trials differ: the SD of each arm's "
+                                 "own shift of the LVESV change between trials (%).")
     noise_sd_pct: float = quantity(_CURVES.noise_sd_pct, unit="%", low=0, high=5,
-                                   doc="Speckle-tracking noise (strain %).")
+                                   doc="Noise of the speckle-tracking strain curves "
+                                   "(% strain): more noise, more often the wrong latest "
+                                   "segment.")
     fps: float = quantity(_CURVES.fps, unit="fps", low=20, high=120,
-                          doc="Frame rate of the echo.")
-    method: str = choice("REML", METHODS, doc="tau^2 estimator.")
-    test: str = choice("knha", TESTS, doc="z or Hartung-Knapp test.")
+                          doc="Frame rate of the echo (frames per second): fewer "
+                          "frames, coarser times to peak.")
+    method: str = choice("REML", METHODS, doc="How the between-trial variance (tau^2) "
+                         "is estimated before the trials are pooled.")
+    test: str = choice("knha", TESTS, doc="The test of the pooled effect: Hartung-Knapp's "
+                       "t keeps false positives near 5 % with few trials; the normal (z) "
+                       "test gives narrower intervals and more false positives.")
     seed: int = quantity(1, unit="", low=0, high=2**31 - 1, integer=True,
-                         doc="The virtual meta-analysis shown.")
+                         doc="Which virtual meta-analysis is shown: re-roll for another.")
 
     def world(self) -> ExplorerSettings:
         """The settings that change the simulated world (not the shown replicate or the

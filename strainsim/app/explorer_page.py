@@ -19,6 +19,7 @@ Importing this module imports Panel: only ``strainsim explore`` does.
 from __future__ import annotations
 
 import asyncio
+import math
 import sys
 from concurrent.futures import ThreadPoolExecutor
 
@@ -38,6 +39,7 @@ from strainsim.app.explorer import (
     render_trials,
     settings_from_query,
 )
+from strainsim.params import declarations
 
 __all__ = ["build_page", "serve"]
 
@@ -107,12 +109,37 @@ def _report(exc: Exception) -> str:
     return f"could not compute this view ({type(exc).__name__}: {exc})"
 
 
+def _tip(name: str) -> str:
+    """A setting's explanation (its declaration's doc): the control's tooltip."""
+    return declarations(ExplorerSettings)[name].doc
+
+
 def _slider(name, label, step, fmt=None):
+    """A slider over the setting's teaching range whose grid goes through its default,
+    so the default (the calibrated world's value) can be reached again by hand."""
     kind, low, high = SETTINGS[name]
+    default = getattr(ExplorerSettings(), name)
     widget = pn.widgets.IntSlider if kind is int else pn.widgets.FloatSlider
     options = {"format": fmt} if fmt else {}
-    return widget(label=label, start=low, end=high, step=step,
-                  value=getattr(ExplorerSettings(), name), **options)
+    below = math.floor((default - low) / step + 1e-9)
+    above = math.floor((high - default) / step + 1e-9)
+    start, end = default - below * step, default + above * step
+    if kind is int:
+        start, end = int(round(start)), int(round(end))
+    else:
+        start, end = round(start, 10), round(end, 10)
+    return widget(label=label, start=start, end=end, step=step, value=default,
+                  width=250, **options)
+
+
+def _with_tip(widget, text: str):
+    """The control with its tooltip: the widget's own where it has one, else an icon
+    beside it."""
+    if "description" in widget.param:
+        widget.description = text
+        return widget
+    return pn.Row(widget, pn.widgets.TooltipIcon(value=text, margin=(22, 0, 0, 0)),
+                  width=290)
 
 
 def _trials_view(settings: ExplorerSettings, problems: list[str]):
@@ -193,8 +220,15 @@ def _trials_view(settings: ExplorerSettings, problems: list[str]):
     reroll.on_click(new_seed)
     refine.on_click(lambda _: update(precise=True))
     update()
-    controls = pn.Column("### The trials", *widgets.values(), outcome, reroll, refine, reset,
-                         width=300)
+    outcome.description = "Which outcome the forest plot shows."
+    reroll.description = _tip("seed")
+    refine.description = (f"Recompute this world's power curve with {PRECISE_REPLICATES} "
+                          "virtual meta-analyses per level: narrower Monte Carlo bands, "
+                          "a few seconds of work.")
+    reset.description = "Every slider back to the calibrated world's value."
+    controls = pn.Column("### The trials", *(_with_tip(w, _tip(name))
+                                             for name, w in widgets.items()),
+                         outcome, reroll, refine, reset, width=300)
     return pn.Row(controls, pn.Column(url_alert, error, summary, forest, power,
                                       sizing_mode="stretch_width"),
                   sizing_mode="stretch_width")
@@ -249,7 +283,11 @@ def _patient_view():
         widget.param.watch(update, "value")
     new.on_click(next_patient)
     update()
-    controls = pn.Column("### One patient", seed, seed_message, new, fps, noise, width=300)
+    seed.description = "Which simulated patient is shown: a whole number."
+    new.description = "The next patient (seed + 1)."
+    controls = pn.Column("### One patient", seed, seed_message, new,
+                         _with_tip(fps, _tip("fps")), _with_tip(noise, _tip("noise_sd_pct")),
+                         width=300)
     return pn.Row(controls, pn.Column(error, summary, curves, bullseyes,
                                       sizing_mode="stretch_width"),
                   sizing_mode="stretch_width")
@@ -264,14 +302,37 @@ def _guide_view():
     steps = lesson_steps(power_curve(ExplorerSettings(), mapper=_MAPPER))
     rows = []
     for k, step in enumerate(steps):
-        answer = pn.pane.Alert(step["answer"], alert_type="info", visible=False)
-        button = pn.widgets.Button(label=f"reveal answer {k + 1}")
-        button.on_click(lambda _, answer=answer: setattr(answer, "visible", True))
+        guess = pn.widgets.TextInput(label=f"your guess {k + 1} (%)", placeholder="e.g. 20",
+                                     width=160, description="Write your prediction "
+                                     "before you reveal the simulation's answer.")
+        answer = pn.pane.Alert("", alert_type="info", visible=False,
+                               sizing_mode="stretch_width")
+        button = pn.widgets.Button(label=f"reveal answer {k + 1}",
+                                   description="Shows what the calibrated world's "
+                                   "simulations say, next to your guess.")
+
+        def reveal(_, guess=guess, answer=answer, text=step["answer"]):
+            typed = (guess.value or "").strip().rstrip("%").strip()
+            try:
+                number = float(typed)
+            except ValueError:
+                answer.alert_type = "warning"
+                answer.object = ("Write your guess first (a number in percent), then "
+                                 "reveal." if not typed else
+                                 f"your guess: expected a number in percent, found "
+                                 f"{typed!r}")
+                answer.visible = True
+                return
+            answer.alert_type = "info"
+            answer.object = f"You guessed {number:g} %. {text}"
+            answer.visible = True
+
+        button.on_click(reveal)
         rows += [pn.pane.Markdown(f"**{k + 1}.** {step['question']}",
-                                  sizing_mode="stretch_width"), button, answer]
+                                  sizing_mode="stretch_width"), pn.Row(guess, button), answer]
     intro = pn.pane.Markdown(
-        "Answer each question for yourself (or on paper) before you reveal it; the "
-        "answers come from the calibrated world's own simulations. The same lesson "
+        "Write your guess to each question before you reveal it; the answers come from "
+        "the calibrated world's own simulations. The same lesson "
         "without a server: `strainsim lesson --out DIR`.", sizing_mode="stretch_width")
     return pn.Column("### A guided lesson", intro, *rows, sizing_mode="stretch_width",
                      max_width=900)
@@ -337,4 +398,7 @@ def serve(port: int, host: str, open_browser: bool, workers: int = 2,
         _ignore_departed_clients()
         pn.serve({"/": _session}, port=port, address=host, show=open_browser,
                  title="strainsim explorer", websocket_origin=origins, threaded=False,
-                 start=True, print=False)
+                 start=True, print=False,
+                 # gzip for every response the browser accepts it for: the page's
+                 # JavaScript (bokeh, panel) is most of its weight
+                 compress_response=True)

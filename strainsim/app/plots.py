@@ -125,6 +125,14 @@ def plot_bullseye(values=None, *, ax=None, target: int | None = None, lead: int 
     return ax
 
 
+# Paul Tol's muted palette for the walls (colour-blind safe), one line style per ring,
+# and legend text large enough to read at the explorer's 90 dpi (at least 10 px high)
+_WALL_COLOURS = ("#CC6677", "#332288", "#DDCC77", "#117733", "#88CCEE", "#882255",
+                 "#44AA99", "#999933", "#AA4499", "#888888")
+_RING_STYLES = {"basal": "-", "mid": "--", "apical": ":", "apex": "-."}
+_LEGEND_PT = 9
+
+
 def plot_curves(time_ms, strain, *, ttp_ms=None, viable=None, latest: int | None = None,
                 kind: str = "radial", ax=None, model: SegmentModel | None = None):
     """Draw 17 segmental strain curves, coloured by wall, with TTP markers.
@@ -136,9 +144,12 @@ def plot_curves(time_ms, strain, *, ttp_ms=None, viable=None, latest: int | None
     ttp_ms : array_like, shape (17,), optional
         Marks each curve's time to peak.
     viable : array_like of bool, shape (17,), optional
-        Non-viable (scar) curves are dashed.
+        Non-viable (scar) curves are drawn faded.
     latest : int, optional
         The latest viable segment, drawn thick.
+
+    Each wall has its colour and each ring its line style; the legend, right of the
+    axes, explains every mark.
     kind : str
         Used in the axis label.
     ax : matplotlib Axes, optional
@@ -150,28 +161,39 @@ def plot_curves(time_ms, strain, *, ttp_ms=None, viable=None, latest: int | None
     plt = pyplot()
     model = model or load_segments()
     if ax is None:
-        _, ax = plt.subplots(figsize=(7, 4))
+        _, ax = plt.subplots(figsize=(7, 4.4))
     strain = np.asarray(strain, float)
     time_ms = np.asarray(time_ms, float)
-    walls = sorted({s.wall for s in model.segments})
-    colours = {w: plt.get_cmap("tab10")(i % 10) for i, w in enumerate(walls)}
+    walls = list(dict.fromkeys(s.wall for s in model.segments))
+    colours = {w: _WALL_COLOURS[i % len(_WALL_COLOURS)] for i, w in enumerate(walls)}
+    marker = "v" if kind == "radial" else "^"
     for seg in model.segments:
         k = seg.number - 1
         if np.all(np.isnan(strain[k])):
             continue
-        style = "-" if viable is None or viable[k] else "--"
-        width = 2.8 if latest == seg.number else 1.0
-        ax.plot(time_ms, strain[k], style, color=colours[seg.wall], linewidth=width,
-                label=f"{seg.number} {seg.name}" if latest == seg.number else None)
+        scar = viable is not None and not viable[k]
+        width = 3.0 if latest == seg.number else 1.1
+        ax.plot(time_ms, strain[k], _RING_STYLES.get(seg.ring, "-"), color=colours[seg.wall],
+                linewidth=width, alpha=0.35 if scar else 1.0, zorder=3 if width > 2 else 2)
         if ttp_ms is not None and np.isfinite(ttp_ms[k]):
             i = int(np.argmin(np.abs(time_ms - ttp_ms[k])))
-            ax.plot(time_ms[i], strain[k, i], "v" if kind == "radial" else "^",
-                    color=colours[seg.wall], markersize=5)
-    handles = [plt.Line2D([], [], color=colours[w], label=w) for w in walls]
+            ax.plot(time_ms[i], strain[k, i], marker, color=colours[seg.wall], markersize=5,
+                    alpha=0.35 if scar else 1.0)
+    handles = [plt.Line2D([], [], color=colours[w], linewidth=2, label=w) for w in walls]
+    rings = list(dict.fromkeys(s.ring for s in model.segments))
+    handles += [plt.Line2D([], [], color="0.3", linestyle=_RING_STYLES.get(r, "-"),
+                           label=f"{r} ring" if r != "apex" else "apex") for r in rings]
     if latest is not None and latest > 0:
-        handles.append(plt.Line2D([], [], color="black", linewidth=2.8,
+        handles.append(plt.Line2D([], [], color="black", linewidth=3.0,
                                   label=f"latest viable: {latest}"))
-    ax.legend(handles=handles, fontsize=7, ncol=2, loc="best")
+    if ttp_ms is not None:
+        handles.append(plt.Line2D([], [], color="0.3", marker=marker, linestyle="none",
+                                  label="time to peak"))
+    if viable is not None and not np.all(viable):
+        handles.append(plt.Line2D([], [], color="0.3", alpha=0.35, linewidth=2,
+                                  label="scar (faded)"))
+    ax.legend(handles=handles, fontsize=_LEGEND_PT, ncol=1, loc="upper left",
+              bbox_to_anchor=(1.01, 1.0), frameon=False)
     ax.set_xlabel("time after QRS onset (ms)")
     ax.set_ylabel(f"{kind} strain (%)")
     ax.axhline(0, color="0.6", linewidth=0.6)
@@ -555,7 +577,16 @@ def plot_strategies(case, *, model: SegmentModel | None = None):
                             f"vs its target ({info['target']}): {info['vs_target']}\n"
                             f"vs true latest ({case.true_latest}): {info['vs_true']}")
         ax.title.set_fontsize(9)
-    fig.tight_layout()
+    from matplotlib.patches import Patch
+
+    marks = [plt.Line2D([], [], color="red", linewidth=3, label="T: the strategy's target"),
+             plt.Line2D([], [], color="black", marker="o", linestyle="none", markersize=9,
+                        markeredgecolor="white", label="L: where its lead went"),
+             Patch(facecolor="white", edgecolor="black", hatch="///", label="scar"),
+             Patch(facecolor="0.8", edgecolor="black", label="no time to peak (scar)")]
+    fig.legend(handles=marks, loc="lower center", ncol=len(marks), fontsize=_LEGEND_PT,
+               frameon=False)
+    fig.tight_layout(rect=(0, 0.08, 1, 1))
     return fig
 
 
