@@ -311,3 +311,39 @@ def test_legends_are_readable_at_the_page_resolution(quick):
         pyplot().close(fig)
 
 
+
+
+def test_a_lead_placed_by_hand_is_paced_and_read_by_the_model(quick):
+    """The playground: the share of activation time removed orders the expected LVESV
+    change (the model's remodelling falls with it, on the patient's same draws), every
+    strategy's lead gets its row, and a segment outside 1-17 is refused."""
+    case = explore.patient_case(7)
+    outcomes = [explore.lead_outcome(case, s) for s in range(1, 18)]
+    healthy = sorted((o for o in outcomes if not o.on_scar), key=lambda o: o.resync_fraction)
+    means = [o.esv_change_mean_pct for o in healthy]
+    assert all(a >= b - 1e-9 for a, b in zip(means, means[1:], strict=False))
+    for o in outcomes:
+        assert o.esv_change_low_pct <= o.esv_change_mean_pct <= o.esv_change_high_pct
+        assert o.reduction_ms >= 0 and 0 <= o.resync_fraction <= 1
+        assert np.all(o.paced_ms <= case.activation_ms + 1e-9)  # pacing never delays
+    png, summary = explore.render_lead(case, 6)
+    assert png.startswith(PNG) and "A lead in segment 6" in summary
+    for name, info in case.strategies.items():
+        assert f"| {name} | {info['lead']} |" in summary
+    with pytest.raises(ValueError, match="lead: expected a segment number"):
+        explore.lead_outcome(case, 18)
+
+
+def test_a_click_on_the_bullseye_puts_the_lead_there(quick):
+    from strainsim.app import explorer_page as explorer_app
+
+    page = explorer_app.build_page()
+    select = next(w for w in page.select() if getattr(w, "label", "") == "your lead's segment")
+    from bokeh.models import ColumnDataSource
+
+    source = next(m for p in page.select() if type(p).__name__ == "Bokeh"
+                  for m in p.object.select({"type": ColumnDataSource}))
+    source.selected.indices = [4]          # the fifth wedge: segment 5
+    assert select.value == 5
+    assert any("A lead in segment 5" in (p.object or "") for p in page.select()
+               if type(p).__name__ == "Markdown")

@@ -7,6 +7,7 @@ a PNG path to keep the screenshot (docs/figures/explorer.png is made that way).
 """
 
 import os
+import re
 import shutil
 import signal
 import socket
@@ -92,9 +93,17 @@ def test_moving_the_concordance_slider_changes_the_plots(server, tmp_path):
         browser = p.chromium.launch(executable_path=_browser(), args=CHROMIUM_ARGS)
         try:
             page = browser.new_page(viewport={"width": 1500, "height": 1250})
+            scripts = []
+            page.on("response", lambda r: scripts.append(r) if ".js" in r.url else None)
             page.goto(server)
             page.locator("img").nth(1).wait_for(timeout=120_000)
             page.get_by_text("image-guided concordance: 45%").wait_for(timeout=30_000)
+            # the page's JavaScript is sent compressed: at most half of the 2.98 MB it
+            # weighed uncompressed
+            sent = sum(r.request.sizes()["responseBodySize"] for r in scripts)
+            assert 0 < sent <= 1.49e6, sent
+            bokeh = next(r for r in scripts if "bokeh.min.js" in r.url)
+            assert bokeh.header_value("content-encoding") == "gzip"
             before = _image_sources(page)
             assert len(before) == 2 and all(src.startswith("data:image/png") for src in before)
             handle = page.locator(".noUi-handle").first   # the concordance slider
@@ -126,11 +135,69 @@ def test_moving_the_concordance_slider_changes_the_plots(server, tmp_path):
             page.set_viewport_size({"width": 1500, "height": 1250})
             page.locator(".bk-tab", has_text="Trials").first.click()
 
+            # the URL round trip: a link opens the view it names
+            page.goto(server + "?concordance=0.9&trials=4")
+            page.get_by_text("image-guided concordance: 90%").wait_for(timeout=60_000)
+            page.get_by_text("number of trials: 4").wait_for(timeout=30_000)
+            page.get_by_text("At 90% concordance").first.wait_for(timeout=120_000)
+
+            # the guided lesson, first question to last reveal, each after a guess
+            page.locator(".bk-tab", has_text="Lesson").first.click()
+            reveals = page.get_by_role("button", name=re.compile("reveal answer"))
+            reveals.first.wait_for(timeout=30_000)
+            for k in range(reveals.count()):
+                page.get_by_role("textbox").nth(k).fill(f"{10 * (k + 1)}")
+                reveals.nth(k).click()
+                page.get_by_text(f"You guessed {10 * (k + 1)} %.").wait_for(timeout=30_000)
+
+            # the patient tab: a bad seed gets its message next to the box
+            page.locator(".bk-tab", has_text="Patient").first.click()
+            box = page.get_by_role("textbox").first
+            box.wait_for(timeout=30_000)
+            box.fill("abc")
+            box.press("Enter")
+            page.get_by_text("patient seed: expected a whole number").wait_for(timeout=30_000)
+            page.locator(".bk-tab", has_text="Trials").first.click()
+
             # a bad URL value: a visible message, the defaults, a working page
             page.goto(server + "?concordance=abc&trials=3")
             page.get_by_text("URL concordance: expected a number in [0, 1], found 'abc'") \
                 .wait_for(timeout=60_000)
             page.locator("img").nth(1).wait_for(timeout=120_000)
             page.get_by_text("number of trials: 3").wait_for(timeout=30_000)
+        finally:
+            browser.close()
+
+
+@pytest.mark.slow
+def test_one_session_refining_does_not_hold_up_another(server):
+    """Two browser sessions: while one refines the power curve of its own world (tens of
+    seconds of simulation), the other's concordance change is redrawn."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=_browser(), args=CHROMIUM_ARGS)
+        try:
+            refining = browser.new_page(viewport={"width": 1400, "height": 900})
+            refining.goto(server + "?size=3&arm_sd_pct=7")
+            refining.locator("img").nth(1).wait_for(timeout=120_000)
+            refining.get_by_text("Power curve:").first.wait_for(timeout=120_000)
+            other = browser.new_page(viewport={"width": 1400, "height": 900})
+            other.goto(server)
+            other.locator("img").nth(1).wait_for(timeout=120_000)
+            other.get_by_text("Power curve:").first.wait_for(timeout=120_000)
+            power_before = _image_sources(refining)[1]
+            refining.get_by_text("refine the power curve").first.click()
+            refining.wait_for_timeout(1000)
+            before = _image_sources(other)
+            handle = other.locator(".noUi-handle").first
+            handle.focus()
+            start = time.monotonic()
+            handle.press("ArrowRight")
+            _wait_for_change(other, before, timeout_s=30)
+            answered = time.monotonic() - start
+            # the refine was still running when the other session was answered
+            assert _image_sources(refining)[1] == power_before
+            assert answered < 15, answered
         finally:
             browser.close()

@@ -23,6 +23,7 @@ Examples
 
 from __future__ import annotations
 
+import functools
 import math
 import threading
 from dataclasses import dataclass, fields, replace
@@ -36,6 +37,7 @@ from strainsim.params import choice, declarations, quantity
 __all__ = ["ExplorerSettings", "SETTINGS", "settings_from_query", "meta_specs",
            "one_meta_analysis", "power_curve", "patient_case", "PatientCase", "POWER_LEVELS",
            "render_trials", "render_patient", "TrialsView", "PatientView",
+           "lead_outcome", "LeadOutcome", "render_lead", "LEAD_DRAWS",
            "QUICK_REPLICATES", "PRECISE_REPLICATES", "OUTCOME_LABELS"]
 
 _OUTCOMES = OutcomeParams()
@@ -391,6 +393,11 @@ class PatientCase:
     strategies : dict of str to dict
         Per strategy: ``target`` (its measured target), ``lead``, ``vs_target`` and
         ``vs_true`` ("concordant", "adjacent", "remote" or "-").
+    activation_ms : ndarray, shape (17,)
+        The patient's intrinsic activation (ms from QRS onset).
+    baseline : dict
+        What the outcome model reads of the patient: ``edv_ml``, ``esv_ml``,
+        ``ischemic``, ``male``, ``nyha_class``.
     """
 
     seed: int
@@ -401,11 +408,14 @@ class PatientCase:
     true_latest: int
     reachable: np.ndarray
     strategies: dict
+    activation_ms: np.ndarray = None
+    baseline: dict = None
 
 
 _CLASS = {0: "concordant", 1: "adjacent", 2: "remote", -1: "-"}
 
 
+@functools.lru_cache(maxsize=64)   # the same patient for the view and the playground
 def patient_case(seed: int, fps: float = _CURVES.fps,
                  noise_sd_pct: float = _CURVES.noise_sd_pct) -> PatientCase:
     """Simulate one patient and place a lead by each of the four strategies.
@@ -440,7 +450,111 @@ def patient_case(seed: int, fps: float = _CURVES.fps,
     return PatientCase(seed=int(seed), time_ms=patient.time_ms, strain=a.strain[0],
                        measured=patient.results.measured, scar=a.scar[0],
                        true_latest=int(a.true_latest[0]), reachable=a.reachable[0],
-                       strategies=strategies)
+                       strategies=strategies, activation_ms=a.activation_ms[0].copy(),
+                       baseline={"edv_ml": float(a.edv[0]), "esv_ml": float(a.esv[0]),
+                                 "ischemic": bool(a.ischemic[0]), "male": bool(a.male[0]),
+                                 "nyha_class": int(a.nyha[0])})
+
+
+@dataclass(frozen=True)
+class LeadOutcome:
+    """What a lead in one segment does for a patient.
+
+    Attributes
+    ----------
+    lead : int
+        The segment (1-17).
+    paced_ms : ndarray, shape (17,)
+        Activation under biventricular pacing (ms from QRS onset).
+    reduction_ms, resync_fraction : float
+        The total activation time pacing removes (ms) and its share of the intrinsic.
+    on_scar, reachable : bool
+        Whether the lead sits on scar, and whether a vein of this patient reaches it.
+    esv_change_mean_pct, esv_change_low_pct, esv_change_high_pct : float
+        The expected LVESV change (%) and its 10th-90th percentile range over the
+        outcome model's patient-level variation.
+    """
+
+    lead: int
+    paced_ms: np.ndarray
+    reduction_ms: float
+    resync_fraction: float
+    on_scar: bool
+    reachable: bool
+    esv_change_mean_pct: float
+    esv_change_low_pct: float
+    esv_change_high_pct: float
+
+
+LEAD_DRAWS = 4000  # outcome draws behind a lead's expected LVESV change and its range
+
+
+def lead_outcome(case: PatientCase, lead: int) -> LeadOutcome:
+    """Pace ``case``'s patient from the RV site and a lead in segment ``lead`` (the
+    model's pacing, :func:`strainsim.model.pacing.paced_activation`) and read the LVESV
+    change the outcome model expects from it (:func:`strainsim.model.outcomes.
+    simulate_outcomes`, :data:`LEAD_DRAWS` draws of the patient's variation, seeded
+    by the patient, so every segment of one patient is compared on the same draws)."""
+    from strainsim.model.outcomes import OutcomeParams, resync_fraction, simulate_outcomes
+    from strainsim.model.pacing import PacingParams, paced_activation
+    from strainsim.segments import N_SEGMENTS, load_segments
+
+    if not (isinstance(lead, (int, np.integer)) and 1 <= int(lead) <= N_SEGMENTS):
+        raise ValueError(f"lead: expected a segment number in [1, {N_SEGMENTS}], "
+                         f"found {lead!r}")
+    lead = int(lead)
+    scar = np.asarray(case.scar, dtype=bool)[None, :]
+    paced = paced_activation(np.asarray(case.activation_ms)[None, :], scar,
+                             np.array([lead]), PacingParams(), load_segments())
+    share = float(resync_fraction(paced.total_intrinsic_ms, paced.total_paced_ms)[0])
+    n, b = LEAD_DRAWS, case.baseline
+    on_scar = bool(scar[0, lead - 1])
+    outcomes = simulate_outcomes(
+        edv_ml=np.full(n, b["edv_ml"]), esv_ml=np.full(n, b["esv_ml"]),
+        resync_fraction=np.full(n, share), scar=np.repeat(scar, n, axis=0),
+        scar_at_lead=np.full(n, on_scar), ischemic=np.full(n, b["ischemic"]),
+        male=np.full(n, b["male"]), nyha_class=np.full(n, b["nyha_class"]),
+        guided=False, rng=np.random.default_rng(case.seed), params=OutcomeParams())
+    esv = outcomes.esv_change_pct
+    return LeadOutcome(lead=lead, paced_ms=paced.paced_ms[0], reduction_ms=float(
+        paced.reduction_ms[0]), resync_fraction=share, on_scar=on_scar,
+        reachable=bool(case.reachable[lead - 1]), esv_change_mean_pct=float(esv.mean()),
+        esv_change_low_pct=float(np.percentile(esv, 10)),
+        esv_change_high_pct=float(np.percentile(esv, 90)))
+
+
+def render_lead(case: PatientCase, lead: int) -> tuple[bytes, str]:
+    """The playground: the paced activation of a lead in ``lead`` as a bullseye (PNG)
+    and a table comparing it with the four strategies' leads (Markdown)."""
+    from strainsim.app.plots import plot_bullseye, pyplot
+
+    chosen = lead_outcome(case, lead)
+    with FIGURE_LOCK:
+        plt = pyplot()
+        fig, ax = plt.subplots(figsize=(4.8, 4.4))
+        plot_bullseye(chosen.paced_ms, ax=ax, lead=chosen.lead, scar=case.scar,
+                      label="paced activation (ms)",
+                      title=f"your lead in {chosen.lead}: paced activation")
+        png = png_bytes(fig, tight=True)
+    rows = [("your lead", chosen)] + [(name, lead_outcome(case, info["lead"]))
+                                      for name, info in case.strategies.items()]
+
+    def row(name, o):
+        notes = ", ".join(x for x in ("on scar" if o.on_scar else "",
+                                      "" if o.reachable else "no vein reaches it") if x)
+        return (f"| {name} | {o.lead} | {o.reduction_ms:.0f} | {o.resync_fraction:.2f} | "
+                f"{o.esv_change_mean_pct:.1f} [{o.esv_change_low_pct:.1f}, "
+                f"{o.esv_change_high_pct:.1f}] | {notes or '-'} |")
+
+    summary = (f"**A lead in segment {chosen.lead}** removes {chosen.reduction_ms:.0f} ms "
+               f"of the total activation time ({chosen.resync_fraction:.0%} of it); the "
+               f"model expects an LVESV change of {chosen.esv_change_mean_pct:.1f} % "
+               f"(10th-90th percentile {chosen.esv_change_low_pct:.1f} to "
+               f"{chosen.esv_change_high_pct:.1f} %, this patient's variation).\n\n"
+               "| lead | segment | activation time removed (ms) | share | LVESV change % "
+               "[10th, 90th] | note |\n|---|---:|---:|---:|---:|---|\n"
+               + "\n".join(row(name, o) for name, o in rows))
+    return png, summary
 
 
 @dataclass(frozen=True)

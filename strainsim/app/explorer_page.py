@@ -34,7 +34,9 @@ from strainsim.app.explorer import (
     TEST_WORDS,
     TESTS,
     ExplorerSettings,
+    patient_case,
     power_curve,
+    render_lead,
     render_patient,
     render_trials,
     settings_from_query,
@@ -234,7 +236,44 @@ def _trials_view(settings: ExplorerSettings, problems: list[str]):
                   sizing_mode="stretch_width")
 
 
+def _segment_picker():
+    """A bullseye of the 17 segments that reports the one clicked (Bokeh, tap): the
+    figure and its data source (``selected.indices`` holds the clicked segment's row)."""
+    from bokeh.models import ColumnDataSource
+    from bokeh.plotting import figure
+
+    from strainsim.segments import load_segments
+
+    segments = load_segments().segments
+    centre = [((s.radius_inner + s.radius_outer) / 2 if s.radius_inner > 0 else 0.0,
+               math.radians(s.angle_centre)) for s in segments]
+    source = ColumnDataSource({
+        "segment": [s.number for s in segments], "name": [s.name for s in segments],
+        "inner": [s.radius_inner for s in segments],
+        "outer": [s.radius_outer for s in segments],
+        "start": [math.radians(s.angle_start) for s in segments],
+        "end": [math.radians(s.angle_start + s.angle_span) for s in segments],
+        "x": [r * math.cos(a) for r, a in centre], "y": [r * math.sin(a) for r, a in centre],
+        "label": [str(s.number) for s in segments]})
+    fig = figure(width=250, height=250, tools="tap", toolbar_location=None,
+                 x_range=(-1.1, 1.1), y_range=(-1.1, 1.1), match_aspect=True,
+                 title="click a segment to put the lead there")
+    fig.annular_wedge(x=0, y=0, inner_radius="inner", outer_radius="outer",
+                      start_angle="start", end_angle="end", source=source,
+                      fill_color="#DDDDDD", line_color="black",
+                      selection_fill_color="#EE7733", nonselection_fill_alpha=1.0,
+                      nonselection_fill_color="#DDDDDD")
+    fig.text(x="x", y="y", text="label", source=source, text_align="center",
+             text_baseline="middle", text_font_size="10pt")
+    fig.axis.visible = False
+    fig.grid.visible = False
+    fig.outline_line_color = None
+    return fig, source
+
+
 def _patient_view():
+    from strainsim.segments import load_segments
+
     # a text box, checked here: a bad value gets its message instead of being ignored
     seed = pn.widgets.TextInput(label="patient seed", value="7")
     seed_message = pn.pane.Alert("", alert_type="warning", visible=False)
@@ -246,17 +285,36 @@ def _patient_view():
     summary = pn.pane.Markdown("")
     curves = pn.pane.PNG(None, sizing_mode="scale_width", max_width=640)
     bullseyes = pn.pane.PNG(None, sizing_mode="scale_width", max_width=1100)
+    # the playground: the student's own lead, by a click on the bullseye or the list
+    picker, picked = _segment_picker()
+    lead = pn.widgets.Select(label="your lead's segment",
+                             options={f"{s.number} {s.name}": s.number
+                                      for s in load_segments().segments}, value=11,
+                             description="Where you put the LV lead: its paced "
+                             "activation and the LVESV change the model expects from it.")
+    lead_png = pn.pane.PNG(None, sizing_mode="scale_width", max_width=420)
+    lead_summary = pn.pane.Markdown("", sizing_mode="stretch_width")
 
-    latest = _Latest()
+    latest, latest_lead = _Latest(), _Latest()
 
     def show(view):
         error.visible = False
         curves.object, bullseyes.object, summary.object = (view.curves_png,
                                                            view.strategies_png, view.summary)
 
+    def show_lead(view):
+        lead_png.object, lead_summary.object = view
+
     def fail(exc):
         error.object = _report(exc)
         error.visible = True
+
+    def update_lead(*_):
+        number, frame_rate, noise_pct, segment = current["seed"], fps.value, noise.value, \
+            lead.value
+        _view_task(latest_lead, (lead_png, lead_summary),
+                   lambda: render_lead(patient_case(number, frame_rate, noise_pct), segment),
+                   show_lead, fail)
 
     def update(*_):
         text = (seed.value or "").strip()
@@ -275,20 +333,30 @@ def _patient_view():
         frame_rate, noise_pct = fps.value, noise.value
         _view_task(latest, (curves, bullseyes, summary),
                    lambda: render_patient(number, frame_rate, noise_pct), show, fail)
+        update_lead()
 
     def next_patient(_):
         seed.value = str(current["seed"] + 1)
 
+    def clicked(attr, old, new_rows):
+        if new_rows:
+            lead.value = int(picked.data["segment"][new_rows[0]])
+
     for widget in (seed, fps, noise):
         widget.param.watch(update, "value")
+    lead.param.watch(update_lead, "value")
+    picked.selected.on_change("indices", clicked)
     new.on_click(next_patient)
     update()
     seed.description = "Which simulated patient is shown: a whole number."
     new.description = "The next patient (seed + 1)."
     controls = pn.Column("### One patient", seed, seed_message, new,
                          _with_tip(fps, _tip("fps")), _with_tip(noise, _tip("noise_sd_pct")),
+                         "### Place the lead yourself", pn.pane.Bokeh(picker), lead,
                          width=300)
-    return pn.Row(controls, pn.Column(error, summary, curves, bullseyes,
+    playground = pn.Column("### Your lead", lead_png, lead_summary,
+                           sizing_mode="stretch_width")
+    return pn.Row(controls, pn.Column(error, summary, curves, bullseyes, playground,
                                       sizing_mode="stretch_width"),
                   sizing_mode="stretch_width")
 

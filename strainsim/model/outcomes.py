@@ -69,6 +69,7 @@ __all__ = [
     "null_record",
     "OutcomeInputs",
     "outcome_noise_kernel",
+    "resync_fraction",
     "apply_outcomes_kernel",
     "resync_fraction_kernel",
     "OutcomeArrays",
@@ -270,6 +271,18 @@ def resync_fraction_kernel(totals, out):
     for i in range(out.shape[0]):
         intrinsic = totals[i, 0]
         out[i] = (intrinsic - totals[i, 1]) / intrinsic if intrinsic > 0 else 0.0
+
+
+def resync_fraction(total_intrinsic_ms, total_paced_ms) -> np.ndarray:
+    """Share of the intrinsic total activation time pacing removes
+    (:func:`resync_fraction_kernel`), for arrays of totals (ms)."""
+    intrinsic = np.asarray(total_intrinsic_ms, dtype=np.float64).reshape(-1)
+    totals = np.zeros((intrinsic.shape[0], 3))
+    totals[:, 0] = intrinsic
+    totals[:, 1] = np.asarray(total_paced_ms, dtype=np.float64).reshape(-1)
+    out = np.empty(intrinsic.shape[0])
+    resync_fraction_kernel(totals, out)
+    return out
 
 
 class OutcomeInputs(NamedTuple):
