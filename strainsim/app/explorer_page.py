@@ -231,7 +231,15 @@ def _trials_view(settings: ExplorerSettings, problems: list[str]):
     controls = pn.Column("### The trials", *(_with_tip(w, _tip(name))
                                              for name, w in widgets.items()),
                          outcome, reroll, refine, reset, width=300)
-    return pn.Row(controls, pn.Column(url_alert, error, summary, forest, power,
+    guide = pn.pane.Markdown(
+        "*What you see:* one virtual meta-analysis of simulated trials like the published "
+        "five (the forest plot: each square a trial, the diamond their pooled estimate, the "
+        "red band the published result), and below it how often meta-analyses of this "
+        "world would show a benefit, a harm, or a benefit that is not there (false "
+        "positives), as the concordance changes. Move a slider, then read the sentence "
+        "above the figures: it always quotes the settings shown.",
+        sizing_mode="stretch_width")
+    return pn.Row(controls, pn.Column(guide, url_alert, error, summary, forest, power,
                                       sizing_mode="stretch_width"),
                   sizing_mode="stretch_width")
 
@@ -356,7 +364,14 @@ def _patient_view():
                          width=300)
     playground = pn.Column("### Your lead", lead_png, lead_summary,
                            sizing_mode="stretch_width")
-    return pn.Row(controls, pn.Column(error, summary, curves, bullseyes, playground,
+    guide = pn.pane.Markdown(
+        "*What you see:* one simulated patient's 17 strain curves (each curve a segment of "
+        "the LV; the triangle marks when it peaks; the thick curve is the latest viable "
+        "one, where strain guidance would aim), then where each placement strategy put "
+        "the lead on the bullseye. Click a segment of the small bullseye on the left to "
+        "put the lead there yourself and see what pacing from it would do.",
+        sizing_mode="stretch_width")
+    return pn.Row(controls, pn.Column(guide, error, summary, curves, bullseyes, playground,
                                       sizing_mode="stretch_width"),
                   sizing_mode="stretch_width")
 
