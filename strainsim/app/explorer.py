@@ -408,8 +408,8 @@ class PatientCase:
     true_latest: int
     reachable: np.ndarray
     strategies: dict
-    activation_ms: np.ndarray = None
-    baseline: dict = None
+    activation_ms: np.ndarray
+    baseline: dict
 
 
 _CLASS = {0: "concordant", 1: "adjacent", 2: "remote", -1: "-"}
