@@ -157,6 +157,13 @@ def test_moving_the_concordance_slider_changes_the_plots(server, tmp_path):
             box.fill("abc")
             box.press("Enter")
             page.get_by_text("patient seed: expected a whole number").wait_for(timeout=30_000)
+            # the playground: a click on the bullseye's centre puts the lead on the apex
+            page.get_by_text("Place the lead yourself").wait_for(timeout=30_000)
+            canvas = page.locator("canvas").first   # the picker: the page's one Bokeh plot
+            canvas.wait_for(timeout=30_000)
+            box = canvas.bounding_box()
+            page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2 + 10)
+            page.get_by_text("A lead in segment 17").wait_for(timeout=60_000)
             page.locator(".bk-tab", has_text="Trials").first.click()
 
             # a bad URL value: a visible message, the defaults, a working page
