@@ -144,6 +144,14 @@ def _with_tip(widget, text: str):
                   width=290)
 
 
+def _view(controls, guide: str, *panes):
+    """A tab: its controls on the left; a plain-language guide ("what you see") above
+    its panes on the right."""
+    text = pn.pane.Markdown(f"*What you see:* {guide}", sizing_mode="stretch_width")
+    return pn.Row(controls, pn.Column(text, *panes, sizing_mode="stretch_width"),
+                  sizing_mode="stretch_width")
+
+
 def _trials_view(settings: ExplorerSettings, problems: list[str]):
     widgets = {
         "concordance": _slider("concordance", "image-guided concordance", 0.05, "0%"),
@@ -231,17 +239,13 @@ def _trials_view(settings: ExplorerSettings, problems: list[str]):
     controls = pn.Column("### The trials", *(_with_tip(w, _tip(name))
                                              for name, w in widgets.items()),
                          outcome, reroll, refine, reset, width=300)
-    guide = pn.pane.Markdown(
-        "*What you see:* one virtual meta-analysis of simulated trials like the published "
-        "five (the forest plot: each square a trial, the diamond their pooled estimate, the "
-        "red band the published result), and below it how often meta-analyses of this "
-        "world would show a benefit, a harm, or a benefit that is not there (false "
-        "positives), as the concordance changes. Move a slider, then read the sentence "
-        "above the figures: it always quotes the settings shown.",
-        sizing_mode="stretch_width")
-    return pn.Row(controls, pn.Column(guide, url_alert, error, summary, forest, power,
-                                      sizing_mode="stretch_width"),
-                  sizing_mode="stretch_width")
+    return _view(controls, "one virtual meta-analysis of simulated trials like the "
+                 "published five (the forest plot: each square a trial, the diamond their "
+                 "pooled estimate, the red band the published result), and below it how "
+                 "often meta-analyses of this world would show a benefit, a harm, or a "
+                 "benefit that is not there (false positives), as the concordance changes. "
+                 "Move a slider, then read the sentence above the figures: it always "
+                 "quotes the settings shown.", url_alert, error, summary, forest, power)
 
 
 def _segment_picker():
@@ -364,16 +368,12 @@ def _patient_view():
                          width=300)
     playground = pn.Column("### Your lead", lead_png, lead_summary,
                            sizing_mode="stretch_width")
-    guide = pn.pane.Markdown(
-        "*What you see:* one simulated patient's 17 strain curves (each curve a segment of "
-        "the LV; the triangle marks when it peaks; the thick curve is the latest viable "
-        "one, where strain guidance would aim), then where each placement strategy put "
-        "the lead on the bullseye. Click a segment of the small bullseye on the left to "
-        "put the lead there yourself and see what pacing from it would do.",
-        sizing_mode="stretch_width")
-    return pn.Row(controls, pn.Column(guide, error, summary, curves, bullseyes, playground,
-                                      sizing_mode="stretch_width"),
-                  sizing_mode="stretch_width")
+    return _view(controls, "one simulated patient's 17 strain curves (each curve a "
+                 "segment of the LV; the triangle marks when it peaks; the thick curve is the "
+                 "latest viable one, where strain guidance would aim), then where each "
+                 "placement strategy put the lead on the bullseye. Click a segment of the "
+                 "small bullseye on the left to put the lead there yourself and see what "
+                 "pacing from it would do.", error, summary, curves, bullseyes, playground)
 
 
 def _guide_view():
