@@ -50,7 +50,7 @@ METHOD_WORDS = {"FE": "fixed effect", "DL": "DerSimonian-Laird", "REML": "restri
                 "maximum likelihood (REML)", "ML": "maximum likelihood", "PM": "Paule-Mandel",
                 "HE": "Hedges", "MH": "Mantel-Haenszel"}
 TEST_WORDS = {"knha": "Hartung-Knapp t test", "z": "normal (z) test"}
-QUICK_REPLICATES = 24     # per level, for a world first seen: about 1 s on 2 workers
+QUICK_REPLICATES = 24     # per level, for a world first seen: about 0.6 s on 2 workers
 PRECISE_REPLICATES = 200  # per level: precomputed for the default world, or on request
 # matplotlib's pyplot is not thread-safe: the page renders views in threads, so every
 # figure is drawn and encoded under this lock (simulation runs outside it)
@@ -90,20 +90,20 @@ class ExplorerSettings:
     """
 
     concordance: float = quantity(0.45, unit="fraction", low=0, high=1,
-                                  doc="The share of image-guided leads that land on the segment imaging "
-                                  "chose (the trials reached 45 %); the other leads land "
-                                  "where a missed aim lands.",
+                                  doc="The share of image-guided leads that land on the "
+                                  "segment imaging chose (the trials reached 45 %); the "
+                                  "other leads land where a missed aim lands.",
                                   source="meta-analysis: 45 % concordant")
     trials: int = quantity(5, unit="trials", low=2, high=12, integer=True,
-                           doc="How many trials are pooled: the five published designs, repeated "
-                           "in turn.")
+                           doc="How many trials are pooled: the five published designs, "
+                           "repeated in turn.")
     size: float = quantity(1.0, unit="x published", low=0.25, high=5.0,
-                           doc="Each trial's size as a multiple of the published one: 2 doubles "
-                           "every arm.")
+                           doc="Each trial's size as a multiple of the published one: 2 "
+                           "doubles every arm.")
     resync_max_pct: float = quantity(_OUTCOMES.resync_max_pct, unit="%", low=-90, high=0,
-                                     doc="How much the LV shrinks (LVESV change, %) when pacing "
-                                     "resynchronizes it fully; where the lead sits acts "
-                                     "only through how much it resynchronizes.")
+                                     doc="How much the LV shrinks (LVESV change, %) when "
+                                     "pacing resynchronizes it fully; where the lead sits "
+                                     "acts only through how much it resynchronizes.")
     nyha_unblinded_logodds: float = quantity(_OUTCOMES.nyha_unblinded_logodds,
                                              unit="log-odds", low=-1, high=3,
                                              doc="A symptom benefit of the image-guided arm "
@@ -492,9 +492,10 @@ LEAD_DRAWS = 4000  # outcome draws behind a lead's expected LVESV change and its
 def lead_outcome(case: PatientCase, lead: int) -> LeadOutcome:
     """Pace ``case``'s patient from the RV site and a lead in segment ``lead`` (the
     model's pacing, :func:`strainsim.model.pacing.paced_activation`) and read the LVESV
-    change the outcome model expects from it (:func:`strainsim.model.outcomes.
-    simulate_outcomes`, :data:`LEAD_DRAWS` draws of the patient's variation, seeded
-    by the patient, so every segment of one patient is compared on the same draws)."""
+    change the outcome model expects from it
+    (:func:`strainsim.model.outcomes.simulate_outcomes`, :data:`LEAD_DRAWS` draws of the
+    patient's variation, seeded by the patient, so every segment of one patient is
+    compared on the same draws)."""
     from strainsim.model.outcomes import OutcomeParams, resync_fraction, simulate_outcomes
     from strainsim.model.pacing import PacingParams, paced_activation
     from strainsim.segments import N_SEGMENTS, load_segments

@@ -144,6 +144,14 @@ def _with_tip(widget, text: str):
                   width=290)
 
 
+def _error_shower(error):
+    """A view's ``fail``: the failure's one line in the view's error pane."""
+    def fail(exc):
+        error.object = _report(exc)
+        error.visible = True
+    return fail
+
+
 def _view(controls, guide: str, *panes):
     """A tab: its controls on the left; a plain-language guide ("what you see") above
     its panes on the right."""
@@ -198,14 +206,12 @@ def _trials_view(settings: ExplorerSettings, problems: list[str]):
         forest.object, power.object, summary.object = (view.forest_png, view.power_png,
                                                        view.summary)
 
-    def fail(exc):
-        error.object = _report(exc)
-        error.visible = True
+    fail = _error_shower(error)
 
     def update(*_, precise=False):
-        settings = current()
+        settings, shown_outcome = current(), outcome.value   # read on the event loop
         _view_task(latest, (forest, power, summary),
-                   lambda: render_trials(settings, outcome.value, mapper=_MAPPER,
+                   lambda: render_trials(settings, shown_outcome, mapper=_MAPPER,
                                          precise=precise), show, fail)
 
     def new_seed(_):
@@ -317,9 +323,7 @@ def _patient_view():
     def show_lead(view):
         lead_png.object, lead_summary.object = view
 
-    def fail(exc):
-        error.object = _report(exc)
-        error.visible = True
+    fail = _error_shower(error)
 
     def update_lead(*_):
         number, frame_rate, noise_pct, segment = current["seed"], fps.value, noise.value, \

@@ -474,9 +474,9 @@ def place_kernel(rec, guided, inputs, aim_out, lead_out):
     From the patient's placement draws (:func:`placement_draws_kernel`: four uniforms,
     aim, pick, miss and the wall an empirical implanter aims at, and the Q-LV errors
     ``electrical`` reads), so both arms and every concordance level share them.
-    ``target`` is the measured STE target
-    (-1: none), ``ttp``/``amplitude``/``viable`` the engine's per-segment results (the
-    amplitude is the peak strain magnitude, the rule's tie-break), ``scar`` what
+    ``target`` is the measured STE target (-1: none), ``ttp``/``amplitude``/``viable``
+    the engine's per-segment results (the amplitude is the peak strain magnitude, the
+    rule's tie-break), ``scar`` what
     scar imaging shows, ``activation_ms`` the electrical activation Q-LV measures.
     The arm's target is the STE target, except in a ``multimodality`` image-guided
     arm, whose target is the latest viable, scar-free, reachable segment (the STE

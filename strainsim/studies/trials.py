@@ -357,10 +357,10 @@ def simulate_trial_levels(specs: list[TrialSpec], seed: int | np.random.SeedSequ
     if control_spec is not None:   # one control arm for every level (no hashing)
         keys, control_specs = [0] * len(specs), [control_spec]
     else:
-        distinct = dict.fromkeys(_control_key(s) for s in specs)
-        index = {spec: k for k, spec in enumerate(distinct)}
-        keys = [index[_control_key(s)] for s in specs]
-        control_specs = list(distinct)
+        seen = [_control_key(s) for s in specs]
+        control_specs = list(dict.fromkeys(seen))
+        index = {spec: k for k, spec in enumerate(control_specs)}
+        keys = [index[spec] for spec in seen]
     control_runs = simulate_arm_levels(first.n_control, False, control_specs, seed_control,
                                        model=model, shift_pct=shifts[1], null_world=null_world)
     out = []
