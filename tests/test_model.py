@@ -187,6 +187,52 @@ def test_forced_concordance_is_met_and_misses_land_where_missed_aims_land(model)
                                               empirical[miss][moved])
 
 
+def test_a_missed_aim_takes_the_latest_of_the_equally_near_segments_by_the_map(model):
+    # target 6 unreachable; its neighbours 1, 5 and 12 reachable and equally near: the
+    # implanter with a strain map takes the one the map shows latest, whatever u_pick
+    n = 400
+    rng = np.random.default_rng(21)
+    target = np.full(n, 6)
+    reachable = np.zeros((n, 17), bool)
+    reachable[:, [0, 4, 11]] = True
+    ttp = np.zeros((n, 17))
+    latest = rng.choice([1, 5, 12], n)
+    ttp[np.arange(n), latest - 1] = 400.0
+    ttp[:, 5] = 500.0                       # the target itself, not reachable
+    params = PlacementParams(aim_success=1.0, miss_nearest_share=1.0)
+    p = place_leads(True, *placement_inputs(target, ttp_ms=ttp), reachable, rng, params,
+                    model)
+    np.testing.assert_array_equal(p.lead_segment, latest)
+    # a neighbour that the map shows as scar (not viable) is passed over
+    viable = np.ones((n, 17), bool)
+    viable[np.arange(n), latest - 1] = False
+    p = place_leads(True, *placement_inputs(target, ttp_ms=ttp, viable=viable), reachable,
+                    rng, params, model)
+    assert np.all(p.lead_segment != latest)
+    assert np.all(np.isin(p.lead_segment, [1, 5, 12]))
+
+
+def test_a_basal_mid_study_never_targets_the_apical_ring_or_the_apex(model):
+    n = 2000
+    rng = np.random.default_rng(22)
+    ttp = rng.uniform(200, 500, (n, 17))
+    engine_target = ttp.argmax(axis=1) + 1
+    _, reachable = draw_veins(n, rng, model)
+    basal_mid = np.array([s.ring in ("basal", "mid") for s in model.segments])
+    for region in ("all", "basal-mid"):
+        params = PlacementParams(target_region=region)
+        p = place_leads(True, *placement_inputs(engine_target, ttp_ms=ttp), reachable,
+                        np.random.default_rng(23), params, model)
+        if region == "all":   # the engine's target as it is
+            np.testing.assert_array_equal(p.target_segment, engine_target)
+        else:                 # the latest of the 12 basal and mid segments
+            expected = np.where(basal_mid, ttp, -np.inf).argmax(axis=1) + 1
+            np.testing.assert_array_equal(p.target_segment, expected)
+            assert basal_mid[p.target_segment - 1].all()
+    with pytest.raises(ValueError, match="target_region"):
+        PlacementParams(target_region="apical")
+
+
 def test_noise_free_curve_is_the_contraction_shape():
     params = CurveParams(noise_sd_pct=0.0, drift_sd_pct=0.0, fps=250.0)
     act = np.random.default_rng(15).uniform(0, 300, (20, 17))

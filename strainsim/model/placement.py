@@ -14,9 +14,12 @@ Strategies (named per arm in the spec, :data:`STRATEGIES`)
         Aim at the latest viable segment measured by speckle-tracking strain (the
         engine's target). When a vein reaches it the lead stays there with
         probability ``aim_success``. A failed aim (no vein there, lead instability,
-        phrenic capture, high thresholds) ends in the nearest reachable segment
-        (share ``miss_nearest_share``) or where an empirical implanter would have
-        put the lead. The implanter learns the veins only at implant.
+        phrenic capture, high thresholds) ends in the nearest reachable segment,
+        the latest of them by the strain map when several are equally near (share
+        ``miss_nearest_share``), or where an empirical implanter would have put the
+        lead. The implanter learns the veins only at implant. A study whose echo
+        analysed fewer segments (``target_region``, TARGET's basal and mid short-axis
+        views) takes its target among those.
     ``multimodality``
         STE timing, scar imaging (SPECT, PET or MR) that excludes scar segments and
         a CT venogram that shows before implant which segments a vein reaches: the
@@ -97,6 +100,8 @@ __all__ = [
 CONCORDANT, ADJACENT, REMOTE = 0, 1, 2
 STRATEGIES = ("empirical", "ste", "multimodality", "electrical")
 CONCORDANCE_DEFINITIONS = ("segments", "walls")   # how a study scores a lead
+# the segments a study's echo analysis picks its measured target from, by ring
+TARGET_REGIONS = {"all": ("basal", "mid", "apical", "apex"), "basal-mid": ("basal", "mid")}
 EMPIRICAL, STE, MULTIMODALITY, ELECTRICAL = range(4)
 
 
@@ -129,12 +134,16 @@ class PlacementParams:
         the lead positions of a registry of leads placed without imaging (Behon 2020).
     concordance_definition : {"segments", "walls"}
         How the study scores concordance (:func:`concordance_hops`).
+    target_region : {"all", "basal-mid"}
+        The segments the study's echo analysis picks the measured target from
+        (:data:`TARGET_REGIONS`): all 17, or the 12 basal and mid ones of short-axis
+        views (TARGET).
     """
 
     image_guided: str = choice("ste", STRATEGIES, doc="Placement strategy of the image-guided arm.")
     control: str = choice("empirical", STRATEGIES, doc="Placement strategy of the control arm.")
     aim_success: float = quantity(
-        0.3606,
+        0.3685,
         unit="fraction",
         low=0,
         high=1,
@@ -142,7 +151,7 @@ class PlacementParams:
         source="calibrated: strainsim calibrate",
     )
     miss_nearest_share: float = quantity(
-        0.3769,
+        0.4628,
         unit="fraction",
         low=0,
         high=1,
@@ -192,7 +201,7 @@ class PlacementParams:
         "physiology.toml)",
     )
     empirical_lateral_share: float = quantity(
-        0.8702,
+        0.7512,
         unit="fraction",
         low=0,
         high=1,
@@ -204,6 +213,12 @@ class PlacementParams:
         doc="How a study scores a lead against its target: 'segments' (the same or a "
         "neighbouring one of the 17 segments: concordant, adjacent) or 'walls' (the same "
         "or a neighbouring one of six walls, any ring).")
+    target_region: str = choice(
+        "all", tuple(TARGET_REGIONS),
+        doc="Segments the measured target is picked from: 'all' 17, or 'basal-mid' (the 12 "
+        "basal and mid segments of short-axis views).",
+        source="the study's echo protocol: TARGET took the latest of the basal and mid "
+        "short-axis views (trials.toml)")
 
     def __post_init__(self):
         check_declared(self)
@@ -298,6 +313,8 @@ class PlacementRecord(NamedTuple):
     adjacency: np.ndarray  # (17, 17) bool
     hops: np.ndarray  # (17, 17) int64
     class_hops: np.ndarray  # (17, 17) int64: the study's concordance distance
+    target_segments: np.ndarray  # (17,) bool: segments the measured target is picked from
+    every_segment: bool  # target_segments all True: the engine's target as it is
 
 
 def concordance_hops(definition: str, model: SegmentModel) -> np.ndarray:
@@ -321,6 +338,8 @@ def usual_masks(order: tuple[str, ...], model: SegmentModel) -> np.ndarray:
 
 def placement_record(params: PlacementParams, model: SegmentModel) -> PlacementRecord:
     """The kernel's record of ``params`` on ``model``."""
+    rings = TARGET_REGIONS[params.target_region]
+    target_segments = np.array([s.ring in rings for s in model.segments], dtype=np.bool_)
     return PlacementRecord(
         STRATEGIES.index(params.image_guided),
         STRATEGIES.index(params.control),
@@ -334,6 +353,8 @@ def placement_record(params: PlacementParams, model: SegmentModel) -> PlacementR
         np.ascontiguousarray(model.adjacency, dtype=np.bool_),
         np.ascontiguousarray(model.hops, dtype=np.int64),
         concordance_hops(params.concordance_definition, model),
+        target_segments,
+        bool(target_segments.all()),
     )
 
 
@@ -367,9 +388,13 @@ def _empirical_row(masks, reachable_row, u, options):
 
 
 @numba.njit(cache=True)
-def _nearest_other(hops, adjacency, t, exclude_target, reachable_row, u_pick, allowed, ties):
+def _nearest_other(hops, adjacency, t, exclude_target, reachable_row, strain_map, u_pick,
+                   allowed, ties):
     # the nearest reachable segment to segment index t (other than t itself when
-    # exclude_target), ties by u_pick; a neighbour of t when no vein reaches anything
+    # exclude_target); among equally near ones the latest viable by the strain map
+    # (`strain_map`: ttp, amplitude, viable rows; the one rule), else by u_pick; a
+    # neighbour of t when no vein reaches anything
+    ttp_row, amplitude_row, viable_row = strain_map
     n_seg = reachable_row.shape[0]
     best = np.int64(1 << 30)
     for s in range(n_seg):
@@ -378,30 +403,36 @@ def _nearest_other(hops, adjacency, t, exclude_target, reachable_row, u_pick, al
             best = hops[t, s]
     for s in range(n_seg):
         ties[s] = allowed[s] and hops[t, s] == best
-    lead = _pick_row(ties, u_pick)
+    for s in range(n_seg):
+        allowed[s] = ties[s] and viable_row[s]
+    lead = latest_of(ttp_row, amplitude_row, allowed)
+    if lead <= 0:
+        lead = _pick_row(ties, u_pick)
     if lead <= 0:
         lead = _pick_row(adjacency[t], u_pick)
     return lead
 
 
 @numba.njit(cache=True)
-def _aimed_row(rec, hops, adjacency, target, reachable_row, u_aim, u_pick, u_miss, allowed, ties):
+def _aimed_row(rec, hops, adjacency, target, reachable_row, strain_map, u_aim, u_pick, u_miss,
+               allowed, ties):
     # aim at `target`: kept with probability aim_success when a vein reaches it; a miss
     # ends (u_miss < miss_nearest_share) in the nearest reachable segment other than a
-    # reachable target (ties by u_pick), else in the empirical position (-1 returned)
+    # reachable target (the latest of them by the strain map), else in the empirical
+    # position (-1 returned)
     t = target - 1
     target_ok = reachable_row[t]
     if target_ok and u_aim < rec.aim_success:
         return target
     if u_miss >= rec.miss_nearest_share:
         return -1
-    return _nearest_other(hops, adjacency, t, target_ok, reachable_row, u_pick, allowed, ties)
+    return _nearest_other(hops, adjacency, t, target_ok, reachable_row, strain_map, u_pick,
+                          allowed, ties)
 
 
 @numba.njit(cache=True)
-def _forced_row(
-    rec, masks, hops, adjacency, target, reachable_row, u_aim, u_pick, u_miss, allowed, ties
-):
+def _forced_row(rec, masks, hops, adjacency, target, reachable_row, strain_map, u_aim, u_pick,
+                u_miss, allowed, ties):
     # concordance forced: the target with probability `concordance`; a miss lands where a
     # missed aim lands (nearest reachable other segment, or the empirical position unless
     # that is the target, when it goes to the nearest other segment)
@@ -409,19 +440,33 @@ def _forced_row(
     if u_aim < rec.concordance:
         return target
     if u_miss < rec.miss_nearest_share:
-        return _nearest_other(hops, adjacency, t, True, reachable_row, u_pick, allowed, ties)
+        return _nearest_other(hops, adjacency, t, True, reachable_row, strain_map, u_pick,
+                              allowed, ties)
     lead = _empirical_row(masks, reachable_row, u_pick, allowed)
     if lead == target:
-        lead = _nearest_other(hops, adjacency, t, True, reachable_row, u_pick, allowed, ties)
+        lead = _nearest_other(hops, adjacency, t, True, reachable_row, strain_map, u_pick,
+                              allowed, ties)
     return lead
 
 
 @numba.njit(cache=True)
-def _multimodality_target(ttp_row, amplitude_row, viable_row, scar_row, reachable_row, allowed):
-    # the latest viable, scar-free, reachable segment by strain TTP (1-17; ties by the
-    # one rule: the larger peak magnitude, then the lower segment); -1 if none
+def _multimodality_target(ttp_row, amplitude_row, viable_row, scar_row, reachable_row,
+                          target_segments, allowed):
+    # the latest viable, scar-free, reachable segment by strain TTP among the study's
+    # target segments (1-17; ties by the one rule: the larger peak magnitude, then the
+    # lower segment); -1 if none
     for s in range(ttp_row.shape[0]):
-        allowed[s] = viable_row[s] and not scar_row[s] and reachable_row[s]
+        allowed[s] = (viable_row[s] and not scar_row[s] and reachable_row[s]
+                      and target_segments[s])
+    return latest_of(ttp_row, amplitude_row, allowed)
+
+
+@numba.njit(cache=True)
+def _region_target(ttp_row, amplitude_row, viable_row, target_segments, allowed):
+    # the latest viable segment by strain TTP among the study's target segments (the
+    # engine's rule on fewer segments); -1 if none
+    for s in range(ttp_row.shape[0]):
+        allowed[s] = viable_row[s] and target_segments[s]
     return latest_of(ttp_row, amplitude_row, allowed)
 
 
@@ -478,7 +523,9 @@ def place_kernel(rec, guided, inputs, aim_out, lead_out):
     the engine's per-segment results (the amplitude is the peak strain magnitude, the
     rule's tie-break), ``scar`` what
     scar imaging shows, ``activation_ms`` the electrical activation Q-LV measures.
-    The arm's target is the STE target, except in a ``multimodality`` image-guided
+    A study whose echo analysed fewer segments (``target_region``) takes the latest
+    viable of those instead of the engine's target. The arm's target is the STE
+    target, except in a ``multimodality`` image-guided
     arm, whose target is the latest viable, scar-free, reachable segment (the STE
     target when there is none). Forced concordance (image-guided arm only): the
     target with probability ``concordance``, else where a missed aim lands, never on
@@ -492,7 +539,7 @@ def place_kernel(rec, guided, inputs, aim_out, lead_out):
     uniforms, qlv_error = inputs.uniforms, inputs.qlv_error
     n, n_seg = reachable.shape
     posterolateral, lateral = rec.empirical_masks, rec.lateral_masks
-    hops, adjacency = rec.hops, rec.adjacency
+    hops, adjacency, target_segments = rec.hops, rec.adjacency, rec.target_segments
     strategy = rec.strategy_guided if guided else rec.strategy_control
     forced = guided and rec.concordance >= 0.0
     sd_ms = rec.qlv_error_sd_ms
@@ -504,34 +551,26 @@ def place_kernel(rec, guided, inputs, aim_out, lead_out):
         u_aim, u_pick, u_miss = uniforms[i, 0], uniforms[i, 1], uniforms[i, 2]
         masks = lateral if uniforms[i, 3] < rec.empirical_lateral_share else posterolateral
         aim = target[i]
+        if not rec.every_segment:   # the study's echo analysed fewer segments
+            aim = _region_target(ttp[i], amplitude[i], viable[i], target_segments, allowed)
         if guided and strategy == MULTIMODALITY:  # scar and vein imaging move the aim
             multimodality = _multimodality_target(
-                ttp[i], amplitude[i], viable[i], scar[i], reachable[i], allowed
+                ttp[i], amplitude[i], viable[i], scar[i], reachable[i], target_segments,
+                allowed
             )
             if multimodality > 0:
                 aim = multimodality
         aim_out[i] = aim
         lead = -1
+        strain_map = (ttp[i], amplitude[i], viable[i])
         if forced:
             if aim > 0:
-                lead = _forced_row(
-                    rec,
-                    masks,
-                    hops,
-                    adjacency,
-                    aim,
-                    reachable[i],
-                    u_aim,
-                    u_pick,
-                    u_miss,
-                    allowed,
-                    ties,
-                )
+                lead = _forced_row(rec, masks, hops, adjacency, aim, reachable[i], strain_map,
+                                   u_aim, u_pick, u_miss, allowed, ties)
         elif strategy == STE or strategy == MULTIMODALITY:
             if aim > 0:
-                lead = _aimed_row(
-                    rec, hops, adjacency, aim, reachable[i], u_aim, u_pick, u_miss, allowed, ties
-                )
+                lead = _aimed_row(rec, hops, adjacency, aim, reachable[i], strain_map, u_aim,
+                                  u_pick, u_miss, allowed, ties)
         elif strategy == ELECTRICAL:
             lead = _electrical_row(sd_ms, activation_ms[i], qlv_error[i], reachable[i], qlv,
                                   no_ties)
