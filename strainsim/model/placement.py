@@ -131,7 +131,7 @@ class PlacementParams:
         Branches an empirical implanter aiming at the lateral wall tries, in order.
     empirical_lateral_share : float
         Share of empirical implants aimed at the lateral wall (0-1). Calibrated to
-        the lead positions of a registry of leads placed without imaging (Behon 2020).
+        where TARGET's leads sat, by wall and arm (trials.toml).
     concordance_definition : {"segments", "walls"}
         How the study scores concordance (:func:`concordance_hops`).
     target_region : {"all", "basal-mid"}
@@ -206,7 +206,7 @@ class PlacementParams:
         low=0,
         high=1,
         doc="Share of empirical implants aimed at the lateral wall (anterolateral branch first).",
-        source="calibrated: strainsim calibrate (Behon 2020 lead positions among the targets)",
+        source="calibrated: strainsim calibrate (TARGET's lead positions by wall among the targets)",
     )
     concordance_definition: str = choice(
         "segments", CONCORDANCE_DEFINITIONS,

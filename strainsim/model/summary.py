@@ -62,8 +62,8 @@ and LVEF (points) changes, and the total activation time's reduction by pacing s
 region (:data:`LEAD_REGIONS`) and the intrinsic activation time at the lead summed
 (``qlv_sum``, ms: the Q-LV an electrogram there would show)."""
 
-# how registries group non-apical LV lead positions by fluoroscopy (Behon 2020,
-# physiology.toml), read on the basal and mid walls: "posterior" is the wall the AHA's
+# how registries and trials group non-apical LV lead positions by fluoroscopy (Behon
+# 2020, physiology.toml; TARGET, trials.toml), read on the basal and mid walls: "posterior" is the wall the AHA's
 # 17-segment model renamed inferolateral, with the inferior wall below it; the apical
 # ring and the apex are not counted
 LEAD_REGIONS = {"anterior": ("anterior", "anteroseptal"),
