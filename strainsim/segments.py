@@ -157,6 +157,26 @@ class SegmentModel:
                     out[i, j] = min(d, n_walls - d)
         return out
 
+    def touch_hops(self) -> np.ndarray:
+        """Distance between segments (17, 17) with every touching segment a neighbour:
+        the edge neighbours of :attr:`hops` and the segments of the next ring that meet
+        a segment only at a corner (basal inferolateral and mid anterolateral, say), as a
+        study counting "within one segment" from a lead's wall and ring counts it."""
+        def meets(a, b) -> bool:
+            # closed angular intervals of two segments intersect (a shared corner counts)
+            a_lo, b_lo = a.angle_start, b.angle_start
+            gap = (b_lo - a_lo) % 360.0
+            return gap <= a.angle_span + 1e-9 or (360.0 - gap) <= b.angle_span + 1e-9
+
+        touching = np.array(self.adjacency, dtype=bool)
+        for a in self.segments:
+            for b in self.segments:
+                next_ring = (abs(a.radius_outer - b.radius_inner) < 1e-9
+                             or abs(b.radius_outer - a.radius_inner) < 1e-9)
+                if a.number != b.number and next_ring and meets(a, b):
+                    touching[a.number - 1, b.number - 1] = True
+        return _hop_distances(touching)
+
     # -- lookups --------------------------------------------------------------------------
     @property
     def names(self) -> tuple[str, ...]:

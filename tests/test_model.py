@@ -271,3 +271,39 @@ def test_a_new_concordance_changes_the_leads_not_the_patients_or_their_curves():
     np.testing.assert_array_equal(a.measured.ttp_ms, b.measured.ttp_ms)
     np.testing.assert_array_equal(a.placement.reachable, b.placement.reachable)
     assert np.mean(b.placement.vs_measured == 0) > np.mean(a.placement.vs_measured == 0)
+
+
+def test_a_centre_moves_its_implanters_lateral_share_on_the_log_odds_scale():
+    from strainsim.model.placement import PlacementParams, centre_practice
+
+    p = PlacementParams(empirical_lateral_share=0.6, centre_lateral_sd=0.5)
+    assert centre_practice(p, 0.0).empirical_lateral_share == pytest.approx(0.6)
+    up, down = centre_practice(p, 1.0), centre_practice(p, -1.0)
+    logit = np.log(0.6 / 0.4)
+    assert np.log(up.empirical_lateral_share / (1 - up.empirical_lateral_share)) == \
+        pytest.approx(logit + 0.5)
+    assert down.empirical_lateral_share < 0.6 < up.empirical_lateral_share
+    assert centre_practice(replace(p, centre_lateral_sd=0.0), 2.0) is not None
+    assert centre_practice(replace(p, centre_lateral_sd=0.0), 2.0).empirical_lateral_share == 0.6
+    assert centre_practice(replace(p, empirical_lateral_share=1.0), 2.0).empirical_lateral_share == 1.0
+
+
+def test_the_centres_spread_is_the_two_unguided_series_method_of_moments():
+    """The shipped between-centre SD is what the sourced counts give: the registry's
+    lateral leads and TARGET's control arm, on the log-odds scale."""
+    from strainsim.model.placement import PlacementParams
+    from strainsim.resources import data_path, read_toml
+
+    physiology = read_toml(data_path("cohorts", "published/physiology.toml"))
+    behon = next(s for s in physiology["study"] if "Behon" in s["citation"])
+    target = next(t for t in read_toml(data_path("cohorts", "published/trials.toml"))["trial"]
+                  if t["name"] == "TARGET")
+    p1, n1 = behon["lead_lateral"] / behon["n_non_apical"], behon["n_non_apical"]
+    p2, n2 = target["lead_wall_lateral"][1], target["analysed_control"]
+
+    def logit(p):
+        return np.log(p / (1 - p))
+
+    tau2 = ((logit(p1) - logit(p2)) ** 2 - 1 / (n1 * p1 * (1 - p1))
+            - 1 / (n2 * p2 * (1 - p2))) / 2
+    assert PlacementParams().centre_lateral_sd == pytest.approx(np.sqrt(tau2), abs=0.005)

@@ -15,6 +15,7 @@ from strainsim.studies.calibration import (
     covariance,
     evaluate,
     goodness_of_fit,
+    heterogeneity_variance,
     load_targets,
     posterior_predictive,
     purpose_seed,
@@ -71,6 +72,64 @@ def test_the_chi_square_of_a_true_world_follows_its_distribution():
     assert df == len(fitted)
     assert stats.mean() == pytest.approx(df, rel=0.12)
     assert np.mean(chi2_dist.sf(stats, df) < 0.05) == pytest.approx(0.05, abs=0.035)
+
+
+def test_the_chi_square_counts_the_trials_own_variation_when_the_world_has_it():
+    """A world whose trials differ (each trial's statistic = truth + a trial draw of SD
+    tau + patient error of SD se): the published values are one such trial each. With the
+    between-trial variance the chi-square keeps its distribution; without it, it is
+    inflated and rejects too often."""
+    targets = load_targets()
+    fitted = tuple(t for t in targets.targets if t.fit and t.between_trials)[:6]
+    rng = np.random.default_rng(2)
+    truth = rng.uniform(0.2, 0.8, len(fitted))
+    se = np.array([t.se for t in fitted])
+    tau = 1.5 * se
+    with_h, without_h = [], []
+    for _ in range(400):
+        calm = truth + se * rng.standard_normal((60, len(fitted)))   # no trial draws
+        samples = calm + tau * rng.standard_normal((60, len(fitted)))
+        published = truth + tau * rng.standard_normal(len(fitted)) + se * rng.standard_normal(
+            len(fitted))
+        world = tuple(replace(t, value=float(v), statistic="arm", outcome=None, trial=f"t{k}")
+                      for k, (t, v) in enumerate(zip(fitted, published, strict=True)))
+        h = heterogeneity_variance(world, samples, calm)
+        *_, chi2, df = goodness_of_fit(world, samples, 0, h)
+        with_h.append(chi2)
+        without_h.append(goodness_of_fit(world, samples, 0)[-2])
+    with_h, without_h = np.array(with_h), np.array(without_h)
+    assert with_h.mean() == pytest.approx(df, rel=0.15)
+    assert np.mean(chi2_dist.sf(with_h, df) < 0.05) == pytest.approx(0.05, abs=0.035)
+    assert without_h.mean() > 2.5 * df and np.mean(chi2_dist.sf(without_h, df) < 0.05) > 0.4
+
+
+def test_pooled_targets_and_published_intervals_carry_no_between_trial_variance():
+    targets = load_targets().targets
+    by = {t.name: t for t in targets}
+    assert not by["pooled NYHA improvement OR"].between_trials
+    assert not by["pooled LVESV 95 % CI width"].between_trials
+    assert not by["concordant minus discordant LVESV change (%)"].between_trials   # a CI
+    assert by["TARGET LVEF change, image-guided minus control (points)"].between_trials
+    assert by["concordant or adjacent, control arms"].between_trials   # counted patients
+    samples = np.random.default_rng(0).normal(size=(30, len(targets)))
+    h = heterogeneity_variance(targets, samples, np.zeros_like(samples))
+    assert np.all(h[[not t.between_trials for t in targets]] == 0)
+    assert np.all(h[[t.between_trials for t in targets]] > 0)
+
+
+def test_the_world_without_differences_between_trials_has_no_heterogeneity_variance():
+    targets = load_targets()
+    chosen = replace(targets, targets=tuple(t for t in targets.targets
+                                            if t.trial == "TARGET"))
+    calm = {"outcomes.centre_sd_pct": 0.0, "outcomes.arm_sd_pct": 0.0,
+            "placement.centre_lateral_sd": 0.0}
+    specs = five_trial_specs()
+    e = evaluate(specs, chosen, calm, replicates=3, seed=4, n_parameters=0)
+    assert np.all(e.heterogeneity == 0)
+    e = evaluate(specs, chosen, {"placement.centre_lateral_sd": 1.0}, replicates=3, seed=4,
+                 n_parameters=0)
+    walls = [k for k, t in enumerate(chosen.targets) if t.quantity.startswith("lead_")]
+    assert np.all(e.heterogeneity[walls] > 0)       # the centres' practice moves the leads
 
 
 def test_the_posterior_predictive_pattern_counts_what_it_says():
@@ -231,9 +290,29 @@ def test_walls_count_the_distance_in_walls_whatever_the_ring(model):
 def test_a_study_scores_concordance_with_its_own_definition(model):
     from strainsim.model.placement import classify
 
-    lead, target = np.array([11, 12, 5]), np.array([5, 5, 5])
-    assert classify(lead, target, model).tolist() == [1, 2, 0]
-    assert classify(lead, target, model, "walls").tolist() == [0, 1, 0]
+    lead, target = np.array([11, 12, 5, 10]), np.array([5, 5, 5, 6])
+    assert classify(lead, target, model).tolist() == [1, 2, 0, 2]
+    assert classify(lead, target, model, "touching").tolist() == [1, 1, 0, 2]
+    assert classify(lead, target, model, "walls").tolist() == [0, 1, 0, 2]
+
+
+def test_touching_segments_add_the_corner_contacts_to_the_edge_neighbours(model):
+    touch = model.touch_hops()
+    np.testing.assert_array_equal(touch, touch.T)
+    assert np.all(np.diag(touch) == 0)
+    assert np.all(touch <= model.hops)                    # never further than by edges
+    assert np.all((model.hops == 1) <= (touch == 1))      # every edge neighbour touches
+    by = {s.name: s.number - 1 for s in model.segments}
+    # a basal segment touches three of the mid ring (its own sector and the two beside)
+    for s in model.segments:
+        if s.ring == "basal":
+            mids = [t for t in model.segments if t.ring == "mid" and touch[s.number - 1, t.number - 1] == 1]
+            assert len(mids) == 3
+    assert touch[by["basal inferolateral"], by["mid anterolateral"]] == 1
+    assert model.hops[by["basal inferolateral"], by["mid anterolateral"]] == 2
+    # within one ring nothing changes, and the apex still touches only the apical ring
+    np.testing.assert_array_equal(touch[:6, :6], model.hops[:6, :6])
+    assert sorted(np.flatnonzero(touch[16] == 1) + 1) == [13, 14, 15, 16]
 
 
 def test_targets_may_name_a_study_outside_the_meta_analysis(tmp_path):

@@ -318,13 +318,16 @@ def patient_rows(arm, strategy: str) -> tuple[list[str], list[list]]:
 
 
 def calibration_rows(targets, evaluation) -> list[dict]:
-    """One dict per target: the published value, the simulated mean and 95 % range, z."""
+    """One dict per target: the published value and SE, the world's between-trial SD of
+    it (``between_trial_sd``, fitting scale), the simulated mean and 95 % range, z."""
     rows = []
+    het = evaluation.heterogeneity
     for k, t in enumerate(targets.targets):
         rows.append({
             "target": t.name, "statistic": t.statistic,
             "trial": t.trial or "", "arm": t.arm or "", "outcome": t.outcome or "",
             "quantity": t.quantity or "", "published": t.value, "se": t.se,
+            "between_trial_sd": float(np.sqrt(het[k])) if het is not None else 0.0,
             "simulated_mean": float(evaluation.mean[k]),
             "simulated_low": float(evaluation.low[k]),
             "simulated_high": float(evaluation.high[k]),

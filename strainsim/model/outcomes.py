@@ -113,11 +113,11 @@ class OutcomeParams:
     """
 
     base_esv_change_pct: float = quantity(
-        -1.805, unit="%", low=-100, high=100,
+        -0.9526, unit="%", low=-100, high=100,
         doc="ESV change without resynchronization (non-ischemic woman, no scar).",
         source="calibrated")
     resync_max_pct: float = quantity(
-        -57.77, unit="%", low=-100, high=0,
+        -61.94, unit="%", low=-100, high=0,
         doc="ESV change added by a full response to resynchronization.",
         source="calibrated")
     resync_half_fraction: float = quantity(
@@ -148,13 +148,13 @@ class OutcomeParams:
     edv_noise_sd_pct: float = quantity(
         7.0, unit="%", low=0, high=100, doc="Extra SD of the EDV change.", source="stated")
     nyha_intercept: float = quantity(
-        0.702, unit="log-odds", low=-20, high=20,
+        0.7439, unit="log-odds", low=-20, high=20,
         doc="NYHA latent score with no ESV change (control arm).", source="calibrated")
     nyha_slope: float = quantity(
-        0.03128, unit="log-odds per 10 %", low=-20, high=20,
+        0.04478, unit="log-odds per 10 %", low=-20, high=20,
         doc="Rise of the NYHA latent score per 10 % ESV reduction.", source="calibrated")
     nyha_unblinded_logodds: float = quantity(
-        0.5154, unit="log-odds", low=-10, high=10,
+        0.4921, unit="log-odds", low=-10, high=10,
         doc="NYHA score added in the image-guided arm, not through volumes.",
         source="calibrated")
     nyha_two_class_logodds: float = quantity(
@@ -169,7 +169,7 @@ class OutcomeParams:
         5.0, unit="%", low=0, high=100,
         doc="Between-trial SD of the ESV change shared by both arms.", source="stated")
     arm_sd_pct: float = quantity(
-        4.368, unit="%", low=0, high=100,
+        4.392, unit="%", low=0, high=100,
         doc="Between-trial SD of each arm's own ESV change.", source="calibrated")
 
     def __post_init__(self):

@@ -123,6 +123,11 @@ class Target:
         Whether :func:`calibrate` fits it (else only reported).
     reason : str
         Why the uncertainty or mapping is what it is, where a source does not say.
+    between_trials : bool
+        Whether the world's between-trial variation adds to the published SE: yes for a
+        number counted in one trial's or study's patients (or in the trials' patients
+        together); no for a pooled estimate or a published interval of a pooled
+        analysis, which already spans its studies' heterogeneity.
     """
 
     name: str
@@ -136,6 +141,7 @@ class Target:
     arm: str | None = None
     fit: bool = True
     reason: str = ""
+    between_trials: bool = True
 
     @property
     def group(self) -> str:
@@ -295,7 +301,9 @@ def _target(entry: TargetEntry, source: str, trial_names) -> Target:
         raise InputError(source, where, "an uncertainty: ci, n, sd and n, events and n, "
                          "or tolerance")
     return Target(name=entry.name, statistic=entry.statistic, value=value, se=se,
-                  source=entry.source, fit=entry.fit, reason=entry.reason, **fields)
+                  source=entry.source, fit=entry.fit, reason=entry.reason,
+                  between_trials=not (entry.statistic.startswith("pooled")
+                                      or entry.ci is not None), **fields)
 
 
 def free_parameter(entry: ParameterEntry, k: int, source: str) -> FreeParameter:
@@ -404,6 +412,9 @@ class Evaluation:
         The goodness of fit of the fitted targets (``objective`` is the same number).
     df : int
         Fitted targets minus free parameters.
+    heterogeneity : ndarray, shape (targets,)
+        Each target's between-trial variance on the fitting scale
+        (:func:`heterogeneity_variance`; zeros when the world has none).
     """
 
     values: dict
@@ -416,6 +427,7 @@ class Evaluation:
     covariance: np.ndarray
     chi2: float
     df: int
+    heterogeneity: np.ndarray | None = None
 
     @property
     def objective(self) -> float:
@@ -504,15 +516,18 @@ def _published(targets) -> np.ndarray:
 CORRELATION_SHRINKAGE = 5.0   # replicates' worth of shrinkage of the correlations
 
 
-def covariance(targets, samples: np.ndarray) -> np.ndarray:
+def covariance(targets, samples: np.ndarray,
+               heterogeneity: np.ndarray | None = None) -> np.ndarray:
     """The chi-square's covariance of ``targets`` from their simulated ``samples``.
 
-    ``D C D + S / R``: the published SEs (``D`` diagonal), the correlation of their
-    sampling errors ``C`` taken from the simulation within each :attr:`Target.group`
-    (the same trial's patients, or the pooled estimates; zero between groups), and the
-    simulation's own variance of the mean (``S``, the replicates' covariance, over the
-    ``R`` replicates). The correlations are shrunk towards zero by
-    ``CORRELATION_SHRINKAGE / R``. All on the fitting scale.
+    ``D C D + S / R``: the published SEs (``D`` diagonal), each widened by the world's
+    between-trial variance of a single trial's statistic (``heterogeneity``, see
+    :func:`heterogeneity_variance`: a published trial is one draw of the trials the world
+    makes), the correlation of their errors ``C`` taken from the simulation within each
+    :attr:`Target.group` (the same trial's patients, or the pooled estimates; zero
+    between groups), and the simulation's own variance of the mean (``S``, the
+    replicates' covariance, over the ``R`` replicates). The correlations are shrunk
+    towards zero by ``CORRELATION_SHRINKAGE / R``. All on the fitting scale.
     """
     x = _fit_scale(targets, samples)
     with np.errstate(all="ignore"), warnings.catch_warnings():
@@ -535,17 +550,41 @@ def covariance(targets, samples: np.ndarray) -> np.ndarray:
     corr = (1.0 - shrink) * corr
     np.fill_diagonal(corr, 1.0)
     se = np.array([t.se for t in targets])
+    if heterogeneity is not None:
+        se = np.sqrt(se ** 2 + np.nan_to_num(np.maximum(heterogeneity, 0.0)))
     return np.outer(se, se) * corr + s / max(replicates, 1)
 
 
-def goodness_of_fit(targets, samples, n_parameters: int):
-    """Mean, 95 % range, z, the fitted targets' covariance, chi-square and df."""
+def heterogeneity_variance(targets, samples: np.ndarray,
+                           homogeneous: np.ndarray) -> np.ndarray:
+    """Each target's between-trial variance on the fitting scale: the variance over
+    replicates of ``samples - homogeneous``, the same replicates simulated with and
+    without the trials' differences (:data:`HETEROGENEITY`; common random numbers: the
+    difference is what they did to that trial). Zero where the published SE already spans the
+    trials (:attr:`Target.between_trials`)."""
+    d = _fit_scale(targets, samples) - _fit_scale(targets, homogeneous)
+    out = np.zeros(len(targets))
+    if d.shape[0] < 2:
+        return out
+    with np.errstate(all="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        var = np.nanvar(d, axis=0, ddof=1)
+    for k, t in enumerate(targets):
+        if t.between_trials and np.isfinite(var[k]):
+            out[k] = var[k]
+    return out
+
+
+def goodness_of_fit(targets, samples, n_parameters: int,
+                    heterogeneity: np.ndarray | None = None):
+    """Mean, 95 % range, z, the fitted targets' covariance, chi-square and df
+    (``heterogeneity``: each target's between-trial variance, :func:`covariance`)."""
     with np.errstate(all="ignore"), warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
         mean = np.nanmean(samples, axis=0)
         low, high = np.nanpercentile(samples, [2.5, 97.5], axis=0)
     fitted = np.array([t.fit for t in targets])
-    cov_all = covariance(targets, samples)
+    cov_all = covariance(targets, samples, heterogeneity)
     centre = np.nanmean(_fit_scale(targets, samples), axis=0) if samples.shape[0] else mean
     residual = centre - _published(targets)
     z = residual / np.sqrt(np.diag(cov_all))
@@ -560,23 +599,49 @@ def goodness_of_fit(targets, samples, n_parameters: int):
 
 def evaluate(specs: list[TrialSpec], targets: Targets, values: dict[str, float] | None = None,
              replicates: int = 40, seed=0, progress=None,
-             purpose: str = "validation", n_parameters: int | None = None) -> Evaluation:
+             purpose: str = "validation", n_parameters: int | None = None,
+             heterogeneity: bool = True) -> Evaluation:
     """Simulate ``replicates`` virtual meta-analyses with ``values`` and compare.
 
     ``purpose`` picks the seeds (:func:`purpose_seed`): a validation's patients are not
     the calibration's. ``n_parameters`` (default: the targets' free parameters) sets the
-    degrees of freedom.
+    degrees of freedom. With ``heterogeneity`` the same replicates are simulated once
+    more without the trials' differences (:data:`HETEROGENEITY`), for each target's
+    between-trial variance
+    (:func:`heterogeneity_variance`); without, that variance is taken as zero.
     """
     values = dict(values) if values is not None else current_values(specs,
                                                                      targets.parameters)
     world = with_parameters(specs, values)
     studies = with_parameters(list(targets.studies), values) if targets.studies else []
-    samples, pooled = simulate_samples(world, targets.targets, replicates,
-                                       purpose_seed(seed, purpose), progress=progress,
-                                       studies=studies)
+    seeds = purpose_seed(seed, purpose)
+    samples, pooled = simulate_samples(world, targets.targets, replicates, seeds,
+                                       progress=progress, studies=studies)
+    variance = np.zeros(len(targets.targets))
+    if heterogeneity and any(t.between_trials for t in targets.targets) and any(
+            _has_shifts(spec) for spec in (*world, *studies)):
+        # the same replicates without the trials' shifts (common random numbers)
+        calm = dict.fromkeys(HETEROGENEITY, 0.0)
+        homogeneous, _ = simulate_samples(
+            with_parameters(world, calm), targets.targets, replicates, seeds,
+            studies=with_parameters(studies, calm) if studies else [])
+        variance = heterogeneity_variance(targets.targets, samples, homogeneous)
     n_par = len(targets.parameters) if n_parameters is None else n_parameters
-    mean, low, high, z, cov, chi2, df = goodness_of_fit(targets.targets, samples, n_par)
-    return Evaluation(values, samples, pooled, mean, low, high, z, cov, chi2, df)
+    mean, low, high, z, cov, chi2, df = goodness_of_fit(targets.targets, samples, n_par,
+                                                        variance)
+    return Evaluation(values, samples, pooled, mean, low, high, z, cov, chi2, df,
+                      variance)
+
+
+# how the world's trials differ: the centre and arm shifts of the ESV change
+# (strainsim.model.outcomes.arm_shifts) and the centre's implant practice
+# (strainsim.model.placement.centre_practice)
+HETEROGENEITY = ("outcomes.centre_sd_pct", "outcomes.arm_sd_pct", "placement.centre_lateral_sd")
+
+
+def _has_shifts(spec: TrialSpec) -> bool:
+    return any(getattr(getattr(spec, section), field) > 0
+               for section, field in (name.split(".", 1) for name in HETEROGENEITY))
 
 
 @dataclass(frozen=True)
@@ -640,20 +705,28 @@ class _Objective:
         return {p.name: float(self.lows[k] + self.widths[k] * min(max(x[k], 0.0), 1.0))
                 for k, p in enumerate(self.targets.parameters)}
 
-    def evaluation(self, x) -> Evaluation:
-        key = tuple(np.round(np.asarray(x, float), 12))
+    def evaluation(self, x, full: bool = False) -> Evaluation:
+        """The world at ``x``; ``full`` also with the between-trial variance (the
+        covariance's; the residuals need only the means)."""
+        point = tuple(np.round(np.asarray(x, float), 12))
+        if not full and (point, True) in self.seen:   # the same replicates' means
+            return self.seen[point, True]
+        key = (point, full)
         if key not in self.seen:
             self.seen[key] = evaluate(self.specs, self.targets, self.values(x),
-                                      self.replicates, self.seed, purpose="calibration")
+                                      self.replicates, self.seed, purpose="calibration",
+                                      heterogeneity=full)
             self.count += 1
             if self.progress is not None:
                 self.progress(self.count)
         return self.seen[key]
 
-    def use_covariance(self, evaluation: Evaluation) -> None:
-        """Whiten by this evaluation's covariance (held fixed while the optimizer runs,
-        so the objective changes only through the simulated means)."""
+    def use_covariance(self, x) -> Evaluation:
+        """Whiten by the covariance at ``x`` (held fixed while the optimizer runs, so the
+        objective changes only through the simulated means); that evaluation."""
+        evaluation = self.evaluation(x, full=True)
         self.whiten = np.linalg.cholesky(evaluation.covariance)
+        return evaluation
 
     def residuals(self, x) -> np.ndarray:
         e = self.evaluation(x)
@@ -721,21 +794,20 @@ def calibrate(specs: list[TrialSpec], targets: Targets, replicates: int = 40, se
     initial = dict(start) if start is not None else current_values(specs, params)
     x = np.clip((np.array([initial[p.name] for p in params]) - objective.lows)
                 / objective.widths, 0.0, 1.0)
-    first = objective.evaluation(x)
+    first = objective.use_covariance(x)
     converged = False
     for _ in range(2):
         left = max_evals - objective.count
         if left <= len(params) + 1:   # not even one Jacobian left
             break
-        objective.use_covariance(objective.evaluation(x))
+        objective.use_covariance(x)
         budget = left // (len(params) + 1)
         result = least_squares(objective.residuals, x, bounds=(0.0, 1.0), method="trf",
                                diff_step=DIFF_STEP, x_scale=1.0, max_nfev=budget,
                                xtol=1e-3, ftol=1e-4)
         converged = bool(result.status > 0)
         x = np.clip(result.x, 0.0, 1.0)
-    best = objective.evaluation(x)
-    objective.use_covariance(best)
+    best = objective.use_covariance(x)
     parameters = parameter_uncertainty(objective, x)
     return CalibrationResult(targets, first, best, parameters, objective.count, converged,
                              replicates, seed)
@@ -750,7 +822,7 @@ def uncertainty_at(specs: list[TrialSpec], targets: Targets, values: dict | None
                                                                      targets.parameters)
     x = np.clip((np.array([initial[p.name] for p in targets.parameters]) - objective.lows)
                 / objective.widths, 0.0, 1.0)
-    objective.use_covariance(objective.evaluation(x))
+    objective.use_covariance(x)
     return parameter_uncertainty(objective, x)
 
 

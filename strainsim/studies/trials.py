@@ -44,7 +44,7 @@ from strainsim.model.block import block_results, simulate_block, simulate_block_
 from strainsim.model.curves import time_axis
 from strainsim.model.outcomes import Outcomes, arm_shifts
 from strainsim.model.pacing import PacedActivation
-from strainsim.model.placement import Placement
+from strainsim.model.placement import Placement, centre_practice
 from strainsim.model.population import Patients
 from strainsim.model.summary import ArmSummary, merge
 from strainsim.seeding import as_seed_sequence, block_streams, child, children
@@ -236,10 +236,20 @@ def simulate_arm(n: int, guided: bool, spec: TrialSpec, seed: np.random.SeedSequ
 
 
 def _trial_setup(spec: TrialSpec, seed):
-    """A trial's arm seeds and its arms' shifts (:func:`~strainsim.model.outcomes.arm_shifts`)."""
+    """A trial's arm seeds, its arms' shifts (:func:`~strainsim.model.outcomes.arm_shifts`)
+    and its centre's draw of implant practice (one standard normal after them,
+    :func:`~strainsim.model.placement.centre_practice`)."""
     seed_guided, seed_control, seed_trial = children(as_seed_sequence(seed), 3)
-    shifts = arm_shifts(spec.outcomes, np.random.default_rng(seed_trial))
-    return seed_guided, seed_control, shifts
+    rng = np.random.default_rng(seed_trial)
+    shifts = arm_shifts(spec.outcomes, rng)
+    practice_z = float(rng.standard_normal())
+    return seed_guided, seed_control, shifts, practice_z
+
+
+def at_centre(spec: TrialSpec, practice_z: float) -> TrialSpec:
+    """``spec`` with its centre's implant practice (:func:`centre_practice`)."""
+    placement = centre_practice(spec.placement, practice_z)
+    return spec if placement is spec.placement else replace(spec, placement=placement)
 
 
 def trial_effects(guided: ArmSummary, control: ArmSummary, label: str) -> dict:
@@ -293,7 +303,8 @@ def simulate_trial(spec: TrialSpec, seed: int | np.random.SeedSequence = 0, *,
     -------
     TrialResult, or (TrialResult, ArmResult, ArmResult) with ``keep_arms``.
     """
-    seed_guided, seed_control, shifts = _trial_setup(spec, seed)
+    seed_guided, seed_control, shifts, practice_z = _trial_setup(spec, seed)
+    arms_spec = at_centre(spec, practice_z)
 
     def control_progress(done):
         if progress is not None:
@@ -301,10 +312,10 @@ def simulate_trial(spec: TrialSpec, seed: int | np.random.SeedSequence = 0, *,
 
     common = dict(model=model, block_size=block_size, null_world=null_world,
                   keep_patients=keep_arms, mapper=mapper)
-    guided = simulate_arm(spec.n_image_guided, True, spec, seed_guided, shift_pct=shifts[0],
-                          progress=progress, **common)
-    control = simulate_arm(spec.n_control, False, spec, seed_control, shift_pct=shifts[1],
-                           progress=control_progress, **common)
+    guided = simulate_arm(spec.n_image_guided, True, arms_spec, seed_guided,
+                          shift_pct=shifts[0], progress=progress, **common)
+    control = simulate_arm(spec.n_control, False, arms_spec, seed_control,
+                           shift_pct=shifts[1], progress=control_progress, **common)
     result = TrialResult(spec=spec, guided=guided.summary, control=control.summary,
                          null_guided=guided.null_summary, null_control=control.null_summary)
     return (result, guided, control) if keep_arms else result
@@ -348,16 +359,17 @@ def simulate_trial_levels(specs: list[TrialSpec], seed: int | np.random.SeedSequ
     control arm: a forced concordance does not).
     """
     first = specs[0]
-    seed_guided, seed_control, shifts = _trial_setup(first, seed)
+    seed_guided, seed_control, shifts, practice_z = _trial_setup(first, seed)
     if any(arm_shifts_differ(first, s) for s in specs[1:]):
         raise ValueError("levels must share the trial's heterogeneity (outcomes.centre_sd_pct "
                          "and arm_sd_pct)")
-    guided = simulate_arm_levels(first.n_image_guided, True, specs, seed_guided,
+    levels = [at_centre(s, practice_z) for s in specs]
+    guided = simulate_arm_levels(first.n_image_guided, True, levels, seed_guided,
                                  model=model, shift_pct=shifts[0], null_world=null_world)
     if control_spec is not None:   # one control arm for every level (no hashing)
-        keys, control_specs = [0] * len(specs), [control_spec]
+        keys, control_specs = [0] * len(specs), [at_centre(control_spec, practice_z)]
     else:
-        seen = [_control_key(s) for s in specs]
+        seen = [_control_key(s) for s in levels]
         control_specs = list(dict.fromkeys(seen))
         index = {spec: k for k, spec in enumerate(control_specs)}
         keys = [index[spec] for spec in seen]
