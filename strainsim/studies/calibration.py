@@ -599,7 +599,7 @@ def goodness_of_fit(targets, samples, n_parameters: int,
 
 def evaluate(specs: list[TrialSpec], targets: Targets, values: dict[str, float] | None = None,
              replicates: int = 40, seed=0, progress=None,
-             purpose: str = "validation", n_parameters: int | None = None,
+             purpose: str = "validation", n_parameters: int | None = None, *,
              heterogeneity: bool = True) -> Evaluation:
     """Simulate ``replicates`` virtual meta-analyses with ``values`` and compare.
 
