@@ -331,3 +331,20 @@ def test_targets_may_name_a_study_outside_the_meta_analysis(tmp_path):
     with pytest.raises(InputError) as err:
         load_targets(path)
     assert "studies named apart" in str(err.value)
+
+
+def test_the_homogeneous_run_counts_on_in_the_progress():
+    from strainsim.studies.calibration import needs_homogeneous_run
+
+    targets = load_targets()
+    chosen = replace(targets, targets=tuple(t for t in targets.targets
+                                            if t.trial == "STARTER"))
+    specs = five_trial_specs()
+    assert needs_homogeneous_run(specs, chosen)
+    seen = []
+    evaluate(specs, chosen, replicates=2, seed=1, n_parameters=0, progress=seen.append)
+    assert seen == [1, 2, 3, 4]
+    seen.clear()
+    evaluate(specs, chosen, replicates=2, seed=1, n_parameters=0, progress=seen.append,
+             heterogeneity=False)
+    assert seen == [1, 2]

@@ -605,10 +605,12 @@ def evaluate(specs: list[TrialSpec], targets: Targets, values: dict[str, float] 
 
     ``purpose`` picks the seeds (:func:`purpose_seed`): a validation's patients are not
     the calibration's. ``n_parameters`` (default: the targets' free parameters) sets the
-    degrees of freedom. With ``heterogeneity`` the same replicates are simulated once
-    more without the trials' differences (:data:`HETEROGENEITY`), for each target's
-    between-trial variance
+    degrees of freedom. With ``heterogeneity`` (and :func:`needs_homogeneous_run`) the
+    same replicates are simulated once more without the trials' differences
+    (:data:`HETEROGENEITY`), for each target's between-trial variance
     (:func:`heterogeneity_variance`); without, that variance is taken as zero.
+    ``progress`` is called with the replicates simulated so far, the second run's
+    counted on after the first's.
     """
     values = dict(values) if values is not None else current_values(specs,
                                                                      targets.parameters)
@@ -618,12 +620,12 @@ def evaluate(specs: list[TrialSpec], targets: Targets, values: dict[str, float] 
     samples, pooled = simulate_samples(world, targets.targets, replicates, seeds,
                                        progress=progress, studies=studies)
     variance = np.zeros(len(targets.targets))
-    if heterogeneity and any(t.between_trials for t in targets.targets) and any(
-            _has_shifts(spec) for spec in (*world, *studies)):
-        # the same replicates without the trials' shifts (common random numbers)
+    if heterogeneity and needs_homogeneous_run(world, targets, studies):
+        # the same replicates without the trials' differences (common random numbers)
         calm = dict.fromkeys(HETEROGENEITY, 0.0)
         homogeneous, _ = simulate_samples(
             with_parameters(world, calm), targets.targets, replicates, seeds,
+            progress=None if progress is None else lambda done: progress(replicates + done),
             studies=with_parameters(studies, calm) if studies else [])
         variance = heterogeneity_variance(targets.targets, samples, homogeneous)
     n_par = len(targets.parameters) if n_parameters is None else n_parameters
@@ -639,9 +641,18 @@ def evaluate(specs: list[TrialSpec], targets: Targets, values: dict[str, float] 
 HETEROGENEITY = ("outcomes.centre_sd_pct", "outcomes.arm_sd_pct", "placement.centre_lateral_sd")
 
 
-def _has_shifts(spec: TrialSpec) -> bool:
-    return any(getattr(getattr(spec, section), field) > 0
-               for section, field in (name.split(".", 1) for name in HETEROGENEITY))
+def needs_homogeneous_run(specs: list[TrialSpec], targets: Targets,
+                          studies: list[TrialSpec] | None = None) -> bool:
+    """Whether :func:`evaluate` runs the replicates again without the trials'
+    differences: some target carries between-trial variance and some trial or study
+    (default: the targets' studies) differs (:data:`HETEROGENEITY` above zero)."""
+    def differs(spec):
+        return any(getattr(getattr(spec, section), field) > 0
+                   for section, field in (name.split(".", 1) for name in HETEROGENEITY))
+
+    return (any(t.between_trials for t in targets.targets)
+            and any(differs(spec) for spec in
+                    (*specs, *(targets.studies if studies is None else studies))))
 
 
 @dataclass(frozen=True)

@@ -143,6 +143,7 @@ def validate(
     from strainsim.studies.calibration import (
         check_leave_one_trial_out,
         evaluate,
+        needs_homogeneous_run,
         posterior_predictive,
         uncertainty_at,
     )
@@ -156,7 +157,8 @@ def validate(
         raise InputError("option --max-evals", None, "a number in [1, 100000]", str(max_evals))
     if out is not None:
         check_output_folder(out)
-    progress, advance = progress_bar(replicates, "virtual meta-analyses")
+    runs = 2 if needs_homogeneous_run(loaded, loaded_targets) else 1
+    progress, advance = progress_bar(runs * replicates, "virtual meta-analyses")
     with progress:
         evaluation = evaluate(loaded, loaded_targets, replicates=replicates, seed=seed,
                               progress=advance)
