@@ -111,15 +111,16 @@ def stage_by_stage(n, streams, guided, spec, model, shift):
                                  scar=act.scar, scar_at_lead=on_scar, ischemic=act.ischemic,
                                  male=patients.male, nyha_class=patients.nyha_class,
                                  guided=guided, rng=care_rng, params=spec.outcomes,
-                                 shift_pct=shift)
+                                 shift=shift)
     return patients, measured, placement, outcomes, on_scar
 
 
-@given(specs, st.integers(0, 2**32 - 1), st.booleans(), st.floats(-10.0, 10.0))
+@given(specs, st.integers(0, 2**32 - 1), st.booleans(),
+       st.tuples(st.floats(-10.0, 10.0), st.floats(-10.0, 10.0)))
 def test_a_block_is_its_stage_functions_in_turn(model, spec, seed, guided, shift):
     n = spec.n_image_guided
     block = simulate_block(n, block_streams(np.random.SeedSequence(seed)), guided=guided,
-                           spec=spec, model=model, shift_pct=shift)
+                           spec=spec, model=model, shift=shift)
     results = block_results(block, spec, model=model)
     stages = stage_by_stage(n, block_streams(np.random.SeedSequence(seed)), guided, spec,
                             model, shift)

@@ -187,12 +187,19 @@ def logistic(x):
 
 
 def test_heterogeneity_reaches_both_arms_and_only_arm_effects_reach_the_difference():
-    params = OutcomeParams(centre_sd_pct=4.0, arm_sd_pct=3.0)
+    params = OutcomeParams(centre_sd_pct=4.0, arm_sd_pct=3.0, edv_arm_sd_pct=2.0)
     rng = np.random.default_rng(7)
-    shifts = np.array([arm_shifts(params, rng) for _ in range(40_000)])
-    for column in shifts.T:  # each arm: centre + its own effect
+    shifts = np.array([arm_shifts(params, rng) for _ in range(40_000)])  # (draws, arm, esv/edv)
+    esv, edv = shifts[:, :, 0], shifts[:, :, 1]
+    for column in esv.T:  # each arm: centre + its own effect
         assert np.var(column) == pytest.approx(4.0 ** 2 + 3.0 ** 2, rel=0.03)
-    assert np.var(shifts[:, 0] - shifts[:, 1]) == pytest.approx(2 * 3.0 ** 2, rel=0.03)
+    assert np.var(esv[:, 0] - esv[:, 1]) == pytest.approx(2 * 3.0 ** 2, rel=0.03)
+    # the EDV shifts: each arm's own, shared with nothing
+    for column in edv.T:
+        assert np.var(column) == pytest.approx(2.0 ** 2, rel=0.03)
+    assert np.var(edv[:, 0] - edv[:, 1]) == pytest.approx(2 * 2.0 ** 2, rel=0.03)
+    corr = np.corrcoef(np.column_stack([esv, edv]).T)
+    assert np.all(np.abs(corr[:2, 2:]) < 0.03) and abs(corr[2, 3]) < 0.03
     assert abs(np.mean(shifts)) < 0.1
 
 

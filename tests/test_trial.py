@@ -57,22 +57,25 @@ def test_the_calibrated_five_trials_land_about_45_percent_concordant():
     assert control < guided - 0.1  # the empirical strategy hits the measured target less
 
 
-def _first_branch(order, available_row, keys):
-    return next((k for k in order if available_row[keys.index(k)]), None)
+def _first_branch(order, reachable_row, usual):
+    # the first branch of ``order`` one of whose usual segments some available vein reaches
+    return next((k for k in order if any(reachable_row[s - 1] for s in usual[k])), None)
 
 
-@pytest.mark.parametrize("share", [0.0, 1.0])
-def test_empirical_leads_sit_in_a_usual_segment_of_the_first_available_branch(model, share):
+@pytest.mark.parametrize("wall", ["posterolateral", "lateral", "anterior"])
+def test_empirical_leads_sit_in_a_usual_segment_of_the_first_available_branch(model, wall):
     rng = np.random.default_rng(1)
     available, reachable = draw_veins(5000, rng, model)
-    params = PlacementParams(empirical_lateral_share=share)
+    params = PlacementParams(empirical_anterior_share=float(wall == "anterior"),
+                             empirical_lateral_share=float(wall == "lateral"))
     lead = place_leads(False, *placement_inputs(np.full(5000, -1)), reachable, rng,
                        params, model).lead_segment
     usual = {v.key: set(v.usual) for v in model.veins}
-    keys = [v.key for v in model.veins]
-    order = params.empirical_order_lateral if share == 1.0 else params.empirical_order
+    order = {"posterolateral": params.empirical_order,
+             "lateral": params.empirical_order_lateral,
+             "anterior": params.empirical_order_anterior}[wall]
     for i in range(0, 5000, 7):
-        first = _first_branch(order, available[i], keys)
+        first = _first_branch(order, reachable[i], usual)
         if first is None:
             assert lead[i] == 12
         else:
@@ -86,21 +89,53 @@ def test_empirical_implanters_aim_at_the_lateral_wall_in_the_declared_share(mode
     share = 0.64
     rng = np.random.default_rng(2)
     available, reachable = draw_veins(n, rng, model)
-    params = PlacementParams(empirical_lateral_share=share)
+    params = PlacementParams(empirical_anterior_share=0.0, empirical_lateral_share=share)
     lead = place_leads(False, *placement_inputs(np.full(n, -1)), reachable, rng,
                        params, model).lead_segment
     usual = {v.key: set(v.usual) for v in model.veins}
-    keys = [v.key for v in model.veins]
     lateral_hits = []
     for i in range(n):
-        a = _first_branch(params.empirical_order_lateral, available[i], keys)
-        b = _first_branch(params.empirical_order, available[i], keys)
+        a = _first_branch(params.empirical_order_lateral, reachable[i], usual)
+        b = _first_branch(params.empirical_order, reachable[i], usual)
         if a and b and not usual[a] & usual[b]:
             assert lead[i] in usual[a] | usual[b]
             lateral_hits.append(lead[i] in usual[a])
     m = len(lateral_hits)
     assert m > 5000
     assert abs(np.mean(lateral_hits) - share) <= 4 * np.sqrt(share * (1 - share) / m)
+
+
+@pytest.mark.parametrize("anterior, lateral", [(0.0517, 0.73), (0.3, 0.5)])
+def test_empirical_implanters_split_their_aims_over_three_walls(model, anterior, lateral):
+    # the wall uniform picks anterior with the declared share, then lateral for the
+    # declared share of the rest: read off patients whose three first branches (one per
+    # order) share no usual segment, so the lead shows the wall aimed at
+    n = 60_000
+    rng = np.random.default_rng(3)
+    available, reachable = draw_veins(n, rng, model)
+    params = PlacementParams(empirical_anterior_share=anterior,
+                             empirical_lateral_share=lateral)
+    lead = place_leads(False, *placement_inputs(np.full(n, -1)), reachable, rng,
+                       params, model).lead_segment
+    usual = {v.key: set(v.usual) for v in model.veins}
+    orders = (params.empirical_order_anterior, params.empirical_order_lateral,
+              params.empirical_order)
+    counts = np.zeros(3)
+    for i in range(n):
+        first = [_first_branch(o, reachable[i], usual) for o in orders]
+        if None in first:
+            continue
+        sets = [usual[k] for k in first]
+        if sets[0] & sets[1] or sets[0] & sets[2] or sets[1] & sets[2]:
+            continue
+        hit = [lead[i] in u for u in sets]
+        assert sum(hit) == 1
+        counts[hit.index(True)] += 1
+    m = counts.sum()
+    assert m > 5000
+    expected = np.array([anterior, (1 - anterior) * lateral,
+                         (1 - anterior) * (1 - lateral)])
+    assert np.all(np.abs(counts / m - expected) <= 4 * np.sqrt(expected * (1 - expected) / m))
 
 
 def test_classify_and_missing_reference(model):
@@ -130,6 +165,28 @@ def test_outcomes_keep_volumes_and_ef_consistent():
     assert means[0] > means[1] > means[2]          # more resynchronized, more remodelled
     improved = out.nyha_improved
     assert out.esv_change_pct[improved].mean() < out.esv_change_pct[~improved].mean()
+
+
+def test_an_edv_shift_moves_the_edv_and_the_ef_but_not_the_esv():
+    # the arm's EDV shift adds to every EDV change (where no floor or cap binds), leaves
+    # the ESV and the NYHA class alone, and raises the EF through the volumes
+    rng = np.random.default_rng(4)
+    n = 2000
+    edv = rng.uniform(150, 300, n)
+    esv = edv * rng.uniform(0.65, 0.75, n)
+    common = dict(edv_ml=edv, esv_ml=esv, resync_fraction=rng.uniform(0.0, 0.7, n),
+                  scar=np.zeros((n, 17), bool), scar_at_lead=np.zeros(n, bool),
+                  ischemic=np.zeros(n, bool), male=np.zeros(n, bool),
+                  nyha_class=np.full(n, 3, np.int8), guided=False, params=OutcomeParams())
+    base = simulate_outcomes(rng=np.random.default_rng(5), **common)
+    moved = simulate_outcomes(rng=np.random.default_rng(5), shift=(0.0, 4.0), **common)
+    free = (base.edv_change_pct > -60) & (base.esv_ml < 0.9 * base.edv_ml)
+    assert free.mean() > 0.9
+    np.testing.assert_allclose(moved.edv_change_pct[free] - base.edv_change_pct[free], 4.0,
+                               atol=1e-9)
+    np.testing.assert_allclose(moved.esv_ml[free], base.esv_ml[free], rtol=1e-12)
+    assert np.all(moved.ef_change[free] > base.ef_change[free])
+    np.testing.assert_array_equal(moved.nyha_class_change, base.nyha_class_change)
 
 
 # --- trials and reproducibility ---------------------------------------------------------

@@ -10,6 +10,7 @@ import pytest
 from scipy.stats import chi2 as chi2_dist
 
 from strainsim.studies.calibration import (
+    HETEROGENEITY,
     Evaluation,
     Targets,
     covariance,
@@ -32,23 +33,64 @@ def test_calibration_and_validation_seeds_are_independent():
     assert purpose_seed(0, "validation").spawn_key == val.spawn_key   # and reproducible
 
 
-def test_the_covariance_adds_the_simulations_variance_and_keeps_groups_apart():
-    targets = tuple(t for t in load_targets().targets
-                    if t.name in ("TARGET NYHA improved, image-guided minus control",
-                                  "TARGET NYHA improved, control",
-                                  "concordant, image-guided arms"))
+def test_the_covariance_adds_the_simulations_variance_and_keeps_unrelated_targets_apart():
+    names = ("TARGET NYHA improved, image-guided minus control",
+             "TARGET NYHA improved, control",
+             "STARTER concordant or adjacent, image-guided",
+             "concordant, image-guided arms",
+             "Ypenburg: concordant unguided leads")
+    by_name = {t.name: t for t in load_targets().targets}
+    targets = tuple(by_name[n] for n in names)
     rng = np.random.default_rng(0)
     common = rng.standard_normal(400)
+    # every column moves with the common draw: only the covariance's rule keeps some apart
     samples = np.column_stack([common + 0.1 * rng.standard_normal(400),
                                -common + 0.1 * rng.standard_normal(400),
-                               rng.standard_normal(400)]) * 0.05 + 0.5
+                               common + 0.1 * rng.standard_normal(400),
+                               common + 0.1 * rng.standard_normal(400),
+                               common + 0.1 * rng.standard_normal(400)]) * 0.05 + 0.5
     cov = covariance(targets, samples)
     se = np.array([t.se for t in targets])
     s = np.cov(samples, rowvar=False)
     np.testing.assert_allclose(np.diag(cov), se ** 2 + np.diag(s) / 400)
     assert cov[0, 1] < 0                       # the same trial: correlated, as simulated
-    assert cov[0, 2] == pytest.approx(s[0, 2] / 400)   # other groups: only the MC part
+    assert cov[0, 3] > s[0, 3] / 400 and cov[2, 3] > s[2, 3] / 400   # a trial and all trials
+    for i, j in ((0, 2), (0, 4), (3, 4)):      # two trials; a study and anything else
+        assert cov[i, j] == pytest.approx(s[i, j] / 400)   # only the MC part
     np.linalg.cholesky(cov)                    # positive definite
+
+
+def test_targets_share_patients_within_a_trial_and_with_the_meta_analysis():
+    by_name = {t.name: t for t in load_targets().targets}
+    target = by_name["TARGET LVESV responders, image-guided minus control"]
+    pooled = by_name["pooled LVESV change MD (%)"]
+    everyone = by_name["concordant, image-guided arms"]
+    starter = by_name["STARTER concordant or adjacent, image-guided"]
+    study = by_name["Ypenburg: concordant unguided leads"]
+    assert study.study and not target.study and not everyone.study
+    assert target.shares_patients(pooled) and pooled.shares_patients(everyone)
+    assert target.shares_patients(everyone) and everyone.shares_patients(starter)
+    assert not target.shares_patients(starter)
+    assert not study.shares_patients(pooled) and not everyone.shares_patients(study)
+    assert study.shares_patients(study)
+
+
+def test_the_covariance_stays_positive_definite_when_zeroed_correlations_break_it():
+    # three targets: a and b each almost the same as c, but a and b kept apart (two
+    # trials): the correlations as estimated cannot stand without more shrinkage
+    by_name = {t.name: t for t in load_targets().targets}
+    targets = (by_name["TARGET NYHA improved, control"],
+               by_name["STARTER concordant or adjacent, image-guided"],
+               by_name["concordant, image-guided arms"])
+    rng = np.random.default_rng(3)
+    common = rng.standard_normal(2000)
+    samples = np.column_stack([common, common, common]) + 0.01 * rng.standard_normal((2000, 3))
+    cov = covariance(targets, samples)
+    np.linalg.cholesky(cov)
+    corr = cov / np.sqrt(np.outer(np.diag(cov), np.diag(cov)))
+    # shrunk from about 1 to below 1/sqrt(2), the most [[1, 0, r], [0, 1, r], [r, r, 1]]
+    # allows (the simulation's own, correlated, variance of the mean adds a little)
+    assert 0.5 < corr[0, 2] < 0.8
 
 
 def test_the_chi_square_of_a_true_world_follows_its_distribution():
@@ -121,8 +163,7 @@ def test_the_world_without_differences_between_trials_has_no_heterogeneity_varia
     targets = load_targets()
     chosen = replace(targets, targets=tuple(t for t in targets.targets
                                             if t.trial == "TARGET"))
-    calm = {"outcomes.centre_sd_pct": 0.0, "outcomes.arm_sd_pct": 0.0,
-            "placement.centre_lateral_sd": 0.0}
+    calm = dict.fromkeys(HETEROGENEITY, 0.0)
     specs = five_trial_specs()
     e = evaluate(specs, chosen, calm, replicates=3, seed=4, n_parameters=0)
     assert np.all(e.heterogeneity == 0)

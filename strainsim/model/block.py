@@ -87,11 +87,14 @@ from strainsim.model.curves import (
     time_axis,
 )
 from strainsim.model.outcomes import (
+    NO_SHIFT,
+    ArmShift,
     OutcomeArrays,
     OutcomeInputs,
     OutcomeRecord,
     Outcomes,
     apply_outcomes_kernel,
+    as_arm_shift,
     empty_outcomes,
     null_record,
     outcome_noise_kernel,
@@ -260,15 +263,15 @@ STAGES = ("patients", "activation", "measurement", "care draws", "care", "statis
 
 class BlockRun(NamedTuple):
     """How the block kernel runs: which stages (``first`` to ``stop``, exclusive), the
-    arm (``guided``), its trial shift (%), whether to fill the null world, a scar to
-    use instead of the drawn one (no rows: the drawn scar), and whether the care stage
-    works out the RV lead's front (False: a level that shares the previous level's
-    pacing keeps it)."""
+    arm (``guided``), its trial shifts (:class:`~strainsim.model.outcomes.ArmShift`),
+    whether to fill the null world, a scar to use instead of the drawn one (no rows: the
+    drawn scar), and whether the care stage works out the RV lead's front (False: a
+    level that shares the previous level's pacing keeps it)."""
 
     first: int
     stop: int
     guided: bool
-    shift_pct: float
+    shift: ArmShift
     null_world: bool
     given_scar: np.ndarray        # (n, 17) bool, or (0, 17)
     rv_front: bool = True         # False: keep the RV front of the previous level (same pacing)
@@ -356,9 +359,9 @@ def care_kernel(k, run, a, stats_out, null_stats_out):
         paced_kernel(k.pacing, a.activation_ms, a.scar, a.lead, a.rv_ms, a.paced_ms,
                      a.pacing_totals)
         resync_fraction_kernel(a.pacing_totals, a.resync)
-        apply_outcomes_kernel(k.outcomes, run.shift_pct, run.guided, outcome_in, a.outcomes)
+        apply_outcomes_kernel(k.outcomes, run.shift, run.guided, outcome_in, a.outcomes)
         if run.null_world:
-            apply_outcomes_kernel(k.null_outcomes, run.shift_pct, run.guided, outcome_in,
+            apply_outcomes_kernel(k.null_outcomes, run.shift, run.guided, outcome_in,
                                   a.null_outcomes)
     if first <= STATISTICS < stop:
         block_stats_kernel(a.outcomes, a, k.septal, k.regions, stats_out)
@@ -465,7 +468,7 @@ def _speckle_stage(rng, spec, k: BlockConstants, a: BlockArrays) -> None:
 
 
 def simulate_block(n: int, streams, *, guided: bool, spec, model: SegmentModel | None = None,
-                   shift_pct: float = 0.0, null_world: bool = False,
+                   shift: ArmShift = NO_SHIFT, null_world: bool = False,
                    keep_curves: bool = False, scar: np.ndarray | None = None) -> BlockArrays:
     """One seed block of patients through the whole pipeline.
 
@@ -483,8 +486,8 @@ def simulate_block(n: int, streams, *, guided: bool, spec, model: SegmentModel |
         ``placement``, ``outcomes``, ``smooth_ms``, ``scar_threshold_pct``,
         ``fidelity`` and ``speckle``.
     model : SegmentModel, optional
-    shift_pct : float
-        The arm's trial-level shift of the ESV change (%).
+    shift : ArmShift
+        The arm's trial-level shifts of the ESV and EDV changes (%).
     null_world : bool
         Also fill ``null_outcomes``: the outcomes with the lead's position of no effect.
     keep_curves : bool
@@ -513,7 +516,7 @@ def simulate_block(n: int, streams, *, guided: bool, spec, model: SegmentModel |
         python_stages[MEASUREMENT] = lambda: _speckle_stage(streams[1], spec, k, a)
     _run_stages(streams, k, a, python_stages, PATIENTS, len(STAGES),
                 BlockRun(first=PATIENTS, stop=len(STAGES), guided=bool(guided),
-                         shift_pct=float(shift_pct), null_world=bool(null_world),
+                         shift=as_arm_shift(shift), null_world=bool(null_world),
                          given_scar=given))
     return a
 
@@ -557,7 +560,7 @@ def check_levels(specs) -> None:
 
 
 def simulate_block_levels(n: int, block_seed, *, guided: bool, specs, model=None,
-                          shift_pct: float = 0.0, null_world: bool = False) -> list:
+                          shift: ArmShift = NO_SHIFT, null_world: bool = False) -> list:
     """One seed block's patients, activation, curves and measurement once, then its care
     and statistics once per spec: common random numbers across what-if levels.
 
@@ -583,7 +586,7 @@ def simulate_block_levels(n: int, block_seed, *, guided: bool, specs, model=None
         python_stages[ACTIVATION] = lambda: _eikonal_stage(streams[0], first, model, a)
     if first.fidelity == "speckle":
         python_stages[MEASUREMENT] = lambda: _speckle_stage(streams[1], first, k, a)
-    run = BlockRun(first=PATIENTS, stop=CARE, guided=bool(guided), shift_pct=float(shift_pct),
+    run = BlockRun(first=PATIENTS, stop=CARE, guided=bool(guided), shift=as_arm_shift(shift),
                    null_world=bool(null_world), given_scar=np.empty((0, N_SEGMENTS), np.bool_))
     _run_stages(streams, k, a, python_stages, PATIENTS, CARE, run)
     stats = np.zeros(len(specs), BLOCK_STATS)

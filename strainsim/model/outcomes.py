@@ -9,14 +9,14 @@ end-systolic volume (ESV) change (%) is
 
     base + resync_max * Phi((r - resync_half) / resync_width) * (1 - scar_fraction)
          + scar_burden * scar_fraction + scar_at_lead + ischemic + male
-         + noise_sd * z + arm shift
+         + noise_sd * z + the arm's ESV shift
 
 a graded (probit) response to the resynchronization achieved, less in scarred
 ventricles (scar neither contracts nor remodels) and with a lead on scar. There is
 no term for the lead's class: a concordant lead helps only through the activation
 it achieves, so the concordant-minus-discordant difference is an output. The
-end-diastolic volume (EDV) follows a fraction of that change plus its own noise,
-and the ejection fraction is computed from the two volumes (EF = 1 - ESV/EDV).
+end-diastolic volume (EDV) follows a fraction of that change plus its own noise and
+the arm's EDV shift (how its echo reading measures end-diastole), and the ejection fraction is computed from the two volumes (EF = 1 - ESV/EDV).
 
 NYHA class is ordinal. Each patient has a baseline class (1-4, from the trial's
 class mix, :class:`strainsim.model.population.PopulationParams`); at six months a
@@ -74,6 +74,9 @@ __all__ = [
     "resync_fraction_kernel",
     "OutcomeArrays",
     "empty_outcomes",
+    "ArmShift",
+    "NO_SHIFT",
+    "as_arm_shift",
     "arm_shifts",
 ]
 
@@ -110,14 +113,18 @@ class OutcomeParams:
     centre_sd_pct, arm_sd_pct : float
         Between-trial SD of the ESV change shared by both arms of a trial (centre,
         population, core lab), and of each arm's own (operators, protocol).
+    edv_arm_sd_pct : float
+        Between-trial SD of each arm's own EDV change beyond what its ESV change
+        carries (how the arm's echo reading measures end-diastole); through the
+        volumes it moves the ejection fraction too.
     """
 
     base_esv_change_pct: float = quantity(
-        -0.9526, unit="%", low=-100, high=100,
+        -2.907, unit="%", low=-100, high=100,
         doc="ESV change without resynchronization (non-ischemic woman, no scar).",
         source="calibrated")
     resync_max_pct: float = quantity(
-        -61.94, unit="%", low=-100, high=0,
+        -59.89, unit="%", low=-100, high=0,
         doc="ESV change added by a full response to resynchronization.",
         source="calibrated")
     resync_half_fraction: float = quantity(
@@ -148,13 +155,13 @@ class OutcomeParams:
     edv_noise_sd_pct: float = quantity(
         7.0, unit="%", low=0, high=100, doc="Extra SD of the EDV change.", source="stated")
     nyha_intercept: float = quantity(
-        0.7439, unit="log-odds", low=-20, high=20,
+        0.6388, unit="log-odds", low=-20, high=20,
         doc="NYHA latent score with no ESV change (control arm).", source="calibrated")
     nyha_slope: float = quantity(
-        0.04478, unit="log-odds per 10 %", low=-20, high=20,
+        0.02786, unit="log-odds per 10 %", low=-20, high=20,
         doc="Rise of the NYHA latent score per 10 % ESV reduction.", source="calibrated")
     nyha_unblinded_logodds: float = quantity(
-        0.4921, unit="log-odds", low=-10, high=10,
+        0.5014, unit="log-odds", low=-10, high=10,
         doc="NYHA score added in the image-guided arm, not through volumes.",
         source="calibrated")
     nyha_two_class_logodds: float = quantity(
@@ -169,8 +176,14 @@ class OutcomeParams:
         5.0, unit="%", low=0, high=100,
         doc="Between-trial SD of the ESV change shared by both arms.", source="stated")
     arm_sd_pct: float = quantity(
-        4.392, unit="%", low=0, high=100,
+        3.403, unit="%", low=0, high=100,
         doc="Between-trial SD of each arm's own ESV change.", source="calibrated")
+    edv_arm_sd_pct: float = quantity(
+        2.841, unit="%", low=0, high=100,
+        doc="Between-trial SD of each arm's own EDV change beyond what its ESV change "
+        "carries.",
+        source="calibrated: the pooled LVEDV and LVEF intervals (meta_analysis.toml) are "
+        "wider than an ESV shift alone makes them")
 
     def __post_init__(self):
         check_declared(self)
@@ -241,16 +254,35 @@ def null_record(params: OutcomeParams) -> OutcomeRecord:
                                            nyha_unblinded_logodds=0.0)
 
 
-def arm_shifts(params: OutcomeParams, rng: np.random.Generator) -> tuple[float, float]:
-    """A trial's ESV shifts (%) of its image-guided and control arms.
+class ArmShift(NamedTuple):
+    """An arm's trial-level shifts: of every patient's ESV change (%), and of the EDV
+    change beyond what the ESV change carries (%)."""
 
-    Three standard normals from ``rng`` (the trial's own stream): the centre
-    effect both arms share, then each arm's own effect.
+    esv_pct: float
+    edv_pct: float
+
+
+NO_SHIFT = ArmShift(0.0, 0.0)
+
+
+def as_arm_shift(shift) -> ArmShift:
+    """``shift`` (an :class:`ArmShift` or a pair: ESV, EDV, in %) as the kernels read it."""
+    esv_pct, edv_pct = shift
+    return ArmShift(float(esv_pct), float(edv_pct))
+
+
+def arm_shifts(params: OutcomeParams, rng: np.random.Generator) -> tuple[ArmShift, ArmShift]:
+    """A trial's shifts of its image-guided and control arms.
+
+    Five standard normals from ``rng`` (the trial's own stream): the ESV centre
+    effect both arms share, each arm's own ESV effect, then each arm's own EDV effect.
     """
-    centre, guided, control = rng.standard_normal(3)
+    centre, guided, control, edv_guided, edv_control = rng.standard_normal(5)
     return (
-        float(params.centre_sd_pct * centre + params.arm_sd_pct * guided),
-        float(params.centre_sd_pct * centre + params.arm_sd_pct * control),
+        ArmShift(float(params.centre_sd_pct * centre + params.arm_sd_pct * guided),
+                 float(params.edv_arm_sd_pct * edv_guided)),
+        ArmShift(float(params.centre_sd_pct * centre + params.arm_sd_pct * control),
+                 float(params.edv_arm_sd_pct * edv_control)),
     )
 
 
@@ -305,10 +337,11 @@ def _probit(x):
 
 
 @numba.njit(cache=True)
-def apply_outcomes_kernel(rec, shift_pct, guided, inputs, out):
-    """Six-month outcomes from the patients' draws (see the module docstring); ``out`` an
-    :class:`OutcomeArrays` of preallocated arrays, ``guided`` whether this is the
-    image-guided arm (the unblinded NYHA channel)."""
+def apply_outcomes_kernel(rec, shift, guided, inputs, out):
+    """Six-month outcomes from the patients' draws (see the module docstring); ``shift``
+    the arm's :class:`ArmShift`, ``out`` an :class:`OutcomeArrays` of preallocated
+    arrays, ``guided`` whether this is the image-guided arm (the unblinded NYHA
+    channel)."""
     # arrays taken out of the record once (numba counts references at every access)
     edv_ml, esv_ml, resync = inputs.edv_ml, inputs.esv_ml, inputs.resync_fraction
     scar, scar_at_lead = inputs.scar, inputs.scar_at_lead
@@ -330,10 +363,11 @@ def apply_outcomes_kernel(rec, shift_pct, guided, inputs, out):
             + (rec.ischemic_pct if ischemic[i] else 0.0)
             + (rec.male_pct if male[i] else 0.0)
             + rec.noise_sd_pct * noise[i, 0]
-            + shift_pct
+            + shift.esv_pct
         )
         esv_change = max(esv_change, -80.0)
-        edv_change = max(rec.edv_fraction * esv_change + rec.edv_noise_sd_pct * noise[i, 1], -70.0)
+        edv_change = max(rec.edv_fraction * esv_change + rec.edv_noise_sd_pct * noise[i, 1]
+                         + shift.edv_pct, -70.0)
         edv_new = edv_ml[i] * (1.0 + edv_change / 100.0)
         esv_new = min(esv_ml[i] * (1.0 + esv_change / 100.0), 0.95 * edv_new)
         esv_change = 100.0 * (esv_new / esv_ml[i] - 1.0)
@@ -373,7 +407,8 @@ def empty_outcomes(n: int) -> OutcomeArrays:
 
 def simulate_outcomes(*, edv_ml, esv_ml, resync_fraction, scar, scar_at_lead, ischemic, male,
                       nyha_class, guided: bool, rng: np.random.Generator,
-                      params: OutcomeParams, shift_pct: float = 0.0, null_world: bool = False):
+                      params: OutcomeParams, shift: ArmShift = NO_SHIFT,
+                      null_world: bool = False):
     """Draw 6-month outcomes (:func:`outcome_noise_kernel`, :func:`apply_outcomes_kernel`).
 
     Keyword-only: the arrays are those of :class:`OutcomeInputs`.
@@ -393,8 +428,8 @@ def simulate_outcomes(*, edv_ml, esv_ml, resync_fraction, scar, scar_at_lead, is
     rng : numpy.random.Generator
         The block's ``care`` stream, after the veins and the leads.
     params : OutcomeParams
-    shift_pct : float
-        Added to every patient's ESV change (the arm's trial-level shift).
+    shift : ArmShift
+        The arm's trial-level shifts of the ESV change and of the EDV change (%).
     null_world : bool
         Also return the outcomes of the same patients, from the same draws, in a
         world where the lead's position does not matter (:func:`null_record`; the
@@ -420,9 +455,10 @@ def simulate_outcomes(*, edv_ml, esv_ml, resync_fraction, scar, scar_at_lead, is
         male=flags(male), nyha_class=np.ascontiguousarray(nyha_class, dtype=np.int8),
         noise=noise)
     out = empty_outcomes(n)
-    apply_outcomes_kernel(outcome_record(params), float(shift_pct), bool(guided), inputs, out)
+    shift = as_arm_shift(shift)
+    apply_outcomes_kernel(outcome_record(params), shift, bool(guided), inputs, out)
     if not null_world:
         return Outcomes(**out._asdict())
     null = empty_outcomes(n)
-    apply_outcomes_kernel(null_record(params), float(shift_pct), bool(guided), inputs, null)
+    apply_outcomes_kernel(null_record(params), shift, bool(guided), inputs, null)
     return Outcomes(**out._asdict()), Outcomes(**null._asdict())

@@ -5,11 +5,13 @@ Coronary veins
     segment model; a segment is reachable when an available branch reaches it.
 Strategies (named per arm in the spec, :data:`STRATEGIES`)
     ``empirical``
-        Standard care by vein anatomy: the implanter aims at the lateral wall (share
-        ``empirical_lateral_share``: the first available branch of
-        ``empirical_order_lateral``, anterolateral first) or the posterolateral one
-        (the first of ``empirical_order``, posterolateral first), and the lead goes to
-        one of that branch's usual segments.
+        Standard care by vein anatomy: the implanter aims at the anterior wall (share
+        ``empirical_anterior_share``: the first available branch of
+        ``empirical_order_anterior``, the anterior interventricular vein first), else at
+        the lateral wall (share ``empirical_lateral_share`` of the rest: the first
+        available branch of ``empirical_order_lateral``, anterolateral first) or the
+        posterolateral one (the first of ``empirical_order``, posterolateral first), and
+        the lead goes to one of that branch's usual segments.
     ``ste``
         Aim at the latest viable segment measured by speckle-tracking strain (the
         engine's target). When a vein reaches it the lead stays there with
@@ -131,9 +133,15 @@ class PlacementParams:
         Branches an empirical implanter aiming posterolaterally tries, in order.
     empirical_order_lateral : tuple of str
         Branches an empirical implanter aiming at the lateral wall tries, in order.
+    empirical_order_anterior : tuple of str
+        Branches an empirical implanter aiming at the anterior wall tries, in order.
+    empirical_anterior_share : float
+        Share of empirical implants aimed at the anterior wall (0-1), from the Behon
+        registry (physiology.toml).
     empirical_lateral_share : float
-        Share of empirical implants aimed at the lateral wall (0-1). Calibrated to
-        where TARGET's leads sat, by wall and arm (trials.toml).
+        Share of the other empirical implants aimed at the lateral wall rather than
+        the posterolateral one (0-1). Calibrated to where TARGET's leads sat, by wall
+        and arm (trials.toml).
     centre_lateral_sd : float
         Between-centre SD of the log-odds that an empirical implant is aimed at the
         lateral wall: each trial's centre draws its own share around
@@ -149,7 +157,7 @@ class PlacementParams:
     image_guided: str = choice("ste", STRATEGIES, doc="Placement strategy of the image-guided arm.")
     control: str = choice("empirical", STRATEGIES, doc="Placement strategy of the control arm.")
     aim_success: float = quantity(
-        0.3565,
+        0.3739,
         unit="fraction",
         low=0,
         high=1,
@@ -157,7 +165,7 @@ class PlacementParams:
         source="calibrated: strainsim calibrate",
     )
     miss_nearest_share: float = quantity(
-        0.3054,
+        0.3027,
         unit="fraction",
         low=0,
         high=1,
@@ -206,12 +214,35 @@ class PlacementParams:
         "lateral positions that dominate a registry of unguided leads (Behon 2020, "
         "physiology.toml)",
     )
-    empirical_lateral_share: float = quantity(
-        0.7308,
+    empirical_order_anterior: tuple[str, ...] = fixed(
+        (
+            "anterior_interventricular",
+            "anterolateral",
+            "lateral",
+            "posterolateral",
+            "middle_cardiac",
+        ),
+        doc="Branches an empirical implanter aiming at the anterior wall tries, in order.",
+        source="stated: the anterior interventricular vein, the last of Dong 2012's branches "
+        "(physiology.toml), first, then the others from the anterior wall round",
+    )
+    empirical_anterior_share: float = quantity(
+        0.0517,
         unit="fraction",
         low=0,
         high=1,
-        doc="Share of empirical implants aimed at the lateral wall (anterolateral branch first).",
+        doc="Share of empirical implants aimed at the anterior wall (anterior "
+        "interventricular vein first).",
+        source="Behon 2020 (physiology.toml): 108 of 2087 non-apical leads placed without "
+        "imaging were anterior",
+    )
+    empirical_lateral_share: float = quantity(
+        0.7093,
+        unit="fraction",
+        low=0,
+        high=1,
+        doc="Share of the empirical implants not aimed at the anterior wall that are aimed "
+        "at the lateral wall (anterolateral branch first) rather than the posterolateral.",
         source="calibrated: strainsim calibrate (TARGET's lead positions by wall among the targets)",
     )
     centre_lateral_sd: float = quantity(
@@ -327,9 +358,11 @@ class PlacementRecord(NamedTuple):
     miss_nearest_share: float
     qlv_error_sd_ms: float
     concordance: float  # < 0: None (the arm's own strategy)
+    empirical_anterior_share: float
     empirical_lateral_share: float
     empirical_masks: np.ndarray  # (branches, 17) bool: usual segments, posterolateral order
     lateral_masks: np.ndarray  # (branches, 17) bool: usual segments, lateral-wall order
+    anterior_masks: np.ndarray  # (branches, 17) bool: usual segments, anterior-wall order
     adjacency: np.ndarray  # (17, 17) bool
     hops: np.ndarray  # (17, 17) int64
     class_hops: np.ndarray  # (17, 17) int64: the study's concordance distance
@@ -381,9 +414,11 @@ def placement_record(params: PlacementParams, model: SegmentModel) -> PlacementR
         float(params.miss_nearest_share),
         float(params.qlv_error_sd_ms),
         -1.0 if params.concordance is None else float(params.concordance),
+        float(params.empirical_anterior_share),
         float(params.empirical_lateral_share),
         usual_masks(params.empirical_order, model),
         usual_masks(params.empirical_order_lateral, model),
+        usual_masks(params.empirical_order_anterior, model),
         np.ascontiguousarray(model.adjacency, dtype=np.bool_),
         np.ascontiguousarray(model.hops, dtype=np.int64),
         concordance_hops(params.concordance_definition, model),
@@ -407,6 +442,19 @@ def _pick_row(mask, u):
         if seen > rank:
             return s + 1
     return -1
+
+
+@numba.njit(cache=True, inline="always")
+def _empirical_masks(rec, u_wall):
+    # the branch order of the wall an empirical implanter aims at, from the patient's
+    # wall uniform: anterior below empirical_anterior_share, then lateral for the share
+    # empirical_lateral_share of the rest, else posterolateral
+    anterior = rec.empirical_anterior_share
+    if u_wall < anterior:
+        return rec.anterior_masks
+    if u_wall < anterior + (1.0 - anterior) * rec.empirical_lateral_share:
+        return rec.lateral_masks
+    return rec.empirical_masks
 
 
 @numba.njit(cache=True)
@@ -572,7 +620,6 @@ def place_kernel(rec, guided, inputs, aim_out, lead_out):
     scar, activation_ms, reachable = inputs.scar, inputs.activation_ms, inputs.reachable
     uniforms, qlv_error = inputs.uniforms, inputs.qlv_error
     n, n_seg = reachable.shape
-    posterolateral, lateral = rec.empirical_masks, rec.lateral_masks
     hops, adjacency, target_segments = rec.hops, rec.adjacency, rec.target_segments
     strategy = rec.strategy_guided if guided else rec.strategy_control
     forced = guided and rec.concordance >= 0.0
@@ -583,7 +630,7 @@ def place_kernel(rec, guided, inputs, aim_out, lead_out):
     no_ties = np.zeros(n_seg)
     for i in range(n):
         u_aim, u_pick, u_miss = uniforms[i, 0], uniforms[i, 1], uniforms[i, 2]
-        masks = lateral if uniforms[i, 3] < rec.empirical_lateral_share else posterolateral
+        masks = _empirical_masks(rec, uniforms[i, 3])
         aim = target[i]
         if not rec.every_segment:   # the study's echo analysed fewer segments
             aim = _region_target(ttp[i], amplitude[i], viable[i], target_segments, allowed)

@@ -128,6 +128,9 @@ class Target:
         number counted in one trial's or study's patients (or in the trials' patients
         together); no for a pooled estimate or a published interval of a pooled
         analysis, which already spans its studies' heterogeneity.
+    study : bool
+        Whether ``trial`` is a study outside the meta-analysis (its patients are in no
+        pooled statistic).
     """
 
     name: str
@@ -142,12 +145,20 @@ class Target:
     fit: bool = True
     reason: str = ""
     between_trials: bool = True
+    study: bool = False
 
     @property
-    def group(self) -> str:
-        """Targets of one group may have correlated sampling errors (the same trial's
-        patients, or the pooled estimates): ``"pooled"``, ``"all"`` or the trial."""
-        return "pooled" if self.statistic.startswith("pooled") else str(self.trial)
+    def patients(self) -> str:
+        """Whose patients the statistic is counted in: a trial's or study's name, or
+        ``"all"`` for the pooled estimates and the world's trials together."""
+        return "all" if self.statistic.startswith("pooled") else str(self.trial)
+
+    def shares_patients(self, other: Target) -> bool:
+        """Whether the two statistics are counted in some of the same patients, so that
+        their sampling errors may correlate: the same trial or study, or one of them
+        the whole meta-analysis's and the other not a study outside it."""
+        a, b = self.patients, other.patients
+        return a == b or (a == "all" and not other.study) or (b == "all" and not self.study)
 
     @property
     def log_scale(self) -> bool:
@@ -230,8 +241,10 @@ class TargetsFile(BaseModel):
                                "their trial: simulated with the world, not pooled.")
 
 
-def _target(entry: TargetEntry, source: str, trial_names) -> Target:
-    """A target from its entry: the mapping checked, the SE derived."""
+def _target(entry: TargetEntry, source: str, trial_names, study_names=()) -> Target:
+    """A target from its entry: the mapping checked, the SE derived (``trial_names``:
+    every trial and study a target may name; ``study_names``: those outside the
+    meta-analysis)."""
     where = f"target {entry.name!r}"
     fields = {}
     if entry.statistic in ("pooled", "pooled_ci_width"):
@@ -247,7 +260,8 @@ def _target(entry: TargetEntry, source: str, trial_names) -> Target:
         if entry.trial != "all" and entry.trial not in trial_names:
             raise InputError(source, f"{where}.trial", "'all' or one of the trials "
                              + ", ".join(trial_names), repr(entry.trial))
-        fields.update(quantity=entry.quantity, arm=entry.arm or "both", trial=entry.trial)
+        fields.update(quantity=entry.quantity, arm=entry.arm or "both", trial=entry.trial,
+                      study=entry.trial in study_names)
     odds_ratio = entry.statistic == "pooled" and entry.outcome == "nyha"
     if entry.statistic == "contrast" and entry.arm != "both" and entry.arm is not None:
         raise InputError(source, f"{where}.arm", "'both' or omitted for a contrast",
@@ -346,7 +360,8 @@ def load_targets(path: str | Path | None = None,
         raise InputError(source, "studies", "studies named apart from each other and from "
                          "the world's trials", ", ".join(clash) or "a repeated name")
     names = tuple(trial_names) + tuple(s.name for s in studies)
-    targets = tuple(_target(t, source, names) for t in checked.target)
+    targets = tuple(_target(t, source, names, tuple(s.name for s in studies))
+                    for t in checked.target)
     parameters = tuple(free_parameter(p, k, source) for k, p in enumerate(checked.parameter))
     if len({p.name for p in parameters}) != len(parameters):
         raise InputError(source, "parameter", "each parameter once")
@@ -517,17 +532,22 @@ CORRELATION_SHRINKAGE = 5.0   # replicates' worth of shrinkage of the correlatio
 
 
 def covariance(targets, samples: np.ndarray,
-               heterogeneity: np.ndarray | None = None) -> np.ndarray:
+               heterogeneity: np.ndarray | None = None,
+               mean_replicates: int | None = None) -> np.ndarray:
     """The chi-square's covariance of ``targets`` from their simulated ``samples``.
 
     ``D C D + S / R``: the published SEs (``D`` diagonal), each widened by the world's
     between-trial variance of a single trial's statistic (``heterogeneity``, see
     :func:`heterogeneity_variance`: a published trial is one draw of the trials the world
-    makes), the correlation of their errors ``C`` taken from the simulation within each
-    :attr:`Target.group` (the same trial's patients, or the pooled estimates; zero
-    between groups), and the simulation's own variance of the mean (``S``, the
-    replicates' covariance, over the ``R`` replicates). The correlations are shrunk
-    towards zero by ``CORRELATION_SHRINKAGE / R``. All on the fitting scale.
+    makes), the correlation of their errors ``C`` taken from the simulation between
+    targets counted in some of the same patients (:meth:`Target.shares_patients`: a
+    trial's contrasts with each other and with the pooled estimates it is part of; zero
+    between trials, and between a study outside the meta-analysis and anything else),
+    and the simulation's own variance of the mean (``S``, the
+    replicates' covariance, over the ``R`` replicates the means come from:
+    ``mean_replicates``, default all of ``samples``). The correlations are shrunk towards
+    zero by ``CORRELATION_SHRINKAGE`` over the replicates they are estimated from. All on
+    the fitting scale.
     """
     x = _fit_scale(targets, samples)
     with np.errstate(all="ignore"), warnings.catch_warnings():
@@ -540,19 +560,26 @@ def covariance(targets, samples: np.ndarray,
     sd = np.sqrt(np.maximum(np.diag(s), 0.0))
     with np.errstate(all="ignore"):
         corr = s / np.outer(sd, sd)
-    groups = [t.group for t in targets]
-    same = np.array([[a == b for b in groups] for a in groups])
+    same = np.array([[a.shares_patients(b) for b in targets] for a in targets])
     corr = np.where(same & np.isfinite(corr), corr, 0.0)
     # shrunk towards independence by CORRELATION_SHRINKAGE / R (all the way with few
-    # replicates): a correlation estimated from R replicates is noisy, and the
-    # covariance must stay positive definite
+    # replicates): a correlation estimated from R replicates is noisy; and further, in
+    # steps, should the correlations zeroed between unrelated targets leave the matrix
+    # short of positive definite
     shrink = min(1.0, CORRELATION_SHRINKAGE / max(replicates, 1))
-    corr = (1.0 - shrink) * corr
-    np.fill_diagonal(corr, 1.0)
+    np.fill_diagonal(corr, 0.0)
+    while True:
+        shrunk = (1.0 - shrink) * corr
+        np.fill_diagonal(shrunk, 1.0)
+        if shrink >= 1.0 or np.linalg.eigvalsh(shrunk).min() > 1e-6:
+            break
+        shrink = min(1.0, shrink + 0.05)
+    corr = shrunk
     se = np.array([t.se for t in targets])
     if heterogeneity is not None:
         se = np.sqrt(se ** 2 + np.nan_to_num(np.maximum(heterogeneity, 0.0)))
-    return np.outer(se, se) * corr + s / max(replicates, 1)
+    mean_replicates = replicates if mean_replicates is None else mean_replicates
+    return np.outer(se, se) * corr + s / max(mean_replicates, 1)
 
 
 def heterogeneity_variance(targets, samples: np.ndarray,
@@ -635,10 +662,11 @@ def evaluate(specs: list[TrialSpec], targets: Targets, values: dict[str, float] 
                       variance)
 
 
-# how the world's trials differ: the centre and arm shifts of the ESV change
-# (strainsim.model.outcomes.arm_shifts) and the centre's implant practice
-# (strainsim.model.placement.centre_practice)
-HETEROGENEITY = ("outcomes.centre_sd_pct", "outcomes.arm_sd_pct", "placement.centre_lateral_sd")
+# how the world's trials differ: the centre and arm shifts of the ESV change, the arms'
+# shifts of the EDV change (strainsim.model.outcomes.arm_shifts) and the centre's implant
+# practice (strainsim.model.placement.centre_practice)
+HETEROGENEITY = ("outcomes.centre_sd_pct", "outcomes.arm_sd_pct", "outcomes.edv_arm_sd_pct",
+                 "placement.centre_lateral_sd")
 
 
 def needs_homogeneous_run(specs: list[TrialSpec], targets: Targets,
@@ -703,9 +731,10 @@ class _Objective:
     """Whitened residuals of the fitted targets as a function of the parameters scaled
     to [0, 1] within their boxes, every evaluation on the same seeds."""
 
-    def __init__(self, specs, targets, replicates, seed, progress):
+    def __init__(self, specs, targets, replicates, seed, progress, covariance_replicates=None):
         self.specs, self.targets, self.replicates, self.seed = specs, targets, replicates, seed
-        self.progress, self.count, self.seen = progress, 0, {}
+        self.covariance_replicates = max(replicates, covariance_replicates or replicates)
+        self.progress, self.count, self.seen, self.at_covariance = progress, 0, {}, {}
         params = targets.parameters
         self.lows = np.array([p.low for p in params])
         self.widths = np.array([p.high - p.low for p in params])
@@ -734,9 +763,28 @@ class _Objective:
 
     def use_covariance(self, x) -> Evaluation:
         """Whiten by the covariance at ``x`` (held fixed while the optimizer runs, so the
-        objective changes only through the simulated means); that evaluation."""
-        evaluation = self.evaluation(x, full=True)
-        self.whiten = np.linalg.cholesky(evaluation.covariance)
+        objective changes only through the simulated means); the evaluation it is taken
+        from: ``covariance_replicates`` replicates on the same calibration seeds (the
+        first ``replicates`` of them are the means'), with the between-trial variance, the
+        simulation's variance of the mean counted for the ``replicates`` the residuals'
+        means come from."""
+        point = tuple(np.round(np.asarray(x, float), 12))
+        if point not in self.at_covariance:
+            if self.covariance_replicates == self.replicates:
+                evaluation = self.evaluation(x, full=True)
+            else:
+                evaluation = evaluate(self.specs, self.targets, self.values(x),
+                                      self.covariance_replicates, self.seed,
+                                      purpose="calibration")
+                self.count += 1
+                if self.progress is not None:
+                    self.progress(self.count)
+            targets = self.targets.targets
+            cov = covariance(targets, evaluation.samples, evaluation.heterogeneity,
+                             mean_replicates=self.replicates)
+            self.at_covariance[point] = evaluation, cov[np.ix_(self.fitted, self.fitted)]
+        evaluation, cov = self.at_covariance[point]
+        self.whiten = np.linalg.cholesky(cov)
         return evaluation
 
     def residuals(self, x) -> np.ndarray:
@@ -781,7 +829,7 @@ def parameter_uncertainty(objective: _Objective, x: np.ndarray,
 
 def calibrate(specs: list[TrialSpec], targets: Targets, replicates: int = 40, seed: int = 0,
               max_evals: int = 300, start: dict[str, float] | None = None,
-              progress=None) -> CalibrationResult:
+              progress=None, covariance_replicates: int | None = None) -> CalibrationResult:
     """Fit the free parameters to the fitted targets: minimum chi-square.
 
     :func:`scipy.optimize.least_squares` (trust region reflective, inside the boxes) on
@@ -789,8 +837,11 @@ def calibrate(specs: list[TrialSpec], targets: Targets, replicates: int = 40, se
     (default: the specs' current values), every evaluation on the same ``replicates``
     calibration seeds (common random numbers), the Jacobian by finite differences of
     :data:`DIFF_STEP` of each box. The covariance is taken at the start and again at the
-    first optimum, from which the fit is repeated once. ``progress`` is called with the
-    number of evaluations done.
+    first optimum, from which the fit is repeated once, each time from
+    ``covariance_replicates`` replicates (default ``replicates``; more make its
+    correlations those a validation of as many replicates sees) on the same seeds;
+    ``start`` and ``best`` are those evaluations. ``progress`` is called with the number
+    of evaluations done.
     """
     from scipy.optimize import least_squares
 
@@ -800,7 +851,7 @@ def calibrate(specs: list[TrialSpec], targets: Targets, replicates: int = 40, se
     if fitted < len(targets.parameters):
         raise InputError(targets.source, "target", f"at least as many fitted targets as the "
                          f"{len(targets.parameters)} free parameters", str(fitted))
-    objective = _Objective(specs, targets, replicates, seed, progress)
+    objective = _Objective(specs, targets, replicates, seed, progress, covariance_replicates)
     params = targets.parameters
     initial = dict(start) if start is not None else current_values(specs, params)
     x = np.clip((np.array([initial[p.name] for p in params]) - objective.lows)
@@ -825,10 +876,12 @@ def calibrate(specs: list[TrialSpec], targets: Targets, replicates: int = 40, se
 
 
 def uncertainty_at(specs: list[TrialSpec], targets: Targets, values: dict | None = None,
-                   replicates: int = 40, seed: int = 0, progress=None) -> tuple:
+                   replicates: int = 40, seed: int = 0, progress=None,
+                   covariance_replicates: int | None = None) -> tuple:
     """The free parameters' SEs and identification at ``values`` (default: the shipped
-    ones), on the calibration seeds (:func:`parameter_uncertainty`)."""
-    objective = _Objective(specs, targets, replicates, seed, progress)
+    ones), on the calibration seeds (:func:`parameter_uncertainty`; the covariance from
+    ``covariance_replicates``, as in :func:`calibrate`)."""
+    objective = _Objective(specs, targets, replicates, seed, progress, covariance_replicates)
     initial = dict(values) if values is not None else current_values(specs,
                                                                      targets.parameters)
     x = np.clip((np.array([initial[p.name] for p in targets.parameters]) - objective.lows)
@@ -873,12 +926,14 @@ def check_leave_one_trial_out(specs: list[TrialSpec], targets: Targets) -> list[
 
 
 def leave_one_trial_out(specs: list[TrialSpec], targets: Targets, replicates: int = 40,
-                        seed: int = 0, max_evals: int = 300, progress=None) -> list[LeftOut]:
+                        seed: int = 0, max_evals: int = 300, progress=None,
+                        covariance_replicates: int | None = None) -> list[LeftOut]:
     """Refit without each trial's own targets and predict them out of sample.
 
     For every trial with fitted targets of its own, the targets of that trial are
     dropped, the free parameters refitted (:func:`calibrate`, calibration seeds, from
-    the shipped values), and the dropped targets predicted on the validation seeds: z
+    the shipped values; ``covariance_replicates`` as there), and the dropped targets
+    predicted on the validation seeds: z
     is the prediction's miss over sqrt(SE^2 + simulation variance). The pooled targets
     stay in every refit (they include all five trials; see docs/calibration.md).
     """
@@ -887,7 +942,8 @@ def leave_one_trial_out(specs: list[TrialSpec], targets: Targets, replicates: in
     for k, name in enumerate(names):
         kept = replace(targets, targets=tuple(t for t in targets.targets
                                               if t.trial != name))
-        fit = calibrate(specs, kept, replicates=replicates, seed=seed, max_evals=max_evals)
+        fit = calibrate(specs, kept, replicates=replicates, seed=seed, max_evals=max_evals,
+                        covariance_replicates=covariance_replicates)
         own = tuple(t for t in targets.targets if t.trial == name and t.fit)
         check = evaluate(specs, replace(targets, targets=own), fit.best.values, replicates,
                          seed, n_parameters=0)

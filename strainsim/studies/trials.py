@@ -42,7 +42,7 @@ import numpy as np
 from strainsim.measure.engine import EngineResult
 from strainsim.model.block import block_results, simulate_block, simulate_block_levels
 from strainsim.model.curves import time_axis
-from strainsim.model.outcomes import Outcomes, arm_shifts
+from strainsim.model.outcomes import NO_SHIFT, ArmShift, Outcomes, arm_shifts
 from strainsim.model.pacing import PacedActivation
 from strainsim.model.placement import Placement, centre_practice
 from strainsim.model.population import Patients
@@ -155,7 +155,7 @@ def _concat(parts):
     return type(first)(*(_concat([getattr(p, name) for p in parts]) for name in first._fields))
 
 
-def _run_chunk(blocks, guided, spec, shift_pct, null_world=False, keep=False,
+def _run_chunk(blocks, guided, spec, shift, null_world=False, keep=False,
                numba_threads=None, model=None):
     """A chunk of whole seed blocks through the block simulator (in a worker when mapped):
     the blocks' statistics, the null world's (or None) and, with ``keep``, their arrays."""
@@ -165,7 +165,7 @@ def _run_chunk(blocks, guided, spec, shift_pct, null_world=False, keep=False,
     stats, null_stats, kept = [], [], []
     for n, seed in blocks:
         a = simulate_block(n, block_streams(seed), guided=guided, spec=spec, model=model,
-                           shift_pct=shift_pct, null_world=null_world)
+                           shift=shift, null_world=null_world)
         stats.append(a.stats)
         if null_world:
             null_stats.append(a.null_stats)
@@ -175,7 +175,7 @@ def _run_chunk(blocks, guided, spec, shift_pct, null_world=False, keep=False,
 
 
 def simulate_arm(n: int, guided: bool, spec: TrialSpec, seed: np.random.SeedSequence, *,
-                 model=None, block_size: int | None = None, shift_pct: float = 0.0,
+                 model=None, block_size: int | None = None, shift: ArmShift = NO_SHIFT,
                  null_world: bool = False, keep_patients: bool = False, progress=None,
                  mapper=None) -> ArmResult:
     """Simulate one arm of ``n`` patients, seed block by seed block.
@@ -193,8 +193,8 @@ def simulate_arm(n: int, guided: bool, spec: TrialSpec, seed: np.random.SeedSequ
     block_size : int, optional
         Patients processed together (rounded up to whole seed blocks); bounds
         memory, never changes the numbers. Default 16,384.
-    shift_pct : float
-        The arm's trial-level shift of every patient's ESV change (%).
+    shift : ArmShift
+        The arm's trial-level shifts of every patient's ESV and EDV changes (%).
     null_world : bool
         Also summarize the outcomes with the lead's position of no effect.
     keep_patients : bool
@@ -210,10 +210,10 @@ def simulate_arm(n: int, guided: bool, spec: TrialSpec, seed: np.random.SeedSequ
     chunks = [blocks[k:k + per_chunk] for k in range(0, len(blocks), per_chunk)]
     if mapper is None:
         model = model or load_segments()
-        results = (_run_chunk(chunk, guided, spec, shift_pct, null_world, keep_patients,
+        results = (_run_chunk(chunk, guided, spec, shift, null_world, keep_patients,
                               model=model) for chunk in chunks)
     else:
-        results = mapper(_run_chunk, [(chunk, guided, spec, shift_pct, null_world,
+        results = mapper(_run_chunk, [(chunk, guided, spec, shift, null_world,
                                        keep_patients) for chunk in chunks])
     stats, null_stats, kept = [], [], []
     done = 0
@@ -313,16 +313,16 @@ def simulate_trial(spec: TrialSpec, seed: int | np.random.SeedSequence = 0, *,
     common = dict(model=model, block_size=block_size, null_world=null_world,
                   keep_patients=keep_arms, mapper=mapper)
     guided = simulate_arm(spec.n_image_guided, True, arms_spec, seed_guided,
-                          shift_pct=shifts[0], progress=progress, **common)
+                          shift=shifts[0], progress=progress, **common)
     control = simulate_arm(spec.n_control, False, arms_spec, seed_control,
-                           shift_pct=shifts[1], progress=control_progress, **common)
+                           shift=shifts[1], progress=control_progress, **common)
     result = TrialResult(spec=spec, guided=guided.summary, control=control.summary,
                          null_guided=guided.null_summary, null_control=control.null_summary)
     return (result, guided, control) if keep_arms else result
 
 
 def simulate_arm_levels(n: int, guided: bool, specs: list[TrialSpec],
-                        seed: np.random.SeedSequence, *, model=None, shift_pct: float = 0.0,
+                        seed: np.random.SeedSequence, *, model=None, shift: ArmShift = NO_SHIFT,
                         null_world: bool = False) -> list[tuple]:
     """One arm at several what-if levels on common random numbers: each seed block's
     patients and curves once, its care once per spec
@@ -337,7 +337,7 @@ def simulate_arm_levels(n: int, guided: bool, specs: list[TrialSpec],
     per_level = [([], []) for _ in specs]
     for size, block_seed in _blocks(n, seed):
         results = simulate_block_levels(size, block_seed, guided=guided, specs=specs,
-                                        model=model, shift_pct=shift_pct,
+                                        model=model, shift=shift,
                                         null_world=null_world)
         for (stats, nulls), (s, ns) in zip(per_level, results, strict=True):
             stats.append(s)
@@ -361,11 +361,11 @@ def simulate_trial_levels(specs: list[TrialSpec], seed: int | np.random.SeedSequ
     first = specs[0]
     seed_guided, seed_control, shifts, practice_z = _trial_setup(first, seed)
     if any(arm_shifts_differ(first, s) for s in specs[1:]):
-        raise ValueError("levels must share the trial's heterogeneity (outcomes.centre_sd_pct "
-                         "and arm_sd_pct)")
+        raise ValueError("levels must share the trial's heterogeneity (outcomes.centre_sd_pct, "
+                         "arm_sd_pct and edv_arm_sd_pct)")
     levels = [at_centre(s, practice_z) for s in specs]
     guided = simulate_arm_levels(first.n_image_guided, True, levels, seed_guided,
-                                 model=model, shift_pct=shifts[0], null_world=null_world)
+                                 model=model, shift=shifts[0], null_world=null_world)
     if control_spec is not None:   # one control arm for every level (no hashing)
         keys, control_specs = [0] * len(specs), [at_centre(control_spec, practice_z)]
     else:
@@ -374,7 +374,7 @@ def simulate_trial_levels(specs: list[TrialSpec], seed: int | np.random.SeedSequ
         index = {spec: k for k, spec in enumerate(control_specs)}
         keys = [index[spec] for spec in seen]
     control_runs = simulate_arm_levels(first.n_control, False, control_specs, seed_control,
-                                       model=model, shift_pct=shifts[1], null_world=null_world)
+                                       model=model, shift=shifts[1], null_world=null_world)
     out = []
     for key, spec, (g, g_null) in zip(keys, specs, guided, strict=True):
         c, c_null = control_runs[key]
@@ -391,8 +391,11 @@ def _control_key(spec: TrialSpec) -> TrialSpec:
 
 def arm_shifts_differ(a: TrialSpec, b: TrialSpec) -> bool:
     """Whether two specs draw different trial shifts from the same seed."""
-    return (a.outcomes.centre_sd_pct, a.outcomes.arm_sd_pct) != (
-        b.outcomes.centre_sd_pct, b.outcomes.arm_sd_pct)
+    def sds(spec):
+        o = spec.outcomes
+        return o.centre_sd_pct, o.arm_sd_pct, o.edv_arm_sd_pct
+
+    return sds(a) != sds(b)
 
 
 def pool_trials(trials: list[TrialResult], method: str = "REML",

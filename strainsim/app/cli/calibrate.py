@@ -72,6 +72,9 @@ def calibrate(
     max_evals: int = typer.Option(300, help="Objective evaluations of the fit at most "
                                   "(finite differences included; the SEs take one more "
                                   "per parameter)."),
+    covariance_replicates: int = typer.Option(
+        200, help="Virtual meta-analyses the chi-square's covariance is taken from at the "
+        "start and at each optimum (at least --replicates; the validation's count)."),
     seed: int = typer.Option(0, min=0, help="Random seed (>= 0): the common random numbers."),
     out: Path = typer.Option(Path("out/calibrate"), help="Output folder."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
@@ -85,14 +88,21 @@ def calibrate(
     if not 1 <= max_evals <= 100_000:
         raise InputError("option --max-evals", None, "a number in [1, 100000]", str(max_evals))
     loaded_targets, loaded = targets_and_specs(targets, specs, replicates)
+    if not replicates <= covariance_replicates <= 10_000:
+        raise InputError("option --covariance-replicates", None,
+                         f"a number in [{replicates} (--replicates), 10000]",
+                         str(covariance_replicates))
     check_output_folder(out)
     progress, advance = progress_bar(max_evals, "objective evaluations")
     with progress:
         result = fit(loaded, loaded_targets, replicates=replicates, seed=seed,
-                     max_evals=max_evals, progress=advance)
+                     max_evals=max_evals, progress=advance,
+                     covariance_replicates=covariance_replicates)
     rows = calibration_rows(loaded_targets, result.best)
+    shown = result.best.samples.shape[0]   # the replicates the fitted world is shown with
     start_rows = calibration_rows(loaded_targets, result.start)
-    info = {"targets": loaded_targets.source, "replicates": replicates, "seed": seed,
+    info = {"targets": loaded_targets.source, "replicates": replicates,
+            "covariance_replicates": covariance_replicates, "seed": seed,
             "seeds": "calibration", "evaluations": result.evaluations,
             "converged": result.converged,
             "goodness_of_fit_start": _goodness(result.start),
@@ -101,7 +111,7 @@ def calibrate(
             "parameters": _parameters(result.parameters),
             "table": rows, "table_start": start_rows}
     with output_folder(out) as stage:
-        _calibration_outputs(stage, rows, info, f"fitted world ({replicates} replicates, "
+        _calibration_outputs(stage, rows, info, f"fitted world ({shown} replicates, "
                              f"seed {seed})")
         from strainsim.files import write_text_atomic
 
@@ -109,7 +119,7 @@ def calibrate(
     if as_json:
         echo_json(json_safe(info))
         return
-    print_table(calibration_table(rows, f"targets vs the fitted world ({replicates} "
+    print_table(calibration_table(rows, f"targets vs the fitted world ({shown} "
                                    f"replicates, seed {seed}, calibration seeds)"))
     _echo_goodness(result.start, "start")
     _echo_goodness(result.best, f"fitted after {result.evaluations} evaluations "
@@ -168,13 +178,15 @@ def validate(
                                          "parameter uncertainty")
         with progress:
             fits = uncertainty_at(loaded, loaded_targets, replicates=min(replicates, 100),
-                                  seed=seed, progress=advance)
+                                  seed=seed, progress=advance,
+                                  covariance_replicates=replicates)
     left_out = None
     if leave_one_trial_out:
         progress, advance = progress_bar(len(names), "leave-one-trial-out refits")
         with progress:
             left_out = loto(loaded, loaded_targets, replicates=min(replicates, 40),
-                            seed=seed, max_evals=max_evals, progress=advance)
+                            seed=seed, max_evals=max_evals, progress=advance,
+                            covariance_replicates=replicates)
     rows = calibration_rows(loaded_targets, evaluation)
     fitted = [r for r in rows if r["fit"]]
     info = {"targets": loaded_targets.source, "replicates": replicates, "seed": seed,
