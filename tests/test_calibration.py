@@ -328,13 +328,14 @@ def test_validate_and_calibrate_commands(cli, tmp_path):
     assert {p.name for p in (tmp_path / "v").iterdir()} == {
         "targets.csv", "calibration.json", "calibration.png"}
     run = cli(["calibrate", "--replicates", "2", "--max-evals", "3",
-               "--out", str(tmp_path / "c"), "--json"])
+               "--covariance-replicates", "4", "--out", str(tmp_path / "c"), "--json"])
     assert run.code == 0
     assert {p.name for p in (tmp_path / "c").iterdir()} == {
         "targets.csv", "calibration.json", "calibration.png", "fitted.toml"}
     assert "outcomes.resync_max_pct" in run.out
     info = json.loads(run.out)
     assert set(info["goodness_of_fit"]) == {"chi2", "df", "p"}
+    assert info["covariance_replicates"] == 4
     targets = load_targets()
     assert info["goodness_of_fit"]["df"] == (sum(t.fit for t in targets.targets)
                                              - len(targets.parameters))

@@ -60,6 +60,19 @@ def test_the_covariance_adds_the_simulations_variance_and_keeps_unrelated_target
     np.linalg.cholesky(cov)                    # positive definite
 
 
+def test_the_simulations_variance_counts_the_replicates_the_means_come_from():
+    # the correlations from many replicates, the variance of means made of fewer
+    by_name = {t.name: t for t in load_targets().targets}
+    targets = (by_name["TARGET NYHA improved, control"],
+               by_name["STARTER concordant or adjacent, image-guided"])
+    samples = np.random.default_rng(5).normal(0.5, 0.05, size=(200, 2))
+    s = np.cov(samples, rowvar=False)
+    se = np.array([t.se for t in targets])
+    np.testing.assert_allclose(np.diag(covariance(targets, samples, mean_replicates=40)),
+                               se ** 2 + np.diag(s) / 40)
+    np.testing.assert_allclose(np.diag(covariance(targets, samples)), se ** 2 + np.diag(s) / 200)
+
+
 def test_targets_share_patients_within_a_trial_and_with_the_meta_analysis():
     by_name = {t.name: t for t in load_targets().targets}
     target = by_name["TARGET LVESV responders, image-guided minus control"]
@@ -249,6 +262,8 @@ def test_a_contrast_with_a_value_and_arm_values_is_refused(tmp_path):
 @pytest.mark.parametrize("argv, fragment", [
     (["trial", "--replicates", "0"], "--replicates: expected a number in [1, 100000]"),
     (["sensitivity", "--replicates", "1"], "--replicates: expected a number in [2, 100000]"),
+    (["calibrate", "--replicates", "40", "--covariance-replicates", "20"],
+     "--covariance-replicates: expected a number in [40 (--replicates), 10000]"),
 ])
 def test_bad_world_options_get_one_line_and_exit_2(cli, tmp_path, argv, fragment):
     run = cli(argv + ["--out", str(tmp_path / "o")])
@@ -311,6 +326,25 @@ def test_leave_one_trial_out_refits_without_the_trial_and_predicts_it():
         assert lo.targets == tuple(t.name for t in own)
         assert np.all(np.isfinite(lo.z)) and lo.predicted.shape == (len(own),)
         assert 0.05 <= lo.values["placement.aim_success"] <= 0.95
+
+
+def test_calibrate_takes_its_covariance_from_more_replicates_on_the_same_seeds():
+    from strainsim.studies.calibration import calibrate
+
+    shipped = load_targets()
+    chosen = tuple(t for t in shipped.targets if t.name in (
+        "TARGET NYHA improved, control", "concordant, image-guided arms"))
+    params = tuple(p for p in shipped.parameters if p.name == "placement.aim_success")
+    targets = Targets(chosen, params, "probe")
+    specs = five_trial_specs()
+    result = calibrate(specs, targets, replicates=2, seed=1, max_evals=4,
+                       covariance_replicates=3)
+    # start and best are the covariance's evaluations: three replicates, the first two
+    # of them the means' (the same calibration seeds)
+    assert result.start.samples.shape[0] == 3 and result.best.samples.shape[0] == 3
+    means = evaluate(specs, targets, result.start.values, replicates=2, seed=1,
+                     purpose="calibration", heterogeneity=False)
+    np.testing.assert_array_equal(means.samples, result.start.samples[:2])
 
 
 # --- a study's own concordance definition --------------------------------------------
