@@ -306,3 +306,15 @@ def test_the_centres_spread_is_the_two_unguided_series_method_of_moments():
     tau2 = ((logit(p1) - logit(p2)) ** 2 - 1 / (n1 * p1 * (1 - p1))
             - 1 / (n2 * p2 * (1 - p2))) / 2
     assert PlacementParams().centre_lateral_sd == pytest.approx(np.sqrt(tau2), abs=0.005)
+
+
+def test_the_anterior_share_of_empirical_implants_is_the_registrys():
+    from strainsim.model.placement import PlacementParams
+    from strainsim.resources import data_path, read_toml
+
+    physiology = read_toml(data_path("cohorts", "published/physiology.toml"))
+    behon = next(s for s in physiology["study"] if "Behon" in s["citation"])
+    assert behon["lead_anterior"] + behon["lead_lateral"] + behon["lead_posterior"] == \
+        behon["n_non_apical"]
+    assert PlacementParams().empirical_anterior_share == pytest.approx(
+        behon["lead_anterior"] / behon["n_non_apical"], abs=5e-5)
