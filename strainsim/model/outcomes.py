@@ -16,7 +16,8 @@ ventricles (scar neither contracts nor remodels) and with a lead on scar. There 
 no term for the lead's class: a concordant lead helps only through the activation
 it achieves, so the concordant-minus-discordant difference is an output. The
 end-diastolic volume (EDV) follows a fraction of that change plus its own noise and
-the arm's EDV shift (how its echo reading measures end-diastole), and the ejection fraction is computed from the two volumes (EF = 1 - ESV/EDV).
+the arm's EDV shift (how its echo reading measures end-diastole), and the ejection
+fraction is computed from the two volumes (EF = 1 - ESV/EDV).
 
 NYHA class is ordinal. Each patient has a baseline class (1-4, from the trial's
 class mix, :class:`strainsim.model.population.PopulationParams`); at six months a
@@ -76,6 +77,7 @@ __all__ = [
     "empty_outcomes",
     "ArmShift",
     "NO_SHIFT",
+    "SHIFT_SDS",
     "as_arm_shift",
     "arm_shifts",
 ]
@@ -263,6 +265,10 @@ class ArmShift(NamedTuple):
 
 
 NO_SHIFT = ArmShift(0.0, 0.0)
+
+# the OutcomeParams fields that scale a trial's shifts (arm_shifts): how trials differ in
+# their outcomes
+SHIFT_SDS = ("centre_sd_pct", "arm_sd_pct", "edv_arm_sd_pct")
 
 
 def as_arm_shift(shift) -> ArmShift:

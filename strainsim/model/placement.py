@@ -408,22 +408,22 @@ def placement_record(params: PlacementParams, model: SegmentModel) -> PlacementR
     rings = TARGET_REGIONS[params.target_region]
     target_segments = np.array([s.ring in rings for s in model.segments], dtype=np.bool_)
     return PlacementRecord(
-        STRATEGIES.index(params.image_guided),
-        STRATEGIES.index(params.control),
-        float(params.aim_success),
-        float(params.miss_nearest_share),
-        float(params.qlv_error_sd_ms),
-        -1.0 if params.concordance is None else float(params.concordance),
-        float(params.empirical_anterior_share),
-        float(params.empirical_lateral_share),
-        usual_masks(params.empirical_order, model),
-        usual_masks(params.empirical_order_lateral, model),
-        usual_masks(params.empirical_order_anterior, model),
-        np.ascontiguousarray(model.adjacency, dtype=np.bool_),
-        np.ascontiguousarray(model.hops, dtype=np.int64),
-        concordance_hops(params.concordance_definition, model),
-        target_segments,
-        bool(target_segments.all()),
+        strategy_guided=STRATEGIES.index(params.image_guided),
+        strategy_control=STRATEGIES.index(params.control),
+        aim_success=float(params.aim_success),
+        miss_nearest_share=float(params.miss_nearest_share),
+        qlv_error_sd_ms=float(params.qlv_error_sd_ms),
+        concordance=-1.0 if params.concordance is None else float(params.concordance),
+        empirical_anterior_share=float(params.empirical_anterior_share),
+        empirical_lateral_share=float(params.empirical_lateral_share),
+        empirical_masks=usual_masks(params.empirical_order, model),
+        lateral_masks=usual_masks(params.empirical_order_lateral, model),
+        anterior_masks=usual_masks(params.empirical_order_anterior, model),
+        adjacency=np.ascontiguousarray(model.adjacency, dtype=np.bool_),
+        hops=np.ascontiguousarray(model.hops, dtype=np.int64),
+        class_hops=concordance_hops(params.concordance_definition, model),
+        target_segments=target_segments,
+        every_segment=bool(target_segments.all()),
     )
 
 

@@ -46,7 +46,7 @@ from pydantic import BaseModel, Field
 from strainsim.errors import InputError
 from strainsim.model.activation import ActivationParams
 from strainsim.model.curves import CurveParams
-from strainsim.model.outcomes import OutcomeParams
+from strainsim.model.outcomes import SHIFT_SDS, OutcomeParams
 from strainsim.model.pacing import PacingParams
 from strainsim.model.placement import PlacementParams
 from strainsim.model.population import PopulationParams
@@ -665,8 +665,7 @@ def evaluate(specs: list[TrialSpec], targets: Targets, values: dict[str, float] 
 # how the world's trials differ: the centre and arm shifts of the ESV change, the arms'
 # shifts of the EDV change (strainsim.model.outcomes.arm_shifts) and the centre's implant
 # practice (strainsim.model.placement.centre_practice)
-HETEROGENEITY = ("outcomes.centre_sd_pct", "outcomes.arm_sd_pct", "outcomes.edv_arm_sd_pct",
-                 "placement.centre_lateral_sd")
+HETEROGENEITY = (*(f"outcomes.{name}" for name in SHIFT_SDS), "placement.centre_lateral_sd")
 
 
 def needs_homogeneous_run(specs: list[TrialSpec], targets: Targets,

@@ -42,7 +42,7 @@ import numpy as np
 from strainsim.measure.engine import EngineResult
 from strainsim.model.block import block_results, simulate_block, simulate_block_levels
 from strainsim.model.curves import time_axis
-from strainsim.model.outcomes import NO_SHIFT, ArmShift, Outcomes, arm_shifts
+from strainsim.model.outcomes import NO_SHIFT, SHIFT_SDS, ArmShift, Outcomes, arm_shifts
 from strainsim.model.pacing import PacedActivation
 from strainsim.model.placement import Placement, centre_practice
 from strainsim.model.population import Patients
@@ -361,8 +361,8 @@ def simulate_trial_levels(specs: list[TrialSpec], seed: int | np.random.SeedSequ
     first = specs[0]
     seed_guided, seed_control, shifts, practice_z = _trial_setup(first, seed)
     if any(arm_shifts_differ(first, s) for s in specs[1:]):
-        raise ValueError("levels must share the trial's heterogeneity (outcomes.centre_sd_pct, "
-                         "arm_sd_pct and edv_arm_sd_pct)")
+        raise ValueError("levels must share the trial's heterogeneity (outcomes."
+                         + ", ".join(SHIFT_SDS) + ")")
     levels = [at_centre(s, practice_z) for s in specs]
     guided = simulate_arm_levels(first.n_image_guided, True, levels, seed_guided,
                                  model=model, shift=shifts[0], null_world=null_world)
@@ -391,11 +391,7 @@ def _control_key(spec: TrialSpec) -> TrialSpec:
 
 def arm_shifts_differ(a: TrialSpec, b: TrialSpec) -> bool:
     """Whether two specs draw different trial shifts from the same seed."""
-    def sds(spec):
-        o = spec.outcomes
-        return o.centre_sd_pct, o.arm_sd_pct, o.edv_arm_sd_pct
-
-    return sds(a) != sds(b)
+    return any(getattr(a.outcomes, f) != getattr(b.outcomes, f) for f in SHIFT_SDS)
 
 
 def pool_trials(trials: list[TrialResult], method: str = "REML",

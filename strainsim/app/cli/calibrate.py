@@ -99,7 +99,6 @@ def calibrate(
                      max_evals=max_evals, progress=advance,
                      covariance_replicates=covariance_replicates)
     rows = calibration_rows(loaded_targets, result.best)
-    shown = result.best.samples.shape[0]   # the replicates the fitted world is shown with
     start_rows = calibration_rows(loaded_targets, result.start)
     info = {"targets": loaded_targets.source, "replicates": replicates,
             "covariance_replicates": covariance_replicates, "seed": seed,
@@ -111,15 +110,15 @@ def calibrate(
             "parameters": _parameters(result.parameters),
             "table": rows, "table_start": start_rows}
     with output_folder(out) as stage:
-        _calibration_outputs(stage, rows, info, f"fitted world ({shown} replicates, "
-                             f"seed {seed})")
+        _calibration_outputs(stage, rows, info, f"fitted world ({covariance_replicates} "
+                             f"replicates, seed {seed})")
         from strainsim.files import write_text_atomic
 
         write_text_atomic(stage / "fitted.toml", spec_fragment(result.best.values))
     if as_json:
         echo_json(json_safe(info))
         return
-    print_table(calibration_table(rows, f"targets vs the fitted world ({shown} "
+    print_table(calibration_table(rows, f"targets vs the fitted world ({covariance_replicates} "
                                    f"replicates, seed {seed}, calibration seeds)"))
     _echo_goodness(result.start, "start")
     _echo_goodness(result.best, f"fitted after {result.evaluations} evaluations "
