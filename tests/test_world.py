@@ -328,6 +328,45 @@ def test_leave_one_trial_out_refits_without_the_trial_and_predicts_it():
         assert 0.05 <= lo.values["placement.aim_success"] <= 0.95
 
 
+def test_fits_from_one_start_share_its_covariance_and_find_the_same(monkeypatch):
+    from strainsim.studies import calibration
+
+    shipped = load_targets()
+    chosen = tuple(t for t in shipped.targets if t.name in (
+        "TARGET NYHA improved, control", "concordant, image-guided arms",
+        "STARTER concordant or adjacent, routine"))
+    params = tuple(p for p in shipped.parameters if p.name == "placement.aim_success")
+    targets = Targets(chosen, params, "probe")
+    kept = Targets(chosen[1:], params, "probe")
+    specs = five_trial_specs()
+    calls = []
+    real = calibration.evaluate
+    monkeypatch.setattr(calibration, "evaluate",
+                        lambda *a, **k: calls.append(a[3] if len(a) > 3 else k) or real(*a, **k))
+    shared = calibration.start_evaluation(specs, targets, 3, seed=1)
+    assert shared.names == tuple(t.name for t in chosen) and len(calls) == 1
+    calls.clear()
+    alone = calibration.calibrate(specs, kept, replicates=2, seed=1, max_evals=6,
+                                  covariance_replicates=3)
+    simulated_alone = len(calls)
+    calls.clear()
+    reused = calibration.calibrate(specs, kept, replicates=2, seed=1, max_evals=6,
+                                   covariance_replicates=3, shared_start=shared)
+    # one simulation fewer (the start's covariance), the same fit, the same count
+    assert len(calls) == simulated_alone - 1
+    assert reused.best.values == alone.best.values and reused.best.chi2 == alone.best.chi2
+    assert reused.evaluations == alone.evaluations
+    np.testing.assert_array_equal(reused.start.samples, alone.start.samples)
+    np.testing.assert_array_equal(reused.start.covariance, alone.start.covariance)
+    assert reused.start.chi2 == alone.start.chi2
+    # a start evaluation of another point or replicate count is refused
+    other = calibration.start_evaluation(specs, targets, 3, seed=1,
+                                         values={"placement.aim_success": 0.5})
+    with pytest.raises(ValueError, match="start point"):
+        calibration.calibrate(specs, kept, replicates=2, seed=1, max_evals=6,
+                              covariance_replicates=3, shared_start=other)
+
+
 def test_calibrate_takes_its_covariance_from_more_replicates_on_the_same_seeds():
     from strainsim.studies.calibration import calibrate
 

@@ -38,7 +38,7 @@ import math
 import warnings
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Literal
+from typing import Literal, NamedTuple
 
 import numpy as np
 from pydantic import BaseModel, Field
@@ -61,6 +61,7 @@ __all__ = ["Target", "FreeParameter", "Targets", "load_targets", "with_parameter
            "current_values", "Evaluation", "evaluate", "CalibrationResult", "calibrate",
            "QUANTITIES", "spec_fragment", "covariance", "purpose_seed", "ParameterFit",
            "parameter_uncertainty", "uncertainty_at", "leave_one_trial_out", "LeftOut",
+           "SharedStart", "start_evaluation",
            "posterior_predictive", "trials_with_targets", "simulate_samples", "free_parameter",
            "ParameterEntry", "goodness_of_fit", "check_leave_one_trial_out"]
 
@@ -740,6 +741,38 @@ class _Objective:
         self.fitted = np.array([t.fit for t in targets.targets])
         self.whiten = None
 
+    def start(self, initial: dict | None) -> np.ndarray:
+        """The scaled point of ``initial`` (default: the specs' current values)."""
+        params = self.targets.parameters
+        initial = dict(initial) if initial is not None else current_values(self.specs,
+                                                                           params)
+        return np.clip((np.array([initial[p.name] for p in params]) - self.lows)
+                       / self.widths, 0.0, 1.0)
+
+    def reuse(self, x, evaluation: Evaluation, names: tuple[str, ...]) -> None:
+        """Take the covariance at ``x`` from ``evaluation`` (:func:`start_evaluation`: the
+        same point, replicates and seeds, over targets ``names``, a superset of these)
+        instead of simulating it again."""
+        values = self.values(x)
+        if (evaluation.values != values
+                or evaluation.samples.shape[0] != self.covariance_replicates):
+            raise ValueError("the start evaluation is not this fit's start point")
+        index = [names.index(t.name) for t in self.targets.targets]
+        targets = self.targets.targets
+        samples, variance = evaluation.samples[:, index], evaluation.heterogeneity[index]
+        mean, low, high, z, cov, chi2, df = goodness_of_fit(
+            targets, samples, len(self.targets.parameters), variance)
+        own = Evaluation(values, samples, evaluation.pooled, mean, low, high, z, cov, chi2,
+                         df, variance)
+        point = tuple(np.round(np.asarray(x, float), 12))
+        if self.covariance_replicates == self.replicates:
+            self.seen[point, True] = own
+        full = covariance(targets, samples, variance, mean_replicates=self.replicates)
+        self.at_covariance[point] = own, full[np.ix_(self.fitted, self.fitted)]
+        self.count += 1   # an evaluation the fit uses, though simulated once for several
+        if self.progress is not None:
+            self.progress(self.count)
+
     def values(self, x) -> dict:
         return {p.name: float(self.lows[k] + self.widths[k] * min(max(x[k], 0.0), 1.0))
                 for k, p in enumerate(self.targets.parameters)}
@@ -796,6 +829,30 @@ class _Objective:
         return solve_triangular(self.whiten, r, lower=True)
 
 
+class SharedStart(NamedTuple):
+    """The covariance evaluation at the shipped values, simulated once for fits that all
+    start there (:func:`start_evaluation`): the evaluation and its targets' names."""
+
+    evaluation: Evaluation
+    names: tuple
+
+
+def start_evaluation(specs: list[TrialSpec], targets: Targets, covariance_replicates: int,
+                     seed: int = 0, values: dict | None = None,
+                     progress=None) -> SharedStart:
+    """The evaluation a fit from ``values`` (default: the shipped ones) takes its start's
+    covariance from (``covariance_replicates`` replicates on the calibration seeds, with
+    the between-trial variance), over all of ``targets``: :func:`calibrate`,
+    :func:`uncertainty_at` and :func:`leave_one_trial_out` with as many covariance
+    replicates, on these targets or a subset of them, reuse it instead of each simulating
+    it again. ``progress`` as in :func:`evaluate`."""
+    objective = _Objective(specs, targets, covariance_replicates, seed, None)
+    x = objective.start(values)
+    evaluation = evaluate(specs, targets, objective.values(x), covariance_replicates, seed,
+                          progress=progress, purpose="calibration")
+    return SharedStart(evaluation, tuple(t.name for t in targets.targets))
+
+
 DIFF_STEP = 0.05   # finite-difference step, as a share of each parameter's box
 
 
@@ -828,7 +885,8 @@ def parameter_uncertainty(objective: _Objective, x: np.ndarray,
 
 def calibrate(specs: list[TrialSpec], targets: Targets, replicates: int = 40, seed: int = 0,
               max_evals: int = 300, start: dict[str, float] | None = None,
-              progress=None, covariance_replicates: int | None = None) -> CalibrationResult:
+              progress=None, covariance_replicates: int | None = None,
+              shared_start: SharedStart | None = None) -> CalibrationResult:
     """Fit the free parameters to the fitted targets: minimum chi-square.
 
     :func:`scipy.optimize.least_squares` (trust region reflective, inside the boxes) on
@@ -840,7 +898,8 @@ def calibrate(specs: list[TrialSpec], targets: Targets, replicates: int = 40, se
     ``covariance_replicates`` replicates (default ``replicates``; more make its
     correlations those a validation of as many replicates sees) on the same seeds;
     ``start`` and ``best`` are those evaluations. ``progress`` is called with the number
-    of evaluations done.
+    of evaluations done. ``shared_start`` (:func:`start_evaluation`, at ``start``) gives
+    the start's covariance without simulating it again.
     """
     from scipy.optimize import least_squares
 
@@ -852,9 +911,9 @@ def calibrate(specs: list[TrialSpec], targets: Targets, replicates: int = 40, se
                          f"{len(targets.parameters)} free parameters", str(fitted))
     objective = _Objective(specs, targets, replicates, seed, progress, covariance_replicates)
     params = targets.parameters
-    initial = dict(start) if start is not None else current_values(specs, params)
-    x = np.clip((np.array([initial[p.name] for p in params]) - objective.lows)
-                / objective.widths, 0.0, 1.0)
+    x = objective.start(start)
+    if shared_start is not None:
+        objective.reuse(x, shared_start.evaluation, shared_start.names)
     first = objective.use_covariance(x)
     converged = False
     for _ in range(2):
@@ -876,15 +935,15 @@ def calibrate(specs: list[TrialSpec], targets: Targets, replicates: int = 40, se
 
 def uncertainty_at(specs: list[TrialSpec], targets: Targets, values: dict | None = None,
                    replicates: int = 40, seed: int = 0, progress=None,
-                   covariance_replicates: int | None = None) -> tuple:
+                   covariance_replicates: int | None = None,
+                   shared_start: SharedStart | None = None) -> tuple:
     """The free parameters' SEs and identification at ``values`` (default: the shipped
     ones), on the calibration seeds (:func:`parameter_uncertainty`; the covariance from
-    ``covariance_replicates``, as in :func:`calibrate`)."""
+    ``covariance_replicates``, as in :func:`calibrate`, or from ``shared_start``)."""
     objective = _Objective(specs, targets, replicates, seed, progress, covariance_replicates)
-    initial = dict(values) if values is not None else current_values(specs,
-                                                                     targets.parameters)
-    x = np.clip((np.array([initial[p.name] for p in targets.parameters]) - objective.lows)
-                / objective.widths, 0.0, 1.0)
+    x = objective.start(values)
+    if shared_start is not None:
+        objective.reuse(x, shared_start.evaluation, shared_start.names)
     objective.use_covariance(x)
     return parameter_uncertainty(objective, x)
 
@@ -926,7 +985,8 @@ def check_leave_one_trial_out(specs: list[TrialSpec], targets: Targets) -> list[
 
 def leave_one_trial_out(specs: list[TrialSpec], targets: Targets, replicates: int = 40,
                         seed: int = 0, max_evals: int = 300, progress=None,
-                        covariance_replicates: int | None = None) -> list[LeftOut]:
+                        covariance_replicates: int | None = None,
+                        shared_start: SharedStart | None = None) -> list[LeftOut]:
     """Refit without each trial's own targets and predict them out of sample.
 
     For every trial with fitted targets of its own, the targets of that trial are
@@ -934,15 +994,22 @@ def leave_one_trial_out(specs: list[TrialSpec], targets: Targets, replicates: in
     the shipped values; ``covariance_replicates`` as there), and the dropped targets
     predicted on the validation seeds: z
     is the prediction's miss over sqrt(SE^2 + simulation variance). The pooled targets
-    stay in every refit (they include all five trials; see docs/calibration.md).
+    stay in every refit (they include all five trials; see docs/calibration.md). Every
+    refit starts from the same point, so its covariance there is simulated once
+    (:func:`start_evaluation`, or ``shared_start`` when given) for all of them.
     """
     names = check_leave_one_trial_out(specs, targets)
+    if shared_start is None:
+        shared_start = start_evaluation(specs, targets,
+                                        max(replicates, covariance_replicates or replicates),
+                                        seed)
     out = []
     for k, name in enumerate(names):
         kept = replace(targets, targets=tuple(t for t in targets.targets
                                               if t.trial != name))
         fit = calibrate(specs, kept, replicates=replicates, seed=seed, max_evals=max_evals,
-                        covariance_replicates=covariance_replicates)
+                        covariance_replicates=covariance_replicates,
+                        shared_start=shared_start)
         own = tuple(t for t in targets.targets if t.trial == name and t.fit)
         check = evaluate(specs, replace(targets, targets=own), fit.best.values, replicates,
                          seed, n_parameters=0)

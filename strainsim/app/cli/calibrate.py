@@ -154,6 +154,7 @@ def validate(
         evaluate,
         needs_homogeneous_run,
         posterior_predictive,
+        start_evaluation,
         uncertainty_at,
     )
     from strainsim.studies.calibration import (
@@ -171,21 +172,30 @@ def validate(
     with progress:
         evaluation = evaluate(loaded, loaded_targets, replicates=replicates, seed=seed,
                               progress=advance)
-    fits = None
-    if uncertainty and loaded_targets.parameters:
+    fits = shared = None
+    uncertainty = uncertainty and bool(loaded_targets.parameters)
+    if uncertainty or leave_one_trial_out:
+        # the covariance at the shipped values, on the calibration seeds: simulated once
+        # for the SEs and every refit
+        progress, advance = progress_bar(runs * replicates, "covariance at the shipped values "
+                                         "(calibration seeds)")
+        with progress:
+            shared = start_evaluation(loaded, loaded_targets, replicates, seed=seed,
+                                      progress=advance)
+    if uncertainty:
         progress, advance = progress_bar(len(loaded_targets.parameters) + 1,
                                          "parameter uncertainty")
         with progress:
             fits = uncertainty_at(loaded, loaded_targets, replicates=min(replicates, 100),
                                   seed=seed, progress=advance,
-                                  covariance_replicates=replicates)
+                                  covariance_replicates=replicates, shared_start=shared)
     left_out = None
     if leave_one_trial_out:
         progress, advance = progress_bar(len(names), "leave-one-trial-out refits")
         with progress:
             left_out = loto(loaded, loaded_targets, replicates=min(replicates, 40),
                             seed=seed, max_evals=max_evals, progress=advance,
-                            covariance_replicates=replicates)
+                            covariance_replicates=replicates, shared_start=shared)
     rows = calibration_rows(loaded_targets, evaluation)
     fitted = [r for r in rows if r["fit"]]
     info = {"targets": loaded_targets.source, "replicates": replicates, "seed": seed,
