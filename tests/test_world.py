@@ -447,6 +447,22 @@ def test_targets_may_name_a_study_outside_the_meta_analysis(tmp_path):
     assert "studies named apart" in str(err.value)
 
 
+def test_calibrate_progress_moves_through_a_covariance_point():
+    from strainsim.studies.calibration import calibrate
+
+    shipped = load_targets()
+    chosen = tuple(t for t in shipped.targets if t.name in (
+        "TARGET NYHA improved, control", "concordant, image-guided arms"))
+    params = tuple(p for p in shipped.parameters if p.name == "placement.aim_success")
+    seen = []
+    result = calibrate(five_trial_specs(), Targets(chosen, params, "probe"), replicates=2,
+                       seed=1, max_evals=4, covariance_replicates=3, progress=seen.append)
+    # the first evaluation, the start's covariance (3 replicates twice: with and without
+    # the trials' differences), moves in sixths before it counts as one
+    assert seen[:7] == pytest.approx([1 / 6, 2 / 6, 3 / 6, 4 / 6, 5 / 6, 1.0, 1.0])
+    assert seen == sorted(seen) and seen[-1] == result.evaluations
+
+
 def test_the_homogeneous_run_counts_on_in_the_progress():
     from strainsim.studies.calibration import needs_homogeneous_run
 

@@ -785,13 +785,27 @@ class _Objective:
             return self.seen[point, True]
         key = (point, full)
         if key not in self.seen:
-            self.seen[key] = evaluate(self.specs, self.targets, self.values(x),
-                                      self.replicates, self.seed, purpose="calibration",
-                                      heterogeneity=full)
-            self.count += 1
-            if self.progress is not None:
-                self.progress(self.count)
+            self.seen[key] = self._simulate(x, self.replicates, full)
         return self.seen[key]
+
+    def _simulate(self, x, replicates: int, full: bool) -> Evaluation:
+        # one evaluation on the calibration seeds, counted; the progress callback sees
+        # its replicates as a fraction of an evaluation (a covariance point's hundreds of
+        # replicates move the bar too)
+        tick = None
+        if self.progress is not None:
+            runs = 2 if full and needs_homogeneous_run(self.specs, self.targets) else 1
+            done, total = self.count, runs * replicates
+
+            def tick(simulated):
+                self.progress(done + simulated / total)
+        evaluation = evaluate(self.specs, self.targets, self.values(x), replicates,
+                              self.seed, progress=tick, purpose="calibration",
+                              heterogeneity=full)
+        self.count += 1
+        if self.progress is not None:
+            self.progress(self.count)
+        return evaluation
 
     def use_covariance(self, x) -> Evaluation:
         """Whiten by the covariance at ``x`` (held fixed while the optimizer runs, so the
@@ -805,12 +819,7 @@ class _Objective:
             if self.covariance_replicates == self.replicates:
                 evaluation = self.evaluation(x, full=True)
             else:
-                evaluation = evaluate(self.specs, self.targets, self.values(x),
-                                      self.covariance_replicates, self.seed,
-                                      purpose="calibration")
-                self.count += 1
-                if self.progress is not None:
-                    self.progress(self.count)
+                evaluation = self._simulate(x, self.covariance_replicates, True)
             targets = self.targets.targets
             cov = covariance(targets, evaluation.samples, evaluation.heterogeneity,
                              mean_replicates=self.replicates)
@@ -898,7 +907,7 @@ def calibrate(specs: list[TrialSpec], targets: Targets, replicates: int = 40, se
     ``covariance_replicates`` replicates (default ``replicates``; more make its
     correlations those a validation of as many replicates sees) on the same seeds;
     ``start`` and ``best`` are those evaluations. ``progress`` is called with the number
-    of evaluations done. ``shared_start`` (:func:`start_evaluation`, at ``start``) gives
+    of evaluations done (fractional while one is simulated). ``shared_start`` (:func:`start_evaluation`, at ``start``) gives
     the start's covariance without simulating it again.
     """
     from scipy.optimize import least_squares
