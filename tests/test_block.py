@@ -194,6 +194,52 @@ def test_merging_block_moments_is_the_moments_of_all_values(sizes, seed):
         assert np.isnan(summary.esv_change_sd)
 
 
+@given(st.integers(1, 40), st.integers(0, 2**32 - 1))
+def test_quartile_shares_are_exact_when_each_lead_has_its_own_bin(quarters, seed):
+    from strainsim.model.summary import QLV_BINS, quartile_shares
+
+    rng = np.random.default_rng(seed)
+    n = 4 * min(quarters, QLV_BINS // 4)
+    bins = np.sort(rng.choice(QLV_BINS, n, replace=False))
+    responder = rng.random(n) < 0.5
+    leads = np.zeros(QLV_BINS, np.int64)
+    responders = np.zeros(QLV_BINS, np.int64)
+    leads[bins] = 1
+    responders[bins] = responder
+    low, high = quartile_shares(leads, responders)
+    assert low == pytest.approx(responder[:n // 4].mean(), abs=1e-12)
+    assert high == pytest.approx(responder[-(n // 4):].mean(), abs=1e-12)
+    # the histogram read from the other end swaps them
+    assert quartile_shares(leads[::-1].copy(), responders[::-1].copy()) == pytest.approx(
+        (high, low), abs=1e-12)
+    assert all(np.isnan(quartile_shares(np.zeros(QLV_BINS, np.int64),
+                                        np.zeros(QLV_BINS, np.int64))))
+
+
+def test_an_arm_summarys_qlv_quartiles_are_its_patients():
+    from strainsim.model.summary import QLV_BIN_MS
+    from strainsim.studies.trials import simulate_arm
+
+    spec = TrialSpec(name="q", n_image_guided=2, n_control=2000)
+    arm = simulate_arm(2000, False, spec, np.random.SeedSequence(4), keep_patients=True)
+    lead = arm.placement.lead_segment
+    kept = lead > 0
+    qlv = arm.patients.activation.activation_ms[np.flatnonzero(kept), lead[kept] - 1]
+    responder = arm.outcomes.esv_change_pct[kept] <= -15.0
+    order = np.argsort(qlv, kind="stable")
+    quarter = kept.sum() // 4
+    # within what sharing the bins a quarter ends in can move: a bin's leads over a quarter
+    edge = max(np.sum(np.floor(qlv / QLV_BIN_MS) == np.floor(np.sort(qlv)[k] / QLV_BIN_MS))
+               for k in (quarter, -quarter)) / quarter
+    s = arm.summary
+    assert abs(s.esv_responders_lowest_qlv_quartile
+               - responder[order[:quarter]].mean()) <= edge + 1e-12
+    assert abs(s.esv_responders_highest_qlv_quartile
+               - responder[order[-quarter:]].mean()) <= edge + 1e-12
+    # the remodelling the model grades by the delay the lead captures shows here
+    assert s.esv_responders_highest_qlv_quartile > s.esv_responders_lowest_qlv_quartile
+
+
 # --- common random numbers across what-if levels ----------------------------------------
 def test_each_level_is_the_block_it_replaces():
     from strainsim.model.block import simulate_block_levels

@@ -36,10 +36,12 @@ import numpy as np
 from strainsim.segments import N_SEGMENTS, load_segments
 
 __all__ = ["ArmSummary", "BLOCK_STATS", "block_stats_kernel", "merge", "merge_kernel",
-           "septal_mask",
+           "septal_mask", "quartile_shares", "QLV_BIN_MS", "QLV_BINS",
            "RESPONDER_ESV_CHANGE_PCT", "LEAD_REGIONS", "lead_regions"]
 
 RESPONDER_ESV_CHANGE_PCT = -15.0  # an LVESV responder: a reduction of at least 15 %
+QLV_BIN_MS = 2.0   # the Q-LV histogram's bin width (ms) ...
+QLV_BINS = 160     # ... and bins from 0 ms; longer Q-LVs count in the last
 
 _COUNTS = ("n", "nyha_improved", "esv_responders",
            "measured_none", "measured_concordant", "measured_adjacent", "measured_remote",
@@ -50,8 +52,11 @@ _SUMS = ("esv_concordant_sum", "esv_discordant_sum", "ef_concordant_sum",
          "ef_discordant_sum", "reduction_sum", "resync_sum", "qlv_sum",
          "esv_mean", "esv_m2", "edv_mean", "edv_m2", "ef_mean", "ef_m2")
 
+_HISTOGRAMS = ("qlv_leads", "qlv_responders")
+
 BLOCK_STATS = np.dtype([(name, np.int64) for name in _COUNTS]
-                       + [(name, np.float64) for name in _SUMS])
+                       + [(name, np.float64) for name in _SUMS]
+                       + [(name, np.int64, (QLV_BINS,)) for name in _HISTOGRAMS])
 """One block's statistics: counts of patients (NYHA improved, LVESV responders, lead
 classes against the measured target and the true latest segment, ``none`` where there
 is no target; septal true latest segments; leads on scar), the LVESV change summed over
@@ -60,7 +65,9 @@ summed, the mean and sum of squared deviations (``m2``) of the LVESV, LVEDV (% c
 and LVEF (points) changes, and the total activation time's reduction by pacing summed
 (ms, and as a share of the intrinsic time); the leads (``leads``), the non-apical ones by
 region (:data:`LEAD_REGIONS`) and the intrinsic activation time at the lead summed
-(``qlv_sum``, ms: the Q-LV an electrogram there would show)."""
+(``qlv_sum``, ms: the Q-LV an electrogram there would show); and the leads and the LVESV
+responders among them by Q-LV, in bins of :data:`QLV_BIN_MS` (``qlv_leads``,
+``qlv_responders``: the Q-LV quartiles' responders of :class:`ArmSummary`)."""
 
 # how registries and trials group non-apical LV lead positions by fluoroscopy (Behon
 # 2020, physiology.toml; TARGET, trials.toml), read on the basal and mid walls: "posterior" is the wall the AHA's
@@ -111,6 +118,9 @@ class ArmSummary:
         Shares of the non-apical leads in each region (:data:`LEAD_REGIONS`).
     qlv_mean_ms : float
         Mean intrinsic activation time at the lead (ms from QRS onset).
+    esv_responders_lowest_qlv_quartile, esv_responders_highest_qlv_quartile : float
+        Share of LVESV responders among the quarter of the leads with the shortest and
+        with the longest Q-LV (:func:`quartile_shares`).
     """
 
     n: int
@@ -141,6 +151,8 @@ class ArmSummary:
     lead_lateral_share: float
     lead_posterior_share: float
     qlv_mean_ms: float
+    esv_responders_lowest_qlv_quartile: float
+    esv_responders_highest_qlv_quartile: float
 
     @property
     def concordant_or_adjacent_measured(self) -> float:
@@ -194,12 +206,19 @@ def block_stats_kernel(o, a, septal, regions, out):
     r.nyha_change_sum = 0
     r.lead_anterior = r.lead_lateral = r.lead_posterior = r.leads = 0
     r.qlv_sum = 0.0
+    for k in range(QLV_BINS):
+        r.qlv_leads[k] = 0
+        r.qlv_responders[k] = 0
     nyha_change, resync, lead, activation = o.nyha_class_change, a.resync, a.lead, \
         a.activation_ms
     for i in range(n):
         if lead[i] > 0:
             r.leads += 1
-            r.qlv_sum += activation[i, lead[i] - 1]
+            qlv = activation[i, lead[i] - 1]
+            r.qlv_sum += qlv
+            k = min(max(int(qlv / QLV_BIN_MS), 0), QLV_BINS - 1)
+            r.qlv_leads[k] += 1
+            r.qlv_responders[k] += esv_change[i] <= RESPONDER_ESV_CHANGE_PCT
             region = regions[lead[i]]
             if region == 1:
                 r.lead_anterior += 1
@@ -296,6 +315,39 @@ def _shares(a, b, c):
 
 
 @numba.njit(cache=True)
+def _tail_share(leads, responders, quarter, step):
+    # responders over the ``quarter`` leads at one end of the histogram (``step`` +1 from
+    # the shortest Q-LV, -1 from the longest), the bin the quarter ends in counted in
+    # proportion
+    taken = found = 0.0
+    k = 0 if step > 0 else leads.shape[0] - 1
+    while 0 <= k < leads.shape[0] and taken < quarter:
+        if leads[k]:
+            part = min(1.0, (quarter - taken) / leads[k])
+            taken += part * leads[k]
+            found += part * responders[k]
+        k += step
+    return found / quarter
+
+
+@numba.njit(cache=True)
+def quartile_shares(leads, responders):
+    """Share of LVESV responders in the lowest and in the highest Q-LV quartile, from
+    the leads (``leads``) and responders (``responders``) per Q-LV bin
+    (:data:`QLV_BIN_MS`): the quarter of the leads at each end, the bin where a quarter
+    ends counted in proportion (its responders taken as spread evenly over its leads).
+    NaN without leads."""
+    total = 0
+    for k in range(leads.shape[0]):
+        total += leads[k]
+    if total == 0:
+        return np.nan, np.nan
+    quarter = total / 4.0
+    return (_tail_share(leads, responders, quarter, 1),
+            _tail_share(leads, responders, quarter, -1))
+
+
+@numba.njit(cache=True)
 def merge_kernel(stats):
     """The fields of :class:`ArmSummary`, in order, from the blocks' records ``stats``
     (:data:`BLOCK_STATS`, block order): counts and sums added in block order, the
@@ -304,8 +356,13 @@ def merge_kernel(stats):
     m_none = m_conc = m_adj = m_rem = t_none = t_conc = t_adj = t_rem = 0
     septal = on_scar = nyha_change = anterior = lateral = posterior = leads = 0
     esv_conc = esv_disc = ef_conc = ef_disc = reduction = resync = qlv = 0.0
+    qlv_leads = np.zeros(QLV_BINS, np.int64)
+    qlv_responders = np.zeros(QLV_BINS, np.int64)
     for b in range(stats.shape[0]):
         r = stats[b]
+        for k in range(QLV_BINS):
+            qlv_leads[k] += r.qlv_leads[k]
+            qlv_responders[k] += r.qlv_responders[k]
         n += r.n
         nyha += r.nyha_improved
         responders += r.esv_responders
@@ -338,12 +395,13 @@ def merge_kernel(stats):
     ct, at, rt = _shares(t_conc, t_adj, t_rem)
     discordant = m_adj + m_rem
     non_apical = anterior + lateral + posterior
+    lowest, highest = quartile_shares(qlv_leads, qlv_responders)
     return (n, nyha, responders, esv_mean, esv_sd, edv_mean, edv_sd, ef_mean, ef_sd,
             cm, am, rm, ct, at, rt, _ratio(septal, n), _ratio(on_scar, n),
             _ratio(esv_conc, m_conc), _ratio(esv_disc, discordant), _ratio(reduction, n),
             _ratio(nyha_change, n), _ratio(ef_conc, m_conc), _ratio(ef_disc, discordant),
             _ratio(resync, n), _ratio(anterior, non_apical), _ratio(lateral, non_apical),
-            _ratio(posterior, non_apical), _ratio(qlv, leads))
+            _ratio(posterior, non_apical), _ratio(qlv, leads), lowest, highest)
 
 
 def merge(stats: np.ndarray) -> ArmSummary:

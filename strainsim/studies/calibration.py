@@ -94,6 +94,8 @@ QUANTITIES = {
     "lead_anterior_share": lambda a: a.lead_anterior_share,
     "lead_posterior_share": lambda a: a.lead_posterior_share,
     "qlv_mean_ms": lambda a: a.qlv_mean_ms,
+    "esv_responders_lowest_qlv_quartile": lambda a: a.esv_responders_lowest_qlv_quartile,
+    "esv_responders_highest_qlv_quartile": lambda a: a.esv_responders_highest_qlv_quartile,
     "lead_on_scar": lambda a: a.lead_on_scar,
 }
 _SECTIONS = ("population", "activation", "curves", "placement", "outcomes", "pacing")
@@ -895,7 +897,7 @@ def parameter_uncertainty(objective: _Objective, x: np.ndarray,
 def calibrate(specs: list[TrialSpec], targets: Targets, replicates: int = 40, seed: int = 0,
               max_evals: int = 300, start: dict[str, float] | None = None,
               progress=None, covariance_replicates: int | None = None,
-              shared_start: SharedStart | None = None) -> CalibrationResult:
+              *, shared_start: SharedStart | None = None) -> CalibrationResult:
     """Fit the free parameters to the fitted targets: minimum chi-square.
 
     :func:`scipy.optimize.least_squares` (trust region reflective, inside the boxes) on
@@ -945,7 +947,7 @@ def calibrate(specs: list[TrialSpec], targets: Targets, replicates: int = 40, se
 def uncertainty_at(specs: list[TrialSpec], targets: Targets, values: dict | None = None,
                    replicates: int = 40, seed: int = 0, progress=None,
                    covariance_replicates: int | None = None,
-                   shared_start: SharedStart | None = None) -> tuple:
+                   *, shared_start: SharedStart | None = None) -> tuple:
     """The free parameters' SEs and identification at ``values`` (default: the shipped
     ones), on the calibration seeds (:func:`parameter_uncertainty`; the covariance from
     ``covariance_replicates``, as in :func:`calibrate`, or from ``shared_start``)."""
@@ -995,7 +997,7 @@ def check_leave_one_trial_out(specs: list[TrialSpec], targets: Targets) -> list[
 def leave_one_trial_out(specs: list[TrialSpec], targets: Targets, replicates: int = 40,
                         seed: int = 0, max_evals: int = 300, progress=None,
                         covariance_replicates: int | None = None,
-                        shared_start: SharedStart | None = None) -> list[LeftOut]:
+                        *, shared_start: SharedStart | None = None) -> list[LeftOut]:
     """Refit without each trial's own targets and predict them out of sample.
 
     For every trial with fitted targets of its own, the targets of that trial are
