@@ -54,10 +54,12 @@ def test_the_default_world_is_the_published_meta_analysis():
     specs = meta_specs(ExplorerSettings())
     assert [s.name for s in specs] == ["TARGET", "STARTER", "ImagingCRT", "ElectroCRT", "Lund"]
     assert sum(s.n_total for s in specs) == 818
-    more = meta_specs(ExplorerSettings(trials=7, size=2.0, fps=30.0, arm_sd_pct=1.0))
+    more = meta_specs(ExplorerSettings(trials=7, size=2.0, fps=30.0, arm_sd_pct=1.0,
+                                       edv_arm_sd_pct=6.0))
     assert len({s.name for s in more}) == 7 and more[5].name == "TARGET-2"
     assert more[0].n_image_guided == 220 and more[0].curves.fps == 30.0
-    assert all(s.outcomes.arm_sd_pct == 1.0 for s in more)
+    assert all(s.outcomes.arm_sd_pct == 1.0 and s.outcomes.edv_arm_sd_pct == 6.0
+               for s in more)
 
 
 def test_one_meta_analysis_forces_the_concordance_and_is_reproducible():

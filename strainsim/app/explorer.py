@@ -81,6 +81,9 @@ class ExplorerSettings:
         NYHA log-odds added in the image-guided arm not through volumes.
     arm_sd_pct : float
         Between-trial SD of each arm's LVESV change (%).
+    edv_arm_sd_pct : float
+        Between-trial SD of each arm's LVEDV change beyond what its LVESV change
+        carries (%).
     noise_sd_pct, fps : float
         Speckle-tracking noise (% strain) and frame rate of the echo.
     method, test : str
@@ -113,6 +116,12 @@ class ExplorerSettings:
     arm_sd_pct: float = quantity(_OUTCOMES.arm_sd_pct, unit="%", low=0, high=20,
                                  doc="How much trials differ: the SD of each arm's "
                                  "own shift of the LVESV change between trials (%).")
+    edv_arm_sd_pct: float = quantity(_OUTCOMES.edv_arm_sd_pct, unit="%", low=0, high=20,
+                                     doc="How much the arms' echo readings of "
+                                     "end-diastole differ between trials: the SD of each "
+                                     "arm's own shift of the LVEDV change beyond what its "
+                                     "LVESV change carries (%); it widens the LVEDV and "
+                                     "LVEF intervals, not the LVESV one.")
     noise_sd_pct: float = quantity(_CURVES.noise_sd_pct, unit="%", low=0, high=5,
                                    doc="Noise of the speckle-tracking strain curves "
                                    "(% strain): more noise, more often the wrong latest "
@@ -142,7 +151,8 @@ SETTINGS = {name: ((d.choices, None, None) if d.choices is not None
             for name, d in declarations(ExplorerSettings).items()}
 # the settings that are model parameters, with the class that declares them
 MODEL_PARAMETERS = {"resync_max_pct": OutcomeParams, "nyha_unblinded_logodds": OutcomeParams,
-                    "arm_sd_pct": OutcomeParams, "noise_sd_pct": CurveParams,
+                    "arm_sd_pct": OutcomeParams, "edv_arm_sd_pct": OutcomeParams,
+                    "noise_sd_pct": CurveParams,
                     "fps": CurveParams}
 
 
@@ -206,7 +216,8 @@ def meta_specs(settings: ExplorerSettings) -> list:
             curves=replace(spec.curves, noise_sd_pct=settings.noise_sd_pct, fps=settings.fps),
             outcomes=replace(spec.outcomes, resync_max_pct=settings.resync_max_pct,
                              nyha_unblinded_logodds=settings.nyha_unblinded_logodds,
-                             arm_sd_pct=settings.arm_sd_pct)))
+                             arm_sd_pct=settings.arm_sd_pct,
+                             edv_arm_sd_pct=settings.edv_arm_sd_pct)))
     return specs
 
 

@@ -1,8 +1,9 @@
 """The concordance explorer page, laid out with Panel; the logic is :mod:`strainsim.app.explorer`.
 
 Two tabs. *Trials*: sliders for the image-guided concordance, the number and
-size of trials, the benefit of a concordant / adjacent lead, between-trial
-heterogeneity, tracking noise and frame rate, the pooling method and test; one
+size of trials, the remodelling of full resynchronization, the NYHA effect not
+through volumes, between-trial heterogeneity (of each arm's LVESV change and its
+LVEDV reading), tracking noise and frame rate, the pooling method and test; one
 virtual meta-analysis as a forest plot (a re-roll button draws another, the
 seed is shown), and power, false positives and patients needed against
 concordance, with the published meta-analysis marked. *Patient*: one patient's
@@ -170,6 +171,8 @@ def _trials_view(settings: ExplorerSettings, problems: list[str]):
         "nyha_unblinded_logodds": _slider("nyha_unblinded_logodds",
                                           "NYHA effect not through volumes (log-odds)", 0.1),
         "arm_sd_pct": _slider("arm_sd_pct", "between-trial SD of each arm (%)", 0.5),
+        "edv_arm_sd_pct": _slider("edv_arm_sd_pct",
+                                  "between-trial SD of each arm's LVEDV reading (%)", 0.5),
         "noise_sd_pct": _slider("noise_sd_pct", "speckle-tracking noise (% strain)", 0.1),
         "fps": _slider("fps", "frame rate (fps)", 5.0),
         "method": pn.widgets.Select(label="pooling (between-trial variance tau^2)",
