@@ -349,3 +349,47 @@ def test_a_click_on_the_bullseye_puts_the_lead_there(quick):
     assert select.value == 5
     assert any("A lead in segment 5" in (p.object or "") for p in page.select()
                if type(p).__name__ == "Markdown")
+
+
+def test_view_threads_compute_report_failures_and_never_hold_up_the_exit():
+    import subprocess
+    import sys
+    import time
+
+    from strainsim.app.explorer_page import _VIEWS
+
+    assert _VIEWS.submit(lambda: 6 * 7).result(timeout=10) == 42
+    with pytest.raises(ValueError, match="refused"):
+        _VIEWS.submit(lambda: (_ for _ in ()).throw(ValueError("refused"))).result(10)
+    # a server stopped while a slow view is still being computed exits at once
+    started = time.monotonic()
+    run = subprocess.run([sys.executable, "-c",
+                          "import time; from strainsim.app.explorer_page import _VIEWS; "
+                          "_VIEWS.submit(lambda: time.sleep(120)); time.sleep(0.5)"],
+                         capture_output=True, text=True, timeout=100)
+    assert run.returncode == 0, run.stderr
+    assert time.monotonic() - started < 60
+
+
+def test_a_tab_that_leaves_before_its_session_is_not_logged_as_an_error():
+    import logging
+    import sys
+
+    from strainsim.app.explorer_page import _left_before_its_session
+
+    def record_of(filename):
+        code = compile("def on_close():\n    session()\n\ndef session():\n    assert False\n",
+                       filename, "exec")
+        space = {}
+        exec(code, space)
+        try:
+            space["on_close"]()
+        except AssertionError:
+            info = sys.exc_info()
+        return logging.LogRecord("tornado.application", logging.ERROR, "web.py", 1,
+                                 "Uncaught exception", None, info)
+
+    assert not _left_before_its_session(record_of("/lib/bokeh/server/connection.py"))
+    assert _left_before_its_session(record_of("/lib/strainsim/app/explorer_page.py"))
+    assert _left_before_its_session(logging.LogRecord("tornado.application", logging.ERROR,
+                                                      "web.py", 1, "other", None, None))

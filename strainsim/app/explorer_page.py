@@ -20,9 +20,14 @@ Importing this module imports Panel: only ``strainsim explore`` does.
 from __future__ import annotations
 
 import asyncio
+import logging
 import math
+import queue
 import sys
-from concurrent.futures import ThreadPoolExecutor
+import threading
+import traceback
+from concurrent.futures import Future
+from pathlib import Path
 
 import panel as pn
 
@@ -47,9 +52,39 @@ from strainsim.params import declarations
 __all__ = ["build_page", "serve"]
 
 _MAPPER = None  # worker processes for the power curves, set by serve()
+
+
+class _ViewThreads:
+    """A fixed set of daemon threads that compute views: a view is only ever shown, so
+    one still running when the server stops is dropped, not waited for (a
+    ``ThreadPoolExecutor``'s threads are joined at exit, and a refine running in one
+    would hold up Ctrl-C)."""
+
+    def __init__(self, threads: int):
+        self.queue: queue.SimpleQueue = queue.SimpleQueue()
+        for k in range(threads):
+            threading.Thread(target=self._work, name=f"strainsim-view-{k}",
+                             daemon=True).start()
+
+    def _work(self):
+        while True:
+            future, compute = self.queue.get()
+            if not future.set_running_or_notify_cancel():
+                continue
+            try:
+                future.set_result(compute())
+            except BaseException as exc:   # shown on the page by the waiting task
+                future.set_exception(exc)
+
+    def submit(self, compute) -> Future:
+        future: Future = Future()
+        self.queue.put((future, compute))
+        return future
+
+
 # views are computed off the page's event loop, so one session's refine never holds up
 # another session's slider; figures are drawn one at a time (explorer.FIGURE_LOCK)
-_VIEWS = ThreadPoolExecutor(max_workers=8, thread_name_prefix="strainsim-view")
+_VIEWS = _ViewThreads(8)
 
 
 class _Latest:
@@ -451,7 +486,8 @@ def _session():
 
 def _ignore_departed_clients() -> None:
     """A browser tab that closes while the page still sends to it is not an error: its
-    closed websocket is not reported (asyncio would print a traceback for it)."""
+    closed websocket is not reported (asyncio would print a traceback for it), nor is
+    one that closes before its session was made (:func:`_left_before_its_session`)."""
     from tornado.ioloop import IOLoop
 
     loop = IOLoop.current().asyncio_loop
@@ -464,6 +500,21 @@ def _ignore_departed_clients() -> None:
         loop.default_exception_handler(context)
 
     loop.set_exception_handler(handler)
+    logging.getLogger("tornado.application").addFilter(_left_before_its_session)
+
+
+def _left_before_its_session(record: logging.LogRecord) -> bool:
+    """False for the one error Bokeh's server logs when a tab's websocket closes before
+    its session was made (the tab left while its page was still being built: nothing is
+    lost); every other record passes."""
+    exc = record.exc_info[1] if record.exc_info else None
+    if not isinstance(exc, AssertionError):
+        return True
+    frames = traceback.extract_tb(exc.__traceback__)
+    return not (frames and frames[-1].name == "session"
+                and Path(frames[-1].filename).parts[-3:] == ("bokeh", "server",
+                                                               "connection.py")
+                and any(f.name == "on_close" for f in frames))
 
 
 def serve(port: int, host: str, open_browser: bool, workers: int = 2,
