@@ -212,13 +212,14 @@ def block_stats_kernel(o, a, septal, regions, out):
     nyha_change, resync, lead, activation = o.nyha_class_change, a.resync, a.lead, \
         a.activation_ms
     for i in range(n):
+        responder = esv_change[i] <= RESPONDER_ESV_CHANGE_PCT
         if lead[i] > 0:
             r.leads += 1
             qlv = activation[i, lead[i] - 1]
             r.qlv_sum += qlv
             k = min(max(int(qlv / QLV_BIN_MS), 0), QLV_BINS - 1)
             r.qlv_leads[k] += 1
-            r.qlv_responders[k] += esv_change[i] <= RESPONDER_ESV_CHANGE_PCT
+            r.qlv_responders[k] += responder
             region = regions[lead[i]]
             if region == 1:
                 r.lead_anterior += 1
@@ -230,7 +231,7 @@ def block_stats_kernel(o, a, septal, regions, out):
         r.resync_sum += resync[i]
         r.nyha_change_sum += nyha_change[i]
         r.nyha_improved += nyha[i]
-        r.esv_responders += esv_change[i] <= RESPONDER_ESV_CHANGE_PCT
+        r.esv_responders += responder
         c = vs_measured[i]
         if c < 0:
             r.measured_none += 1

@@ -729,19 +729,30 @@ class CalibrationResult:
     seed: int
 
 
+def _covariance_replicates(replicates: int, covariance_replicates: int | None) -> int:
+    # a fit's covariance comes from at least its means' replicates
+    return max(replicates, covariance_replicates or replicates)
+
+
+def _point(x) -> tuple:
+    # an evaluation's cache key: the scaled parameters, rounded
+    return tuple(np.round(np.asarray(x, float), 12))
+
+
 class _Objective:
     """Whitened residuals of the fitted targets as a function of the parameters scaled
     to [0, 1] within their boxes, every evaluation on the same seeds."""
 
     def __init__(self, specs, targets, replicates, seed, progress, covariance_replicates=None):
         self.specs, self.targets, self.replicates, self.seed = specs, targets, replicates, seed
-        self.covariance_replicates = max(replicates, covariance_replicates or replicates)
+        self.covariance_replicates = _covariance_replicates(replicates, covariance_replicates)
         self.progress, self.count, self.seen, self.at_covariance = progress, 0, {}, {}
         params = targets.parameters
         self.lows = np.array([p.low for p in params])
         self.widths = np.array([p.high - p.low for p in params])
         self.fitted = np.array([t.fit for t in targets.targets])
         self.whiten = None
+        self.given = {}   # covariance evaluations simulated once for several fits
 
     def start(self, initial: dict | None) -> np.ndarray:
         """The scaled point of ``initial`` (default: the specs' current values)."""
@@ -764,16 +775,8 @@ class _Objective:
         samples, variance = evaluation.samples[:, index], evaluation.heterogeneity[index]
         mean, low, high, z, cov, chi2, df = goodness_of_fit(
             targets, samples, len(self.targets.parameters), variance)
-        own = Evaluation(values, samples, evaluation.pooled, mean, low, high, z, cov, chi2,
-                         df, variance)
-        point = tuple(np.round(np.asarray(x, float), 12))
-        if self.covariance_replicates == self.replicates:
-            self.seen[point, True] = own
-        full = covariance(targets, samples, variance, mean_replicates=self.replicates)
-        self.at_covariance[point] = own, full[np.ix_(self.fitted, self.fitted)]
-        self.count += 1   # an evaluation the fit uses, though simulated once for several
-        if self.progress is not None:
-            self.progress(self.count)
+        self.given[_point(x)] = Evaluation(values, samples, evaluation.pooled, mean, low,
+                                           high, z, cov, chi2, df, variance)
 
     def values(self, x) -> dict:
         return {p.name: float(self.lows[k] + self.widths[k] * min(max(x[k], 0.0), 1.0))
@@ -782,7 +785,7 @@ class _Objective:
     def evaluation(self, x, full: bool = False) -> Evaluation:
         """The world at ``x``; ``full`` also with the between-trial variance (the
         covariance's; the residuals need only the means)."""
-        point = tuple(np.round(np.asarray(x, float), 12))
+        point = _point(x)
         if not full and (point, True) in self.seen:   # the same replicates' means
             return self.seen[point, True]
         key = (point, full)
@@ -804,10 +807,13 @@ class _Objective:
         evaluation = evaluate(self.specs, self.targets, self.values(x), replicates,
                               self.seed, progress=tick, purpose="calibration",
                               heterogeneity=full)
+        self._counted()
+        return evaluation
+
+    def _counted(self) -> None:
         self.count += 1
         if self.progress is not None:
             self.progress(self.count)
-        return evaluation
 
     def use_covariance(self, x) -> Evaluation:
         """Whiten by the covariance at ``x`` (held fixed while the optimizer runs, so the
@@ -816,9 +822,14 @@ class _Objective:
         first ``replicates`` of them are the means'), with the between-trial variance, the
         simulation's variance of the mean counted for the ``replicates`` the residuals'
         means come from."""
-        point = tuple(np.round(np.asarray(x, float), 12))
+        point = _point(x)
         if point not in self.at_covariance:
-            if self.covariance_replicates == self.replicates:
+            evaluation = self.given.pop(point, None)
+            if evaluation is not None:   # an evaluation the fit uses, simulated elsewhere
+                self._counted()
+                if self.covariance_replicates == self.replicates:
+                    self.seen[point, True] = evaluation   # the means' too
+            elif self.covariance_replicates == self.replicates:
                 evaluation = self.evaluation(x, full=True)
             else:
                 evaluation = self._simulate(x, self.covariance_replicates, True)
@@ -909,8 +920,9 @@ def calibrate(specs: list[TrialSpec], targets: Targets, replicates: int = 40, se
     ``covariance_replicates`` replicates (default ``replicates``; more make its
     correlations those a validation of as many replicates sees) on the same seeds;
     ``start`` and ``best`` are those evaluations. ``progress`` is called with the number
-    of evaluations done (fractional while one is simulated). ``shared_start`` (:func:`start_evaluation`, at ``start``) gives
-    the start's covariance without simulating it again.
+    of evaluations done (fractional while one is simulated). ``shared_start``
+    (:func:`start_evaluation`, at ``start``) gives the start's covariance without
+    simulating it again.
     """
     from scipy.optimize import least_squares
 
@@ -1011,9 +1023,8 @@ def leave_one_trial_out(specs: list[TrialSpec], targets: Targets, replicates: in
     """
     names = check_leave_one_trial_out(specs, targets)
     if shared_start is None:
-        shared_start = start_evaluation(specs, targets,
-                                        max(replicates, covariance_replicates or replicates),
-                                        seed)
+        shared_start = start_evaluation(
+            specs, targets, _covariance_replicates(replicates, covariance_replicates), seed)
     out = []
     for k, name in enumerate(names):
         kept = replace(targets, targets=tuple(t for t in targets.targets
