@@ -324,7 +324,7 @@ def test_calibration_recovers_known_parameters():
 def test_validate_and_calibrate_commands(cli, tmp_path):
     run = cli(["validate", "--replicates", "3", "--out", str(tmp_path / "v")])
     assert run.code == 0 and "pooled NYHA improvement OR" in run.out
-    assert "chi-square" in run.out and "published pattern" in run.out
+    assert "chi-square" in run.out and "published pattern" in run.out and "MCSE" in run.out
     assert {p.name for p in (tmp_path / "v").iterdir()} == {
         "targets.csv", "calibration.json", "calibration.png"}
     run = cli(["calibrate", "--replicates", "2", "--max-evals", "3",
@@ -334,7 +334,8 @@ def test_validate_and_calibrate_commands(cli, tmp_path):
         "targets.csv", "calibration.json", "calibration.png", "fitted.toml"}
     assert "outcomes.resync_max_pct" in run.out
     info = json.loads(run.out)
-    assert set(info["goodness_of_fit"]) == {"chi2", "df", "p"}
+    assert set(info["goodness_of_fit"]) == {"chi2", "chi2_mcse", "df", "p"}
+    assert info["goodness_of_fit"]["chi2_mcse"] > 0   # a simulated figure, with its error
     assert info["covariance_replicates"] == 4
     targets = load_targets()
     assert info["goodness_of_fit"]["df"] == (sum(t.fit for t in targets.targets)

@@ -13,6 +13,7 @@ from strainsim.studies.calibration import (
     HETEROGENEITY,
     Evaluation,
     Targets,
+    chi2_mcse,
     covariance,
     evaluate,
     goodness_of_fit,
@@ -478,3 +479,41 @@ def test_the_homogeneous_run_counts_on_in_the_progress():
     evaluate(specs, chosen, replicates=2, seed=1, n_parameters=0, progress=seen.append,
              heterogeneity=False)
     assert seen == [1, 2]
+
+
+def test_the_chi_squares_monte_carlo_error_is_its_spread_over_independent_replicates():
+    """The bootstrap MCSE of one evaluation's chi-square matches how much the statistic
+    moves between independent sets of as many replicates (a world with trial
+    differences, so the resampled between-trial variance counts too); it shrinks with
+    more replicates and is reproducible from the seed."""
+    targets = load_targets()
+    fitted = tuple(t for t in targets.targets if t.fit and t.between_trials)[:6]
+    rng = np.random.default_rng(11)
+    se = np.array([t.se for t in fitted])
+    truth = np.array([t.value for t in fitted]) + 2.0 * se   # a world that misses
+    tau = se
+    world = tuple(replace(t, statistic="arm", outcome=None, trial=f"t{k}")
+                  for k, t in enumerate(fitted))
+
+    def one(replicates):
+        calm = truth + se * rng.standard_normal((replicates, len(world)))
+        samples = calm + tau * rng.standard_normal((replicates, len(world)))
+        h = heterogeneity_variance(world, samples, calm)
+        mean, low, high, z, cov, chi2, df = goodness_of_fit(world, samples, 0, h)
+        return Evaluation({}, samples, np.zeros((replicates, 4, 3)), mean, low, high, z,
+                          cov, chi2, df, h, calm)
+
+    for replicates in (40, 160):
+        runs = [one(replicates) for _ in range(150)]
+        spread = np.std([e.chi2 for e in runs], ddof=1)
+        mcse = np.median([chi2_mcse(world, e, seed=k, draws=100)
+                          for k, e in enumerate(runs[:30])])
+        assert 0.7 < mcse / spread < 1.4, (replicates, mcse, spread)
+        if replicates == 40:
+            wide = spread
+    assert spread < 0.7 * wide                        # four times the replicates
+    e = runs[0]
+    assert chi2_mcse(world, e, seed=3) == chi2_mcse(world, e, seed=3)
+    assert chi2_mcse(world, e, seed=3) != chi2_mcse(world, e, seed=4)
+    assert np.isnan(chi2_mcse(world, replace(e, samples=e.samples[:1],
+                                             homogeneous=e.homogeneous[:1])))

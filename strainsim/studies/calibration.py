@@ -61,7 +61,7 @@ __all__ = ["Target", "FreeParameter", "Targets", "load_targets", "with_parameter
            "current_values", "Evaluation", "evaluate", "CalibrationResult", "calibrate",
            "QUANTITIES", "spec_fragment", "covariance", "purpose_seed", "ParameterFit",
            "parameter_uncertainty", "uncertainty_at", "leave_one_trial_out", "LeftOut",
-           "SharedStart", "start_evaluation",
+           "SharedStart", "start_evaluation", "chi2_mcse", "MCSE_DRAWS",
            "posterior_predictive", "trials_with_targets", "simulate_samples", "free_parameter",
            "ParameterEntry", "goodness_of_fit", "check_leave_one_trial_out"]
 
@@ -396,8 +396,9 @@ def current_values(specs: list[TrialSpec], parameters) -> dict[str, float]:
     return out
 
 
-# where each use of the random numbers starts: calibration and validation never share
-PURPOSES = ("calibration", "validation")
+# where each use of the random numbers starts: calibration and validation never share;
+# "resampling" draws the bootstrap of a chi-square's Monte Carlo error
+PURPOSES = ("calibration", "validation", "resampling")
 
 
 def purpose_seed(seed, purpose: str) -> np.random.SeedSequence:
@@ -433,6 +434,10 @@ class Evaluation:
     heterogeneity : ndarray, shape (targets,)
         Each target's between-trial variance on the fitting scale
         (:func:`heterogeneity_variance`; zeros when the world has none).
+    homogeneous : ndarray, shape (replicates, targets), optional
+        The same replicates simulated without the trials' differences, which
+        ``heterogeneity`` was taken from (None when it was not simulated): what
+        :func:`chi2_mcse` resamples with ``samples``.
     """
 
     values: dict
@@ -446,6 +451,7 @@ class Evaluation:
     chi2: float
     df: int
     heterogeneity: np.ndarray | None = None
+    homogeneous: np.ndarray | None = None
 
     @property
     def objective(self) -> float:
@@ -649,7 +655,7 @@ def evaluate(specs: list[TrialSpec], targets: Targets, values: dict[str, float] 
     seeds = purpose_seed(seed, purpose)
     samples, pooled = simulate_samples(world, targets.targets, replicates, seeds,
                                        progress=progress, studies=studies)
-    variance = np.zeros(len(targets.targets))
+    variance, homogeneous = np.zeros(len(targets.targets)), None
     if heterogeneity and needs_homogeneous_run(world, targets, studies):
         # the same replicates without the trials' differences (common random numbers)
         calm = dict.fromkeys(HETEROGENEITY, 0.0)
@@ -662,7 +668,50 @@ def evaluate(specs: list[TrialSpec], targets: Targets, values: dict[str, float] 
     mean, low, high, z, cov, chi2, df = goodness_of_fit(targets.targets, samples, n_par,
                                                         variance)
     return Evaluation(values, samples, pooled, mean, low, high, z, cov, chi2, df,
-                      variance)
+                      variance, homogeneous)
+
+
+MCSE_DRAWS = 200   # bootstrap resamples behind a chi-square's Monte Carlo error
+
+
+def chi2_mcse(targets, evaluation: Evaluation, seed=0, draws: int = MCSE_DRAWS) -> float:
+    """The Monte Carlo SE of ``evaluation``'s chi-square: its SD over ``draws`` bootstrap
+    resamples of the replicates.
+
+    The chi-square is a simulated figure: its means, its correlations and each target's
+    between-trial variance all come from the replicates, so another set of as many
+    replicates gives another value. Each resample draws the replicates with replacement
+    (with their runs without the trials' differences, ``homogeneous``, when the
+    evaluation has them) and recomputes the statistic as :func:`goodness_of_fit` does; the
+    resampling stream is the seed's own (:func:`purpose_seed`, ``"resampling"``), so one
+    seed gives one MCSE. NaN with fewer than two replicates or when the statistic is
+    infinite.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from strainsim.studies.calibration import load_targets
+    >>> targets = load_targets().targets
+    >>> chosen = tuple(t for t in targets if t.fit)[:3]
+    >>> samples = np.array([t.value for t in chosen]) + 0.1 * np.random.default_rng(0).standard_normal((50, 3))
+    >>> mean, low, high, z, cov, chi2, df = goodness_of_fit(chosen, samples, 0)
+    >>> e = Evaluation({}, samples, np.zeros((50, 4, 3)), mean, low, high, z, cov, chi2, df)
+    >>> bool(chi2_mcse(chosen, e) > 0)
+    True
+    """
+    samples, homogeneous = evaluation.samples, evaluation.homogeneous
+    replicates = samples.shape[0]
+    if replicates < 2 or not math.isfinite(evaluation.chi2):
+        return float("nan")
+    rng = np.random.default_rng(purpose_seed(seed, "resampling"))
+    stats = np.empty(draws)
+    for b in range(draws):
+        pick = rng.integers(0, replicates, replicates)
+        variance = (None if homogeneous is None else
+                    heterogeneity_variance(targets, samples[pick], homogeneous[pick]))
+        stats[b] = goodness_of_fit(targets, samples[pick], 0, variance)[5]
+    stats = stats[np.isfinite(stats)]
+    return float(np.std(stats, ddof=1)) if stats.size > 1 else float("nan")
 
 
 # how the world's trials differ: the centre and arm shifts of the ESV change, the arms'
@@ -773,10 +822,12 @@ class _Objective:
         index = [names.index(t.name) for t in self.targets.targets]
         targets = self.targets.targets
         samples, variance = evaluation.samples[:, index], evaluation.heterogeneity[index]
+        homogeneous = (None if evaluation.homogeneous is None
+                       else evaluation.homogeneous[:, index])
         mean, low, high, z, cov, chi2, df = goodness_of_fit(
             targets, samples, len(self.targets.parameters), variance)
         self.given[_point(x)] = Evaluation(values, samples, evaluation.pooled, mean, low,
-                                           high, z, cov, chi2, df, variance)
+                                           high, z, cov, chi2, df, variance, homogeneous)
 
     def values(self, x) -> dict:
         return {p.name: float(self.lows[k] + self.widths[k] * min(max(x[k], 0.0), 1.0))

@@ -42,8 +42,11 @@ def _calibration_outputs(stage: Path, rows: list[dict], info: dict, title: str) 
     save_figure(plot_calibration(rows, title=title), stage / "calibration.png")
 
 
-def _goodness(evaluation) -> dict:
-    return {"chi2": evaluation.chi2, "df": evaluation.df, "p": evaluation.p}
+def _goodness(evaluation, targets, seed: int) -> dict:
+    from strainsim.studies.calibration import chi2_mcse
+
+    return {"chi2": evaluation.chi2, "chi2_mcse": chi2_mcse(targets.targets, evaluation, seed),
+            "df": evaluation.df, "p": evaluation.p}
 
 
 def _parameters(fits) -> list[dict]:
@@ -51,9 +54,9 @@ def _parameters(fits) -> list[dict]:
              "identified": f.identified} for f in fits]
 
 
-def _echo_goodness(evaluation, what: str) -> None:
-    typer.echo(f"{what}: chi-square {evaluation.chi2:.2f} on {evaluation.df} degrees of "
-               f"freedom, p = {evaluation.p:.3g}")
+def _echo_goodness(goodness: dict, what: str) -> None:
+    typer.echo(f"{what}: chi-square {goodness['chi2']:.2f} (MCSE {goodness['chi2_mcse']:.2g}) "
+               f"on {goodness['df']} degrees of freedom, p = {goodness['p']:.3g}")
 
 
 def _echo_parameters(fits) -> None:
@@ -104,8 +107,8 @@ def calibrate(
             "covariance_replicates": covariance_replicates, "seed": seed,
             "seeds": "calibration", "evaluations": result.evaluations,
             "converged": result.converged,
-            "goodness_of_fit_start": _goodness(result.start),
-            "goodness_of_fit": _goodness(result.best),
+            "goodness_of_fit_start": _goodness(result.start, loaded_targets, seed),
+            "goodness_of_fit": _goodness(result.best, loaded_targets, seed),
             "start": result.start.values, "fitted": result.best.values,
             "parameters": _parameters(result.parameters),
             "table": rows, "table_start": start_rows}
@@ -120,8 +123,8 @@ def calibrate(
         return
     print_table(calibration_table(rows, f"targets vs the fitted world ({covariance_replicates} "
                                    f"replicates, seed {seed}, calibration seeds)"))
-    _echo_goodness(result.start, "start")
-    _echo_goodness(result.best, f"fitted after {result.evaluations} evaluations "
+    _echo_goodness(info["goodness_of_fit_start"], "start")
+    _echo_goodness(info["goodness_of_fit"], f"fitted after {result.evaluations} evaluations "
                    f"({'converged' if result.converged else 'stopped at --max-evals'})")
     _echo_parameters(result.parameters)
     typer.echo(f"targets.csv, calibration.json, calibration.png and fitted.toml in {out}/")
@@ -199,7 +202,8 @@ def validate(
     rows = calibration_rows(loaded_targets, evaluation)
     fitted = [r for r in rows if r["fit"]]
     info = {"targets": loaded_targets.source, "replicates": replicates, "seed": seed,
-            "seeds": "validation", "goodness_of_fit": _goodness(evaluation),
+            "seeds": "validation",
+            "goodness_of_fit": _goodness(evaluation, loaded_targets, seed),
             "values": evaluation.values,
             "inside_95": sum(r["inside_95"] for r in fitted), "fitted_targets": len(fitted),
             "posterior_predictive": posterior_predictive(evaluation),
@@ -235,8 +239,8 @@ def validate(
     typer.echo(f"published pattern ({ppc['pattern']}) in {100 * ppc['pattern_share']:.1f} % "
                f"(MCSE {100 * ppc['pattern_share_mcse']:.1f}) of {replicates} virtual "
                f"meta-analyses")
-    _echo_goodness(evaluation, f"{info['inside_95']} of {len(fitted)} fitted targets inside "
-                   f"the simulated 95 % range; goodness of fit")
+    _echo_goodness(info["goodness_of_fit"], f"{info['inside_95']} of {len(fitted)} fitted "
+                   "targets inside the simulated 95 % range; goodness of fit")
 
 
 @app.command("spec-schema")
