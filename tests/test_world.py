@@ -482,10 +482,10 @@ def test_the_homogeneous_run_counts_on_in_the_progress():
 
 
 def test_the_chi_squares_monte_carlo_error_is_its_spread_over_independent_replicates():
-    """The bootstrap MCSE of one evaluation's chi-square matches how much the statistic
+    """The jackknife MCSE of one evaluation's chi-square matches how much the statistic
     moves between independent sets of as many replicates (a world with trial
-    differences, so the resampled between-trial variance counts too); it shrinks with
-    more replicates and is reproducible from the seed."""
+    differences, so the between-trial variance left out with each group counts too); it
+    shrinks with more replicates and needs no random numbers."""
     targets = load_targets()
     fitted = tuple(t for t in targets.targets if t.fit and t.between_trials)[:6]
     rng = np.random.default_rng(11)
@@ -503,17 +503,15 @@ def test_the_chi_squares_monte_carlo_error_is_its_spread_over_independent_replic
         return Evaluation({}, samples, np.zeros((replicates, 4, 3)), mean, low, high, z,
                           cov, chi2, df, h, calm)
 
+    spreads = {}
     for replicates in (40, 160):
         runs = [one(replicates) for _ in range(150)]
-        spread = np.std([e.chi2 for e in runs], ddof=1)
-        mcse = np.median([chi2_mcse(world, e, seed=k, draws=100)
-                          for k, e in enumerate(runs[:30])])
-        assert 0.7 < mcse / spread < 1.4, (replicates, mcse, spread)
-        if replicates == 40:
-            wide = spread
-    assert spread < 0.7 * wide                        # four times the replicates
+        spreads[replicates] = np.std([e.chi2 for e in runs], ddof=1)
+        mcse = np.median([chi2_mcse(world, e) for e in runs[:40]])
+        assert 0.7 < mcse / spreads[replicates] < 1.4, (replicates, mcse, spreads)
+    assert spreads[160] < 0.7 * spreads[40]            # four times the replicates
     e = runs[0]
-    assert chi2_mcse(world, e, seed=3) == chi2_mcse(world, e, seed=3)
-    assert chi2_mcse(world, e, seed=3) != chi2_mcse(world, e, seed=4)
+    assert chi2_mcse(world, e) == chi2_mcse(world, e)
+    assert chi2_mcse(world, e, groups=500) == pytest.approx(chi2_mcse(world, e, groups=160))
     assert np.isnan(chi2_mcse(world, replace(e, samples=e.samples[:1],
                                              homogeneous=e.homogeneous[:1])))

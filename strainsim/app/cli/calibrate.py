@@ -42,10 +42,10 @@ def _calibration_outputs(stage: Path, rows: list[dict], info: dict, title: str) 
     save_figure(plot_calibration(rows, title=title), stage / "calibration.png")
 
 
-def _goodness(evaluation, targets, seed: int) -> dict:
+def _goodness(evaluation, targets) -> dict:
     from strainsim.studies.calibration import chi2_mcse
 
-    return {"chi2": evaluation.chi2, "chi2_mcse": chi2_mcse(targets.targets, evaluation, seed),
+    return {"chi2": evaluation.chi2, "chi2_mcse": chi2_mcse(targets.targets, evaluation),
             "df": evaluation.df, "p": evaluation.p}
 
 
@@ -107,8 +107,8 @@ def calibrate(
             "covariance_replicates": covariance_replicates, "seed": seed,
             "seeds": "calibration", "evaluations": result.evaluations,
             "converged": result.converged,
-            "goodness_of_fit_start": _goodness(result.start, loaded_targets, seed),
-            "goodness_of_fit": _goodness(result.best, loaded_targets, seed),
+            "goodness_of_fit_start": _goodness(result.start, loaded_targets),
+            "goodness_of_fit": _goodness(result.best, loaded_targets),
             "start": result.start.values, "fitted": result.best.values,
             "parameters": _parameters(result.parameters),
             "table": rows, "table_start": start_rows}
@@ -203,7 +203,7 @@ def validate(
     fitted = [r for r in rows if r["fit"]]
     info = {"targets": loaded_targets.source, "replicates": replicates, "seed": seed,
             "seeds": "validation",
-            "goodness_of_fit": _goodness(evaluation, loaded_targets, seed),
+            "goodness_of_fit": _goodness(evaluation, loaded_targets),
             "values": evaluation.values,
             "inside_95": sum(r["inside_95"] for r in fitted), "fitted_targets": len(fitted),
             "posterior_predictive": posterior_predictive(evaluation),
