@@ -351,3 +351,18 @@ def test_validate_and_calibrate_commands(cli, tmp_path):
     assert bad.code == 2 and bad.err.count("\n") == 1 and "missing.toml" in bad.err
     bad = cli(["calibrate", "--replicates", "1"])
     assert bad.code == 2 and "--replicates" in bad.err
+
+
+def test_the_commands_replicates_are_the_calibrations():
+    import inspect
+
+    from strainsim.app.cli.calibrate import calibrate as calibrate_command
+    from strainsim.app.cli.calibrate import validate as validate_command
+    from strainsim.studies.calibration import COVARIANCE_REPLICATES, FIT_REPLICATES
+
+    def default(command, name):
+        return inspect.signature(command).parameters[name].default.default
+
+    assert default(calibrate_command, "replicates") == FIT_REPLICATES
+    assert default(calibrate_command, "covariance_replicates") == COVARIANCE_REPLICATES
+    assert default(validate_command, "replicates") == COVARIANCE_REPLICATES

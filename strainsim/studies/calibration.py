@@ -61,7 +61,8 @@ __all__ = ["Target", "FreeParameter", "Targets", "load_targets", "with_parameter
            "current_values", "Evaluation", "evaluate", "CalibrationResult", "calibrate",
            "QUANTITIES", "spec_fragment", "covariance", "purpose_seed", "ParameterFit",
            "parameter_uncertainty", "uncertainty_at", "leave_one_trial_out", "LeftOut",
-           "SharedStart", "start_evaluation", "chi2_mcse", "MCSE_GROUPS",
+           "SharedStart", "start_evaluation", "chi2_mcse", "MCSE_GROUPS", "FIT_REPLICATES",
+           "COVARIANCE_REPLICATES",
            "posterior_predictive", "trials_with_targets", "simulate_samples", "free_parameter",
            "ParameterEntry", "goodness_of_fit", "check_leave_one_trial_out"]
 
@@ -935,6 +936,13 @@ def start_evaluation(specs: list[TrialSpec], targets: Targets, covariance_replic
 
 DIFF_STEP = 0.05   # finite-difference step, as a share of each parameter's box
 
+# replicates a fit's means come from, and those a validation and a fit's covariance come
+# from: at 1000 the chi-square's Monte Carlo error (chi2_mcse) is about 1.6 on the
+# shipped world, at 200 about 3.7, and a fit to means of 40 replicates followed their
+# noise (docs/calibration.md)
+FIT_REPLICATES = 200
+COVARIANCE_REPLICATES = 1000
+
 
 def parameter_uncertainty(objective: _Objective, x: np.ndarray,
                           jacobian: np.ndarray | None = None) -> tuple:
@@ -963,7 +971,8 @@ def parameter_uncertainty(objective: _Objective, x: np.ndarray,
     return tuple(out)
 
 
-def calibrate(specs: list[TrialSpec], targets: Targets, replicates: int = 40, seed: int = 0,
+def calibrate(specs: list[TrialSpec], targets: Targets, replicates: int = FIT_REPLICATES,
+              seed: int = 0,
               max_evals: int = 300, start: dict[str, float] | None = None,
               progress=None, covariance_replicates: int | None = None,
               *, shared_start: SharedStart | None = None) -> CalibrationResult:
@@ -1015,7 +1024,7 @@ def calibrate(specs: list[TrialSpec], targets: Targets, replicates: int = 40, se
 
 
 def uncertainty_at(specs: list[TrialSpec], targets: Targets, values: dict | None = None,
-                   replicates: int = 40, seed: int = 0, progress=None,
+                   replicates: int = FIT_REPLICATES, seed: int = 0, progress=None,
                    covariance_replicates: int | None = None,
                    *, shared_start: SharedStart | None = None) -> tuple:
     """The free parameters' SEs and identification at ``values`` (default: the shipped
@@ -1064,7 +1073,8 @@ def check_leave_one_trial_out(specs: list[TrialSpec], targets: Targets) -> list[
     return names
 
 
-def leave_one_trial_out(specs: list[TrialSpec], targets: Targets, replicates: int = 40,
+def leave_one_trial_out(specs: list[TrialSpec], targets: Targets,
+                        replicates: int = FIT_REPLICATES,
                         seed: int = 0, max_evals: int = 300, progress=None,
                         covariance_replicates: int | None = None,
                         *, shared_start: SharedStart | None = None) -> list[LeftOut]:

@@ -71,12 +71,13 @@ def calibrate(
                                    "cohorts/published/targets.toml)."),
     specs: list[str] = typer.Option(None, "--spec", help="Trial specs of the world (repeat; "
                                     "default: the five trials)."),
-    replicates: int = typer.Option(40, help="Virtual meta-analyses per evaluation."),
+    replicates: int = typer.Option(200, help="Virtual meta-analyses per evaluation (the "
+                                   "means the fit moves)."),
     max_evals: int = typer.Option(300, help="Objective evaluations of the fit at most "
                                   "(finite differences included; the SEs take one more "
                                   "per parameter)."),
     covariance_replicates: int = typer.Option(
-        200, help="Virtual meta-analyses the chi-square's covariance is taken from at the "
+        1000, help="Virtual meta-analyses the chi-square's covariance is taken from at the "
         "start and at each optimum (at least --replicates; the validation's count)."),
     seed: int = typer.Option(0, min=0, help="Random seed (>= 0): the common random numbers."),
     out: Path = typer.Option(Path("out/calibrate"), help="Output folder."),
@@ -136,7 +137,8 @@ def validate(
                                    "cohorts/published/targets.toml)."),
     specs: list[str] = typer.Option(None, "--spec", help="Trial specs of the world (repeat; "
                                     "default: the five trials)."),
-    replicates: int = typer.Option(200, help="Virtual meta-analyses."),
+    replicates: int = typer.Option(1000, help="Virtual meta-analyses (the parameters' SEs "
+                                   "and the refits move means of at most 200)."),
     seed: int = typer.Option(0, min=0, help="Random seed (>= 0)."),
     leave_one_trial_out: bool = typer.Option(
         False, "--leave-one-trial-out", help="Refit without each trial's own targets and "
@@ -153,6 +155,7 @@ def validate(
     from strainsim.app.display import calibration_rows, calibration_table
     from strainsim.files import check_output_folder, output_folder
     from strainsim.studies.calibration import (
+        FIT_REPLICATES,
         check_leave_one_trial_out,
         evaluate,
         needs_homogeneous_run,
@@ -189,14 +192,14 @@ def validate(
         progress, advance = progress_bar(len(loaded_targets.parameters) + 1,
                                          "parameter uncertainty")
         with progress:
-            fits = uncertainty_at(loaded, loaded_targets, replicates=min(replicates, 100),
+            fits = uncertainty_at(loaded, loaded_targets, replicates=min(replicates, FIT_REPLICATES),
                                   seed=seed, progress=advance,
                                   covariance_replicates=replicates, shared_start=shared)
     left_out = None
     if leave_one_trial_out:
         progress, advance = progress_bar(len(names), "leave-one-trial-out refits")
         with progress:
-            left_out = loto(loaded, loaded_targets, replicates=min(replicates, 40),
+            left_out = loto(loaded, loaded_targets, replicates=min(replicates, FIT_REPLICATES),
                             seed=seed, max_evals=max_evals, progress=advance,
                             covariance_replicates=replicates, shared_start=shared)
     rows = calibration_rows(loaded_targets, evaluation)
