@@ -181,7 +181,7 @@ def test_an_edv_shift_moves_the_edv_and_the_ef_but_not_the_esv():
     base = simulate_outcomes(rng=np.random.default_rng(5), **common)
     moved = simulate_outcomes(rng=np.random.default_rng(5), shift=(0.0, 4.0), **common)
     free = (base.edv_change_pct > -60) & (base.esv_ml < 0.9 * base.edv_ml)
-    assert free.mean() > 0.9
+    assert free.mean() > 0.8                       # most patients: the check means something
     np.testing.assert_allclose(moved.edv_change_pct[free] - base.edv_change_pct[free], 4.0,
                                atol=1e-9)
     np.testing.assert_allclose(moved.esv_ml[free], base.esv_ml[free], rtol=1e-12)

@@ -157,7 +157,7 @@ class PlacementParams:
     image_guided: str = choice("ste", STRATEGIES, doc="Placement strategy of the image-guided arm.")
     control: str = choice("empirical", STRATEGIES, doc="Placement strategy of the control arm.")
     aim_success: float = quantity(
-        0.3739,
+        0.3777,
         unit="fraction",
         low=0,
         high=1,
@@ -165,7 +165,7 @@ class PlacementParams:
         source="calibrated: strainsim calibrate",
     )
     miss_nearest_share: float = quantity(
-        0.3027,
+        0.3561,
         unit="fraction",
         low=0,
         high=1,
@@ -237,7 +237,7 @@ class PlacementParams:
         "imaging were anterior",
     )
     empirical_lateral_share: float = quantity(
-        0.7093,
+        0.7587,
         unit="fraction",
         low=0,
         high=1,

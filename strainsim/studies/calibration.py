@@ -62,7 +62,7 @@ __all__ = ["Target", "FreeParameter", "Targets", "load_targets", "with_parameter
            "QUANTITIES", "spec_fragment", "covariance", "purpose_seed", "ParameterFit",
            "parameter_uncertainty", "uncertainty_at", "leave_one_trial_out", "LeftOut",
            "SharedStart", "start_evaluation", "chi2_mcse", "MCSE_GROUPS", "FIT_REPLICATES",
-           "COVARIANCE_REPLICATES",
+           "COVARIANCE_REPLICATES", "REFIT_REPLICATES",
            "posterior_predictive", "trials_with_targets", "simulate_samples", "free_parameter",
            "ParameterEntry", "goodness_of_fit", "check_leave_one_trial_out"]
 
@@ -942,6 +942,9 @@ DIFF_STEP = 0.05   # finite-difference step, as a share of each parameter's box
 # noise (docs/calibration.md)
 FIT_REPLICATES = 200
 COVARIANCE_REPLICATES = 1000
+# a leave-one-trial-out refit's means: one fit per trial, so fewer (its covariance is still
+# from COVARIANCE_REPLICATES)
+REFIT_REPLICATES = 40
 
 
 def parameter_uncertainty(objective: _Objective, x: np.ndarray,
@@ -1074,7 +1077,7 @@ def check_leave_one_trial_out(specs: list[TrialSpec], targets: Targets) -> list[
 
 
 def leave_one_trial_out(specs: list[TrialSpec], targets: Targets,
-                        replicates: int = FIT_REPLICATES,
+                        replicates: int = REFIT_REPLICATES,
                         seed: int = 0, max_evals: int = 300, progress=None,
                         covariance_replicates: int | None = None,
                         *, shared_start: SharedStart | None = None) -> list[LeftOut]:

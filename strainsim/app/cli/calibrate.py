@@ -138,7 +138,7 @@ def validate(
     specs: list[str] = typer.Option(None, "--spec", help="Trial specs of the world (repeat; "
                                     "default: the five trials)."),
     replicates: int = typer.Option(1000, help="Virtual meta-analyses (the parameters' SEs "
-                                   "and the refits move means of at most 200)."),
+                                   "move means of at most 200, the refits of at most 40)."),
     seed: int = typer.Option(0, min=0, help="Random seed (>= 0)."),
     leave_one_trial_out: bool = typer.Option(
         False, "--leave-one-trial-out", help="Refit without each trial's own targets and "
@@ -156,6 +156,7 @@ def validate(
     from strainsim.files import check_output_folder, output_folder
     from strainsim.studies.calibration import (
         FIT_REPLICATES,
+        REFIT_REPLICATES,
         check_leave_one_trial_out,
         evaluate,
         needs_homogeneous_run,
@@ -199,7 +200,7 @@ def validate(
     if leave_one_trial_out:
         progress, advance = progress_bar(len(names), "leave-one-trial-out refits")
         with progress:
-            left_out = loto(loaded, loaded_targets, replicates=min(replicates, FIT_REPLICATES),
+            left_out = loto(loaded, loaded_targets, replicates=min(replicates, REFIT_REPLICATES),
                             seed=seed, max_evals=max_evals, progress=advance,
                             covariance_replicates=replicates, shared_start=shared)
     rows = calibration_rows(loaded_targets, evaluation)
