@@ -64,6 +64,36 @@ def test_an_interrupted_sweep_exits_130_leaves_no_worker_and_no_output(tmp_path,
     assert not list(tmp_path.glob(".sweep.partial-*"))
 
 
+@pytest.mark.slow
+def test_a_second_signal_while_a_run_shuts_down_still_exits_130(tmp_path):
+    # an impatient user (or a supervisor) signals twice: the second must not interrupt
+    # the shutdown the first began and end the process by a signal
+    out = tmp_path / "sweep"
+    proc = subprocess.Popen([sys.executable, "-m", "strainsim", "sweep", "--replicates",
+                             "5000", "--workers", "2", "--out", str(out)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    deadline = time.monotonic() + 60
+    workers = set()
+    while len(workers) < 2 and time.monotonic() < deadline:
+        time.sleep(0.5)
+        workers = {c for c in _children(proc.pid)
+                   if "spawn_main" in Path(f"/proc/{c}/cmdline").read_text()}
+    assert len(workers) == 2, "the worker pool did not start"
+    time.sleep(2.0)
+    proc.send_signal(signal.SIGTERM)
+    for _ in range(20):
+        time.sleep(0.01)
+        if proc.poll() is not None:
+            break
+        proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert err.strip().splitlines()[-1].startswith("strainsim: interrupted")
+    assert "Traceback" not in err
+    assert not out.exists()
+
+
 def test_an_output_folder_is_complete_or_untouched(tmp_path):
     out = tmp_path / "run"
     out.mkdir()
