@@ -240,6 +240,50 @@ def test_an_arm_summarys_qlv_quartiles_are_its_patients():
     assert s.esv_responders_highest_qlv_quartile > s.esv_responders_lowest_qlv_quartile
 
 
+def test_end_shares_read_any_fraction_of_the_leads_from_either_end():
+    from strainsim.model.summary import QLV_BINS, end_shares, quartile_shares
+
+    rng = np.random.default_rng(8)
+    n = 120                                         # one lead per bin: no shared bins
+    bins = np.sort(rng.choice(QLV_BINS, n, replace=False))
+    hit = rng.random(n) < 0.4
+    leads = np.zeros(QLV_BINS, np.int64)
+    hits = np.zeros(QLV_BINS, np.int64)
+    leads[bins] = 1
+    hits[bins] = hit
+    low, high = end_shares(leads, hits, 1.0 / 3.0)
+    assert low == pytest.approx(hit[:40].mean(), abs=1e-12)
+    assert high == pytest.approx(hit[-40:].mean(), abs=1e-12)
+    assert end_shares(leads, hits, 0.25) == quartile_shares(leads, hits)
+    # every lead in one bin: any share of it holds the bin's rate
+    one = np.zeros(QLV_BINS, np.int64)
+    one[60] = 9
+    got = np.zeros(QLV_BINS, np.int64)
+    got[60] = 3
+    assert end_shares(one, got, 1.0 / 3.0) == pytest.approx((1 / 3, 1 / 3))
+
+
+def test_an_arm_summarys_qlv_tertiles_count_its_nyha_improvement():
+    from strainsim.model.summary import QLV_BIN_MS
+    from strainsim.studies.trials import simulate_arm
+
+    spec = TrialSpec(name="q", n_image_guided=2, n_control=2000)
+    arm = simulate_arm(2000, False, spec, np.random.SeedSequence(4), keep_patients=True)
+    lead = arm.placement.lead_segment
+    kept = lead > 0
+    qlv = arm.patients.activation.activation_ms[np.flatnonzero(kept), lead[kept] - 1]
+    improved = arm.outcomes.nyha_improved[kept]
+    order = np.argsort(qlv, kind="stable")
+    third = kept.sum() // 3
+    edge = max(np.sum(np.floor(qlv / QLV_BIN_MS) == np.floor(np.sort(qlv)[k] / QLV_BIN_MS))
+               for k in (third, -third)) / third
+    s = arm.summary
+    assert abs(s.nyha_improved_lowest_qlv_tertile
+               - improved[order[:third]].mean()) <= edge + 2 / third
+    assert abs(s.nyha_improved_highest_qlv_tertile
+               - improved[order[-third:]].mean()) <= edge + 2 / third
+
+
 # --- common random numbers across what-if levels ----------------------------------------
 def test_each_level_is_the_block_it_replaces():
     from strainsim.model.block import simulate_block_levels

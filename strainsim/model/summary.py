@@ -36,7 +36,7 @@ import numpy as np
 from strainsim.segments import N_SEGMENTS, load_segments
 
 __all__ = ["ArmSummary", "BLOCK_STATS", "block_stats_kernel", "merge", "merge_kernel",
-           "septal_mask", "quartile_shares", "QLV_BIN_MS", "QLV_BINS",
+           "septal_mask", "quartile_shares", "end_shares", "QLV_BIN_MS", "QLV_BINS",
            "RESPONDER_ESV_CHANGE_PCT", "LEAD_REGIONS", "lead_regions"]
 
 RESPONDER_ESV_CHANGE_PCT = -15.0  # an LVESV responder: a reduction of at least 15 %
@@ -52,7 +52,7 @@ _SUMS = ("esv_concordant_sum", "esv_discordant_sum", "ef_concordant_sum",
          "ef_discordant_sum", "reduction_sum", "resync_sum", "qlv_sum",
          "esv_mean", "esv_m2", "edv_mean", "edv_m2", "ef_mean", "ef_m2")
 
-_HISTOGRAMS = ("qlv_leads", "qlv_responders")
+_HISTOGRAMS = ("qlv_leads", "qlv_responders", "qlv_nyha_improved")
 
 BLOCK_STATS = np.dtype([(name, np.int64) for name in _COUNTS]
                        + [(name, np.float64) for name in _SUMS]
@@ -66,8 +66,9 @@ and LVEF (points) changes, and the total activation time's reduction by pacing s
 (ms, and as a share of the intrinsic time); the leads (``leads``), the non-apical ones by
 region (:data:`LEAD_REGIONS`) and the intrinsic activation time at the lead summed
 (``qlv_sum``, ms: the Q-LV an electrogram there would show); and the leads and the LVESV
-responders among them by Q-LV, in bins of :data:`QLV_BIN_MS` (``qlv_leads``,
-``qlv_responders``: the Q-LV quartiles' responders of :class:`ArmSummary`)."""
+responders and the patients whose NYHA class improved among them by Q-LV, in bins of
+:data:`QLV_BIN_MS` (``qlv_leads``, ``qlv_responders``, ``qlv_nyha_improved``: the Q-LV
+quartiles' responders and tertiles' NYHA improvement of :class:`ArmSummary`)."""
 
 # how registries and trials group non-apical LV lead positions by fluoroscopy (Behon
 # 2020, physiology.toml; TARGET, trials.toml), read on the basal and mid walls: "posterior" is the wall the AHA's
@@ -121,6 +122,9 @@ class ArmSummary:
     esv_responders_lowest_qlv_quartile, esv_responders_highest_qlv_quartile : float
         Share of LVESV responders among the quarter of the leads with the shortest and
         with the longest Q-LV (:func:`quartile_shares`).
+    nyha_improved_lowest_qlv_tertile, nyha_improved_highest_qlv_tertile : float
+        Share of patients whose NYHA class improved among the third of the leads with the
+        shortest and with the longest Q-LV (:func:`end_shares`).
     """
 
     n: int
@@ -153,6 +157,8 @@ class ArmSummary:
     qlv_mean_ms: float
     esv_responders_lowest_qlv_quartile: float
     esv_responders_highest_qlv_quartile: float
+    nyha_improved_lowest_qlv_tertile: float
+    nyha_improved_highest_qlv_tertile: float
 
     @property
     def concordant_or_adjacent_measured(self) -> float:
@@ -209,6 +215,7 @@ def block_stats_kernel(o, a, septal, regions, out):
     for k in range(QLV_BINS):
         r.qlv_leads[k] = 0
         r.qlv_responders[k] = 0
+        r.qlv_nyha_improved[k] = 0
     nyha_change, resync, lead, activation = o.nyha_class_change, a.resync, a.lead, \
         a.activation_ms
     for i in range(n):
@@ -220,6 +227,7 @@ def block_stats_kernel(o, a, septal, regions, out):
             k = min(max(int(qlv / QLV_BIN_MS), 0), QLV_BINS - 1)
             r.qlv_leads[k] += 1
             r.qlv_responders[k] += responder
+            r.qlv_nyha_improved[k] += nyha[i]
             region = regions[lead[i]]
             if region == 1:
                 r.lead_anterior += 1
@@ -316,36 +324,41 @@ def _shares(a, b, c):
 
 
 @numba.njit(cache=True)
-def _tail_share(leads, responders, quarter, step):
-    # responders over the ``quarter`` leads at one end of the histogram (``step`` +1 from
-    # the shortest Q-LV, -1 from the longest), the bin the quarter ends in counted in
-    # proportion
+def _tail_share(leads, hits, share, step):
+    # hits over the ``share`` leads at one end of the histogram (``step`` +1 from the
+    # shortest Q-LV, -1 from the longest), the bin the share ends in counted in proportion
     taken = found = 0.0
     k = 0 if step > 0 else leads.shape[0] - 1
-    while 0 <= k < leads.shape[0] and taken < quarter:
+    while 0 <= k < leads.shape[0] and taken < share:
         if leads[k]:
-            part = min(1.0, (quarter - taken) / leads[k])
+            part = min(1.0, (share - taken) / leads[k])
             taken += part * leads[k]
-            found += part * responders[k]
+            found += part * hits[k]
         k += step
-    return found / quarter
+    return found / share
 
 
 @numba.njit(cache=True)
-def quartile_shares(leads, responders):
-    """Share of LVESV responders in the lowest and in the highest Q-LV quartile, from
-    the leads (``leads``) and responders (``responders``) per Q-LV bin
-    (:data:`QLV_BIN_MS`): the quarter of the leads at each end, the bin where a quarter
-    ends counted in proportion (its responders taken as spread evenly over its leads).
-    NaN without leads."""
+def end_shares(leads, hits, fraction):
+    """Share of hits (LVESV responders, NYHA improved) among the ``fraction`` (0-1) of
+    the leads with the shortest and among those with the longest Q-LV, from the leads
+    (``leads``) and hits (``hits``) per Q-LV bin (:data:`QLV_BIN_MS`): the bin where
+    such a share of the leads ends is counted in proportion (its hits taken as spread
+    evenly over its leads). NaN without leads."""
     total = 0
     for k in range(leads.shape[0]):
         total += leads[k]
     if total == 0:
         return np.nan, np.nan
-    quarter = total / 4.0
-    return (_tail_share(leads, responders, quarter, 1),
-            _tail_share(leads, responders, quarter, -1))
+    share = total * fraction
+    return (_tail_share(leads, hits, share, 1), _tail_share(leads, hits, share, -1))
+
+
+@numba.njit(cache=True)
+def quartile_shares(leads, responders):
+    """Share of LVESV responders in the lowest and in the highest Q-LV quartile
+    (:func:`end_shares` of a quarter of the leads)."""
+    return end_shares(leads, responders, 0.25)
 
 
 @numba.njit(cache=True)
@@ -359,11 +372,13 @@ def merge_kernel(stats):
     esv_conc = esv_disc = ef_conc = ef_disc = reduction = resync = qlv = 0.0
     qlv_leads = np.zeros(QLV_BINS, np.int64)
     qlv_responders = np.zeros(QLV_BINS, np.int64)
+    qlv_nyha = np.zeros(QLV_BINS, np.int64)
     for b in range(stats.shape[0]):
         r = stats[b]
         for k in range(QLV_BINS):
             qlv_leads[k] += r.qlv_leads[k]
             qlv_responders[k] += r.qlv_responders[k]
+            qlv_nyha[k] += r.qlv_nyha_improved[k]
         n += r.n
         nyha += r.nyha_improved
         responders += r.esv_responders
@@ -397,12 +412,14 @@ def merge_kernel(stats):
     discordant = m_adj + m_rem
     non_apical = anterior + lateral + posterior
     lowest, highest = quartile_shares(qlv_leads, qlv_responders)
+    nyha_lowest, nyha_highest = end_shares(qlv_leads, qlv_nyha, 1.0 / 3.0)
     return (n, nyha, responders, esv_mean, esv_sd, edv_mean, edv_sd, ef_mean, ef_sd,
             cm, am, rm, ct, at, rt, _ratio(septal, n), _ratio(on_scar, n),
             _ratio(esv_conc, m_conc), _ratio(esv_disc, discordant), _ratio(reduction, n),
             _ratio(nyha_change, n), _ratio(ef_conc, m_conc), _ratio(ef_disc, discordant),
             _ratio(resync, n), _ratio(anterior, non_apical), _ratio(lateral, non_apical),
-            _ratio(posterior, non_apical), _ratio(qlv, leads), lowest, highest)
+            _ratio(posterior, non_apical), _ratio(qlv, leads), lowest, highest,
+            nyha_lowest, nyha_highest)
 
 
 def merge(stats: np.ndarray) -> ArmSummary:

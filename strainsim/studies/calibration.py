@@ -97,6 +97,8 @@ QUANTITIES = {
     "qlv_mean_ms": lambda a: a.qlv_mean_ms,
     "esv_responders_lowest_qlv_quartile": lambda a: a.esv_responders_lowest_qlv_quartile,
     "esv_responders_highest_qlv_quartile": lambda a: a.esv_responders_highest_qlv_quartile,
+    "nyha_improved_qlv_tertile_gradient":
+        lambda a: a.nyha_improved_highest_qlv_tertile - a.nyha_improved_lowest_qlv_tertile,
     "lead_on_scar": lambda a: a.lead_on_scar,
 }
 _SECTIONS = ("population", "activation", "curves", "placement", "outcomes", "pacing")
@@ -687,7 +689,7 @@ def chi2_mcse(targets, evaluation: Evaluation, groups: int = MCSE_GROUPS) -> flo
     the evaluation has them), and the jackknife variance is ``(G - 1) / G`` times the sum
     of the squared deviations of those values from their mean. A jackknife, not a
     bootstrap: a resample with repeated replicates misreads the correlations the
-    statistic is built on (on the shipped world a bootstrap gave 1.5 times the spread of
+    statistic is built on (on the 0.10.0 world a bootstrap gave 1.5 times the spread of
     the chi-square over independent seeds, the jackknife 1.1 times; docs/calibration.md).
     Deterministic: no random numbers. NaN with fewer than two replicates or when the
     statistic is infinite.
