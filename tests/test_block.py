@@ -216,8 +216,8 @@ def test_quartile_shares_are_exact_when_each_lead_has_its_own_bin(quarters, seed
                                         np.zeros(QLV_BINS, np.int64))))
 
 
-def test_an_arm_summarys_qlv_quartiles_are_its_patients():
-    from strainsim.model.summary import QLV_BIN_MS
+def _arm_with_leads_qlv():
+    # a 2000-patient empirical arm, its patients with a lead, and the Q-LV at each lead
     from strainsim.studies.trials import simulate_arm
 
     spec = TrialSpec(name="q", n_image_guided=2, n_control=2000)
@@ -225,12 +225,24 @@ def test_an_arm_summarys_qlv_quartiles_are_its_patients():
     lead = arm.placement.lead_segment
     kept = lead > 0
     qlv = arm.patients.activation.activation_ms[np.flatnonzero(kept), lead[kept] - 1]
+    return arm, kept, qlv
+
+
+def _shared_bin_share(qlv, count):
+    # within what sharing the bins the ``count`` leads at each end finish in can move a
+    # share: a bin's leads over ``count``
+    from strainsim.model.summary import QLV_BIN_MS
+
+    return max(np.sum(np.floor(qlv / QLV_BIN_MS) == np.floor(np.sort(qlv)[k] / QLV_BIN_MS))
+               for k in (count, -count)) / count
+
+
+def test_an_arm_summarys_qlv_quartiles_are_its_patients():
+    arm, kept, qlv = _arm_with_leads_qlv()
     responder = arm.outcomes.esv_change_pct[kept] <= -15.0
     order = np.argsort(qlv, kind="stable")
     quarter = kept.sum() // 4
-    # within what sharing the bins a quarter ends in can move: a bin's leads over a quarter
-    edge = max(np.sum(np.floor(qlv / QLV_BIN_MS) == np.floor(np.sort(qlv)[k] / QLV_BIN_MS))
-               for k in (quarter, -quarter)) / quarter
+    edge = _shared_bin_share(qlv, quarter)
     s = arm.summary
     assert abs(s.esv_responders_lowest_qlv_quartile
                - responder[order[:quarter]].mean()) <= edge + 1e-12
@@ -264,19 +276,11 @@ def test_end_shares_read_any_fraction_of_the_leads_from_either_end():
 
 
 def test_an_arm_summarys_qlv_tertiles_count_its_nyha_improvement():
-    from strainsim.model.summary import QLV_BIN_MS
-    from strainsim.studies.trials import simulate_arm
-
-    spec = TrialSpec(name="q", n_image_guided=2, n_control=2000)
-    arm = simulate_arm(2000, False, spec, np.random.SeedSequence(4), keep_patients=True)
-    lead = arm.placement.lead_segment
-    kept = lead > 0
-    qlv = arm.patients.activation.activation_ms[np.flatnonzero(kept), lead[kept] - 1]
+    arm, kept, qlv = _arm_with_leads_qlv()
     improved = arm.outcomes.nyha_improved[kept]
     order = np.argsort(qlv, kind="stable")
     third = kept.sum() // 3
-    edge = max(np.sum(np.floor(qlv / QLV_BIN_MS) == np.floor(np.sort(qlv)[k] / QLV_BIN_MS))
-               for k in (third, -third)) / third
+    edge = _shared_bin_share(qlv, third)
     s = arm.summary
     assert abs(s.nyha_improved_lowest_qlv_tertile
                - improved[order[:third]].mean()) <= edge + 2 / third
