@@ -432,8 +432,11 @@ def test_touching_segments_add_the_corner_contacts_to_the_edge_neighbours(model)
 
 def test_targets_may_name_a_study_outside_the_meta_analysis(tmp_path):
     targets = load_targets()
-    assert [s.name for s in targets.studies] == ["Ypenburg"]
+    assert [s.name for s in targets.studies] == ["Ypenburg", "Polasek"]
     assert targets.studies[0].placement.concordance_definition == "walls"
+    # the Q-LV series aimed its leads at a long Q-LV: both its arms are electrical
+    assert {targets.studies[1].placement.image_guided,
+            targets.studies[1].placement.control} == {"electrical"}
     e = evaluate(five_trial_specs(), replace(targets, targets=tuple(
         t for t in targets.targets if t.trial == "Ypenburg")), replicates=2, seed=1,
         n_parameters=0)

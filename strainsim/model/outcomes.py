@@ -122,11 +122,11 @@ class OutcomeParams:
     """
 
     base_esv_change_pct: float = quantity(
-        3.833, unit="%", low=-100, high=100,
+        11.41, unit="%", low=-100, high=100,
         doc="ESV change without resynchronization (non-ischemic woman, no scar).",
         source="calibrated")
     resync_max_pct: float = quantity(
-        -71.46, unit="%", low=-100, high=0,
+        -81.95, unit="%", low=-100, high=0,
         doc="ESV change added by a full response to resynchronization.",
         source="calibrated")
     resync_half_fraction: float = quantity(
@@ -157,13 +157,13 @@ class OutcomeParams:
     edv_noise_sd_pct: float = quantity(
         7.0, unit="%", low=0, high=100, doc="Extra SD of the EDV change.", source="stated")
     nyha_intercept: float = quantity(
-        0.495, unit="log-odds", low=-20, high=20,
+        -0.5174, unit="log-odds", low=-20, high=20,
         doc="NYHA latent score with no ESV change (control arm).", source="calibrated")
     nyha_slope: float = quantity(
-        0.0905, unit="log-odds per 10 %", low=-20, high=20,
+        2.565, unit="log-odds per 10 %", low=-20, high=20,
         doc="Rise of the NYHA latent score per 10 % ESV reduction.", source="calibrated")
     nyha_unblinded_logodds: float = quantity(
-        0.6396, unit="log-odds", low=-10, high=10,
+        1.506, unit="log-odds", low=-10, high=10,
         doc="NYHA score added in the image-guided arm, not through volumes.",
         source="calibrated")
     nyha_two_class_logodds: float = quantity(
@@ -178,10 +178,10 @@ class OutcomeParams:
         5.0, unit="%", low=0, high=100,
         doc="Between-trial SD of the ESV change shared by both arms.", source="stated")
     arm_sd_pct: float = quantity(
-        3.315, unit="%", low=0, high=100,
+        2.065, unit="%", low=0, high=100,
         doc="Between-trial SD of each arm's own ESV change.", source="calibrated")
     edv_arm_sd_pct: float = quantity(
-        3.102, unit="%", low=0, high=100,
+        3.088, unit="%", low=0, high=100,
         doc="Between-trial SD of each arm's own EDV change beyond what its ESV change "
         "carries.",
         source="calibrated: the pooled LVEDV and LVEF intervals (meta_analysis.toml) are "

@@ -157,7 +157,7 @@ class PlacementParams:
     image_guided: str = choice("ste", STRATEGIES, doc="Placement strategy of the image-guided arm.")
     control: str = choice("empirical", STRATEGIES, doc="Placement strategy of the control arm.")
     aim_success: float = quantity(
-        0.3777,
+        0.3799,
         unit="fraction",
         low=0,
         high=1,
@@ -165,7 +165,7 @@ class PlacementParams:
         source="calibrated: strainsim calibrate",
     )
     miss_nearest_share: float = quantity(
-        0.3561,
+        0.3521,
         unit="fraction",
         low=0,
         high=1,
@@ -237,7 +237,7 @@ class PlacementParams:
         "imaging were anterior",
     )
     empirical_lateral_share: float = quantity(
-        0.7587,
+        0.7538,
         unit="fraction",
         low=0,
         high=1,
