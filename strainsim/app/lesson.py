@@ -43,10 +43,12 @@ LESSON_STEPS = (
      "{published_share} of them (the histogram): the published result is a rare, lucky "
      "draw in this world, or the world misses something real."),
     ("Symptoms: in what share of simulated meta-analyses does the NYHA benefit show?",
-     "{nyha_power} (SE {nyha_power_mcse}). Most of it goes through the channel that does "
-     "not change the heart's volumes (an unblinded assessment or the procedure), fitted "
-     "to the trials: the published pattern (symptoms significant, echo not) is what that "
-     "channel makes."),
+     "{nyha_power} (SE {nyha_power_mcse}), against a published result that was "
+     "significant. Symptoms here follow the resynchronization a lead achieves, fitted to "
+     "a series in which they improved more often the later the lead's site activated, "
+     "on top of a channel that does not change the heart's volumes (an unblinded "
+     "assessment or the procedure); the trials cannot tell how the benefit splits "
+     "between the two."),
 )
 
 
