@@ -194,18 +194,26 @@ def test_merging_block_moments_is_the_moments_of_all_values(sizes, seed):
         assert np.isnan(summary.esv_change_sd)
 
 
+def _one_lead_per_bin(rng, n, rate):
+    # a Q-LV histogram of ``n`` leads in distinct bins (in Q-LV order), each a hit with
+    # probability ``rate``: the leads and hits per bin, and each lead's hit
+    from strainsim.model.summary import QLV_BINS
+
+    bins = np.sort(rng.choice(QLV_BINS, n, replace=False))
+    hit = rng.random(n) < rate
+    leads = np.zeros(QLV_BINS, np.int64)
+    hits = np.zeros(QLV_BINS, np.int64)
+    leads[bins] = 1
+    hits[bins] = hit
+    return leads, hits, hit
+
+
 @given(st.integers(1, 40), st.integers(0, 2**32 - 1))
 def test_quartile_shares_are_exact_when_each_lead_has_its_own_bin(quarters, seed):
     from strainsim.model.summary import QLV_BINS, quartile_shares
 
-    rng = np.random.default_rng(seed)
     n = 4 * min(quarters, QLV_BINS // 4)
-    bins = np.sort(rng.choice(QLV_BINS, n, replace=False))
-    responder = rng.random(n) < 0.5
-    leads = np.zeros(QLV_BINS, np.int64)
-    responders = np.zeros(QLV_BINS, np.int64)
-    leads[bins] = 1
-    responders[bins] = responder
+    leads, responders, responder = _one_lead_per_bin(np.random.default_rng(seed), n, 0.5)
     low, high = quartile_shares(leads, responders)
     assert low == pytest.approx(responder[:n // 4].mean(), abs=1e-12)
     assert high == pytest.approx(responder[-(n // 4):].mean(), abs=1e-12)
@@ -216,7 +224,8 @@ def test_quartile_shares_are_exact_when_each_lead_has_its_own_bin(quarters, seed
                                         np.zeros(QLV_BINS, np.int64))))
 
 
-def _arm_with_leads_qlv():
+@pytest.fixture(scope="module")
+def arm_with_leads_qlv():
     # a 2000-patient empirical arm, its patients with a lead, and the Q-LV at each lead
     from strainsim.studies.trials import simulate_arm
 
@@ -237,8 +246,8 @@ def _shared_bin_share(qlv, count):
                for k in (count, -count)) / count
 
 
-def test_an_arm_summarys_qlv_quartiles_are_its_patients():
-    arm, kept, qlv = _arm_with_leads_qlv()
+def test_an_arm_summarys_qlv_quartiles_are_its_patients(arm_with_leads_qlv):
+    arm, kept, qlv = arm_with_leads_qlv
     responder = arm.outcomes.esv_change_pct[kept] <= -15.0
     order = np.argsort(qlv, kind="stable")
     quarter = kept.sum() // 4
@@ -255,14 +264,7 @@ def test_an_arm_summarys_qlv_quartiles_are_its_patients():
 def test_end_shares_read_any_fraction_of_the_leads_from_either_end():
     from strainsim.model.summary import QLV_BINS, end_shares, quartile_shares
 
-    rng = np.random.default_rng(8)
-    n = 120                                         # one lead per bin: no shared bins
-    bins = np.sort(rng.choice(QLV_BINS, n, replace=False))
-    hit = rng.random(n) < 0.4
-    leads = np.zeros(QLV_BINS, np.int64)
-    hits = np.zeros(QLV_BINS, np.int64)
-    leads[bins] = 1
-    hits[bins] = hit
+    leads, hits, hit = _one_lead_per_bin(np.random.default_rng(8), 120, 0.4)
     low, high = end_shares(leads, hits, 1.0 / 3.0)
     assert low == pytest.approx(hit[:40].mean(), abs=1e-12)
     assert high == pytest.approx(hit[-40:].mean(), abs=1e-12)
@@ -275,8 +277,8 @@ def test_end_shares_read_any_fraction_of_the_leads_from_either_end():
     assert end_shares(one, got, 1.0 / 3.0) == pytest.approx((1 / 3, 1 / 3))
 
 
-def test_an_arm_summarys_qlv_tertiles_count_its_nyha_improvement():
-    arm, kept, qlv = _arm_with_leads_qlv()
+def test_an_arm_summarys_qlv_tertiles_count_its_nyha_improvement(arm_with_leads_qlv):
+    arm, kept, qlv = arm_with_leads_qlv
     improved = arm.outcomes.nyha_improved[kept]
     order = np.argsort(qlv, kind="stable")
     third = kept.sum() // 3
