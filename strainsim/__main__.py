@@ -1,5 +1,6 @@
 """``python -m strainsim``: the command line."""
 
+import os
 import signal
 import sys
 
@@ -20,7 +21,16 @@ def run() -> None:
     if signal.getsignal(signal.SIGINT) is signal.default_int_handler:
         signal.signal(signal.SIGINT, _interrupt)   # (a shell may have left it ignored)
     signal.signal(signal.SIGTERM, _interrupt)
-    sys.exit(main())
+    code = main()
+    if code == 130:
+        # An interrupt, reported and cleaned up: end with 130 now. CPython 3.11 remembers
+        # a KeyboardInterrupt that passed through an eval() of a string (namedtuple builds
+        # its classes that way while a module imports), even one caught later, and at
+        # exit would end the process by SIGINT instead of with this code.
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(130)
+    sys.exit(code)
 
 
 if __name__ == "__main__":
