@@ -23,7 +23,15 @@ from strainsim.model.block import block_results, measure_simulated, simulate_blo
 from strainsim.model.curves import CurveParams, simulate_curves, time_axis
 from strainsim.model.outcomes import simulate_outcomes
 from strainsim.model.pacing import paced_activation
-from strainsim.model.placement import PlacementParams, draw_veins, place_leads, scar_at_lead
+from strainsim.model.placement import (
+    STRATEGIES,
+    PlacementParams,
+    aims_by_imaging,
+    draw_veins,
+    place_leads,
+    placement_record,
+    scar_at_lead,
+)
 from strainsim.model.population import PopulationParams, simulate_patients
 from strainsim.model.summary import BLOCK_STATS, merge
 from strainsim.seeding import block_streams
@@ -81,16 +89,18 @@ def test_curves_measured_as_made_equal_the_engine_on_stored_curves(params, n, se
 
 
 specs = st.builds(
-    lambda kind, fps, smooth, concordance, ischemic, scar_mean, aim, n: TrialSpec(
+    lambda kind, fps, smooth, concordance, ischemic, scar_mean, aim, n, strategy: TrialSpec(
         name="t", n_image_guided=n, n_control=n,
         population=PopulationParams(ischemic_fraction=ischemic,
                                     ischemic_scar_segments_mean=scar_mean),
         curves=CurveParams(kind=kind, fps=fps),
-        placement=PlacementParams(aim_success=aim, concordance=concordance),
+        placement=PlacementParams(aim_success=aim, concordance=concordance,
+                                  image_guided=strategy),
         smooth_ms=smooth),
     st.sampled_from(["radial", "longitudinal"]), st.sampled_from([30.0, 60.0, 90.0]),
     st.sampled_from([0.0, 50.0, 120.0]), st.one_of(st.none(), st.floats(0.0, 1.0)),
-    st.floats(0.0, 1.0), st.floats(0.0, 8.0), st.floats(0.0, 1.0), st.integers(2, 300))
+    st.floats(0.0, 1.0), st.floats(0.0, 8.0), st.floats(0.0, 1.0), st.integers(2, 300),
+    st.sampled_from(STRATEGIES))
 
 
 def stage_by_stage(n, streams, guided, spec, model, shift):
@@ -110,7 +120,9 @@ def stage_by_stage(n, streams, guided, spec, model, shift):
                                  resync_fraction=paced.reduction_ms / paced.total_intrinsic_ms,
                                  scar=act.scar, scar_at_lead=on_scar, ischemic=act.ischemic,
                                  male=patients.male, nyha_class=patients.nyha_class,
-                                 guided=guided, rng=care_rng, params=spec.outcomes,
+                                 imaging_arm=aims_by_imaging(
+                                     placement_record(spec.placement, model), guided),
+                                 rng=care_rng, params=spec.outcomes,
                                  shift=shift)
     return patients, measured, placement, outcomes, on_scar
 
@@ -330,3 +342,21 @@ def test_a_trial_at_several_levels_is_each_trial_alone():
         assert result.guided == alone.guided and result.control == alone.control
         assert result.null_guided == alone.null_guided
     assert results[0].control == results[1].control      # the control arm is shared
+
+
+@pytest.mark.parametrize("guided", [True, False])
+@pytest.mark.parametrize("strategy", STRATEGIES)
+def test_the_nyha_channel_outside_the_volumes_follows_the_arms_strategy(strategy, guided):
+    # an arm takes the unblinded channel when imaging aimed its leads, whatever its label
+    n = 300
+    spec = TrialSpec(name="t", n_image_guided=n, n_control=n,
+                     placement=PlacementParams(image_guided=strategy, control=strategy))
+
+    def nyha_change(unblinded_logodds):
+        outcomes = replace(spec.outcomes, nyha_unblinded_logodds=unblinded_logodds)
+        arrays = simulate_block(n, block_streams(np.random.SeedSequence(3)), guided=guided,
+                                spec=replace(spec, outcomes=outcomes))
+        return arrays.outcomes.nyha_class_change
+
+    moved = not np.array_equal(nyha_change(0.0), nyha_change(3.0))
+    assert moved == (strategy in ("ste", "multimodality"))

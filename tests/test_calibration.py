@@ -131,7 +131,7 @@ def _esv(resync, scar_segments, params, scar_at_lead=False):
                             resync_fraction=resync, scar=scar,
                             scar_at_lead=np.full(n, scar_at_lead), ischemic=np.zeros(n, bool),
                             male=np.zeros(n, bool), nyha_class=np.full(n, 3, np.int8),
-                            guided=False, rng=np.random.default_rng(0), params=params)
+                            imaging_arm=False, rng=np.random.default_rng(0), params=params)
     return out.esv_change_pct
 
 
@@ -165,8 +165,8 @@ def test_nyha_is_an_ordinal_class_from_its_latent_score():
               resync_fraction=np.full(n, 0.3), scar=np.zeros((n, 17), bool),
               scar_at_lead=np.zeros(n, bool), ischemic=np.zeros(n, bool),
               male=np.zeros(n, bool), nyha_class=np.full(n, 3, np.int8), params=params)
-    control = simulate_outcomes(guided=False, rng=np.random.default_rng(1), **kw)
-    guided = simulate_outcomes(guided=True, rng=np.random.default_rng(1), **kw)
+    control = simulate_outcomes(imaging_arm=False, rng=np.random.default_rng(1), **kw)
+    guided = simulate_outcomes(imaging_arm=True, rng=np.random.default_rng(1), **kw)
     se = np.sqrt(0.25 / n)
     for out, score in ((control, 0.4), (guided, 1.0)):   # logistic latent score
         better = logistic(score)
@@ -177,7 +177,7 @@ def test_nyha_is_an_ordinal_class_from_its_latent_score():
         assert np.mean(out.nyha_class_change == 1) == pytest.approx(worse, abs=5 * se)
         np.testing.assert_array_equal(out.nyha_improved, out.nyha_class_change < 0)
     # the classes stay within I-IV: a class I patient cannot improve, a IV cannot worsen
-    top = simulate_outcomes(guided=True, rng=np.random.default_rng(2),
+    top = simulate_outcomes(imaging_arm=True, rng=np.random.default_rng(2),
                             **{**kw, "nyha_class": np.full(n, 1, np.int8)})
     assert not top.nyha_improved.any() and top.nyha_class_change.max() <= 1
 

@@ -153,7 +153,7 @@ def test_outcomes_keep_volumes_and_ef_consistent():
     out = simulate_outcomes(edv_ml=edv, esv_ml=esv, resync_fraction=share,
                             scar=np.zeros((n, 17), bool), scar_at_lead=rng.random(n) < 0.1,
                             ischemic=rng.random(n) < 0.5, male=rng.random(n) < 0.7,
-                            nyha_class=rng.integers(1, 5, n).astype(np.int8), guided=False,
+                            nyha_class=rng.integers(1, 5, n).astype(np.int8), imaging_arm=False,
                             rng=rng, params=OutcomeParams())
     ef0 = 100 * (1 - esv / edv)
     ef1 = 100 * (1 - out.esv_ml / out.edv_ml)
@@ -177,7 +177,7 @@ def test_an_edv_shift_moves_the_edv_and_the_ef_but_not_the_esv():
     common = dict(edv_ml=edv, esv_ml=esv, resync_fraction=rng.uniform(0.0, 0.7, n),
                   scar=np.zeros((n, 17), bool), scar_at_lead=np.zeros(n, bool),
                   ischemic=np.zeros(n, bool), male=np.zeros(n, bool),
-                  nyha_class=np.full(n, 3, np.int8), guided=False, params=OutcomeParams())
+                  nyha_class=np.full(n, 3, np.int8), imaging_arm=False, params=OutcomeParams())
     base = simulate_outcomes(rng=np.random.default_rng(5), **common)
     moved = simulate_outcomes(rng=np.random.default_rng(5), shift=(0.0, 4.0), **common)
     free = (base.edv_change_pct > -60) & (base.esv_ml < 0.9 * base.edv_ml)

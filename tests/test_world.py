@@ -265,10 +265,47 @@ def test_a_contrast_with_a_value_and_arm_values_is_refused(tmp_path):
     (["sensitivity", "--replicates", "1"], "--replicates: expected a number in [2, 100000]"),
     (["calibrate", "--replicates", "40", "--covariance-replicates", "20"],
      "--covariance-replicates: expected a number in [40 (--replicates), 10000]"),
+    (["validate", "--set", "outcomes.nyha_slope"], "--set: expected section.field=number"),
+    (["validate", "--set", "outcomes.nyha_slope=1", "--set", "outcomes.nyha_slope=2"],
+     "--set: expected each parameter once"),
+    (["validate", "--set", "outcomes.no_such=1"],
+     "expected a numeric field of [outcomes]"),
+    (["calibrate", "--set", "placement.image_guided=1"],
+     "expected a numeric field of [placement]"),
+    (["validate", "--set", "outcomes.nyha_slope=99"],
+     "outcomes.nyha_slope: expected a number in outcomes.nyha_slope's declared range"),
 ])
 def test_bad_world_options_get_one_line_and_exit_2(cli, tmp_path, argv, fragment):
     run = cli(argv + ["--out", str(tmp_path / "o")])
     assert run.code == 2 and fragment in run.err and "Traceback" not in run.err
+    assert not (tmp_path / "o").exists()
+
+
+def test_set_reaches_every_trial_and_study_and_holds_a_free_parameter():
+    from strainsim.studies.calibration import hold
+
+    targets = load_targets()
+    specs, held = hold(five_trial_specs(), targets, {"outcomes.nyha_slope": 1.2,
+                                                      "pacing.rv_delay_ms": 20.0})
+    for spec in (*specs, *held.studies):
+        assert spec.outcomes.nyha_slope == 1.2 and spec.pacing.rv_delay_ms == 20.0
+    names = [p.name for p in targets.parameters]
+    assert [p.name for p in held.parameters] == [n for n in names
+                                                 if n != "outcomes.nyha_slope"]
+    assert held.targets == targets.targets
+    assert hold(five_trial_specs(), targets, {}) == (five_trial_specs(), targets)
+
+
+def test_calibrate_needs_a_free_parameter_left(cli, tmp_path):
+    path = tmp_path / "t.toml"
+    path.write_text('[[target]]\nname = "a"\nstatistic = "contrast"\nquantity = '
+                    '"ef_change_mean"\ntrial = "TARGET"\narm_values = [8, 5]\n'
+                    'arm_sd = [7, 8]\narm_n = [103, 104]\nsource = "s"\n'
+                    '[[parameter]]\nname = "outcomes.resync_max_pct"\nlow = -60\nhigh = 0\n')
+    run = cli(["calibrate", str(path), "--set", "outcomes.resync_max_pct=-40",
+               "--out", str(tmp_path / "o")])
+    assert run.code == 2, run.err
+    assert "--set: expected at least one free parameter left to fit" in run.err
     assert not (tmp_path / "o").exists()
 
 

@@ -526,7 +526,7 @@ def lead_outcome(case: PatientCase, lead: int) -> LeadOutcome:
         resync_fraction=np.full(n, share), scar=np.repeat(scar, n, axis=0),
         scar_at_lead=np.full(n, on_scar), ischemic=np.full(n, b["ischemic"]),
         male=np.full(n, b["male"]), nyha_class=np.full(n, b["nyha_class"]),
-        guided=False, rng=np.random.default_rng(case.seed), params=OutcomeParams())
+        imaging_arm=False, rng=np.random.default_rng(case.seed), params=OutcomeParams())
     esv = outcomes.esv_change_pct
     return LeadOutcome(lead=lead, paced_ms=paced.paced_ms[0], reduction_ms=float(
         paced.reduction_ms[0]), resync_fraction=share, on_scar=on_scar,

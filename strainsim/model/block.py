@@ -114,6 +114,7 @@ from strainsim.model.placement import (
     PlacementInputs,
     PlacementRecord,
     VeinRecord,
+    aims_by_imaging,
     classify_kernel,
     place_kernel,
     placement_draws_kernel,
@@ -359,9 +360,10 @@ def care_kernel(k, run, a, stats_out, null_stats_out):
         paced_kernel(k.pacing, a.activation_ms, a.scar, a.lead, a.rv_ms, a.paced_ms,
                      a.pacing_totals)
         resync_fraction_kernel(a.pacing_totals, a.resync)
-        apply_outcomes_kernel(k.outcomes, run.shift, run.guided, outcome_in, a.outcomes)
+        imaging = aims_by_imaging(k.placement, run.guided)
+        apply_outcomes_kernel(k.outcomes, run.shift, imaging, outcome_in, a.outcomes)
         if run.null_world:
-            apply_outcomes_kernel(k.null_outcomes, run.shift, run.guided, outcome_in,
+            apply_outcomes_kernel(k.null_outcomes, run.shift, imaging, outcome_in,
                                   a.null_outcomes)
     if first <= STATISTICS < stop:
         block_stats_kernel(a.outcomes, a, k.septal, k.regions, stats_out)

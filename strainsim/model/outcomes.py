@@ -23,13 +23,15 @@ NYHA class is ordinal. Each patient has a baseline class (1-4, from the trial's
 class mix, :class:`strainsim.model.population.PopulationParams`); at six months a
 latent score
 
-    y = nyha_intercept + nyha_slope * (-ESV change / 10) + unblinded (image-guided arm)
+    y = nyha_intercept + nyha_slope * (-ESV change / 10) + unblinded (imaging arm)
         + logistic noise
 
 moves the class one better when ``y > 0``, two better when ``y > nyha_two_class``,
 one worse when ``y < -nyha_worse``, within I-IV. ``unblinded`` is the explicit
 channel that does not go through volumes: what an unblinded assessment or the
-procedure adds in the image-guided arm (its size is fitted and reported).
+procedure adds in an arm whose leads imaging aimed (``ste`` or ``multimodality``;
+not an ``electrical`` or ``empirical`` arm, whatever its label; its size is fitted
+and reported).
 "Improved by at least one class" and the mean class change are derived from it.
 
 The defaults of the fitted parameters are those ``strainsim calibrate`` found
@@ -43,7 +45,7 @@ Examples
 ...     edv_ml=np.full(3, 200.0), esv_ml=np.full(3, 150.0),
 ...     resync_fraction=np.array([0.75, 0.35, 0.05]), scar=np.zeros((3, 17), bool),
 ...     scar_at_lead=np.zeros(3, bool), ischemic=np.zeros(3, bool), male=np.zeros(3, bool),
-...     nyha_class=np.full(3, 3, np.int8), guided=False, rng=np.random.default_rng(0),
+...     nyha_class=np.full(3, 3, np.int8), imaging_arm=False, rng=np.random.default_rng(0),
 ...     params=OutcomeParams(base_esv_change_pct=0.0, resync_max_pct=-40.0,
 ...                          noise_sd_pct=0.0, edv_noise_sd_pct=0.0))
 >>> out.esv_change_pct.round(1).tolist()   # fully, half and hardly resynchronized
@@ -109,7 +111,7 @@ class OutcomeParams:
     nyha_intercept, nyha_slope : float
         The NYHA latent score with no ESV change, and its rise per 10 % ESV reduction.
     nyha_unblinded_logodds : float
-        Added to the NYHA score in the image-guided arm, not through volumes.
+        Added to the NYHA score in an arm whose leads imaging aimed, not through volumes.
     nyha_two_class_logodds, nyha_worse_logodds : float
         Thresholds of the latent score for two classes better, one class worse.
     centre_sd_pct, arm_sd_pct : float
@@ -164,7 +166,7 @@ class OutcomeParams:
         doc="Rise of the NYHA latent score per 10 % ESV reduction.", source="calibrated")
     nyha_unblinded_logodds: float = quantity(
         1.506, unit="log-odds", low=-10, high=10,
-        doc="NYHA score added in the image-guided arm, not through volumes.",
+        doc="NYHA score added in an arm aimed by imaging, not through volumes.",
         source="calibrated")
     nyha_two_class_logodds: float = quantity(
         2.5, unit="log-odds", low=0, high=20,
@@ -343,17 +345,17 @@ def _probit(x):
 
 
 @numba.njit(cache=True)
-def apply_outcomes_kernel(rec, shift, guided, inputs, out):
+def apply_outcomes_kernel(rec, shift, imaging_arm, inputs, out):
     """Six-month outcomes from the patients' draws (see the module docstring); ``shift``
     the arm's :class:`ArmShift`, ``out`` an :class:`OutcomeArrays` of preallocated
-    arrays, ``guided`` whether this is the image-guided arm (the unblinded NYHA
-    channel)."""
+    arrays, ``imaging_arm`` whether imaging aimed this arm's leads (the unblinded NYHA
+    channel; :func:`~strainsim.model.placement.aims_by_imaging`)."""
     # arrays taken out of the record once (numba counts references at every access)
     edv_ml, esv_ml, resync = inputs.edv_ml, inputs.esv_ml, inputs.resync_fraction
     scar, scar_at_lead = inputs.scar, inputs.scar_at_lead
     ischemic, male, noise, nyha = inputs.ischemic, inputs.male, inputs.noise, inputs.nyha_class
     n_seg = scar.shape[1]
-    unblinded = rec.nyha_unblinded_logodds if guided else 0.0
+    unblinded = rec.nyha_unblinded_logodds if imaging_arm else 0.0
     for i in range(edv_ml.shape[0]):
         scarred = 0
         for s in range(n_seg):
@@ -412,7 +414,7 @@ def empty_outcomes(n: int) -> OutcomeArrays:
 
 
 def simulate_outcomes(*, edv_ml, esv_ml, resync_fraction, scar, scar_at_lead, ischemic, male,
-                      nyha_class, guided: bool, rng: np.random.Generator,
+                      nyha_class, imaging_arm: bool, rng: np.random.Generator,
                       params: OutcomeParams, shift: ArmShift = NO_SHIFT,
                       null_world: bool = False):
     """Draw 6-month outcomes (:func:`outcome_noise_kernel`, :func:`apply_outcomes_kernel`).
@@ -429,8 +431,8 @@ def simulate_outcomes(*, edv_ml, esv_ml, resync_fraction, scar, scar_at_lead, is
     scar_at_lead, ischemic, male : ndarray of bool, shape (n,)
     nyha_class : ndarray of int, shape (n,)
         Baseline NYHA class (1-4).
-    guided : bool
-        The image-guided arm (the unblinded NYHA channel applies).
+    imaging_arm : bool
+        Imaging aimed this arm's leads (the unblinded NYHA channel applies).
     rng : numpy.random.Generator
         The block's ``care`` stream, after the veins and the leads.
     params : OutcomeParams
@@ -462,9 +464,9 @@ def simulate_outcomes(*, edv_ml, esv_ml, resync_fraction, scar, scar_at_lead, is
         noise=noise)
     out = empty_outcomes(n)
     shift = as_arm_shift(shift)
-    apply_outcomes_kernel(outcome_record(params), shift, bool(guided), inputs, out)
+    apply_outcomes_kernel(outcome_record(params), shift, bool(imaging_arm), inputs, out)
     if not null_world:
         return Outcomes(**out._asdict())
     null = empty_outcomes(n)
-    apply_outcomes_kernel(null_record(params), shift, bool(guided), inputs, null)
+    apply_outcomes_kernel(null_record(params), shift, bool(imaging_arm), inputs, null)
     return Outcomes(**out._asdict()), Outcomes(**null._asdict())

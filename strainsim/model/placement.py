@@ -89,6 +89,8 @@ __all__ = [
     "PlacementInputs",
     "placement_record",
     "place_kernel",
+    "arm_strategy",
+    "aims_by_imaging",
     "placement_draws_kernel",
     "PLACEMENT_UNIFORMS",
     "classify_one",
@@ -594,6 +596,25 @@ class PlacementInputs(NamedTuple):
 
 
 @numba.njit(cache=True)
+def arm_strategy(rec, guided):
+    """The index in :data:`STRATEGIES` of an arm's placement strategy: the image-guided
+    arm's (``guided``) or the control arm's, from a :class:`PlacementRecord`."""
+    return rec.strategy_guided if guided else rec.strategy_control
+
+
+@numba.njit(cache=True)
+def aims_by_imaging(rec, guided):
+    """Whether an arm's leads are aimed by imaging (``ste`` or ``multimodality``): the
+    arms in which patients and assessors know that imaging chose the site, where the
+    NYHA channel outside the volumes applies
+    (:attr:`~strainsim.model.outcomes.OutcomeParams.nyha_unblinded_logodds`). An arm
+    labelled image-guided that aims by the Q-LV (``electrical``) or empirically does
+    not."""
+    strategy = arm_strategy(rec, guided)
+    return strategy == STE or strategy == MULTIMODALITY
+
+
+@numba.njit(cache=True)
 def place_kernel(rec, guided, inputs, aim_out, lead_out):
     """Each patient's target (``aim_out``) and lead segment (``lead_out``, 1-17), patient
     by patient, by the arm's strategy.
@@ -621,7 +642,7 @@ def place_kernel(rec, guided, inputs, aim_out, lead_out):
     uniforms, qlv_error = inputs.uniforms, inputs.qlv_error
     n, n_seg = reachable.shape
     hops, adjacency, target_segments = rec.hops, rec.adjacency, rec.target_segments
-    strategy = rec.strategy_guided if guided else rec.strategy_control
+    strategy = arm_strategy(rec, guided)
     forced = guided and rec.concordance >= 0.0
     sd_ms = rec.qlv_error_sd_ms
     allowed = np.empty(n_seg, np.bool_)

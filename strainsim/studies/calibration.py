@@ -326,26 +326,57 @@ def _target(entry: TargetEntry, source: str, trial_names, study_names=()) -> Tar
                                       or entry.ci is not None), **fields)
 
 
+def declared_number(name: str, source: str, where: str):
+    """The declaration of ``name`` (``section.field``), a settable numeric field of a spec
+    section; one clear line naming ``source`` and ``where`` when it is not one."""
+    section, _, key = name.partition(".")
+    cls = dict(zip(_SECTIONS, _SECTION_CLASSES, strict=True)).get(section)
+    if cls is None:
+        raise InputError(source, where, "section.field with section one of "
+                         + ", ".join(_SECTIONS), repr(name))
+    d = declarations(cls).get(key)
+    if d is None or d.choices is not None or not d.settable:
+        raise InputError(source, where, f"a numeric field of [{section}]", repr(name))
+    return d
+
+
 def free_parameter(entry: ParameterEntry, k: int, source: str) -> FreeParameter:
     """A free parameter: a declared numeric field of a spec section, searched inside its
     declared range."""
     where = f"parameter[{k + 1}]"
-    section, _, key = entry.name.partition(".")
-    cls = dict(zip(_SECTIONS, _SECTION_CLASSES, strict=True)).get(section)
-    declared = declarations(cls) if cls is not None else {}
-    d = declared.get(key)
-    if cls is None:
-        raise InputError(source, f"{where}.name", "section.field with section one of "
-                         + ", ".join(_SECTIONS), repr(entry.name))
-    if d is None or d.choices is not None or not d.settable:
-        raise InputError(source, f"{where}.name", f"a numeric field of [{section}]",
-                         repr(entry.name))
+    d = declared_number(entry.name, source, f"{where}.name")
     if not entry.low < entry.high:
         raise InputError(source, where, "low < high", f"{entry.low}, {entry.high}")
     if entry.low < d.low or entry.high > d.high:
         raise InputError(source, where, f"a box inside {entry.name}'s declared range "
                          f"[{d.low:g}, {d.high:g}]", f"[{entry.low:g}, {entry.high:g}]")
     return FreeParameter(entry.name, entry.low, entry.high)
+
+
+def hold(specs: list[TrialSpec], targets: Targets, values: dict[str, float],
+         source: str = "option --set") -> tuple[list[TrialSpec], Targets]:
+    """The world and the targets with ``values`` (``section.field`` -> value) set in
+    every trial and in every study the targets name; a free parameter among them is
+    held at its value (no longer fitted, one more degree of freedom).
+
+    Each name is checked to be a settable numeric field and each value to lie inside
+    its declared range, before anything is simulated.
+    """
+    values = dict(values)
+    for name, value in values.items():
+        d = declared_number(name, source, name)
+        if not (math.isfinite(value) and d.low <= value <= d.high):
+            raise InputError(source, name, f"a number in {name}'s declared range "
+                             f"[{d.low:g}, {d.high:g}]", f"{value:g}")
+        if d.integer:
+            if value != round(value):
+                raise InputError(source, name, "a whole number", f"{value:g}")
+            values[name] = int(round(value))
+    if not values:
+        return list(specs), targets
+    studies = tuple(with_parameters(list(targets.studies), values)) if targets.studies else ()
+    kept = tuple(p for p in targets.parameters if p.name not in values)
+    return with_parameters(specs, values), replace(targets, parameters=kept, studies=studies)
 
 
 def load_targets(path: str | Path | None = None,

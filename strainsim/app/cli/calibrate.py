@@ -13,6 +13,7 @@ from strainsim.app.cli.common import (
     echo_json,
     fmt_cell,
     json_safe,
+    parse_assignments,
     print_table,
     progress_bar,
     write_csv,
@@ -21,15 +22,26 @@ from strainsim.app.cli.common import (
 from strainsim.errors import InputError
 
 
-def targets_and_specs(targets: Path | None, specs: list[str] | None, replicates: int):
-    from strainsim.studies.calibration import load_targets
+def targets_and_specs(targets: Path | None, specs: list[str] | None, replicates: int,
+                      sets: list[str] | None = None):
+    """The targets and the world's trial specs, with the ``--set`` values set in every
+    trial and study (a free parameter among them held), and those values."""
+    from strainsim.studies.calibration import hold, load_targets
     from strainsim.studies.specs import load_spec
     from strainsim.studies.sweep import FIVE_TRIALS
 
     if not 2 <= replicates <= 10_000:
         raise InputError("option --replicates", None, "a number in [2, 10000]", str(replicates))
+    held = parse_assignments(sets, "--set")
     loaded = [load_spec(name) for name in (specs or FIVE_TRIALS)]
-    return load_targets(targets, tuple(s.name for s in loaded)), loaded
+    world, loaded_targets = hold(loaded, load_targets(targets, tuple(s.name for s in loaded)),
+                                 held)
+    return loaded_targets, world, held
+
+
+_SET_HELP = ("section.field=value: a model parameter set in every trial and in the studies "
+             "the targets name (a free one is held there, not fitted; repeat). Spec files "
+             "given with --spec describe the trials only.")
 
 
 def _calibration_outputs(stage: Path, rows: list[dict], info: dict, title: str) -> None:
@@ -80,6 +92,7 @@ def calibrate(
         1000, help="Virtual meta-analyses the chi-square's covariance is taken from at the "
         "start and at each optimum (at least --replicates; the validation's count)."),
     seed: int = typer.Option(0, min=0, help="Random seed (>= 0): the common random numbers."),
+    sets: list[str] = typer.Option(None, "--set", help=_SET_HELP),
     out: Path = typer.Option(Path("out/calibrate"), help="Output folder."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
 ):
@@ -91,7 +104,10 @@ def calibrate(
 
     if not 1 <= max_evals <= 100_000:
         raise InputError("option --max-evals", None, "a number in [1, 100000]", str(max_evals))
-    loaded_targets, loaded = targets_and_specs(targets, specs, replicates)
+    loaded_targets, loaded, held = targets_and_specs(targets, specs, replicates, sets)
+    if not loaded_targets.parameters:
+        raise InputError("option --set", None, "at least one free parameter left to fit",
+                         "every free parameter held")
     if not replicates <= covariance_replicates <= 10_000:
         raise InputError("option --covariance-replicates", None,
                          f"a number in [{replicates} (--replicates), 10000]",
@@ -107,7 +123,7 @@ def calibrate(
     info = {"targets": loaded_targets.source, "replicates": replicates,
             "covariance_replicates": covariance_replicates, "seed": seed,
             "seeds": "calibration", "evaluations": result.evaluations,
-            "converged": result.converged,
+            "converged": result.converged, "held": held,
             "goodness_of_fit_start": _goodness(result.start, loaded_targets),
             "goodness_of_fit": _goodness(result.best, loaded_targets),
             "start": result.start.values, "fitted": result.best.values,
@@ -118,7 +134,7 @@ def calibrate(
                              f"replicates, seed {seed})")
         from strainsim.files import write_text_atomic
 
-        write_text_atomic(stage / "fitted.toml", spec_fragment(result.best.values))
+        write_text_atomic(stage / "fitted.toml", spec_fragment({**held, **result.best.values}))
     if as_json:
         echo_json(json_safe(info))
         return
@@ -140,6 +156,7 @@ def validate(
     replicates: int = typer.Option(1000, help="Virtual meta-analyses (the parameters' SEs "
                                    "move means of at most 200, the refits of at most 40)."),
     seed: int = typer.Option(0, min=0, help="Random seed (>= 0)."),
+    sets: list[str] = typer.Option(None, "--set", help=_SET_HELP),
     leave_one_trial_out: bool = typer.Option(
         False, "--leave-one-trial-out", help="Refit without each trial's own targets and "
         "predict them (slow: one calibration per trial)."),
@@ -168,7 +185,7 @@ def validate(
         leave_one_trial_out as loto,
     )
 
-    loaded_targets, loaded = targets_and_specs(targets, specs, replicates)
+    loaded_targets, loaded, held = targets_and_specs(targets, specs, replicates, sets)
     names = check_leave_one_trial_out(loaded, loaded_targets) if leave_one_trial_out else []
     if not 1 <= max_evals <= 100_000:
         raise InputError("option --max-evals", None, "a number in [1, 100000]", str(max_evals))
@@ -206,7 +223,7 @@ def validate(
     rows = calibration_rows(loaded_targets, evaluation)
     fitted = [r for r in rows if r["fit"]]
     info = {"targets": loaded_targets.source, "replicates": replicates, "seed": seed,
-            "seeds": "validation",
+            "seeds": "validation", "held": held,
             "goodness_of_fit": _goodness(evaluation, loaded_targets),
             "values": evaluation.values,
             "inside_95": sum(r["inside_95"] for r in fitted), "fitted_targets": len(fitted),

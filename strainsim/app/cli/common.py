@@ -146,6 +146,25 @@ def parse_floats(text: str, option: str, lo: float, hi: float) -> list[float]:
     return sorted(set(values))
 
 
+def parse_assignments(texts: list[str] | None, option: str) -> dict[str, float]:
+    """``section.field=value`` options (repeated) as a dict, each name once."""
+    out: dict[str, float] = {}
+    for text in texts or []:
+        name, eq, value = text.partition("=")
+        name = name.strip()
+        try:
+            number = float(value)
+        except ValueError:
+            number = None
+        if not eq or "." not in name or number is None:
+            raise InputError(f"option {option}", None, "section.field=number",
+                             repr(text)) from None
+        if name in out:
+            raise InputError(f"option {option}", None, "each parameter once", repr(name))
+        out[name] = number
+    return out
+
+
 def check_range(value: float, lo: float, hi: float, option: str) -> None:
     if not lo <= value <= hi:
         raise InputError(f"option {option}", None, f"a value in [{lo:g}, {hi:g}]", f"{value:g}")
