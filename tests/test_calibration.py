@@ -347,6 +347,15 @@ def test_validate_and_calibrate_commands(cli, tmp_path):
     spec = spec_from_dict({"trial": {"name": "x", "n_image_guided": 2, "n_control": 2},
                            **fragment})
     assert spec.placement.aim_success == pytest.approx(fragment["placement"]["aim_success"])
+    # a held parameter: one degree of freedom more, and its value in the fragment
+    run = cli(["calibrate", "--replicates", "2", "--max-evals", "3", "--covariance-replicates",
+               "4", "--set", "outcomes.nyha_slope=1.2", "--out", str(tmp_path / "h"), "--json"])
+    assert run.code == 0, run.err
+    held = json.loads(run.out)
+    assert held["held"] == {"outcomes.nyha_slope": 1.2}
+    assert "outcomes.nyha_slope" not in held["fitted"]
+    assert held["goodness_of_fit"]["df"] == info["goodness_of_fit"]["df"] + 1
+    assert read_toml(tmp_path / "h" / "fitted.toml")["outcomes"]["nyha_slope"] == 1.2
     bad = cli(["validate", str(tmp_path / "missing.toml")])
     assert bad.code == 2 and bad.err.count("\n") == 1 and "missing.toml" in bad.err
     bad = cli(["calibrate", "--replicates", "1"])
