@@ -354,13 +354,14 @@ def free_parameter(entry: ParameterEntry, k: int, source: str) -> FreeParameter:
 
 
 def hold(specs: list[TrialSpec], targets: Targets, values: dict[str, float],
-         source: str = "option --set") -> tuple[list[TrialSpec], Targets]:
+         source: str = "values") -> tuple[list[TrialSpec], Targets]:
     """The world and the targets with ``values`` (``section.field`` -> value) set in
     every trial and in every study the targets name; a free parameter among them is
     held at its value (no longer fitted, one more degree of freedom).
 
     Each name is checked to be a settable numeric field and each value to lie inside
-    its declared range, before anything is simulated.
+    its declared range, before anything is simulated; an error names ``source`` (what
+    gave the values, e.g. a command-line option).
     """
     values = dict(values)
     for name, value in values.items():

@@ -35,7 +35,7 @@ def targets_and_specs(targets: Path | None, specs: list[str] | None, replicates:
     held = parse_assignments(sets, "--set")
     loaded = [load_spec(name) for name in (specs or FIVE_TRIALS)]
     world, loaded_targets = hold(loaded, load_targets(targets, tuple(s.name for s in loaded)),
-                                 held)
+                                 held, source="option --set")
     return loaded_targets, world, held
 
 

@@ -157,8 +157,7 @@ def parse_assignments(texts: list[str] | None, option: str) -> dict[str, float]:
         except ValueError:
             number = None
         if not eq or "." not in name or number is None:
-            raise InputError(f"option {option}", None, "section.field=number",
-                             repr(text)) from None
+            raise InputError(f"option {option}", None, "section.field=number", repr(text))
         if name in out:
             raise InputError(f"option {option}", None, "each parameter once", repr(name))
         out[name] = number
