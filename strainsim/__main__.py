@@ -7,12 +7,19 @@ import sys
 from strainsim.app.cli import main
 
 
+def _already_interrupted(signum, frame):
+    """A later signal while the run shuts down: nothing to do."""
+
+
 def _interrupt(signum, frame):
     # Ctrl-C or SIGTERM ends a run: workers shut down, outputs stay untouched, exit 130.
     # Once is enough: a second signal while the run shuts down would otherwise interrupt
-    # the shutdown itself and end the process by a signal instead of exit 130.
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    # the shutdown itself and end the process by a signal instead of exit 130. The later
+    # ones go to a handler that does nothing, not to SIG_IGN: a signal that arrived just
+    # before this one ran is still pending, and finding no Python handler CPython would
+    # print a traceback ("Signal 15 ignored due to race condition").
+    signal.signal(signal.SIGINT, _already_interrupted)
+    signal.signal(signal.SIGTERM, _already_interrupted)
     raise KeyboardInterrupt
 
 

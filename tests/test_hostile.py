@@ -81,7 +81,9 @@ def test_a_second_signal_while_a_run_shuts_down_still_exits_130(tmp_path):
                    if "spawn_main" in Path(f"/proc/{c}/cmdline").read_text()}
     assert len(workers) == 2, "the worker pool did not start"
     time.sleep(2.0)
+    # back to back, so the second is still pending when the first one's handler runs
     proc.send_signal(signal.SIGTERM)
+    proc.send_signal(signal.SIGINT)
     for _ in range(20):
         time.sleep(0.01)
         if proc.poll() is not None:
