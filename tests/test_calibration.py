@@ -356,6 +356,17 @@ def test_validate_and_calibrate_commands(cli, tmp_path):
     assert "outcomes.nyha_slope" not in held["fitted"]
     assert held["goodness_of_fit"]["df"] == info["goodness_of_fit"]["df"] + 1
     assert read_toml(tmp_path / "h" / "fitted.toml")["outcomes"]["nyha_slope"] == 1.2
+    # one group alone: its targets fitted with its parameters, the rest reported
+    run = cli(["calibrate", "--replicates", "2", "--max-evals", "2", "--covariance-replicates",
+               "4", "--only", "placement", "--out", str(tmp_path / "p"), "--json"])
+    assert run.code == 0, run.err
+    only = json.loads(run.out)
+    group = [p.name for p in targets.parameters if p.group == "placement"]
+    assert only["only"] == "placement" and sorted(only["fitted"]) == sorted(group)
+    fitted_rows = [r for r in only["table"] if r["fit"]]
+    assert {r["target"] for r in fitted_rows} == {t.name for t in targets.targets
+                                                  if t.fit and t.group == "placement"}
+    assert only["goodness_of_fit"]["df"] == len(fitted_rows) - len(group)
     bad = cli(["validate", str(tmp_path / "missing.toml")])
     assert bad.code == 2 and bad.err.count("\n") == 1 and "missing.toml" in bad.err
     bad = cli(["calibrate", "--replicates", "1"])

@@ -274,6 +274,12 @@ def test_a_contrast_with_a_value_and_arm_values_is_refused(tmp_path):
      "expected a numeric field of [placement]"),
     (["validate", "--set", "outcomes.nyha_slope=99"],
      "outcomes.nyha_slope: expected a number in outcomes.nyha_slope's declared range"),
+    (["validate", "--only", "symptoms"],
+     "--only: expected a group of the targets file (placement), found 'symptoms'"),
+    (["calibrate", "--only", "placement", "--set", "placement.aim_success=0.4",
+      "--set", "placement.miss_nearest_share=0.3", "--set",
+      "placement.empirical_lateral_share=0.7", "--set", "activation.late_angle_deg=10"],
+     "--only: expected a group with a fitted target and a free parameter"),
 ])
 def test_bad_world_options_get_one_line_and_exit_2(cli, tmp_path, argv, fragment):
     run = cli(argv + ["--out", str(tmp_path / "o")])
@@ -294,6 +300,40 @@ def test_set_reaches_every_trial_and_study_and_holds_a_free_parameter():
                                                  if n != "outcomes.nyha_slope"]
     assert held.targets == targets.targets
     assert hold(five_trial_specs(), targets, {}) == (five_trial_specs(), targets)
+
+
+def test_only_a_group_fits_its_targets_with_its_parameters():
+    from strainsim.studies.calibration import only_group
+
+    targets = load_targets()
+    placement = only_group(targets, "placement")
+    assert [p.name for p in placement.parameters] == [p.name for p in targets.parameters
+                                                      if p.group == "placement"]
+    assert len(placement.parameters) == 4
+    for before, after in zip(targets.targets, placement.targets, strict=True):
+        assert after.fit == (before.fit and before.group == "placement")
+        assert replace(after, fit=before.fit) == before
+    assert sum(t.fit for t in placement.targets) == 10
+
+
+def test_the_placement_groups_targets_move_with_its_parameters_alone():
+    # what makes a sub-model fit meaningful: no parameter outside the group moves the
+    # group's targets, so the rest of the world cannot mend what the sub-model misses
+    targets = load_targets()
+    group = tuple(t for t in targets.targets if t.group == "placement")
+    sub = replace(targets, targets=group)
+    specs = five_trial_specs()
+
+    def means(values):
+        return evaluate(specs, sub, values, replicates=3, seed=4, n_parameters=0).mean
+
+    inside = {p.name: p.low + 0.3 * (p.high - p.low) for p in targets.parameters}
+    shipped = means(None)
+    others = {k: v for k, v in inside.items()
+              if not next(p for p in targets.parameters if p.name == k).group}
+    np.testing.assert_array_equal(means(others), shipped)
+    mine = {k: v for k, v in inside.items() if k not in others}
+    assert np.all(np.abs(means(mine) - shipped) > 0)
 
 
 def test_calibrate_needs_a_free_parameter_left(cli, tmp_path):

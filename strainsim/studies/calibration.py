@@ -64,7 +64,7 @@ __all__ = ["Target", "FreeParameter", "Targets", "load_targets", "with_parameter
            "SharedStart", "start_evaluation", "chi2_mcse", "MCSE_GROUPS", "FIT_REPLICATES",
            "COVARIANCE_REPLICATES", "REFIT_REPLICATES",
            "posterior_predictive", "trials_with_targets", "simulate_samples", "free_parameter",
-           "ParameterEntry", "goodness_of_fit", "check_leave_one_trial_out"]
+           "ParameterEntry", "goodness_of_fit", "check_leave_one_trial_out", "only_group"]
 
 ARMS = ("image_guided", "control", "both")
 STATISTICS = ("pooled", "pooled_ci_width", "arm", "contrast")
@@ -137,6 +137,9 @@ class Target:
     study : bool
         Whether ``trial`` is a study outside the meta-analysis (its patients are in no
         pooled statistic).
+    group : str
+        The sub-model the target belongs to (``""``: none), for a fit of that sub-model
+        alone (:func:`only_group`).
     """
 
     name: str
@@ -152,6 +155,7 @@ class Target:
     reason: str = ""
     between_trials: bool = True
     study: bool = False
+    group: str = ""
 
     @property
     def patients(self) -> str:
@@ -174,11 +178,13 @@ class Target:
 
 @dataclass(frozen=True)
 class FreeParameter:
-    """A spec parameter ``section.field`` searched in ``[low, high]``."""
+    """A spec parameter ``section.field`` searched in ``[low, high]``, in the sub-model
+    ``group`` (``""``: none)."""
 
     name: str
     low: float
     high: float
+    group: str = ""
 
 
 @dataclass(frozen=True)
@@ -223,6 +229,8 @@ class TargetEntry(BaseModel):
     arm: Literal[ARMS] | None = None
     fit: bool = True
     reason: str = ""
+    group: str = Field("", description="The sub-model the target belongs to, for a fit of "
+                       "that sub-model alone (calibrate --only).")
 
 
 class ParameterEntry(BaseModel):
@@ -234,6 +242,7 @@ class ParameterEntry(BaseModel):
     low: float
     high: float
     reason: str = ""
+    group: str = Field("", description="The sub-model the parameter belongs to.")
 
 
 class TargetsFile(BaseModel):
@@ -288,7 +297,8 @@ def _target(entry: TargetEntry, source: str, trial_names, study_names=()) -> Tar
             raise InputError(source, f"{where}.arm_sd", "arm SDs for a mean difference "
                              "(or two fractions in [0, 1] for a risk difference)")
         return Target(name=entry.name, statistic=entry.statistic, value=vg - vc, se=se,
-                      source=entry.source, fit=entry.fit, reason=entry.reason, **fields)
+                      source=entry.source, fit=entry.fit, reason=entry.reason,
+                      group=entry.group, **fields)
     if entry.events is not None:
         if entry.n is None:
             raise InputError(source, f"{where}.n", "a count with events")
@@ -321,7 +331,7 @@ def _target(entry: TargetEntry, source: str, trial_names, study_names=()) -> Tar
         raise InputError(source, where, "an uncertainty: ci, n, sd and n, events and n, "
                          "or tolerance")
     return Target(name=entry.name, statistic=entry.statistic, value=value, se=se,
-                  source=entry.source, fit=entry.fit, reason=entry.reason,
+                  source=entry.source, fit=entry.fit, reason=entry.reason, group=entry.group,
                   between_trials=not (entry.statistic.startswith("pooled")
                                       or entry.ci is not None), **fields)
 
@@ -350,7 +360,7 @@ def free_parameter(entry: ParameterEntry, k: int, source: str) -> FreeParameter:
     if entry.low < d.low or entry.high > d.high:
         raise InputError(source, where, f"a box inside {entry.name}'s declared range "
                          f"[{d.low:g}, {d.high:g}]", f"[{entry.low:g}, {entry.high:g}]")
-    return FreeParameter(entry.name, entry.low, entry.high)
+    return FreeParameter(entry.name, entry.low, entry.high, entry.group)
 
 
 def hold(specs: list[TrialSpec], targets: Targets, values: dict[str, float],
@@ -378,6 +388,29 @@ def hold(specs: list[TrialSpec], targets: Targets, values: dict[str, float],
     studies = tuple(with_parameters(list(targets.studies), values)) if targets.studies else ()
     kept = tuple(p for p in targets.parameters if p.name not in values)
     return with_parameters(specs, values), replace(targets, parameters=kept, studies=studies)
+
+
+def only_group(targets: Targets, group: str, source: str = "group") -> Targets:
+    """The targets of one sub-model alone: its fitted targets and its free parameters
+    (``group`` in the targets file); the other targets are reported only and the other
+    free parameters keep the world's values (not fitted, not counted).
+
+    A sub-model whose targets no other parameter moves (where leads go and where the
+    late site is, say) is then judged on its own: no setting of the rest of the world
+    can mend a misfit it shows. An unknown group, or one without both a fitted target
+    and a free parameter, is one clear line naming ``source``.
+    """
+    groups = sorted({t.group for t in targets.targets if t.group}
+                    | {p.group for p in targets.parameters if p.group})
+    if group not in groups:
+        raise InputError(source, None, "a group of the targets file ("
+                         + (", ".join(groups) or "it names none") + ")", repr(group))
+    fitted = tuple(replace(t, fit=t.fit and t.group == group) for t in targets.targets)
+    free = tuple(p for p in targets.parameters if p.group == group)
+    if not any(t.fit for t in fitted) or not free:
+        raise InputError(source, None, "a group with a fitted target and a free parameter",
+                         repr(group))
+    return replace(targets, targets=fitted, parameters=free)
 
 
 def load_targets(path: str | Path | None = None,

@@ -23,10 +23,11 @@ from strainsim.errors import InputError
 
 
 def targets_and_specs(targets: Path | None, specs: list[str] | None, replicates: int,
-                      sets: list[str] | None = None):
+                      sets: list[str] | None = None, only: str | None = None):
     """The targets and the world's trial specs, with the ``--set`` values set in every
-    trial and study (a free parameter among them held), and those values."""
-    from strainsim.studies.calibration import hold, load_targets
+    trial and study (a free parameter among them held), and those values; with
+    ``only``, that group's targets and free parameters alone."""
+    from strainsim.studies.calibration import hold, load_targets, only_group
     from strainsim.studies.specs import load_spec
     from strainsim.studies.sweep import FIVE_TRIALS
 
@@ -36,12 +37,17 @@ def targets_and_specs(targets: Path | None, specs: list[str] | None, replicates:
     loaded = [load_spec(name) for name in (specs or FIVE_TRIALS)]
     world, loaded_targets = hold(loaded, load_targets(targets, tuple(s.name for s in loaded)),
                                  held, source="option --set")
+    if only is not None:
+        loaded_targets = only_group(loaded_targets, only, source="option --only")
     return loaded_targets, world, held
 
 
 _SET_HELP = ("section.field=value: a model parameter set in every trial and in the studies "
              "the targets name (a free one is held there, not fitted; repeat). Spec files "
              "given with --spec describe the trials only.")
+_ONLY_HELP = ("A group of the targets file (placement): fit and judge its targets with its "
+              "free parameters alone; the other targets are reported, the other "
+              "parameters keep the world's values.")
 
 
 def _calibration_outputs(stage: Path, rows: list[dict], info: dict, title: str) -> None:
@@ -93,6 +99,7 @@ def calibrate(
         "start and at each optimum (at least --replicates; the validation's count)."),
     seed: int = typer.Option(0, min=0, help="Random seed (>= 0): the common random numbers."),
     sets: list[str] = typer.Option(None, "--set", help=_SET_HELP),
+    only: str = typer.Option(None, "--only", help=_ONLY_HELP),
     out: Path = typer.Option(Path("out/calibrate"), help="Output folder."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
 ):
@@ -104,7 +111,7 @@ def calibrate(
 
     if not 1 <= max_evals <= 100_000:
         raise InputError("option --max-evals", None, "a number in [1, 100000]", str(max_evals))
-    loaded_targets, loaded, held = targets_and_specs(targets, specs, replicates, sets)
+    loaded_targets, loaded, held = targets_and_specs(targets, specs, replicates, sets, only)
     if not loaded_targets.parameters:
         raise InputError("option --set", None, "at least one free parameter left to fit",
                          "every free parameter held")
@@ -123,7 +130,7 @@ def calibrate(
     info = {"targets": loaded_targets.source, "replicates": replicates,
             "covariance_replicates": covariance_replicates, "seed": seed,
             "seeds": "calibration", "evaluations": result.evaluations,
-            "converged": result.converged, "held": held,
+            "converged": result.converged, "held": held, "only": only,
             "goodness_of_fit_start": _goodness(result.start, loaded_targets),
             "goodness_of_fit": _goodness(result.best, loaded_targets),
             "start": result.start.values, "fitted": result.best.values,
@@ -157,6 +164,7 @@ def validate(
                                    "move means of at most 200, the refits of at most 40)."),
     seed: int = typer.Option(0, min=0, help="Random seed (>= 0)."),
     sets: list[str] = typer.Option(None, "--set", help=_SET_HELP),
+    only: str = typer.Option(None, "--only", help=_ONLY_HELP),
     leave_one_trial_out: bool = typer.Option(
         False, "--leave-one-trial-out", help="Refit without each trial's own targets and "
         "predict them (slow: one calibration per trial)."),
@@ -185,7 +193,7 @@ def validate(
         leave_one_trial_out as loto,
     )
 
-    loaded_targets, loaded, held = targets_and_specs(targets, specs, replicates, sets)
+    loaded_targets, loaded, held = targets_and_specs(targets, specs, replicates, sets, only)
     names = check_leave_one_trial_out(loaded, loaded_targets) if leave_one_trial_out else []
     if not 1 <= max_evals <= 100_000:
         raise InputError("option --max-evals", None, "a number in [1, 100000]", str(max_evals))
@@ -223,7 +231,7 @@ def validate(
     rows = calibration_rows(loaded_targets, evaluation)
     fitted = [r for r in rows if r["fit"]]
     info = {"targets": loaded_targets.source, "replicates": replicates, "seed": seed,
-            "seeds": "validation", "held": held,
+            "seeds": "validation", "held": held, "only": only,
             "goodness_of_fit": _goodness(evaluation, loaded_targets),
             "values": evaluation.values,
             "inside_95": sum(r["inside_95"] for r in fitted), "fitted_targets": len(fitted),
