@@ -509,11 +509,15 @@ def test_touching_segments_add_the_corner_contacts_to_the_edge_neighbours(model)
 
 def test_targets_may_name_a_study_outside_the_meta_analysis(tmp_path):
     targets = load_targets()
-    assert [s.name for s in targets.studies] == ["Ypenburg", "Polasek"]
+    assert [s.name for s in targets.studies] == ["Ypenburg", "Polasek", "Khan2011"]
     assert targets.studies[0].placement.concordance_definition == "walls"
     # the Q-LV series aimed its leads at a long Q-LV: both its arms are electrical
     assert {targets.studies[1].placement.image_guided,
             targets.studies[1].placement.control} == {"electrical"}
+    # the TARGET centre's earlier series: unguided, the latest segment of its views
+    khan = targets.studies[2]
+    assert {khan.placement.image_guided, khan.placement.control} == {"empirical"}
+    assert khan.placement.target_region == "basal-mid"
     e = evaluate(five_trial_specs(), replace(targets, targets=tuple(
         t for t in targets.targets if t.trial == "Ypenburg")), replicates=2, seed=1,
         n_parameters=0)
