@@ -45,9 +45,9 @@ def targets_and_specs(targets: Path | None, specs: list[str] | None, replicates:
 _SET_HELP = ("section.field=value: a model parameter set in every trial and in the studies "
              "the targets name (a free one is held there, not fitted; repeat). Spec files "
              "given with --spec describe the trials only.")
-_ONLY_HELP = ("A group of the targets file (placement): fit and judge its targets with its "
-              "free parameters alone; the other targets are reported, the other "
-              "parameters keep the world's values.")
+_ONLY_HELP = ("A group of the targets file (the shipped one tags placement): fit and judge "
+              "its targets with its free parameters alone; the other targets are reported, "
+              "the other parameters keep the world's values.")
 
 
 def _calibration_outputs(stage: Path, rows: list[dict], info: dict, title: str) -> None:
