@@ -302,6 +302,23 @@ def test_an_arm_summarys_qlv_tertiles_count_its_nyha_improvement(arm_with_leads_
                - improved[order[-third:]].mean()) <= edge + 2 / third
 
 
+def test_an_arm_summarys_responders_by_concordance_are_its_patients(arm_with_leads_qlv):
+    arm, _, _ = arm_with_leads_qlv
+    responder = arm.outcomes.esv_change_pct <= -15.0
+    cls = arm.placement.vs_measured
+    s = arm.summary
+    assert s.esv_responders_concordant_fraction == pytest.approx(
+        responder[cls == 0].mean(), abs=1e-12)
+    assert s.esv_responders_discordant_fraction == pytest.approx(
+        responder[cls > 0].mean(), abs=1e-12)
+    # patients without a target are in neither
+    n_conc, n_disc = (cls == 0).sum(), (cls > 0).sum()
+    assert n_conc + n_disc == (cls >= 0).sum()
+    assert (s.esv_responders_concordant_fraction * n_conc
+            + s.esv_responders_discordant_fraction * n_disc) == pytest.approx(
+        responder[cls >= 0].sum(), abs=1e-9)
+
+
 # --- common random numbers across what-if levels ----------------------------------------
 def test_each_level_is_the_block_it_replaces():
     from strainsim.model.block import simulate_block_levels

@@ -47,6 +47,7 @@ _COUNTS = ("n", "nyha_improved", "esv_responders",
            "measured_none", "measured_concordant", "measured_adjacent", "measured_remote",
            "true_none", "true_concordant", "true_adjacent", "true_remote",
            "septal_latest", "lead_on_scar", "nyha_change_sum",
+           "responders_concordant", "responders_discordant",
            "lead_anterior", "lead_lateral", "lead_posterior", "leads")
 _SUMS = ("esv_concordant_sum", "esv_discordant_sum", "ef_concordant_sum",
          "ef_discordant_sum", "reduction_sum", "resync_sum", "qlv_sum",
@@ -60,7 +61,8 @@ BLOCK_STATS = np.dtype([(name, np.int64) for name in _COUNTS]
 """One block's statistics: counts of patients (NYHA improved, LVESV responders, lead
 classes against the measured target and the true latest segment, ``none`` where there
 is no target; septal true latest segments; leads on scar), the LVESV change summed over
-concordant and over discordant leads (and the LVEF change), the NYHA class changes
+concordant and over discordant leads (and the LVEF change), the LVESV responders among
+each, the NYHA class changes
 summed, the mean and sum of squared deviations (``m2``) of the LVESV, LVEDV (% change)
 and LVEF (points) changes, and the total activation time's reduction by pacing summed
 (ms, and as a share of the intrinsic time); the leads (``leads``), the non-apical ones by
@@ -125,6 +127,9 @@ class ArmSummary:
     nyha_improved_lowest_qlv_tertile, nyha_improved_highest_qlv_tertile : float
         Share of patients whose NYHA class improved among the third of the leads with the
         shortest and with the longest Q-LV (:func:`end_shares`).
+    esv_responders_concordant_fraction, esv_responders_discordant_fraction : float
+        Share of LVESV responders among the patients whose lead is concordant with the
+        measured target, and among those whose lead is not (NaN without any).
     """
 
     n: int
@@ -159,6 +164,8 @@ class ArmSummary:
     esv_responders_highest_qlv_quartile: float
     nyha_improved_lowest_qlv_tertile: float
     nyha_improved_highest_qlv_tertile: float
+    esv_responders_concordant_fraction: float
+    esv_responders_discordant_fraction: float
 
     @property
     def concordant_or_adjacent_measured(self) -> float:
@@ -210,6 +217,7 @@ def block_stats_kernel(o, a, septal, regions, out):
     r.ef_concordant_sum = 0.0
     r.ef_discordant_sum = 0.0
     r.nyha_change_sum = 0
+    r.responders_concordant = r.responders_discordant = 0
     r.lead_anterior = r.lead_lateral = r.lead_posterior = r.leads = 0
     r.qlv_sum = 0.0
     for k in range(QLV_BINS):
@@ -245,9 +253,11 @@ def block_stats_kernel(o, a, septal, regions, out):
             r.measured_none += 1
         elif c == 0:
             r.measured_concordant += 1
+            r.responders_concordant += responder
             r.esv_concordant_sum += esv_change[i]
             r.ef_concordant_sum += ef_change[i]
         else:
+            r.responders_discordant += responder
             r.esv_discordant_sum += esv_change[i]
             r.ef_discordant_sum += ef_change[i]
             if c == 1:
@@ -369,6 +379,7 @@ def merge_kernel(stats):
     n = nyha = responders = 0
     m_none = m_conc = m_adj = m_rem = t_none = t_conc = t_adj = t_rem = 0
     septal = on_scar = nyha_change = anterior = lateral = posterior = leads = 0
+    responders_conc = responders_disc = 0
     esv_conc = esv_disc = ef_conc = ef_disc = reduction = resync = qlv = 0.0
     qlv_leads = np.zeros(QLV_BINS, np.int64)
     qlv_responders = np.zeros(QLV_BINS, np.int64)
@@ -393,6 +404,8 @@ def merge_kernel(stats):
         septal += r.septal_latest
         on_scar += r.lead_on_scar
         nyha_change += r.nyha_change_sum
+        responders_conc += r.responders_concordant
+        responders_disc += r.responders_discordant
         anterior += r.lead_anterior
         lateral += r.lead_lateral
         posterior += r.lead_posterior
@@ -419,7 +432,8 @@ def merge_kernel(stats):
             _ratio(nyha_change, n), _ratio(ef_conc, m_conc), _ratio(ef_disc, discordant),
             _ratio(resync, n), _ratio(anterior, non_apical), _ratio(lateral, non_apical),
             _ratio(posterior, non_apical), _ratio(qlv, leads), lowest, highest,
-            nyha_lowest, nyha_highest)
+            nyha_lowest, nyha_highest, _ratio(responders_conc, m_conc),
+            _ratio(responders_disc, discordant))
 
 
 def merge(stats: np.ndarray) -> ArmSummary:

@@ -83,6 +83,8 @@ QUANTITIES = {
     "concordant_true": lambda a: a.concordant_true,
     "concordant_or_adjacent_true": lambda a: a.concordant_true + a.adjacent_true,
     "esv_change_concordant_mean": lambda a: a.esv_change_concordant_mean,
+    "esv_responders_concordant_fraction": lambda a: a.esv_responders_concordant_fraction,
+    "esv_responders_discordant_fraction": lambda a: a.esv_responders_discordant_fraction,
     "esv_change_discordant_mean": lambda a: a.esv_change_discordant_mean,
     "esv_change_concordant_minus_discordant":
         lambda a: a.esv_change_concordant_mean - a.esv_change_discordant_mean,
