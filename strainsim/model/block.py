@@ -116,6 +116,7 @@ from strainsim.model.placement import (
     VeinRecord,
     aims_by_imaging,
     classify_kernel,
+    classify_measured_kernel,
     place_kernel,
     placement_draws_kernel,
     placement_record,
@@ -352,7 +353,8 @@ def care_kernel(k, run, a, stats_out, null_stats_out):
             scar_at_lead=a.scar_at_lead, ischemic=a.ischemic, male=a.male,
             nyha_class=a.nyha, noise=a.outcome_noise)
         place_kernel(k.placement, run.guided, placement_in, a.aim, a.lead)
-        classify_kernel(a.lead, a.aim, k.placement.class_hops, a.vs_measured)
+        classify_measured_kernel(k.placement, a.lead, a.aim, a.measured.ttp,
+                                 a.measured.viable, a.vs_measured)
         classify_kernel(a.lead, a.true_latest, k.placement.class_hops, a.vs_true)
         scar_at_lead_kernel(a.lead, a.scar, a.scar_at_lead)
         if run.rv_front:

@@ -80,6 +80,8 @@ __all__ = [
     "concordance_hops",
     "centre_practice",
     "CONCORDANCE_DEFINITIONS",
+    "CONCORDANCE_TIES",
+    "classify_measured_kernel",
     "place_leads",
     "VeinRecord",
     "vein_record",
@@ -106,6 +108,7 @@ __all__ = [
 CONCORDANT, ADJACENT, REMOTE = 0, 1, 2
 STRATEGIES = ("empirical", "ste", "multimodality", "electrical")
 CONCORDANCE_DEFINITIONS = ("segments", "touching", "walls")   # how a study scores a lead
+CONCORDANCE_TIES = ("one", "either")   # segments measured equally late: one target, or each
 # the segments a study's echo analysis picks its measured target from, by ring
 TARGET_REGIONS = {"all": ("basal", "mid", "apical", "apex"), "basal-mid": ("basal", "mid")}
 EMPIRICAL, STE, MULTIMODALITY, ELECTRICAL = range(4)
@@ -154,6 +157,10 @@ class PlacementParams:
         The segments the study's echo analysis picks the measured target from
         (:data:`TARGET_REGIONS`): all 17, or the 12 basal and mid ones of short-axis
         views (TARGET).
+    concordance_ties : {"one", "either"}
+        Segments measured equally late: the engine's rule picks one target (``one``),
+        or each of them is a target (``either``, TARGET's rule): a lead on any of them
+        is concordant, and an implanter aiming by strain takes one a vein reaches.
     """
 
     image_guided: str = choice("ste", STRATEGIES, doc="Placement strategy of the image-guided arm.")
@@ -272,6 +279,14 @@ class PlacementParams:
         "basal and mid segments of short-axis views).",
         source="the study's echo protocol: TARGET took the latest of the basal and mid "
         "short-axis views (trials.toml)")
+    concordance_ties: str = choice(
+        "one", CONCORDANCE_TIES,
+        doc="Segments measured equally late (the same time to peak, at the frame rate): "
+        "'one' target, the engine's rule picks it; 'either': each is a target, a lead "
+        "on any of them is concordant and an implanter aiming by strain takes one a "
+        "vein reaches.",
+        source="the study's report: TARGET counted a lead at either of two equally "
+        "delayed segments as concordant (trials.toml); the others do not say")
 
     def __post_init__(self):
         check_declared(self)
@@ -370,6 +385,7 @@ class PlacementRecord(NamedTuple):
     class_hops: np.ndarray  # (17, 17) int64: the study's concordance distance
     target_segments: np.ndarray  # (17,) bool: segments the measured target is picked from
     every_segment: bool  # target_segments all True: the engine's target as it is
+    either_tie: bool  # equally late segments are each a target (concordance_ties "either")
 
 
 def concordance_hops(definition: str, model: SegmentModel) -> np.ndarray:
@@ -426,6 +442,7 @@ def placement_record(params: PlacementParams, model: SegmentModel) -> PlacementR
         class_hops=concordance_hops(params.concordance_definition, model),
         target_segments=target_segments,
         every_segment=bool(target_segments.all()),
+        either_tie=params.concordance_ties == "either",
     )
 
 
@@ -554,6 +571,24 @@ def _region_target(ttp_row, amplitude_row, viable_row, target_segments, allowed)
     return latest_of(ttp_row, amplitude_row, allowed)
 
 
+@numba.njit(cache=True, inline="always")
+def _tied(rec, ttp_row, viable_row, aim, s):
+    # whether segment index s is a target: the aim (1-based) or, with either_tie, a
+    # segment of the study's region measured viable and exactly as late
+    return s == aim - 1 or (rec.either_tie and rec.target_segments[s] and viable_row[s]
+                            and ttp_row[s] == ttp_row[aim - 1])
+
+
+@numba.njit(cache=True)
+def _reachable_tie(rec, ttp_row, amplitude_row, viable_row, reachable_row, aim, allowed):
+    # an aim no vein reaches: a tied target a vein reaches instead (the one rule among
+    # them), else the aim itself
+    for s in range(ttp_row.shape[0]):
+        allowed[s] = reachable_row[s] and _tied(rec, ttp_row, viable_row, aim, s)
+    other = latest_of(ttp_row, amplitude_row, allowed)
+    return other if other > 0 else aim
+
+
 @numba.njit(cache=True)
 def _electrical_row(sd_ms, activation_row, error_row, reachable_row, qlv, no_ties):
     # the longest measured Q-LV among reachable sites (each site's error: error_row, a
@@ -662,6 +697,9 @@ def place_kernel(rec, guided, inputs, aim_out, lead_out):
             )
             if multimodality > 0:
                 aim = multimodality
+        if rec.either_tie and aim > 0 and not reachable[i, aim - 1]:
+            aim = _reachable_tie(rec, ttp[i], amplitude[i], viable[i], reachable[i], aim,
+                                 allowed)
         aim_out[i] = aim
         lead = -1
         strain_map = (ttp[i], amplitude[i], viable[i])
@@ -694,6 +732,22 @@ def classify_kernel(lead, reference, hops, out):
     """:func:`classify_one` for every patient."""
     for i in range(lead.shape[0]):
         out[i] = classify_one(lead[i], reference[i], hops)
+
+
+@numba.njit(cache=True)
+def classify_measured_kernel(rec, lead, aim, ttp, viable, out):
+    """Each lead's class against the arm's measured target ``aim`` by the study's
+    distance (``rec.class_hops``): with ``concordance_ties`` "either", the nearest of
+    the segments measured as late as the target (:class:`PlacementRecord`, the
+    engine's ``ttp`` and ``viable``)."""
+    hops = rec.class_hops
+    for i in range(lead.shape[0]):
+        c = classify_one(lead[i], aim[i], hops)
+        if rec.either_tie and c > 0:
+            for s in range(ttp.shape[1]):
+                if _tied(rec, ttp[i], viable[i], aim[i], s):
+                    c = min(c, hops[lead[i] - 1, s])
+        out[i] = c
 
 
 @numba.njit(cache=True)
@@ -777,11 +831,14 @@ def place_leads(
         qlv_error=np.empty((target.shape[0], N_SEGMENTS)),
     )
     placement_draws_kernel(rng, inputs.uniforms, inputs.qlv_error)
-    place_kernel(placement_record(params, model), bool(guided), inputs, aim, lead)
+    rec = placement_record(params, model)
+    place_kernel(rec, bool(guided), inputs, aim, lead)
+    vs_measured = np.empty(lead.shape, dtype=np.int8)
+    classify_measured_kernel(rec, lead, aim, inputs.ttp, inputs.viable, vs_measured)
     return Placement(
         lead_segment=lead,
         target_segment=aim,
-        vs_measured=classify(lead, aim, model, params.concordance_definition),
+        vs_measured=vs_measured,
         vs_true=classify(lead, activation.true_latest_segment, model,
                          params.concordance_definition),
         reachable=reachable,
