@@ -318,3 +318,59 @@ def test_the_anterior_share_of_empirical_implants_is_the_registrys():
         behon["n_non_apical"]
     assert PlacementParams().empirical_anterior_share == pytest.approx(
         behon["lead_anterior"] / behon["n_non_apical"], abs=5e-5)
+
+
+def test_equally_late_segments_are_each_a_target_when_the_study_says_so(model):
+    from strainsim.model.placement import classify_measured_kernel, placement_record
+
+    # segments 6, 12 and 16 measured equally late, 7 as late but not viable; the
+    # engine's target is 6; TARGET's views are the basal and mid ones
+    ttp = np.full((1, 17), 300.0)
+    ttp[0, [5, 11, 15, 6]] = 450.0
+    viable = np.ones((1, 17), bool)
+    viable[0, 6] = False
+    hops = model.hops
+
+    def classes(ties, region, leads):
+        rec = placement_record(PlacementParams(concordance_ties=ties, target_region=region),
+                               model)
+        lead = np.asarray(leads, dtype=np.int64)
+        out = np.empty(lead.shape, np.int8)
+        classify_measured_kernel(rec, lead, np.full(lead.shape, 6), np.repeat(ttp, len(lead), 0),
+                                 np.repeat(viable, len(lead), 0), out)
+        return out.tolist()
+
+    leads = [6, 12, 16, 7, 11]
+    one = [min(hops[s - 1, 5], 2) for s in leads]
+    assert classes("one", "basal-mid", leads) == one
+    # 12 is a target too; 16 is outside the views and 7 not viable, so they are not, and
+    # a lead is as near as its nearest target
+    either = [min(hops[s - 1, 5], hops[s - 1, 11], 2) for s in leads]
+    assert classes("either", "basal-mid", leads) == either
+    assert either[1] == 0 and either[2] > 0 and either[3] > 0
+    assert classes("either", "all", leads)[2] == 0   # with every segment analysed, 16 is one
+
+
+def test_an_implanter_with_equally_late_targets_takes_one_a_vein_reaches(model):
+    # the engine's target 6 and segment 12 equally late; a vein reaches 12 (and 5) only
+    n = 200
+    ttp = np.full((n, 17), 300.0)
+    ttp[:, [5, 11]] = 450.0
+    inputs = placement_inputs(np.full(n, 6), ttp_ms=ttp)
+    reachable = np.zeros((n, 17), bool)
+    reachable[:, [4, 11]] = True
+    params = PlacementParams(image_guided="ste", aim_success=1.0, target_region="basal-mid")
+    rng = np.random.default_rng
+
+    one = place_leads(True, *inputs, reachable, rng(3), params, model)
+    either = place_leads(True, *inputs, reachable, rng(3),
+                         replace(params, concordance_ties="either"), model)
+    assert np.all(either.target_segment == 12) and np.all(either.lead_segment == 12)
+    assert np.all(either.vs_measured == 0)
+    assert np.all(one.target_segment == 6) and not np.any(one.lead_segment == 6)
+    assert np.all(one.vs_measured > 0)
+    # an aim a vein reaches stays as it is
+    reachable[:, 5] = True
+    kept = place_leads(True, *inputs, reachable, rng(3),
+                       replace(params, concordance_ties="either"), model)
+    assert np.all(kept.target_segment == 6) and np.all(kept.lead_segment == 6)
