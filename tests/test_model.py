@@ -187,6 +187,46 @@ def test_forced_concordance_is_met_and_misses_land_where_missed_aims_land(model)
                                               empirical[miss][moved])
 
 
+def test_an_implanter_who_finds_the_late_site_takes_the_latest_reachable_viable_segment(model):
+    n = 4000
+    rng = np.random.default_rng(31)
+    _, reachable = draw_veins(n, rng, model)
+    activation = rng.uniform(0.0, 150.0, (n, 17))
+    scar = rng.random((n, 17)) < 0.1
+    inputs = placement_inputs(rng.integers(1, 18, n), activation_ms=activation, scar=scar)
+
+    def leads(guided, **change):
+        params = replace(PlacementParams(), **change)
+        return place_leads(guided, *inputs, reachable, np.random.default_rng(32), params,
+                           model).lead_segment
+
+    never = leads(False, empirical_late_share=0.0)
+    every = leads(False, empirical_late_share=1.0)
+    allowed = reachable & ~scar
+    has = allowed.any(axis=1)
+    latest = np.where(allowed, activation, -np.inf).argmax(axis=1) + 1
+    np.testing.assert_array_equal(every[has], latest[has])
+    np.testing.assert_array_equal(every[~has], never[~has])   # nowhere to go: as before
+    # a share between: that share of the patients (by their aim uniform), the rest where
+    # the branch orders put them
+    some = leads(False, empirical_late_share=0.3)
+    could = (latest != never) & has
+    moved = (some == latest) & could
+    assert _within(moved.sum() / could.sum(), 0.3, np.sqrt(0.21), could.sum())
+    assert np.all((some == never) | (some == latest))
+    # an arm aiming by strain finds it only where its aim fell back to the branch orders;
+    # the electrical strategy, which never falls back when a vein reaches a segment, not
+    for strategy in ("ste", "multimodality", "electrical"):
+        own = leads(True, image_guided=strategy, empirical_late_share=0.0)
+        found = leads(True, image_guided=strategy, empirical_late_share=1.0)
+        assert np.all((found == own) | (found == latest))
+        if strategy == "electrical":
+            np.testing.assert_array_equal(found[has], own[has])
+        else:
+            assert np.any(found != own)
+            assert np.mean(found != own) < np.mean(every != never)
+
+
 def test_a_missed_aim_takes_the_latest_of_the_equally_near_segments_by_the_map(model):
     # target 6 unreachable; its neighbours 1, 5 and 12 reachable and equally near: the
     # implanter with a strain map takes the one the map shows latest, whatever u_pick

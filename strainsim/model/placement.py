@@ -11,7 +11,10 @@ Strategies (named per arm in the spec, :data:`STRATEGIES`)
         the lateral wall (share ``empirical_lateral_share`` of the rest: the first
         available branch of ``empirical_order_lateral``, anterolateral first) or the
         posterolateral one (the first of ``empirical_order``, posterolateral first), and
-        the lead goes to one of that branch's usual segments.
+        the lead goes to one of that branch's usual segments. In a share
+        ``empirical_late_share`` of implants the implanter finds the late site
+        instead: the lead ends on the segment activated latest among those a vein
+        reaches and the lead captures (not scar).
     ``ste``
         Aim at the latest viable segment measured by speckle-tracking strain (the
         engine's target). When a vein reaches it the lead stays there with
@@ -147,6 +150,12 @@ class PlacementParams:
         Share of the other empirical implants aimed at the lateral wall rather than
         the posterolateral one (0-1). Calibrated to where TARGET's leads sat, by wall
         and arm (trials.toml).
+    empirical_late_share : float
+        Share of empirical implants in which the implanter finds the late site: the
+        lead ends on the segment activated latest among those a vein reaches and the
+        lead captures (not scar), 0-1. Read from the patient's aim uniform, so an arm
+        aiming by strain whose aim fell back to the branch orders finds it when that
+        uniform is below the share too.
     centre_lateral_sd : float
         Between-centre SD of the log-odds that an empirical implant is aimed at the
         lateral wall: each trial's centre draws its own share around
@@ -253,6 +262,20 @@ class PlacementParams:
         doc="Share of the empirical implants not aimed at the anterior wall that are aimed "
         "at the lateral wall (anterolateral branch first) rather than the posterolateral.",
         source="calibrated: strainsim calibrate (TARGET's lead positions by wall among the targets)",
+    )
+    empirical_late_share: float = quantity(
+        0.0,
+        unit="fraction",
+        low=0,
+        high=1,
+        doc="Share of empirical implants in which the implanter finds the late site: the "
+        "lead ends on the segment activated latest among those a vein reaches and the "
+        "lead captures (not scar); the others follow the branch orders.",
+        source="stated: 0 in the shipped world; a trial fit to unguided leads' concordance "
+        "(Khan 2011: 71 of 131 on the latest segment; Ypenburg 2008: 63 % on the latest "
+        "wall; trials.toml) puts it near 0.65 (docs/calibration.md); how implanters find "
+        "the late site (the electrogram at the lead, the paced QRS, thresholds) is not in "
+        "the sources reachable here",
     )
     centre_lateral_sd: float = quantity(
         0.47,
@@ -377,6 +400,7 @@ class PlacementRecord(NamedTuple):
     concordance: float  # < 0: None (the arm's own strategy)
     empirical_anterior_share: float
     empirical_lateral_share: float
+    empirical_late_share: float
     empirical_masks: np.ndarray  # (branches, 17) bool: usual segments, posterolateral order
     lateral_masks: np.ndarray  # (branches, 17) bool: usual segments, lateral-wall order
     anterior_masks: np.ndarray  # (branches, 17) bool: usual segments, anterior-wall order
@@ -434,6 +458,7 @@ def placement_record(params: PlacementParams, model: SegmentModel) -> PlacementR
         concordance=-1.0 if params.concordance is None else float(params.concordance),
         empirical_anterior_share=float(params.empirical_anterior_share),
         empirical_lateral_share=float(params.empirical_lateral_share),
+        empirical_late_share=float(params.empirical_late_share),
         empirical_masks=usual_masks(params.empirical_order, model),
         lateral_masks=usual_masks(params.empirical_order_lateral, model),
         anterior_masks=usual_masks(params.empirical_order_anterior, model),
@@ -669,7 +694,9 @@ def place_kernel(rec, guided, inputs, aim_out, lead_out):
     target with probability ``concordance``, else where a missed aim lands, never on
     the target. A strategy without a target (no viable segment measured), and a
     missed aim not sent to the nearest reachable segment, fall back to
-    ``empirical``.
+    ``empirical``: where the aim uniform is below ``empirical_late_share`` the
+    implanter finds the late site (the latest activated reachable segment that is
+    not scar), else the branch orders decide.
     """
     # arrays taken out of the records once (numba counts references at every access)
     target, ttp, amplitude, viable = inputs.target, inputs.ttp, inputs.amplitude, inputs.viable
@@ -713,6 +740,12 @@ def place_kernel(rec, guided, inputs, aim_out, lead_out):
                                   u_pick, u_miss, allowed, ties)
         elif strategy == ELECTRICAL:
             lead = _electrical_row(sd_ms, activation_ms[i], qlv_error[i], reachable[i], qlv,
+                                  no_ties)
+        if (lead <= 0 and not forced
+                and u_aim < rec.empirical_late_share):   # the implanter finds the late site
+            for s in range(n_seg):   # among the reachable segments the lead captures
+                allowed[s] = reachable[i, s] and not scar[i, s]
+            lead = _electrical_row(0.0, activation_ms[i], qlv_error[i], allowed, qlv,
                                   no_ties)
         if lead <= 0:
             lead = _empirical_row(masks, reachable[i], u_pick, allowed)
