@@ -745,8 +745,7 @@ def place_kernel(rec, guided, inputs, aim_out, lead_out):
                 and u_aim < rec.empirical_late_share):   # the implanter finds the late site
             for s in range(n_seg):   # among the reachable segments the lead captures
                 allowed[s] = reachable[i, s] and not scar[i, s]
-            lead = _electrical_row(0.0, activation_ms[i], qlv_error[i], allowed, qlv,
-                                  no_ties)
+            lead = latest_of(activation_ms[i], no_ties, allowed)
         if lead <= 0:
             lead = _empirical_row(masks, reachable[i], u_pick, allowed)
         lead_out[i] = lead
