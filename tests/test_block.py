@@ -117,7 +117,7 @@ def stage_by_stage(n, streams, guided, spec, model, shift):
     paced = paced_activation(act.activation_ms, act.scar, placement.lead_segment,
                              spec.pacing, model)
     outcomes = simulate_outcomes(edv_ml=patients.edv_ml, esv_ml=patients.esv_ml,
-                                 resync_fraction=paced.reduction_ms / paced.total_intrinsic_ms,
+                                 resync_fraction=paced.late_removed_fraction,
                                  scar=act.scar, scar_at_lead=on_scar, ischemic=act.ischemic,
                                  male=patients.male, nyha_class=patients.nyha_class,
                                  imaging_arm=aims_by_imaging(

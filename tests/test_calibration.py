@@ -115,7 +115,15 @@ def test_strategies_differ_as_the_physiology_says():
     for strategy in ("empirical", "ste", "multimodality", "electrical"):
         s = replace(spec, placement=replace(spec.placement, image_guided=strategy))
         by[strategy] = simulate_trial(s, 11).guided
-    assert by["ste"].concordant_measured > by["empirical"].concordant_measured + 0.15
+    # implanters who follow the branch orders alone hit the measured target far less often
+    # than those aiming by strain; those who find the late site (the shipped share) about
+    # as often, at the latest electrically activated segment off scar
+    branch = replace(spec, placement=replace(spec.placement, image_guided="empirical",
+                                             empirical_late_share=0.0))
+    branch_orders = simulate_trial(branch, 11).guided
+    assert by["ste"].concordant_measured > branch_orders.concordant_measured + 0.15
+    assert by["empirical"].concordant_measured > branch_orders.concordant_measured + 0.15
+    assert by["empirical"].lead_on_scar < branch_orders.lead_on_scar
     assert by["multimodality"].lead_on_scar < by["ste"].lead_on_scar
     assert by["electrical"].lead_on_scar > by["multimodality"].lead_on_scar
     for arm in by.values():  # LBBB: septal latest segments are rare

@@ -1,7 +1,8 @@
 """Paced activation on the segment graph, by its properties: pacing never delays a
 segment, the leads' segments activate at capture, the fronts follow shortest paths
-(checked against scipy's Dijkstra on the same edge times), scar slows them, and a
-lateral lead shortens LBBB activation more than a septal one."""
+(checked against scipy's Dijkstra on the same edge times), scar slows them, a
+lateral lead shortens LBBB activation more than a septal one, and the late wall's
+share removed (what remodelling follows) is taken over the latest viable third."""
 
 import numpy as np
 import pytest
@@ -98,3 +99,41 @@ def test_an_arm_summary_carries_the_mean_reduction(model):
                              arm.patients.activation.scar, arm.placement.lead_segment,
                              spec.pacing, model)
     np.testing.assert_array_equal(again.paced_ms, arm.pacing.paced_ms)
+
+
+@given(st.lists(st.floats(20.0, 200.0), min_size=17, max_size=17),
+       st.lists(st.booleans(), min_size=17, max_size=17), st.integers(1, 17))
+def test_the_late_share_removed_is_over_the_latest_third_of_the_viable_basal_mid(
+        model, times, scar_row, lead):
+    # what remodelling follows: the latest third (at least one) of the viable basal and
+    # mid segments by intrinsic activation, and the share of their summed activation
+    # time that pacing removes; scar and the apex never count
+    intrinsic = np.array(times)[None, :]
+    scar = np.array(scar_row)[None, :]
+    paced = paced_activation(intrinsic, scar, np.array([lead]), PacingParams(), model)
+    share = paced.late_removed_fraction[0]
+    viable = [s for s in range(12) if not scar_row[s]]
+    if not viable:
+        assert share == 0.0
+        return
+    # latest first, equal times the lower segment first
+    order = sorted(viable, key=lambda s: (-times[s], s))
+    late = order[:max(1, len(viable) // 3)]
+    before = sum(times[s] for s in late)
+    after = sum(paced.paced_ms[0, s] for s in late)
+    assert share == pytest.approx((before - after) / before, rel=1e-12, abs=1e-12)
+    assert 0.0 <= share <= 1.0
+
+
+def test_a_lead_on_the_late_wall_advances_it_more_than_a_septal_one(model):
+    intrinsic = np.full((1, 17), 60.0)
+    intrinsic[0, [4, 5, 10, 11]] = 180.0            # a late lateral wall
+    no_scar = np.zeros((1, 17), bool)
+    share = {lead: paced_activation(intrinsic, no_scar, np.array([lead]), PacingParams(),
+                                    model).late_removed_fraction[0] for lead in (3, 9, 5, 11)}
+    assert min(share[5], share[11]) > max(share[3], share[9]) + 0.1
+    # scar on the late wall takes its segments out of the late third
+    scar = no_scar.copy()
+    scar[0, [4, 5, 10, 11]] = True
+    on_scar = paced_activation(intrinsic, scar, np.array([11]), PacingParams(), model)
+    assert on_scar.late_removed_fraction[0] < share[11]

@@ -50,11 +50,21 @@ def test_the_calibrated_five_trials_land_about_45_percent_concordant():
     trials, _ = virtual_meta_analysis(five_trial_specs(), 5)
     n = sum(t.guided.n for t in trials)
     guided = sum(t.guided.concordant_measured * t.guided.n for t in trials) / n
-    control = sum(t.control.concordant_measured * t.control.n for t in trials) / n
+    control = (sum(t.control.concordant_measured * t.control.n for t in trials)
+               / sum(t.control.n for t in trials))
     # the published 45 % (cohorts/published/targets.toml), within three binomial SEs of the
     # 426 image-guided patients
     assert abs(guided - 0.45) <= 3 * np.sqrt(0.45 * 0.55 / n)
-    assert control < guided - 0.1  # the empirical strategy hits the measured target less
+    # unguided implanters who find the late site land on the measured target about as
+    # often (Khan 2011: 54 %), but end remote from it more often: the image-guided arms
+    # are concordant or adjacent more often, as the trials reported (90 % against 81 %)
+    m = sum(t.control.n for t in trials)
+    near_guided = sum((t.guided.concordant_measured + t.guided.adjacent_measured) * t.guided.n
+                      for t in trials) / n
+    near_control = sum((t.control.concordant_measured + t.control.adjacent_measured)
+                       * t.control.n for t in trials) / m
+    assert abs(control - guided) < 0.15
+    assert near_control < near_guided - 0.05
 
 
 def _first_branch(order, reachable_row, usual):
@@ -67,7 +77,8 @@ def test_empirical_leads_sit_in_a_usual_segment_of_the_first_available_branch(mo
     rng = np.random.default_rng(1)
     available, reachable = draw_veins(5000, rng, model)
     params = PlacementParams(empirical_anterior_share=float(wall == "anterior"),
-                             empirical_lateral_share=float(wall == "lateral"))
+                             empirical_lateral_share=float(wall == "lateral"),
+                             empirical_late_share=0.0)
     lead = place_leads(False, *placement_inputs(np.full(5000, -1)), reachable, rng,
                        params, model).lead_segment
     usual = {v.key: set(v.usual) for v in model.veins}
@@ -89,7 +100,8 @@ def test_empirical_implanters_aim_at_the_lateral_wall_in_the_declared_share(mode
     share = 0.64
     rng = np.random.default_rng(2)
     available, reachable = draw_veins(n, rng, model)
-    params = PlacementParams(empirical_anterior_share=0.0, empirical_lateral_share=share)
+    params = PlacementParams(empirical_anterior_share=0.0, empirical_lateral_share=share,
+                             empirical_late_share=0.0)
     lead = place_leads(False, *placement_inputs(np.full(n, -1)), reachable, rng,
                        params, model).lead_segment
     usual = {v.key: set(v.usual) for v in model.veins}
@@ -114,7 +126,7 @@ def test_empirical_implanters_split_their_aims_over_three_walls(model, anterior,
     rng = np.random.default_rng(3)
     available, reachable = draw_veins(n, rng, model)
     params = PlacementParams(empirical_anterior_share=anterior,
-                             empirical_lateral_share=lateral)
+                             empirical_lateral_share=lateral, empirical_late_share=0.0)
     lead = place_leads(False, *placement_inputs(np.full(n, -1)), reachable, rng,
                        params, model).lead_segment
     usual = {v.key: set(v.usual) for v in model.veins}

@@ -278,7 +278,8 @@ def test_a_contrast_with_a_value_and_arm_values_is_refused(tmp_path):
      "--only: expected a group of the targets file (placement), found 'symptoms'"),
     (["calibrate", "--only", "placement", "--set", "placement.aim_success=0.4",
       "--set", "placement.miss_nearest_share=0.3", "--set",
-      "placement.empirical_lateral_share=0.7", "--set", "activation.late_angle_deg=10"],
+      "placement.empirical_lateral_share=0.7", "--set", "activation.late_angle_deg=10",
+      "--set", "placement.empirical_late_share=0.5"],
      "--only: expected a group with a fitted target and a free parameter"),
 ])
 def test_bad_world_options_get_one_line_and_exit_2(cli, tmp_path, argv, fragment):
@@ -309,11 +310,11 @@ def test_only_a_group_fits_its_targets_with_its_parameters():
     placement = only_group(targets, "placement")
     assert [p.name for p in placement.parameters] == [p.name for p in targets.parameters
                                                       if p.group == "placement"]
-    assert len(placement.parameters) == 4
+    assert len(placement.parameters) == 5
     for before, after in zip(targets.targets, placement.targets, strict=True):
         assert after.fit == (before.fit and before.group == "placement")
         assert replace(after, fit=before.fit) == before
-    assert sum(t.fit for t in placement.targets) == 10
+    assert sum(t.fit for t in placement.targets) == 11
 
 
 def test_the_placement_groups_targets_move_with_its_parameters_alone():

@@ -478,7 +478,8 @@ class LeadOutcome:
     paced_ms : ndarray, shape (17,)
         Activation under biventricular pacing (ms from QRS onset).
     reduction_ms, resync_fraction : float
-        The total activation time pacing removes (ms) and its share of the intrinsic.
+        The total activation time pacing removes (ms), and the share of the
+        late-activated myocardium's activation time it removes (what remodelling follows).
     on_scar, reachable : bool
         Whether the lead sits on scar, and whether a vein of this patient reaches it.
     esv_change_mean_pct, esv_change_low_pct, esv_change_high_pct : float
@@ -518,7 +519,7 @@ def lead_outcome(case: PatientCase, lead: int) -> LeadOutcome:
     scar = np.asarray(case.scar, dtype=bool)[None, :]
     paced = paced_activation(np.asarray(case.activation_ms)[None, :], scar,
                              np.array([lead]), PacingParams(), load_segments())
-    share = float(resync_fraction(paced.total_intrinsic_ms, paced.total_paced_ms)[0])
+    share = float(resync_fraction(paced)[0])
     n, b = LEAD_DRAWS, case.baseline
     on_scar = bool(scar[0, lead - 1])
     outcomes = simulate_outcomes(
@@ -559,11 +560,11 @@ def render_lead(case: PatientCase, lead: int) -> tuple[bytes, str]:
                 f"{o.esv_change_high_pct:.1f}] | {notes or '-'} |")
 
     summary = (f"**A lead in segment {chosen.lead}** removes {chosen.reduction_ms:.0f} ms "
-               f"of the total activation time ({chosen.resync_fraction:.0%} of it); the "
-               f"model expects an LVESV change of {chosen.esv_change_mean_pct:.1f} % "
+               f"of the total activation time and {chosen.resync_fraction:.0%} of the late "
+               f"wall's activation time; the model expects an LVESV change of {chosen.esv_change_mean_pct:.1f} % "
                f"(10th-90th percentile {chosen.esv_change_low_pct:.1f} to "
                f"{chosen.esv_change_high_pct:.1f} %, this patient's variation).\n\n"
-               "| lead | segment | activation time removed (ms) | share | LVESV change % "
+               "| lead | segment | activation time removed (ms) | late share removed | LVESV change % "
                "[10th, 90th] | note |\n|---|---:|---:|---:|---:|---|\n"
                + "\n".join(row(name, o) for name, o in rows))
     return png, summary

@@ -137,7 +137,7 @@ class ActivationParams:
     onset_ms: float = quantity(10.0, unit="ms", low=0, high=200, doc="Septal breakthrough after QRS onset.", source="stated")
     delay_mean_ms: float = quantity(130.0, unit="ms", low=0, high=400, doc="Mean septal-to-late-site delay.", source="Strik 2012 LBBB review")
     delay_sd_ms: float = quantity(35.0, unit="ms", low=0, high=200, doc="SD of that delay across patients.", source="stated")
-    late_angle_deg: float = quantity(14.62, unit="degrees", low=-180, high=360, doc="Mean bullseye angle of the latest site (0 lateral, 90 anterior, negative towards inferior).", source="calibrated: strainsim calibrate, inside the lateral and posterolateral walls (Strik 2012)")
+    late_angle_deg: float = quantity(12.68, unit="degrees", low=-180, high=360, doc="Mean bullseye angle of the latest site (0 lateral, 90 anterior, negative towards inferior).", source="calibrated: strainsim calibrate, inside the lateral and posterolateral walls (Strik 2012)")
     late_angle_kappa: float = quantity(
         40.0, unit="1", low=0, high=100, doc="von Mises concentration of the late site.",
         source="fixed, not identified: the fit ran to the top of its box twice (20, then 40) "

@@ -239,7 +239,7 @@ class BlockArrays(NamedTuple):
     true_strain: np.ndarray      # (n, 17, T) speckle fidelity: the deformation imaged (kept)
     available: np.ndarray        # (n, n_veins) bool
     reachable: np.ndarray        # (n, 17) bool
-    uniforms: np.ndarray         # (n, 4) the placement uniforms
+    uniforms: np.ndarray         # (n, 5) the placement uniforms
     qlv_error: np.ndarray        # (n, 17) the Q-LV errors (standard normal)
     amplitude: np.ndarray        # (n, 17) measured peak strain magnitude (%)
     aim: np.ndarray              # (n,) int64, the arm's measured target
@@ -249,8 +249,9 @@ class BlockArrays(NamedTuple):
     scar_at_lead: np.ndarray     # (n,) bool
     rv_ms: np.ndarray            # (n, 17) arrival of the RV lead's front (ms)
     paced_ms: np.ndarray         # (n, 17) activation under biventricular pacing (ms)
-    pacing_totals: np.ndarray    # (n, 3) total activation intrinsic, paced; paced SD (ms)
-    resync: np.ndarray           # (n,) share of the total activation time pacing removed
+    pacing_totals: np.ndarray    # (n, 4) total activation intrinsic, paced; paced SD (ms);
+    #                              late-activated share removed (pacing.paced_kernel)
+    resync: np.ndarray           # (n,) share of the late-activated activation time removed
     outcome_noise: np.ndarray    # (n, 3) the outcome draws
     outcomes: OutcomeArrays
     null_outcomes: OutcomeArrays  # filled only for a null world (see block_kernel)
@@ -328,7 +329,7 @@ def care_kernel(k, run, a, stats_out, null_stats_out):
         the arm's lead placement, its classification against the measured target and
         the truth, scar at the lead, the activation under biventricular pacing from
         the RV site and the lead (:mod:`strainsim.model.pacing`; the RV front only
-        when ``run.rv_front``), the share of the total activation time it removes,
+        when ``run.rv_front``), the share of the late-activated activation time it removes,
         outcomes from it; with ``run.null_world`` the same patients, leads and
         outcome draws also give ``a.null_outcomes`` in a world where the lead's
         position has no effect (the trial keeps its shift, a between-trial
@@ -438,7 +439,7 @@ def _empty_arrays(n: int, n_veins: int, n_frames: int, keep_curves: bool,
         aim=np.empty(n, dtype=np.int64), lead=np.empty(n, dtype=np.int64),
         vs_measured=np.empty(n, dtype=np.int8), vs_true=np.empty(n, dtype=np.int8),
         scar_at_lead=flags(n), rv_ms=floats(n, N_SEGMENTS), paced_ms=floats(n, N_SEGMENTS),
-        pacing_totals=floats(n, 3),
+        pacing_totals=floats(n, 4),
         resync=floats(n),
         outcome_noise=floats(n, 3), outcomes=empty_outcomes(n),
         null_outcomes=empty_outcomes(n), stats=np.zeros(1, BLOCK_STATS),
@@ -636,6 +637,7 @@ def block_results(a: BlockArrays, spec, *, null_world: bool = False,
     null = Outcomes(**a.null_outcomes._asdict()) if null_world else None
     pacing = PacedActivation(paced_ms=a.paced_ms, total_intrinsic_ms=a.pacing_totals[:, 0],
                              total_paced_ms=a.pacing_totals[:, 1],
-                             residual_sd_ms=a.pacing_totals[:, 2])
+                             residual_sd_ms=a.pacing_totals[:, 2],
+                             late_removed_fraction=a.pacing_totals[:, 3])
     return BlockResults(patients, measured, placement, Outcomes(**a.outcomes._asdict()),
                         a.scar_at_lead, null, pacing)

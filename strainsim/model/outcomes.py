@@ -1,11 +1,12 @@
 """Six-month outcomes after CRT: LV volumes, ejection fraction and NYHA class.
 
 Reverse remodelling follows the resynchronization the lead achieves. A patient's
-resynchronization is the share of the intrinsic total activation time that
-biventricular pacing removes (:mod:`strainsim.model.pacing`),
-``r = (intrinsic - paced) / intrinsic``; in silico CRT studies found the reduction
-of total activation time to track the acute haemodynamic response. The
-end-systolic volume (ESV) change (%) is
+resynchronization ``r`` is the share of the late-activated myocardium's activation
+time that biventricular pacing removes (:mod:`strainsim.model.pacing`,
+``late_removed_fraction``: over the latest third of the viable basal and mid
+segments, ``(mean intrinsic - mean paced) / mean intrinsic``): how much earlier
+pacing makes the wall that LBBB activates last contract. The end-systolic volume
+(ESV) change (%) is
 
     base + resync_max * Phi((r - resync_half) / resync_width) * (1 - scar_fraction)
          + scar_burden * scar_fraction + scar_at_lead + ischemic + male
@@ -43,13 +44,13 @@ Examples
 >>> from strainsim.model.outcomes import OutcomeParams, simulate_outcomes
 >>> out = simulate_outcomes(
 ...     edv_ml=np.full(3, 200.0), esv_ml=np.full(3, 150.0),
-...     resync_fraction=np.array([0.75, 0.35, 0.05]), scar=np.zeros((3, 17), bool),
+...     resync_fraction=np.array([1.0, 0.74, 0.45]), scar=np.zeros((3, 17), bool),
 ...     scar_at_lead=np.zeros(3, bool), ischemic=np.zeros(3, bool), male=np.zeros(3, bool),
 ...     nyha_class=np.full(3, 3, np.int8), imaging_arm=False, rng=np.random.default_rng(0),
 ...     params=OutcomeParams(base_esv_change_pct=0.0, resync_max_pct=-40.0,
 ...                          noise_sd_pct=0.0, edv_noise_sd_pct=0.0))
 >>> out.esv_change_pct.round(1).tolist()   # fully, half and hardly resynchronized
-[-40.0, -20.0, -0.1]
+[-39.8, -20.0, -0.1]
 """
 
 from __future__ import annotations
@@ -96,8 +97,8 @@ class OutcomeParams:
     resync_max_pct : float
         ESV change (%) added by full resynchronization response (the probit's top).
     resync_half_fraction, resync_width_fraction : float
-        Share of the total activation time removed at half the response, and the
-        probit's spread (fractions).
+        Share of the late-activated myocardium's activation time removed at half the
+        response, and the probit's spread (fractions).
     scar_burden_pct : float
         ESV change added per whole LV of scar (scaled by the scar fraction).
     scar_at_lead_pct : float
@@ -124,20 +125,21 @@ class OutcomeParams:
     """
 
     base_esv_change_pct: float = quantity(
-        11.41, unit="%", low=-100, high=100,
+        7.406, unit="%", low=-100, high=100,
         doc="ESV change without resynchronization (non-ischemic woman, no scar).",
         source="calibrated")
     resync_max_pct: float = quantity(
-        -81.95, unit="%", low=-100, high=0,
+        -89.89, unit="%", low=-100, high=0,
         doc="ESV change added by a full response to resynchronization.",
         source="calibrated")
     resync_half_fraction: float = quantity(
-        0.35, unit="fraction", low=0.0, high=1.0,
-        doc="Share of total activation time removed at half the remodelling response.",
-        source="stated: the median paced reduction of the default world (about 0.36)")
+        0.74, unit="fraction", low=0.0, high=1.0,
+        doc="Share of the late-activated activation time removed at half the remodelling "
+        "response.",
+        source="stated: the median share the default world's leads remove (about 0.74)")
     resync_width_fraction: float = quantity(
         0.10, unit="fraction", low=0.005, high=1.0,
-        doc="Spread (probit SD) of the remodelling response in activation-time share.",
+        doc="Spread (probit SD) of the remodelling response in the share removed.",
         source="stated: response graded over about +/- 0.2 of the share removed")
     scar_burden_pct: float = quantity(
         20.0, unit="%", low=-100, high=100, doc="ESV change added per whole LV of scar.",
@@ -159,13 +161,13 @@ class OutcomeParams:
     edv_noise_sd_pct: float = quantity(
         7.0, unit="%", low=0, high=100, doc="Extra SD of the EDV change.", source="stated")
     nyha_intercept: float = quantity(
-        -0.5174, unit="log-odds", low=-20, high=20,
+        -1.149, unit="log-odds", low=-20, high=20,
         doc="NYHA latent score with no ESV change (control arm).", source="calibrated")
     nyha_slope: float = quantity(
-        2.565, unit="log-odds per 10 %", low=-20, high=20,
+        2.835, unit="log-odds per 10 %", low=-20, high=20,
         doc="Rise of the NYHA latent score per 10 % ESV reduction.", source="calibrated")
     nyha_unblinded_logodds: float = quantity(
-        1.506, unit="log-odds", low=-10, high=10,
+        0.9133, unit="log-odds", low=-10, high=10,
         doc="NYHA score added in an arm aimed by imaging, not through volumes.",
         source="calibrated")
     nyha_two_class_logodds: float = quantity(
@@ -180,10 +182,10 @@ class OutcomeParams:
         5.0, unit="%", low=0, high=100,
         doc="Between-trial SD of the ESV change shared by both arms.", source="stated")
     arm_sd_pct: float = quantity(
-        2.065, unit="%", low=0, high=100,
+        4.117, unit="%", low=0, high=100,
         doc="Between-trial SD of each arm's own ESV change.", source="calibrated")
     edv_arm_sd_pct: float = quantity(
-        3.088, unit="%", low=0, high=100,
+        3.21, unit="%", low=0, high=100,
         doc="Between-trial SD of each arm's own EDV change beyond what its ESV change "
         "carries.",
         source="calibrated: the pooled LVEDV and LVEF intervals (meta_analysis.toml) are "
@@ -304,25 +306,24 @@ def outcome_noise_kernel(rng, noise_out):
         noise_out[i, 2] = rng.random()
 
 
+# the column of the pacing stage's totals (strainsim.model.pacing.paced_kernel) that
+# remodelling follows: the share of the late-activated myocardium's activation removed
+RESYNC_COLUMN = 3
+
+
 @numba.njit(cache=True)
 def resync_fraction_kernel(totals, out):
-    """Share of the intrinsic total activation time removed by pacing, from the pacing
-    stage's totals (n, 3: intrinsic, paced, residual SD), into ``out`` (n,)."""
+    """The resynchronization remodelling follows, from the pacing stage's totals (n, 4:
+    intrinsic and paced total activation time, residual SD, late-activated share
+    removed; :func:`~strainsim.model.pacing.paced_kernel`), into ``out`` (n,)."""
     for i in range(out.shape[0]):
-        intrinsic = totals[i, 0]
-        out[i] = (intrinsic - totals[i, 1]) / intrinsic if intrinsic > 0 else 0.0
+        out[i] = totals[i, RESYNC_COLUMN]
 
 
-def resync_fraction(total_intrinsic_ms, total_paced_ms) -> np.ndarray:
-    """Share of the intrinsic total activation time pacing removes
-    (:func:`resync_fraction_kernel`), for arrays of totals (ms)."""
-    intrinsic = np.asarray(total_intrinsic_ms, dtype=np.float64).reshape(-1)
-    totals = np.zeros((intrinsic.shape[0], 3))
-    totals[:, 0] = intrinsic
-    totals[:, 1] = np.asarray(total_paced_ms, dtype=np.float64).reshape(-1)
-    out = np.empty(intrinsic.shape[0])
-    resync_fraction_kernel(totals, out)
-    return out
+def resync_fraction(paced) -> np.ndarray:
+    """The resynchronization remodelling follows (:func:`resync_fraction_kernel`) of a
+    :class:`~strainsim.model.pacing.PacedActivation`: its ``late_removed_fraction``."""
+    return np.asarray(paced.late_removed_fraction, dtype=np.float64).copy()
 
 
 class OutcomeInputs(NamedTuple):
@@ -330,7 +331,7 @@ class OutcomeInputs(NamedTuple):
 
     edv_ml: np.ndarray           # (n,) baseline EDV (mL)
     esv_ml: np.ndarray           # (n,) baseline ESV (mL)
-    resync_fraction: np.ndarray  # (n,) share of total activation time removed by pacing
+    resync_fraction: np.ndarray  # (n,) share of the late-activated activation time removed
     scar: np.ndarray             # (n, 17) bool
     scar_at_lead: np.ndarray     # (n,) bool
     ischemic: np.ndarray         # (n,) bool

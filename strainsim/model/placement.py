@@ -48,7 +48,7 @@ Classification
     against the true latest non-scar segment.
 
 Veins and leads are drawn by numba kernels from the block's ``care`` stream
-(:mod:`strainsim.seeding`): per patient four uniforms and one normal per segment
+(:mod:`strainsim.seeding`): per patient five uniforms and one normal per segment
 (the Q-LV errors), whatever the strategy, all drawn before any lead is placed
 (:func:`placement_draws_kernel`), so placement itself draws nothing. :func:`draw_veins`,
 :func:`place_leads` and :func:`classify` are thin wrappers around the kernels,
@@ -94,6 +94,7 @@ __all__ = [
     "PlacementInputs",
     "placement_record",
     "place_kernel",
+    "late_site",
     "arm_strategy",
     "aims_by_imaging",
     "placement_draws_kernel",
@@ -153,9 +154,9 @@ class PlacementParams:
     empirical_late_share : float
         Share of empirical implants in which the implanter finds the late site: the
         lead ends on the segment activated latest among those a vein reaches and the
-        lead captures (not scar), 0-1. Read from the patient's aim uniform, so an arm
-        aiming by strain whose aim fell back to the branch orders finds it when that
-        uniform is below the share too.
+        lead captures (not scar), 0-1. Read from the patient's own late uniform, so an
+        implant aimed by strain whose aim fell back to the empirical position (in the
+        calibrated world or at a forced concordance) finds it with the same share.
     centre_lateral_sd : float
         Between-centre SD of the log-odds that an empirical implant is aimed at the
         lateral wall: each trial's centre draws its own share around
@@ -175,7 +176,7 @@ class PlacementParams:
     image_guided: str = choice("ste", STRATEGIES, doc="Placement strategy of the image-guided arm.")
     control: str = choice("empirical", STRATEGIES, doc="Placement strategy of the control arm.")
     aim_success: float = quantity(
-        0.3799,
+        0.1704,
         unit="fraction",
         low=0,
         high=1,
@@ -183,7 +184,7 @@ class PlacementParams:
         source="calibrated: strainsim calibrate",
     )
     miss_nearest_share: float = quantity(
-        0.3521,
+        0.3247,
         unit="fraction",
         low=0,
         high=1,
@@ -255,7 +256,7 @@ class PlacementParams:
         "imaging were anterior",
     )
     empirical_lateral_share: float = quantity(
-        0.7538,
+        0.1962,
         unit="fraction",
         low=0,
         high=1,
@@ -264,18 +265,17 @@ class PlacementParams:
         source="calibrated: strainsim calibrate (TARGET's lead positions by wall among the targets)",
     )
     empirical_late_share: float = quantity(
-        0.0,
+        0.6366,
         unit="fraction",
         low=0,
         high=1,
         doc="Share of empirical implants in which the implanter finds the late site: the "
         "lead ends on the segment activated latest among those a vein reaches and the "
         "lead captures (not scar); the others follow the branch orders.",
-        source="stated: 0 in the shipped world; a trial fit to unguided leads' concordance "
-        "(Khan 2011: 71 of 131 on the latest segment; Ypenburg 2008: 63 % on the latest "
-        "wall; trials.toml) puts it near 0.65 (docs/calibration.md); how implanters find "
-        "the late site (the electrogram at the lead, the paced QRS, thresholds) is not in "
-        "the sources reachable here",
+        source="calibrated: strainsim calibrate, to how often unguided leads pace the "
+        "latest segment (Khan 2011: 71 of 131; Ypenburg 2008: 63 % on the latest wall; "
+        "trials.toml); how implanters find the late site (the electrogram at the lead, "
+        "the paced QRS, thresholds) is not in the sources reachable here",
     )
     centre_lateral_sd: float = quantity(
         0.47,
@@ -558,17 +558,18 @@ def _aimed_row(rec, hops, adjacency, target, reachable_row, strain_map, u_aim, u
 
 @numba.njit(cache=True)
 def _forced_row(rec, masks, hops, adjacency, target, reachable_row, strain_map, u_aim, u_pick,
-                u_miss, allowed, ties):
+                u_miss, late, allowed, ties):
     # concordance forced: the target with probability `concordance`; a miss lands where a
-    # missed aim lands (nearest reachable other segment, or the empirical position unless
-    # that is the target, when it goes to the nearest other segment)
+    # missed aim lands (nearest reachable other segment, or the empirical position: the
+    # late site `late` when the implanter finds it (-1: not), else the branch orders;
+    # when that is the target, the nearest other segment)
     t = target - 1
     if u_aim < rec.concordance:
         return target
     if u_miss < rec.miss_nearest_share:
         return _nearest_other(hops, adjacency, t, True, reachable_row, strain_map, u_pick,
                               allowed, ties)
-    lead = _empirical_row(masks, reachable_row, u_pick, allowed)
+    lead = late if late > 0 else _empirical_row(masks, reachable_row, u_pick, allowed)
     if lead == target:
         lead = _nearest_other(hops, adjacency, t, True, reachable_row, strain_map, u_pick,
                               allowed, ties)
@@ -623,15 +624,17 @@ def _electrical_row(sd_ms, activation_row, error_row, reachable_row, qlv, no_tie
     return latest_of(qlv, no_ties, reachable_row)
 
 
-# the uniforms each patient draws for placement, whatever the strategy: aim, pick, miss
-# and the wall an empirical implanter aims at
-PLACEMENT_UNIFORMS = 4
+# the uniforms each patient draws for placement, whatever the strategy: aim, pick, miss,
+# the wall an empirical implanter aims at, and whether an implant that falls back to the
+# empirical position finds the late site
+PLACEMENT_UNIFORMS = 5
 
 
 @numba.njit(cache=True)
 def placement_draws_kernel(rng, uniforms_out, qlv_error_out):
-    """Every draw of lead placement, patient by patient, whatever the strategy: four
-    uniforms (``uniforms_out`` (n, 4): aim, pick, miss, the empirical implanter's wall)
+    """Every draw of lead placement, patient by patient, whatever the strategy: five
+    uniforms (``uniforms_out`` (n, 5): aim, pick, miss, the empirical implanter's wall,
+    late: whether an implant on the empirical path finds the late site)
     and one standard normal per segment (``qlv_error_out`` (n, 17): the Q-LV errors the
     ``electrical`` strategy reads). Both arms and every level read the same draws."""
     for i in range(uniforms_out.shape[0]):
@@ -651,7 +654,7 @@ class PlacementInputs(NamedTuple):
     scar: np.ndarray            # (n, 17) bool: what scar imaging shows
     activation_ms: np.ndarray   # (n, 17) electrical activation (what Q-LV measures)
     reachable: np.ndarray       # (n, 17) bool: segments a vein reaches
-    uniforms: np.ndarray        # (n, 4) the placement uniforms (placement_draws_kernel)
+    uniforms: np.ndarray        # (n, 5) the placement uniforms (placement_draws_kernel)
     qlv_error: np.ndarray       # (n, 17) the Q-LV errors, standard normal
 
 
@@ -675,12 +678,23 @@ def aims_by_imaging(rec, guided):
 
 
 @numba.njit(cache=True)
+def late_site(activation_row, scar_row, reachable_row, allowed, no_ties):
+    """Where an implanter who finds the late site puts the lead: the latest activated
+    segment (1-17) among those a vein reaches and the lead captures (not scar), by the
+    one rule (:func:`~strainsim.measure.latest.latest_of`, no tie-break values); -1 if
+    none. ``allowed`` is scratch of 17."""
+    for s in range(activation_row.shape[0]):
+        allowed[s] = reachable_row[s] and not scar_row[s]
+    return latest_of(activation_row, no_ties, allowed)
+
+
+@numba.njit(cache=True)
 def place_kernel(rec, guided, inputs, aim_out, lead_out):
     """Each patient's target (``aim_out``) and lead segment (``lead_out``, 1-17), patient
     by patient, by the arm's strategy.
 
-    From the patient's placement draws (:func:`placement_draws_kernel`: four uniforms,
-    aim, pick, miss and the wall an empirical implanter aims at, and the Q-LV errors
+    From the patient's placement draws (:func:`placement_draws_kernel`: five uniforms,
+    aim, pick, miss, the wall an empirical implanter aims at and late, and the Q-LV errors
     ``electrical`` reads), so both arms and every concordance level share them.
     ``target`` is the measured STE target (-1: none), ``ttp``/``amplitude``/``viable``
     the engine's per-segment results (the amplitude is the peak strain magnitude, the
@@ -694,9 +708,11 @@ def place_kernel(rec, guided, inputs, aim_out, lead_out):
     target with probability ``concordance``, else where a missed aim lands, never on
     the target. A strategy without a target (no viable segment measured), and a
     missed aim not sent to the nearest reachable segment, fall back to
-    ``empirical``: where the aim uniform is below ``empirical_late_share`` the
+    ``empirical``: where the late uniform is below ``empirical_late_share`` the
     implanter finds the late site (the latest activated reachable segment that is
-    not scar), else the branch orders decide.
+    not scar, :func:`late_site`), else the branch orders decide. The late uniform is
+    the patient's own, so a fallback finds the late site with the share whatever
+    made the aim fail, in the calibrated world and at every forced level alike.
     """
     # arrays taken out of the records once (numba counts references at every access)
     target, ttp, amplitude, viable = inputs.target, inputs.ttp, inputs.amplitude, inputs.viable
@@ -713,6 +729,7 @@ def place_kernel(rec, guided, inputs, aim_out, lead_out):
     no_ties = np.zeros(n_seg)
     for i in range(n):
         u_aim, u_pick, u_miss = uniforms[i, 0], uniforms[i, 1], uniforms[i, 2]
+        finds_late = uniforms[i, 4] < rec.empirical_late_share
         masks = _empirical_masks(rec, uniforms[i, 3])
         aim = target[i]
         if not rec.every_segment:   # the study's echo analysed fewer segments
@@ -732,8 +749,10 @@ def place_kernel(rec, guided, inputs, aim_out, lead_out):
         strain_map = (ttp[i], amplitude[i], viable[i])
         if forced:
             if aim > 0:
+                late = (late_site(activation_ms[i], scar[i], reachable[i], allowed, no_ties)
+                        if finds_late else -1)
                 lead = _forced_row(rec, masks, hops, adjacency, aim, reachable[i], strain_map,
-                                   u_aim, u_pick, u_miss, allowed, ties)
+                                   u_aim, u_pick, u_miss, late, allowed, ties)
         elif strategy == STE or strategy == MULTIMODALITY:
             if aim > 0:
                 lead = _aimed_row(rec, hops, adjacency, aim, reachable[i], strain_map, u_aim,
@@ -741,11 +760,8 @@ def place_kernel(rec, guided, inputs, aim_out, lead_out):
         elif strategy == ELECTRICAL:
             lead = _electrical_row(sd_ms, activation_ms[i], qlv_error[i], reachable[i], qlv,
                                   no_ties)
-        if (lead <= 0 and not forced
-                and u_aim < rec.empirical_late_share):   # the implanter finds the late site
-            for s in range(n_seg):   # among the reachable segments the lead captures
-                allowed[s] = reachable[i, s] and not scar[i, s]
-            lead = latest_of(activation_ms[i], no_ties, allowed)
+        if lead <= 0 and finds_late:   # the implanter finds the late site
+            lead = late_site(activation_ms[i], scar[i], reachable[i], allowed, no_ties)
         if lead <= 0:
             lead = _empirical_row(masks, reachable[i], u_pick, allowed)
         lead_out[i] = lead

@@ -116,7 +116,8 @@ class ArmSummary:
     ef_change_concordant_mean, ef_change_discordant_mean : float
         Mean LVEF change (points) of concordant and of discordant leads (NaN without).
     resync_fraction_mean : float
-        Mean share of the intrinsic total activation time removed by pacing.
+        Mean share of the late-activated myocardium's activation time removed by pacing
+        (what remodelling follows).
     lead_anterior_share, lead_lateral_share, lead_posterior_share : float
         Shares of the non-apical leads in each region (:data:`LEAD_REGIONS`).
     qlv_mean_ms : float
