@@ -101,6 +101,7 @@ from strainsim.model.outcomes import (
     outcome_record,
     resync_fraction_kernel,
 )
+from strainsim.model.pacing import TOTALS as PACING_TOTALS
 from strainsim.model.pacing import (
     PacedActivation,
     PacingRecord,
@@ -439,7 +440,7 @@ def _empty_arrays(n: int, n_veins: int, n_frames: int, keep_curves: bool,
         aim=np.empty(n, dtype=np.int64), lead=np.empty(n, dtype=np.int64),
         vs_measured=np.empty(n, dtype=np.int8), vs_true=np.empty(n, dtype=np.int8),
         scar_at_lead=flags(n), rv_ms=floats(n, N_SEGMENTS), paced_ms=floats(n, N_SEGMENTS),
-        pacing_totals=floats(n, 4),
+        pacing_totals=floats(n, len(PACING_TOTALS)),
         resync=floats(n),
         outcome_noise=floats(n, 3), outcomes=empty_outcomes(n),
         null_outcomes=empty_outcomes(n), stats=np.zeros(1, BLOCK_STATS),
@@ -635,9 +636,6 @@ def block_results(a: BlockArrays, spec, *, null_world: bool = False,
     placement = Placement(lead_segment=a.lead, target_segment=a.aim,
                           vs_measured=a.vs_measured, vs_true=a.vs_true, reachable=a.reachable)
     null = Outcomes(**a.null_outcomes._asdict()) if null_world else None
-    pacing = PacedActivation(paced_ms=a.paced_ms, total_intrinsic_ms=a.pacing_totals[:, 0],
-                             total_paced_ms=a.pacing_totals[:, 1],
-                             residual_sd_ms=a.pacing_totals[:, 2],
-                             late_removed_fraction=a.pacing_totals[:, 3])
+    pacing = PacedActivation.from_totals(a.paced_ms, a.pacing_totals)
     return BlockResults(patients, measured, placement, Outcomes(**a.outcomes._asdict()),
                         a.scar_at_lead, null, pacing)

@@ -62,6 +62,7 @@ from typing import NamedTuple
 import numba
 import numpy as np
 
+from strainsim.model.pacing import TOTALS as PACING_TOTALS
 from strainsim.params import check_declared, quantity
 
 __all__ = [
@@ -306,9 +307,10 @@ def outcome_noise_kernel(rng, noise_out):
         noise_out[i, 2] = rng.random()
 
 
-# the column of the pacing stage's totals (strainsim.model.pacing.paced_kernel) that
-# remodelling follows: the share of the late-activated myocardium's activation removed
-RESYNC_COLUMN = 3
+# what remodelling follows, of the pacing stage's totals (strainsim.model.pacing.TOTALS):
+# the share of the late-activated myocardium's activation time removed
+RESYNC_MEASURE = "late_removed_fraction"
+RESYNC_COLUMN = PACING_TOTALS.index(RESYNC_MEASURE)
 
 
 @numba.njit(cache=True)
@@ -322,8 +324,8 @@ def resync_fraction_kernel(totals, out):
 
 def resync_fraction(paced) -> np.ndarray:
     """The resynchronization remodelling follows (:func:`resync_fraction_kernel`) of a
-    :class:`~strainsim.model.pacing.PacedActivation`: its ``late_removed_fraction``."""
-    return np.asarray(paced.late_removed_fraction, dtype=np.float64).copy()
+    :class:`~strainsim.model.pacing.PacedActivation` (:data:`RESYNC_MEASURE`)."""
+    return np.asarray(getattr(paced, RESYNC_MEASURE), dtype=np.float64).copy()
 
 
 class OutcomeInputs(NamedTuple):

@@ -51,7 +51,7 @@ from strainsim.params import check_declared, quantity
 from strainsim.segments import N_SEGMENTS, SegmentModel
 
 __all__ = ["PacingParams", "PacingRecord", "pacing_record", "paced_kernel", "rv_front_kernel",
-           "PacedActivation", "paced_activation"]
+           "PacedActivation", "paced_activation", "TOTALS"]
 
 
 @dataclass(frozen=True)
@@ -271,6 +271,11 @@ def _late_removed(intrinsic_row, paced_row, scar_row, basal_mid, order):
     return (before - after) / before if before > 0.0 else 0.0
 
 
+# the columns of the pacing kernel's totals (paced_kernel's ``total_out``), by the name
+# :class:`PacedActivation` gives each
+TOTALS = ("total_intrinsic_ms", "total_paced_ms", "residual_sd_ms", "late_removed_fraction")
+
+
 @dataclass(frozen=True)
 class PacedActivation:
     """Activation under biventricular pacing.
@@ -299,6 +304,13 @@ class PacedActivation:
         """Shortening of the total activation time by pacing (ms)."""
         return self.total_intrinsic_ms - self.total_paced_ms
 
+    @classmethod
+    def from_totals(cls, paced_ms: np.ndarray, totals: np.ndarray) -> PacedActivation:
+        """From the kernel's outputs: ``paced_ms`` (n, 17) and ``totals`` (n, 4), whose
+        columns are :data:`TOTALS` (each copied into a contiguous array)."""
+        return cls(paced_ms, **{name: np.ascontiguousarray(totals[:, k])
+                                for k, name in enumerate(TOTALS)})
+
 
 def paced_activation(activation_ms, scar, lead, params: PacingParams,
                      model: SegmentModel) -> PacedActivation:
@@ -308,12 +320,11 @@ def paced_activation(activation_ms, scar, lead, params: PacingParams,
     activation_ms = np.ascontiguousarray(activation_ms, dtype=np.float64)
     n = activation_ms.shape[0]
     paced = np.empty_like(activation_ms)
-    total = np.empty((n, 4))
+    total = np.empty((n, len(TOTALS)))
     rv_ms = np.empty_like(activation_ms)
     rec = pacing_record(params, model)
     scar = np.ascontiguousarray(scar, dtype=np.bool_)
     rv_front_kernel(rec, scar, rv_ms)
     paced_kernel(rec, activation_ms, scar, np.ascontiguousarray(lead, dtype=np.int64), rv_ms,
                  paced, total)
-    return PacedActivation(paced, total[:, 0].copy(), total[:, 1].copy(), total[:, 2].copy(),
-                           total[:, 3].copy())
+    return PacedActivation.from_totals(paced, total)

@@ -558,18 +558,21 @@ def _aimed_row(rec, hops, adjacency, target, reachable_row, strain_map, u_aim, u
 
 @numba.njit(cache=True)
 def _forced_row(rec, masks, hops, adjacency, target, reachable_row, strain_map, u_aim, u_pick,
-                u_miss, late, allowed, ties):
+                u_miss, finds_late, activation_row, scar_row, no_ties, allowed, ties):
     # concordance forced: the target with probability `concordance`; a miss lands where a
     # missed aim lands (nearest reachable other segment, or the empirical position: the
-    # late site `late` when the implanter finds it (-1: not), else the branch orders;
-    # when that is the target, the nearest other segment)
+    # late site when the implanter finds it (`finds_late`, :func:`late_site`), else the
+    # branch orders; when that is the target, the nearest other segment)
     t = target - 1
     if u_aim < rec.concordance:
         return target
     if u_miss < rec.miss_nearest_share:
         return _nearest_other(hops, adjacency, t, True, reachable_row, strain_map, u_pick,
                               allowed, ties)
-    lead = late if late > 0 else _empirical_row(masks, reachable_row, u_pick, allowed)
+    lead = late_site(activation_row, scar_row, reachable_row, allowed, no_ties) \
+        if finds_late else -1
+    if lead <= 0:
+        lead = _empirical_row(masks, reachable_row, u_pick, allowed)
     if lead == target:
         lead = _nearest_other(hops, adjacency, t, True, reachable_row, strain_map, u_pick,
                               allowed, ties)
@@ -749,10 +752,9 @@ def place_kernel(rec, guided, inputs, aim_out, lead_out):
         strain_map = (ttp[i], amplitude[i], viable[i])
         if forced:
             if aim > 0:
-                late = (late_site(activation_ms[i], scar[i], reachable[i], allowed, no_ties)
-                        if finds_late else -1)
                 lead = _forced_row(rec, masks, hops, adjacency, aim, reachable[i], strain_map,
-                                   u_aim, u_pick, u_miss, late, allowed, ties)
+                                   u_aim, u_pick, u_miss, finds_late, activation_ms[i],
+                                   scar[i], no_ties, allowed, ties)
         elif strategy == STE or strategy == MULTIMODALITY:
             if aim > 0:
                 lead = _aimed_row(rec, hops, adjacency, aim, reachable[i], strain_map, u_aim,
